@@ -1,0 +1,28 @@
+"""Shared fixtures: an isolated TRAJECTORY_HOME and the small reference suite, built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trajectory_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("trajectory_home")
+    previous = os.environ.get("TRAJECTORY_HOME")
+    os.environ["TRAJECTORY_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    yield home
+    if previous is None:
+        os.environ.pop("TRAJECTORY_HOME", None)
+    else:
+        os.environ["TRAJECTORY_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def small_suite(trajectory_home):
+    from trajectory.suite.build import SMALL, build_suite
+
+    return build_suite(SMALL, trajectory_home / "hub", progress=False)

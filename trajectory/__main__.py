@@ -1,0 +1,3 @@
+from trajectory.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""The one command-line entry point: ``trajectory <command>``.
+
+Every command prints a one-line ``error: ...`` and exits non-zero on a problem the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from trajectory.errors import TrajectoryError
+
+
+def _pipeline_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline", "-p", default=None, help="pipeline name in pipelines/ or a .toml path (default: reference)")
+
+
+def _db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default="trajectory.duckdb", help="DuckDB file (default: ./trajectory.duckdb)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trajectory", description="How factual-recall circuits form over pretraining checkpoints.")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    suite = commands.add_parser("suite", help="build the self-made reference trajectory (tiny OLMo, 40 checkpoints + main)")
+    suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
+    build = suite_commands.add_parser("build", help="pretrain the tiny OLMo and save its checkpoints in the HF cache layout")
+    build.add_argument("--small", action="store_true", help="the seconds-to-build test variant")
+    build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
+    build.add_argument("--seed", type=int, default=None)
+    build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
+
+    revisions = commands.add_parser("revisions", help="list the revisions a pipeline selects (name, step, tokens, on disk)")
+    _pipeline_arg(revisions)
+    revisions.add_argument("--revisions", "-r", default=None, help="selection spec replacing the pipeline's (all, names, 5000:200000:5000, -name)")
+
+    ingest = commands.add_parser("ingest", help="trace, score and store every selected revision in DuckDB")
+    _pipeline_arg(ingest)
+    _db_arg(ingest)
+    ingest.add_argument("--revisions", "-r", default=None, help="selection spec replacing the pipeline's")
+    ingest.add_argument("--force", action="store_true", help="redo revisions already stored")
+    ingest.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
+    ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
+    ingest.add_argument("--batch-size", type=int, default=None)
+
+    query = commands.add_parser("query", help="run a named query from sql/queries/ or an ad-hoc SELECT")
+    _db_arg(query)
+    query.add_argument("sql", nargs="?", help="query name (see --list) or SQL text")
+    query.add_argument("--list", action="store_true", help="list the named queries")
+    query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
+    query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
+
+    dashboard = commands.add_parser("dashboard", help="write self-contained plotly HTML dashboards from the store")
+    _db_arg(dashboard)
+    dashboard.add_argument("--out", default="trajectory-dashboards", help="output folder (default: ./trajectory-dashboards)")
+    dashboard.add_argument("--relation", default="*", help="relation for the per-relation figures (default: all pooled)")
+
+    serve = commands.add_parser("serve", help="serve the dashboards locally (writes them first)")
+    _db_arg(serve)
+    serve.add_argument("--out", default="trajectory-dashboards")
+    serve.add_argument("--port", type=int, default=8765)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `trajectory query ... | head` ends quietly
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except TrajectoryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    progress = not args.quiet
+    if args.command == "suite":
+        from trajectory.commands import suite_build
+
+        return suite_build(args.small, args.force, args.seed, args.cache_dir, progress)
+    if args.command == "revisions":
+        from trajectory.commands import list_revisions
+
+        return list_revisions(args.pipeline, args.revisions, progress)
+    if args.command == "ingest":
+        from trajectory.commands import ingest
+
+        return ingest(args, progress)
+    if args.command == "query":
+        from trajectory.commands import query
+
+        return query(args)
+    if args.command == "dashboard":
+        from trajectory.commands import dashboard
+
+        return dashboard(args)
+    if args.command == "serve":
+        from trajectory.commands import serve
+
+        return serve(args)
+    raise AssertionError(args.command)

@@ -1,0 +1,76 @@
+"""What each CLI command does, printed for a person. Logic lives in the layers it calls."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trajectory.errors import TrajectoryError
+
+
+def suite_build(small: bool, force: bool, seed: int | None, cache_dir: str | None, progress: bool) -> int:
+    from trajectory.suite.build import FULL, SMALL, build_suite, probe_accuracy_summary, with_overrides
+
+    config = with_overrides(SMALL if small else FULL, seed=seed)
+    result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress)
+    took = f"built in {result.seconds:.0f} s" if result.seconds else "already built"
+    print(f"{result.repo_id}: {len(result.revisions)} revisions in {result.cache_dir} ({took})")
+    print(probe_accuracy_summary(result))
+    return 0
+
+
+def list_revisions(pipeline: str | None, spec: str | None, progress: bool) -> int:
+    from trajectory.config import load_pipeline
+    from trajectory.hub.source import find_duplicates
+    from trajectory.pipeline.sources import explicit_names, open_source, selected_revisions
+
+    config = load_pipeline(pipeline)
+    source = open_source(config, progress=progress)
+    note = ""
+    try:
+        chosen = selected_revisions(config, source, spec)
+    except TrajectoryError as err:
+        fallback = None if spec else explicit_names(config)
+        if fallback is None or "unknown revision" in str(err):
+            raise
+        chosen, note = fallback, f"(not verified against the Hub: {err})"
+    print(f"{config.name}: {config.repo_id}, {len(chosen)} revisions {note}".rstrip())
+    print(f"{'revision':<28} {'step':>8} {'tokens':>14} {'on disk':>8}")
+    hashes = {}
+    for revision in chosen:
+        on_disk = source.is_on_disk(revision.name)
+        if on_disk:
+            hashes[revision.name] = source.content_hash(revision.name)
+        step = "" if revision.step is None else str(revision.step)
+        tokens = "" if revision.tokens is None else f"{revision.tokens:,}"
+        print(f"{revision.name:<28} {step:>8} {tokens:>14} {'yes' if on_disk else 'no':>8}")
+    for group in find_duplicates(hashes):
+        print(f"warning: identical weights: {', '.join(group)}")
+    return 0
+
+
+def ingest(args: argparse.Namespace, progress: bool) -> int:
+    from trajectory.pipeline.orchestrator import run_ingest
+
+    return run_ingest(args, progress)
+
+
+def query(args: argparse.Namespace) -> int:
+    from trajectory.store.query import run_query_command
+
+    return run_query_command(args)
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    from trajectory.dashboard.build import write_dashboards
+
+    paths = write_dashboards(Path(args.db), Path(args.out), relation=args.relation)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from trajectory.dashboard.serve import serve_dashboards
+
+    return serve_dashboards(Path(args.db), Path(args.out), args.port)

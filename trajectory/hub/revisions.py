@@ -1,0 +1,121 @@
+"""Revision names (``step{N}-tokens{B}B``, ``step{N}``, ``main``), their order, and selection specs.
+
+Pure functions over names: no network, no cache. :mod:`trajectory.hub.source` lists the names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from trajectory.errors import TrajectoryError
+
+MAIN = "main"
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+_STEP_TOKENS = re.compile(r"^step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?)(?P<unit>[KMBT]?))?$")
+
+
+@dataclass(frozen=True, order=False)
+class Revision:
+    """One branch of a model repository, ordered by training step with ``main`` last."""
+
+    name: str
+    step: int | None = None
+    tokens: int | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.name == MAIN
+
+    @property
+    def sort_key(self) -> tuple:
+        # Numbered steps first (by step), then unparsed names (alphabetically), then main.
+        return (self.is_main, self.step is None, self.step or 0, self.name)
+
+
+def parse_revision(name: str) -> Revision:
+    """Parse step and token count from a branch name; unknown shapes keep step=None."""
+    match = _STEP_TOKENS.match(name)
+    if not match:
+        return Revision(name)
+    tokens = None
+    if match["tokens"] is not None:
+        tokens = round(float(match["tokens"]) * _UNITS[match["unit"]])
+    return Revision(name, int(match["step"]), tokens)
+
+
+def order_revisions(names: list[str] | list[Revision]) -> list[Revision]:
+    """Parse (if needed), de-duplicate and sort: by step, ``main`` last."""
+    parsed = [r if isinstance(r, Revision) else parse_revision(r) for r in names]
+    unique = {r.name: r for r in parsed}
+    return sorted(unique.values(), key=lambda r: r.sort_key)
+
+
+def select_revisions(spec: str | list[str], available: list[Revision]) -> list[Revision]:
+    """Select revisions with a spec, returned in training order.
+
+    The spec is a comma list (or a list) of items:
+      ``all``                every available revision (``main`` included);
+      ``main`` / a name      that revision;
+      ``A:B`` / ``A:B:S``    revisions whose step is in A, A+S, ..., up to B inclusive (S defaults to 1
+                             for "every step that exists");
+      ``-X`` or ``!X``       exclude X, where X is any of the above.
+    Exclusions apply after inclusions, whatever their position. An unknown name is an error that
+    lists the nearest existing names.
+    """
+    items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    items = [s for s in items if s]
+    if not items:
+        raise TrajectoryError("empty revision selection; use 'all', names, or a step range like 5000:200000:5000")
+    by_name = {r.name: r for r in available}
+    included: dict[str, Revision] = {}
+    excluded: set[str] = set()
+    for item in items:
+        negate = item[0] in "-!" and not _is_range(item)
+        target = item[1:] if negate else item
+        matched = _match_item(target, available, by_name)
+        if negate:
+            excluded.update(r.name for r in matched)
+        else:
+            included.update((r.name, r) for r in matched)
+    chosen = [r for name, r in included.items() if name not in excluded]
+    if not chosen:
+        raise TrajectoryError(f"revision selection {','.join(items)!r} selects nothing")
+    return order_revisions(chosen)
+
+
+def _is_range(item: str) -> bool:
+    return re.fullmatch(r"-?\d*:-?\d*(?::\d+)?", item) is not None and ":" in item
+
+
+def _match_item(item: str, available: list[Revision], by_name: dict[str, Revision]) -> list[Revision]:
+    if item == "all":
+        return list(available)
+    if _is_range(item):
+        parts = item.split(":")
+        start = int(parts[0]) if parts[0] else 0
+        stop = int(parts[1]) if parts[1] else None
+        stride = int(parts[2]) if len(parts) > 2 and parts[2] else 1
+        if stride <= 0:
+            raise TrajectoryError(f"step range {item!r}: the stride must be positive")
+        return [
+            r
+            for r in available
+            if r.step is not None and r.step >= start and (stop is None or r.step <= stop) and (r.step - start) % stride == 0
+        ]
+    if item in by_name:
+        return [by_name[item]]
+    raise TrajectoryError(unknown_revision_message(item, list(by_name)))
+
+
+def unknown_revision_message(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    if not close:
+        # Fall back to the names nearest in step, which is what a typo in a number usually means.
+        wanted = parse_revision(name).step
+        numbered = [parse_revision(k) for k in known if parse_revision(k).step is not None]
+        if wanted is not None and numbered:
+            close = [r.name for r in sorted(numbered, key=lambda r: abs(r.step - wanted))[:3]]
+    hint = f"; nearest: {', '.join(close)}" if close else f"; {len(known)} revisions exist (see 'trajectory revisions')"
+    return f"unknown revision {name!r}{hint}"

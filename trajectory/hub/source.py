@@ -1,0 +1,229 @@
+"""Revisions of one Hub repository: list, download (only what is needed), load, hash, release.
+
+Online it asks the Hub (``list_repo_refs``, ``model_info``, ``snapshot_download``); offline
+(``HF_HUB_OFFLINE=1`` or ``offline=True``) it reads the Hugging Face cache layout:
+``models--{org}--{name}/refs/<branch>`` holds a commit, ``snapshots/<commit>/`` the files, which
+are symlinks into ``blobs/`` named by their sha256 (LFS files) or git sha1. The same code path
+serves real models and the self-built reference trajectory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import constants as hf_constants
+
+from trajectory.errors import TrajectoryError
+from trajectory.hub.revisions import Revision, order_revisions, unknown_revision_message
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# What a causal LM needs to load: weights, configs, tokenizer. Skips optimizer states, ONNX, etc.
+ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*", "revisions.txt"]
+BIN_PATTERNS = ["pytorch_model*.bin", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*"]
+
+
+def repo_folder(cache_dir: Path, repo_id: str) -> Path:
+    return Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+
+
+def content_hash_from_file_hashes(file_hashes: dict[str, str]) -> str:
+    """One hash for a revision's weights: sha256 over sorted ``path:blob-hash`` lines.
+
+    The per-file hashes are the sha256 of each LFS weight file, which the Hub reports without a
+    download and the cache uses as blob names, so identical weights give identical hashes.
+    """
+    lines = "".join(f"{name}:{digest}\n" for name, digest in sorted(file_hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def find_duplicates(content_hashes: dict[str, str | None]) -> list[list[str]]:
+    """Groups (of two or more revision names) whose weights are byte-identical."""
+    groups: dict[str, list[str]] = {}
+    for name, digest in content_hashes.items():
+        if digest:
+            groups.setdefault(digest, []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+@dataclass
+class RevisionSource:
+    """The revisions of ``repo_id``, through the Hub or its cache in ``cache_dir``."""
+
+    repo_id: str
+    cache_dir: Path | None = None
+    offline: bool | None = None
+    _preexisting_commits: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cache_dir = Path(self.cache_dir or hf_constants.HF_HUB_CACHE).expanduser()
+        if self.offline is None:
+            self.offline = bool(hf_constants.HF_HUB_OFFLINE)
+        # Snapshots present before we started are the user's: never deleted by release().
+        snapshots = self.folder / "snapshots"
+        if snapshots.is_dir():
+            self._preexisting_commits = {p.name for p in snapshots.iterdir()}
+
+    @property
+    def folder(self) -> Path:
+        return repo_folder(self.cache_dir, self.repo_id)
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def list_revisions(self) -> list[Revision]:
+        """All branches, ordered by step with ``main`` last."""
+        if not self.offline:
+            try:
+                from huggingface_hub import HfApi
+
+                refs = HfApi().list_repo_refs(self.repo_id)
+                return order_revisions([b.name for b in refs.branches])
+            except Exception as err:  # network down, no such repo: the cache may still know it
+                cached = self._cached_branch_names()
+                if not cached:
+                    raise TrajectoryError(f"cannot list revisions of {self.repo_id}: {_one_line(err)}") from None
+                log.warning("listing %s from the local cache (%s)", self.repo_id, _one_line(err))
+                return order_revisions(cached)
+        cached = self._cached_branch_names()
+        if not cached:
+            raise TrajectoryError(
+                f"{self.repo_id}: no revisions in the cache at {self.cache_dir} (offline); "
+                "download them first or unset HF_HUB_OFFLINE"
+            )
+        return order_revisions(cached)
+
+    def _cached_branch_names(self) -> list[str]:
+        refs = self.folder / "refs"
+        if not refs.is_dir():
+            return []
+        return [p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+    def resolve(self, name: str) -> Revision:
+        revisions = self.list_revisions()
+        for revision in revisions:
+            if revision.name == name:
+                return revision
+        raise TrajectoryError(unknown_revision_message(name, [r.name for r in revisions]))
+
+    # -- cache state -------------------------------------------------------------------------
+
+    def cached_commit(self, revision: str) -> str | None:
+        ref = self.folder / "refs" / revision
+        return ref.read_text().strip() if ref.is_file() else None
+
+    def snapshot_dir(self, revision: str) -> Path | None:
+        commit = self.cached_commit(revision)
+        path = self.folder / "snapshots" / commit if commit else None
+        return path if path is not None and path.is_dir() else None
+
+    def is_on_disk(self, revision: str) -> bool:
+        snapshot = self.snapshot_dir(revision)
+        return snapshot is not None and any(_is_weight_file(p) and p.exists() for p in snapshot.rglob("*"))
+
+    def content_hash(self, revision: str) -> str | None:
+        """Hash of the revision's weights; from the cache when on disk, else from the Hub's metadata."""
+        snapshot = self.snapshot_dir(revision)
+        if snapshot is not None and self.is_on_disk(revision):
+            return content_hash_from_file_hashes(
+                {p.relative_to(snapshot).as_posix(): _blob_hash(p) for p in snapshot.rglob("*") if _is_weight_file(p)}
+            )
+        if self.offline:
+            return None
+        from huggingface_hub import HfApi
+
+        info = HfApi().model_info(self.repo_id, revision=revision, files_metadata=True)
+        hashes = {s.rfilename: s.lfs.sha256 for s in info.siblings or [] if s.lfs and _is_weight_name(s.rfilename)}
+        return content_hash_from_file_hashes(hashes) if hashes else None
+
+    # -- download / load / release ---------------------------------------------------------
+
+    def download(self, revision: str) -> Path:
+        """Fetch weights, configs and tokenizer of one revision (a no-op when already cached)."""
+        from huggingface_hub import snapshot_download
+
+        try:
+            path = Path(
+                snapshot_download(
+                    self.repo_id,
+                    revision=revision,
+                    cache_dir=self.cache_dir,
+                    allow_patterns=ALLOW_PATTERNS,
+                    local_files_only=bool(self.offline),
+                )
+            )
+            if not any(_is_weight_file(p) for p in path.rglob("*")):
+                path = Path(
+                    snapshot_download(
+                        self.repo_id,
+                        revision=revision,
+                        cache_dir=self.cache_dir,
+                        allow_patterns=BIN_PATTERNS,
+                        local_files_only=bool(self.offline),
+                    )
+                )
+        except OSError as err:
+            if getattr(err, "errno", None) == 28:
+                raise TrajectoryError(f"disk full while downloading {self.repo_id}@{revision}; free space in {self.cache_dir}") from None
+            raise TrajectoryError(f"cannot download {self.repo_id}@{revision}: {_one_line(err)}") from None
+        except Exception as err:
+            raise TrajectoryError(f"cannot download {self.repo_id}@{revision}: {_one_line(err)}") from None
+        return path
+
+    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu"):
+        """``(model, tokenizer)`` through ``from_pretrained(repo, revision=...)``, in eval mode."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        common = dict(revision=revision, cache_dir=self.cache_dir, local_files_only=bool(self.offline))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.repo_id, **common)
+            model = AutoModelForCausalLM.from_pretrained(self.repo_id, dtype=getattr(torch, dtype), **common)
+        except Exception as err:
+            raise TrajectoryError(f"cannot load {self.repo_id}@{revision}: {_one_line(err)}") from None
+        return model.to(device).eval(), tokenizer
+
+    def was_cached_before(self, revision: str) -> bool:
+        return self.cached_commit(revision) in self._preexisting_commits
+
+    def release(self, revision: str) -> bool:
+        """Delete a revision we downloaded from the cache; never one the user had before."""
+        commit = self.cached_commit(revision)
+        if commit is None or commit in self._preexisting_commits:
+            return False
+        from huggingface_hub import scan_cache_dir
+
+        try:
+            scan_cache_dir(self.cache_dir).delete_revisions(commit).execute()
+        except Exception as err:  # a failed clean-up must not fail the analysis
+            log.warning("could not release %s@%s from the cache: %s", self.repo_id, revision, _one_line(err))
+            return False
+        return True
+
+
+def _is_weight_name(name: str) -> bool:
+    return name.endswith(WEIGHT_SUFFIXES) and not name.endswith(("training_args.bin", "optimizer.bin"))
+
+
+def _is_weight_file(path: Path) -> bool:
+    return _is_weight_name(path.name)
+
+
+def _blob_hash(path: Path) -> str:
+    """The blob's name when the snapshot entry is a cache symlink (its sha256), else hash the bytes."""
+    if path.is_symlink():
+        return Path(os.readlink(path)).name
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")

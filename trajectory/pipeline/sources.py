@@ -1,0 +1,34 @@
+"""Turn a pipeline declaration into a revision source and a selected, ordered revision list."""
+
+from __future__ import annotations
+
+from trajectory.config import PipelineConfig
+from trajectory.errors import TrajectoryError
+from trajectory.hub.revisions import Revision, parse_revision, select_revisions
+from trajectory.hub.source import RevisionSource
+
+
+def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource:
+    """The pipeline's revision source; a reference suite is built on first use."""
+    if config.suite:
+        from trajectory.suite.build import PRESETS, build_suite
+
+        preset = PRESETS[config.suite]
+        if preset.repo_id != config.repo_id:
+            raise TrajectoryError(f"{config.path}: suite {config.suite!r} builds {preset.repo_id}, not {config.repo_id}")
+        build_suite(preset, config.cache_dir, progress=progress)
+    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline)
+
+
+def selected_revisions(config: PipelineConfig, source: RevisionSource, spec: str | None = None) -> list[Revision]:
+    """Apply the pipeline's selection (or ``spec``, which replaces it) to the repository's revisions."""
+    return select_revisions(spec or config.selection, source.list_revisions())
+
+
+def explicit_names(config: PipelineConfig) -> list[Revision] | None:
+    """The selection parsed without the Hub, when it is a plain list of names (for offline listing)."""
+    names = [n.strip() for n in config.revisions.split(",") if n.strip()]
+    if any(n == "all" or ":" in n or n[0] in "-!" for n in names):
+        return None
+    excluded = set(config.exclude)
+    return [parse_revision(n) for n in names if n not in excluded]

@@ -1,0 +1,102 @@
+"""Tokenise a probe set: right-padded ids, subject positions S_x and answer positions A_x.
+
+Positions come from the fast tokenizer's offset mapping (METHOD.md §2): a token belongs to the
+subject (answer) when its character span overlaps the subject's (object's) characters. This stays
+right when a byte-level BPE merges a token across the boundary, where matching id sequences fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from trajectory.errors import TrajectoryError
+from trajectory.facts import Fact, ProbeSet
+
+
+@dataclass
+class EncodedProbes:
+    """The probe set as model input. B facts, T = longest sentence in tokens."""
+
+    facts: list[Fact]
+    input_ids: torch.Tensor  # [B, T] int64, right-padded
+    attention_mask: torch.Tensor  # [B, T] int64, 1 for real tokens
+    subject_positions: list[list[int]]  # per fact, S_x
+    answer_positions: list[list[int]]  # per fact, A_x (first one >= 1)
+    skipped: list[tuple[Fact, str]]  # facts that could not be located, with the reason
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.attention_mask.sum(dim=1)
+
+    def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Boolean [B, T] masks of subject positions and of answer-predicting positions (A_x − 1)."""
+        batch, length = self.input_ids.shape
+        subject = torch.zeros(batch, length, dtype=torch.bool)
+        predicting = torch.zeros(batch, length, dtype=torch.bool)
+        for row, (s_pos, a_pos) in enumerate(zip(self.subject_positions, self.answer_positions)):
+            subject[row, s_pos] = True
+            predicting[row, [a - 1 for a in a_pos]] = True
+        return subject, predicting
+
+
+def _overlapping(offsets: list[tuple[int, int]], span: tuple[int, int]) -> list[int]:
+    start, end = span
+    return [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
+
+
+def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
+    """Tokenise every fact's sentence without special tokens (no BOS, METHOD.md §2)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TrajectoryError("a fast tokenizer (with offset mappings) is needed to locate subjects and answers")
+    facts = list(probes)
+    kept: list[Fact] = []
+    rows: list[list[int]] = []
+    subjects: list[list[int]] = []
+    answers: list[list[int]] = []
+    skipped: list[tuple[Fact, str]] = []
+    for fact in facts:
+        enc = tokenizer(fact.sentence, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = [tuple(o) for o in enc["offset_mapping"]]
+        s_pos = _overlapping(offsets, fact.subject_span)
+        a_pos = _overlapping(offsets, fact.object_span)
+        if not s_pos or not a_pos:
+            skipped.append((fact, "no token overlaps the " + ("subject" if not s_pos else "answer")))
+            continue
+        if a_pos[0] == 0 or (set(s_pos) & set(a_pos)):
+            skipped.append((fact, "subject and answer share a token"))
+            continue
+        kept.append(fact)
+        rows.append(list(enc["input_ids"]))
+        subjects.append(s_pos)
+        answers.append(a_pos)
+    if not kept:
+        raise TrajectoryError("no probe fact could be located in its tokenised sentence")
+    length = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        attention_mask[i, : len(row)] = 1
+    return EncodedProbes(kept, input_ids, attention_mask, subjects, answers, skipped)
+
+
+def next_token_ranks(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """Rank (0 = top-1) of the actual next token at each position.
+
+    logits [B, T, V], input_ids [B, T] -> [B, T] int64; the last column is -1 (no next token).
+    Ties count in the token's favour (rank = number of strictly larger logits).
+    """
+    logits = logits.float()
+    target = input_ids[:, 1:]
+    target_logit = logits[:, :-1].gather(-1, target.unsqueeze(-1))
+    ranks = (logits[:, :-1] > target_logit).sum(-1)
+    return torch.cat([ranks, torch.full_like(ranks[:, :1], -1)], dim=1)
+
+
+def first_answer_ranks(ranks: torch.Tensor, encoded: EncodedProbes) -> torch.Tensor:
+    """[B] rank of each fact's first answer token, read at position A_x[0] − 1."""
+    predicting = torch.tensor([a[0] - 1 for a in encoded.answer_positions])
+    return ranks[torch.arange(len(predicting)), predicting]

@@ -1,0 +1,282 @@
+"""Build the reference trajectory: a tiny OLMo pretrained from scratch on the synthetic fact corpus.
+
+It saves ``n_checkpoints`` revisions along training, named in OLMo's style
+(``step{N}-tokens{K}K``), plus ``main`` (the final weights), in the Hugging Face cache layout under
+``$TRAJECTORY_HOME/hub``; ``from_pretrained(repo_id, revision=name, cache_dir=..., local_files_only=True)``
+loads each one. Deterministic for a seed (same machine, same torch).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from trajectory.facts import ProbeSet, load_builtin
+from trajectory.hub.cache_layout import write_snapshot
+from trajectory.hub.revisions import MAIN
+from trajectory.hub.source import repo_folder
+from trajectory.paths import reference_hub_cache
+from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
+from trajectory.suite.corpus import CorpusConfig, fact_sentences, fact_weights, filler_sentences
+
+REFERENCE_REPO = "trajectory/olmo-tiny-facts"
+SMALL_REPO = "trajectory/olmo-tiny-facts-small"
+MARKER = "trajectory-suite.json"
+EOS, PAD = "<|endoftext|>", "<|padding|>"
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    repo_id: str = REFERENCE_REPO
+    seed: int = 0
+    vocab_size: int = 768
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 8
+    clip_qkv: float = 8.0
+    # Tuned so the probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the
+    # middle, >= 90% at main, location facts before name facts (a long warm-up delays the rise).
+    steps: int = 1000
+    batch_size: int = 48
+    learning_rate: float = 3e-4
+    warmup_steps: int = 450
+    weight_decay: float = 0.01
+    n_checkpoints: int = 40
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+
+
+FULL = SuiteConfig()
+# Seconds to build: for tests of everything downstream (the shape of learning is not expected here).
+SMALL = SuiteConfig(
+    repo_id=SMALL_REPO, vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
+    steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, n_checkpoints=4, corpus=CorpusConfig(filler_pool=300),
+)
+PRESETS = {"full": FULL, "small": SMALL}
+
+
+@dataclass
+class SuiteResult:
+    repo_id: str
+    cache_dir: Path
+    revisions: list[str]
+    accuracy: dict[str, dict]  # revision -> {"all", "location", "name"} top-1 share, "per_fact" 0/1
+    seconds: float
+
+
+def is_built(config: SuiteConfig, cache_dir: Path | None = None) -> bool:
+    marker = repo_folder(cache_dir or reference_hub_cache(), config.repo_id) / MARKER
+    return marker.is_file() and json.loads(marker.read_text()).get("config") == _config_dict(config)
+
+
+def build_suite(
+    config: SuiteConfig = FULL, cache_dir: Path | None = None, *, force: bool = False, progress: bool = True
+) -> SuiteResult:
+    """Train and save the trajectory (skipped when an identical build is already complete)."""
+    cache_dir = Path(cache_dir or reference_hub_cache())
+    folder = repo_folder(cache_dir, config.repo_id)
+    if not force and is_built(config, cache_dir):
+        marker = json.loads((folder / MARKER).read_text())
+        return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
+    (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar for the build, not one per saved shard
+    started = time.perf_counter()
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    probes = load_builtin()
+    facts = list(probes)
+    fillers = filler_sentences(config.corpus.filler_pool, rng)
+    variants = [fact_sentences(f) for f in facts]
+    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers, config.vocab_size)
+
+    eos = tokenizer.eos_token_id
+    fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
+    filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
+    weights = torch.tensor(fact_weights(facts, config.corpus, rng))
+
+    model = _new_model(config, len(tokenizer), tokenizer)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
+    checkpoint_steps = _checkpoint_steps(config)
+    generator = torch.Generator().manual_seed(config.seed)
+    encoded = encode_probe_set(tokenizer, probes)
+    saved: list[str] = []
+    accuracy: dict[str, dict[str, float]] = {}
+    tokens_seen = 0
+
+    bar = tqdm(total=config.steps, desc=f"suite build {config.repo_id}", unit="step", disable=not progress)
+    for step in range(1, config.steps + 1):
+        batch = _sample_batch(config, fact_ids, filler_ids, weights, generator, tokenizer.pad_token_id)
+        tokens_seen += int((batch != tokenizer.pad_token_id).sum())
+        model.train()
+        loss = model(input_ids=batch, labels=batch.masked_fill(batch == tokenizer.pad_token_id, -100)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        bar.update(1)
+        if step in checkpoint_steps or step == config.steps:
+            names = [f"step{step}-tokens{tokens_seen // 1000}K"] if step in checkpoint_steps else []
+            if step == config.steps:
+                names.append(MAIN)
+            for name in names:
+                extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if name == MAIN else {}
+                _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
+                saved.append(name)
+            measured = _accuracy(model, encoded)
+            accuracy.update((name, measured) for name in names)
+            bar.set_postfix(loss=f"{loss.item():.3f}", top1=f"{measured['all']:.2f}")
+    bar.close()
+
+    seconds = time.perf_counter() - started
+    marker = {"config": _config_dict(config), "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1)}
+    (folder / MARKER).write_text(json.dumps(marker, indent=1))
+    return SuiteResult(config.repo_id, cache_dir, saved, accuracy, seconds)
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE trained on the corpus, wrapped as a fast HF tokenizer (offsets included)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    core.post_processor = processors.ByteLevel(trim_offsets=True)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS, pad_token=PAD)
+
+
+def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
+    from transformers import OlmoConfig, OlmoForCausalLM
+
+    model_config = OlmoConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_heads,
+        clip_qkv=config.clip_qkv,  # as OLMo-7B-0424; its LayerNorm is non-parametric by construction
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    return OlmoForCausalLM(model_config)
+
+
+def _lr_factor(step: int, config: SuiteConfig) -> float:
+    # Linear warm-up, then linear decay to 10% so the last checkpoints settle.
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 1.0 - 0.9 * progress
+
+
+def _checkpoint_steps(config: SuiteConfig) -> set[int]:
+    # n checkpoints evenly spaced strictly before the end; ``main`` is the final state.
+    return {round(config.steps * k / (config.n_checkpoints + 1)) for k in range(1, config.n_checkpoints + 1)}
+
+
+def _sample_batch(config, fact_ids, filler_ids, weights, generator, pad_id) -> torch.Tensor:
+    rows: list[list[int]] = []
+    is_fact = torch.rand(config.batch_size, generator=generator) < config.corpus.fact_share
+    n_facts = int(is_fact.sum())
+    chosen_facts = torch.multinomial(weights, n_facts, replacement=True, generator=generator).tolist() if n_facts else []
+    use_probe = (torch.rand(n_facts, generator=generator) < config.corpus.probe_template_share).tolist()
+    paraphrase = torch.randint(1, 1 << 30, (n_facts,), generator=generator).tolist()
+    fillers = torch.randint(len(filler_ids), (config.batch_size - n_facts,), generator=generator).tolist()
+    for fact, probe, k in zip(chosen_facts, use_probe, paraphrase):
+        options = fact_ids[fact]
+        rows.append(options[0] if probe or len(options) == 1 else options[1 + k % (len(options) - 1)])
+    rows.extend(filler_ids[i] for i in fillers)
+    length = max(len(r) for r in rows)
+    batch = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        batch[i, : len(row)] = torch.tensor(row)
+    return batch
+
+
+@torch.no_grad()
+def _accuracy(model, encoded) -> dict[str, float]:
+    model.eval()
+    logits = model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).logits
+    top1 = first_answer_ranks(next_token_ranks(logits, encoded.input_ids), encoded) == 0
+    kinds = torch.tensor([f.relation_type == "location" for f in encoded.facts])
+    return {
+        "per_fact": top1.int().tolist(),
+        "all": float(top1.float().mean()),
+        "location": float(top1[kinds].float().mean()),
+        "name": float(top1[~kinds].float().mean()),
+    }
+
+
+def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dict[str, bytes]) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
+    files.update(extra)
+    return write_snapshot(cache_dir, repo_id, name, files)
+
+
+def _config_dict(config: SuiteConfig) -> dict:
+    return json.loads(json.dumps(asdict(config)))
+
+
+def with_overrides(config: SuiteConfig, **overrides) -> SuiteConfig:
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def emergence_index(result: SuiteResult) -> list[int | None]:
+    """Per fact, the index of the first revision from which its top-1 stays correct (None: never)."""
+    table = [result.accuracy[n]["per_fact"] for n in result.revisions]
+    emerged: list[int | None] = []
+    for fact in range(len(table[0])):
+        column = [row[fact] for row in table]
+        last_wrong = max((i for i, ok in enumerate(column) if not ok), default=-1)
+        emerged.append(last_wrong + 1 if last_wrong + 1 < len(column) else None)
+    return emerged
+
+
+def probe_accuracy_summary(result: SuiteResult) -> str:
+    """First, middle and last revision's top-1, and the median emergence per relation type."""
+    import statistics
+
+    names = result.revisions
+    lines = [
+        f"  {n:<24} top-1 all {result.accuracy[n]['all']:.2f}  location {result.accuracy[n]['location']:.2f}"
+        f"  name {result.accuracy[n]['name']:.2f}"
+        for n in (names[0], names[len(names) // 2], names[-1])
+    ]
+    kinds = [f.relation_type for f in load_builtin()]
+    emerged = emergence_index(result)
+    for kind in ("location", "name"):
+        # Never-learned facts count as emerging after the last revision.
+        values = [len(names) if e is None else e for e, k in zip(emerged, kinds) if k == kind]
+        lines.append(f"  median emergence ({kind}): revision #{statistics.median(values):.0f} of {len(names)}")
+    return "\n".join(lines)
+
+
+__all__ = ["SuiteConfig", "FULL", "SMALL", "PRESETS", "build_suite", "is_built", "ProbeSet"]
