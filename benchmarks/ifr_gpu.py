@@ -1,0 +1,45 @@
+"""IFR on a randomly initialised model of OLMo-7B's shape in bf16, 160 prompts × 16 tokens (not a test).
+
+Goal: at most 10 s per revision and 40 GB peak GPU memory on one H100. Needs a CUDA GPU.
+
+    python benchmarks/ifr_gpu.py            # writes benchmarks/results/ifr_gpu.json
+"""
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from transformers import OlmoConfig, OlmoForCausalLM
+
+from trajectory.ifr import trace
+
+
+def main():
+    assert torch.cuda.is_available(), "this benchmark needs a CUDA GPU"
+    config = OlmoConfig(vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                        num_attention_heads=32, clip_qkv=8.0, pad_token_id=1, eos_token_id=50279, bos_token_id=None)
+    with torch.device("cuda"):
+        model = OlmoForCausalLM(config).to(torch.bfloat16).eval()
+    ids = torch.randint(2, 50000, (160, 16), device="cuda")
+    trace(model, ids[:8], return_attn=False, batch_size=8)  # warm-up
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    trace(model, ids, return_attn=False, batch_size=32, max_chunk_elements=1 << 30)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    result = {
+        "command": "python benchmarks/ifr_gpu.py",
+        "gpu": torch.cuda.get_device_name(),
+        "model": "OLMo-7B-0424 shape, random init, bfloat16",
+        "batch": "160 prompts x 16 tokens, batch_size 32",
+        "seconds_per_revision": round(seconds, 2),
+        "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+    }
+    (Path(__file__).parent / "results" / "ifr_gpu.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""trace() on tiny OLMo, OLMo-2 and Llama-GQA models built from configs, against a slow literal
+reference: explicit loops over targets, sources and heads, and a networkx graph searched depth-first
+from each root."""
+
+import networkx as nx
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Olmo2Config, Olmo2ForCausalLM, OlmoConfig, OlmoForCausalLM
+
+from trajectory.errors import TrajectoryError
+from trajectory.ifr import trace
+from trajectory.ifr.contributions import EPSILON
+from trajectory.models.architectures import architecture_of
+from trajectory.models.capture import capture_layers
+
+TAU = 0.01
+COMMON = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+              pad_token_id=0, bos_token_id=None, eos_token_id=1, initializer_range=0.3)
+
+
+def tiny(kind: str):
+    torch.manual_seed({"olmo": 0, "olmo2": 1, "llama": 2}[kind])
+    if kind == "olmo":
+        return OlmoForCausalLM(OlmoConfig(**COMMON, clip_qkv=0.4)).eval()  # small clip: the clamp is exercised
+    if kind == "olmo2":
+        return Olmo2ForCausalLM(Olmo2Config(**COMMON)).eval()
+    return LlamaForCausalLM(LlamaConfig(**COMMON, num_key_value_heads=2)).eval()
+
+
+def batch():
+    g = torch.Generator().manual_seed(5)
+    ids = torch.randint(2, 64, (3, 6), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0
+    mask[2, 5:] = 0
+    return ids.masked_fill(mask == 0, 0), mask
+
+
+@torch.no_grad()
+def layer_parts(model, ids, mask):
+    parts = []
+    with capture_layers(model, architecture_of(model), lambda i, p: parts.append(p)):
+        model(input_ids=ids, attention_mask=mask)
+    return parts
+
+
+def literal_reference(model, ids, mask, tau):
+    """Contributions by loops and circuits by depth-first search, for prompt 0..B-1, one at a time."""
+    results = []
+    for b in range(ids.shape[0]):
+        n = int(mask[b].sum())
+        parts = layer_parts(model, ids[b : b + 1, :n], mask[b : b + 1, :n])
+        L, H = len(parts), parts[0].pattern.shape[1]
+        attn = torch.zeros(L, n, n, H)
+        res_a, ffn, res_f = torch.zeros(L, n), torch.zeros(L, n), torch.zeros(L, n)
+        for l, p in enumerate(parts):
+            for i in range(n):
+                pieces = {(j, h): p.pattern[0, h, i, j] * p.head_out[0, j, h] for j in range(i + 1) for h in range(H)}
+                whole = p.residual[0, i] + sum(pieces.values())
+                prox = lambda z: max(EPSILON, float(whole.abs().sum() - (whole - z).abs().sum()))
+                raw = {k: prox(z) for k, z in pieces.items()}
+                raw_res = prox(p.residual[0, i])
+                total = sum(raw.values()) + raw_res
+                norm = {k: v / total for k, v in raw.items()}
+                norm_res = raw_res / total
+                kept = {k: v for k, v in norm.items() if v > tau}
+                kept_res = norm_res if norm_res > tau else 0.0
+                total = sum(kept.values()) + kept_res
+                for (j, h), v in kept.items():
+                    attn[l, i, j, h] = v / total
+                res_a[l, i] = kept_res / total
+                m = p.residual[0, i] + p.attn_branch[0, i]
+                y = m + p.ffn_branch[0, i]
+                pf = max(EPSILON, float(y.abs().sum() - m.abs().sum()))
+                pr = max(EPSILON, float(y.abs().sum() - p.ffn_branch[0, i].abs().sum()))
+                pf, pr = pf / (pf + pr), pr / (pf + pr)
+                pf, pr = (pf if pf > tau else 0.0), (pr if pr > tau else 0.0)
+                ffn[l, i], res_f[l, i] = pf / (pf + pr), pr / (pf + pr)
+        graph = nx.DiGraph()
+        for l in range(L):
+            for i in range(n):
+                for j in range(i + 1):
+                    w = float(attn[l, i, j].sum()) + (float(res_a[l, i]) if i == j else 0.0)
+                    graph.add_edge(("X", j) if l == 0 else ("I", l - 1, j), ("A", l, i), weight=w, layer=l, i=i, j=j)
+                graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
+                graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
+                graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
+        strong = graph.edge_subgraph([(u, v) for u, v, w in graph.edges(data="weight") if w > tau]).reverse(copy=True)
+        heads = torch.zeros(n, L, H, dtype=torch.bool)
+        ffns = torch.zeros(n, L, dtype=torch.bool)
+        for t in range(n):
+            root = ("I", L - 1, t)
+            if root not in strong:
+                continue
+            reached = set(nx.dfs_preorder_nodes(strong, root))
+            for node in reached:
+                if node[0] == "M":
+                    ffns[t, node[1]] = True
+                if node[0] == "A":
+                    for source in strong.successors(node):  # reversed graph: successors are sources
+                        data = graph.edges[source, node]
+                        heads[t, data["layer"]] |= attn[data["layer"], data["i"], data["j"]] > 0
+        results.append((attn, res_a, ffn, res_f, heads, ffns))
+    return results
+
+
+@pytest.mark.parametrize("kind", ["olmo", "olmo2", "llama"])
+def test_parts_sum_to_the_whole(kind):
+    model = tiny(kind)
+    ids, mask = batch()
+    for p in layer_parts(model, ids, mask):
+        attn_sum = torch.einsum("bhij,bjhd->bid", p.pattern, p.head_out)
+        torch.testing.assert_close(attn_sum, p.attn_branch, rtol=1e-4, atol=1e-5)  # Σ a·f = m − x
+        torch.testing.assert_close(p.residual + p.attn_branch + p.ffn_branch, p.output, rtol=1e-5, atol=1e-5)  # FFN + m = y
+
+
+@pytest.mark.parametrize("kind", ["olmo", "olmo2", "llama"])
+def test_trace_matches_literal_reference(kind):
+    model = tiny(kind)
+    ids, mask = batch()
+    result = trace(model, ids, mask, threshold=TAU)
+    reference = literal_reference(model, ids, mask, TAU)
+    total_active = 0
+    for b, (attn, res_a, ffn, res_f, heads, ffns) in enumerate(reference):
+        n = attn.shape[1]
+        torch.testing.assert_close(result.attn[b, :, :n, :n], attn, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(result.attn_residual[b, :, :n], res_a, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(result.ffn[b, :, :n], ffn, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(result.ffn_residual[b, :, :n], res_f, rtol=1e-4, atol=1e-6)
+        assert torch.equal(result.heads[b, :n], heads)
+        assert torch.equal(result.ffns[b, :n], ffns)
+        assert not result.heads[b, n:].any() and not result.ffns[b, n:].any()  # padding roots nothing
+        total_active += int(heads.sum())
+    assert 0 < total_active < result.heads.numel()  # the comparison is not vacuous
+
+
+@pytest.mark.parametrize("kind", ["olmo", "llama"])
+def test_batched_equals_one_by_one_and_model_is_left_alone(kind):
+    model = tiny(kind)
+    before = model.config._attn_implementation
+    ids, mask = batch()
+    together = trace(model, ids, mask, threshold=TAU, batch_size=2)
+    for b in range(ids.shape[0]):
+        n = int(mask[b].sum())
+        alone = trace(model, ids[b : b + 1, :n], threshold=TAU)
+        torch.testing.assert_close(together.attn[b, :, :n, :n], alone.attn[0], rtol=1e-4, atol=1e-6)
+        assert torch.equal(together.heads[b, :n], alone.heads[0])
+        assert torch.equal(together.ffns[b, :n], alone.ffns[0])
+        assert torch.equal(together.next_token_rank[b, : n - 1], alone.next_token_rank[0, : n - 1])
+    assert model.config._attn_implementation == before
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_raw_contributions_and_ranks():
+    model = tiny("olmo")
+    ids, mask = batch()
+    raw = trace(model, ids, mask, threshold=0.0, return_attn=True)
+    sums = raw.attn.sum((-1, -2)) + raw.attn_residual
+    torch.testing.assert_close(sums * mask[:, None, :], mask[:, None, :].float().expand_as(sums))
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    expected = (logits[0, 2] > logits[0, 2, ids[0, 3]]).sum()
+    assert raw.next_token_rank[0, 2] == expected and raw.next_token_rank[1, 3] == -1
+    lean = trace(model, ids, mask, return_attn=False)
+    assert lean.attn is None and lean.heads.shape == (3, 6, 3, 4)
+
+
+def test_unsupported_architecture_is_refused_by_name():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=32, n_embd=16, n_layer=1, n_head=2))
+    with pytest.raises(TrajectoryError, match="unsupported architecture GPT2LMHeadModel"):
+        trace(model, torch.randint(0, 32, (1, 4)))
