@@ -178,6 +178,9 @@ class RevisionSource:
         """``(model, tokenizer)`` through ``from_pretrained(repo, revision=...)``, in eval mode."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the ingest shows its own progress
 
         common = dict(revision=revision, cache_dir=self.cache_dir, local_files_only=bool(self.offline))
         try:

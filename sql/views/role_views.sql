@@ -1,0 +1,128 @@
+-- Views over the role tables. Revisions are ordered by `ordinal` (step order, main last); the final
+-- revision of a model is its largest ordinal.
+
+CREATE OR REPLACE VIEW role_names AS
+SELECT * FROM (VALUES ('general', 0), ('entity', 1), ('relation', 2), ('fact', 3), ('deactivated', 4)) AS t(role, role_order);
+
+-- Members of each role set, with relation '*' pooling all relations (members are (relation, component)).
+CREATE OR REPLACE VIEW role_members AS
+SELECT r.model, r.revision, v.ordinal, v.step, v.tokens, r.relation, r.relation AS member_relation,
+       r.kind, r.layer, coalesce(r.head, -1) AS head, r.role
+FROM roles r JOIN revisions v USING (model, revision)
+UNION ALL
+SELECT r.model, r.revision, v.ordinal, v.step, v.tokens, '*', r.relation, r.kind, r.layer, coalesce(r.head, -1), r.role
+FROM roles r JOIN revisions v USING (model, revision);
+
+-- Every (model, revision, relation incl. '*', kind, role) combination, so empty sets show as 0 / NULL.
+CREATE OR REPLACE VIEW role_grid AS
+SELECT DISTINCT m.model, m.revision, m.ordinal, m.step, m.tokens, m.relation, m.kind, n.role, n.role_order
+FROM (SELECT DISTINCT model, revision, ordinal, step, tokens, relation, kind FROM role_members) m
+CROSS JOIN role_names n;
+
+CREATE OR REPLACE VIEW role_counts AS
+SELECT g.model, g.revision, g.step, g.tokens, g.ordinal, g.relation, g.kind, g.role, count(m.layer) AS n
+FROM role_grid g
+LEFT JOIN role_members m
+  ON m.model = g.model AND m.revision = g.revision AND m.relation = g.relation AND m.kind = g.kind AND m.role = g.role
+GROUP BY ALL;
+
+-- Components active (not deactivated) for at least one relation: the study's "active heads".
+CREATE OR REPLACE VIEW active_components AS
+SELECT v.model, v.revision, v.ordinal, v.step, v.tokens, k.kind,
+       count(DISTINCT CASE WHEN r.role <> 'deactivated' THEN r.layer * 100000 + coalesce(r.head, -1) END) AS n_active,
+       count(DISTINCT r.layer * 100000 + coalesce(r.head, -1)) AS n_components
+FROM revisions v
+JOIN (SELECT DISTINCT model, kind FROM roles) k ON k.model = v.model
+LEFT JOIN roles r ON r.model = v.model AND r.revision = v.revision AND r.kind = k.kind
+GROUP BY ALL;
+
+-- IoU of each role set with the same set at the model's final revision; NULL when both are empty.
+CREATE OR REPLACE VIEW role_iou AS
+WITH final AS (
+    SELECT model, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY model
+), sizes AS (
+    SELECT g.model, g.revision, g.step, g.tokens, g.ordinal, g.relation, g.kind, g.role,
+           count(m.layer) AS n_here
+    FROM role_grid g
+    LEFT JOIN role_members m
+      ON m.model = g.model AND m.revision = g.revision AND m.relation = g.relation AND m.kind = g.kind AND m.role = g.role
+    GROUP BY ALL
+), final_sizes AS (
+    SELECT s.model, s.relation, s.kind, s.role, s.n_here AS n_final
+    FROM sizes s JOIN final f ON f.model = s.model AND f.revision = s.revision
+), shared AS (
+    SELECT a.model, a.revision, a.relation, a.kind, a.role, count(*) AS n_shared
+    FROM role_members a
+    JOIN final f ON f.model = a.model
+    JOIN role_members b
+      ON b.model = a.model AND b.revision = f.revision AND b.relation = a.relation AND b.kind = a.kind
+     AND b.role = a.role AND b.member_relation = a.member_relation AND b.layer = a.layer AND b.head = a.head
+    GROUP BY ALL
+)
+SELECT s.model, s.revision, s.step, s.tokens, s.ordinal, s.relation, s.kind, s.role,
+       s.n_here, coalesce(fs.n_final, 0) AS n_final, coalesce(sh.n_shared, 0) AS n_shared,
+       CASE WHEN s.n_here + coalesce(fs.n_final, 0) - coalesce(sh.n_shared, 0) = 0 THEN NULL
+            ELSE coalesce(sh.n_shared, 0) / (s.n_here + coalesce(fs.n_final, 0) - coalesce(sh.n_shared, 0)) END AS iou
+FROM sizes s
+LEFT JOIN final_sizes fs USING (model, relation, kind, role)
+LEFT JOIN shared sh USING (model, revision, relation, kind, role);
+
+-- Markov role transitions between consecutive revisions, per pair and pooled ('*'); relation '*' pools
+-- all relations. The full from × to grid is listed: p is NULL (undefined, not zero) for a from-role
+-- with no members.
+CREATE OR REPLACE VIEW role_transition_counts AS
+WITH ordered AS (
+    SELECT DISTINCT model, revision, ordinal FROM revisions
+), pairs AS (
+    SELECT a.model, a.revision AS from_revision, b.revision AS to_revision, a.ordinal AS from_ordinal
+    FROM ordered a JOIN ordered b ON b.model = a.model
+    AND b.ordinal = (SELECT min(o.ordinal) FROM ordered o WHERE o.model = a.model AND o.ordinal > a.ordinal)
+), moves AS (
+    SELECT p.model, p.from_revision, p.to_revision, p.from_ordinal, x.relation, x.kind, x.role AS from_role, y.role AS to_role
+    FROM pairs p
+    JOIN role_members x ON x.model = p.model AND x.revision = p.from_revision
+    JOIN role_members y ON y.model = p.model AND y.revision = p.to_revision AND y.relation = x.relation
+     AND y.member_relation = x.member_relation AND y.kind = x.kind AND y.layer = x.layer AND y.head = x.head
+)
+SELECT model, from_revision, to_revision, from_ordinal, relation, kind, from_role, to_role, count(*) AS n
+FROM moves GROUP BY ALL
+UNION ALL
+SELECT model, '*', '*', NULL, relation, kind, from_role, to_role, count(*) FROM moves GROUP BY ALL;
+
+CREATE OR REPLACE VIEW role_transitions AS
+WITH keys AS (
+    SELECT DISTINCT model, from_revision, to_revision, from_ordinal, relation, kind FROM role_transition_counts
+), grid AS (
+    SELECT k.*, f.role AS from_role, f.role_order AS from_order, t.role AS to_role, t.role_order AS to_order
+    FROM keys k CROSS JOIN role_names f CROSS JOIN role_names t
+), counted AS (
+    SELECT g.model, g.from_revision, g.to_revision, g.from_ordinal, g.relation, g.kind, g.from_role, g.to_role,
+           g.from_order, g.to_order, coalesce(c.n, 0) AS n
+    FROM grid g LEFT JOIN role_transition_counts c
+      ON c.model = g.model AND c.from_revision = g.from_revision AND c.to_revision = g.to_revision
+     AND c.relation = g.relation AND c.kind = g.kind AND c.from_role = g.from_role AND c.to_role = g.to_role
+)
+SELECT model, from_revision, to_revision, from_ordinal, relation, kind, from_role, to_role, from_order, to_order, n,
+       CASE WHEN sum(n) OVER w = 0 THEN NULL ELSE n / sum(n) OVER w END AS p
+FROM counted
+WINDOW w AS (PARTITION BY model, from_revision, to_revision, relation, kind, from_role);
+
+CREATE OR REPLACE VIEW accuracy_by_relation AS
+SELECT a.model, a.revision, v.step, v.tokens, v.ordinal, f.relation, f.relation_type,
+       count(*) AS n_facts, avg(a.top1::INTEGER) AS top1, avg(a.top10::INTEGER) AS top10
+FROM accuracy a JOIN revisions v USING (model, revision) JOIN facts f USING (fact_id)
+GROUP BY ALL;
+
+-- Per-component scores in one row (for hover text): general, entity, and this relation's relation score,
+-- and the mean fact score over the relation's facts.
+CREATE OR REPLACE VIEW component_roles AS
+SELECT r.model, r.revision, v.step, v.ordinal, r.relation, r.kind, r.layer, r.head, r.role,
+       max(CASE WHEN s.scope = 'general' THEN s.score END) AS general_score,
+       max(CASE WHEN s.scope = 'entity' THEN s.score END) AS entity_score,
+       max(CASE WHEN s.scope = 'relation' AND s.relation = r.relation THEN s.score END) AS relation_score,
+       avg(CASE WHEN s.scope = 'fact' AND s.relation = r.relation THEN s.score END) AS fact_score
+FROM roles r JOIN revisions v USING (model, revision)
+LEFT JOIN component_scores s
+  ON s.model = r.model AND s.revision = r.revision AND s.kind = r.kind AND s.layer = r.layer
+ AND coalesce(s.head, -1) = coalesce(r.head, -1)
+GROUP BY ALL;
