@@ -54,15 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
 
-    dashboard = commands.add_parser("dashboard", help="write self-contained plotly HTML dashboards from the store")
-    _db_arg(dashboard)
-    dashboard.add_argument("--out", default="trajectory-dashboards", help="output folder (default: ./trajectory-dashboards)")
-    dashboard.add_argument("--relation", default="*", help="relation for the per-relation figures (default: all pooled)")
-
-    serve = commands.add_parser("serve", help="serve the dashboards locally (writes them first)")
-    _db_arg(serve)
-    serve.add_argument("--out", default="trajectory-dashboards")
-    serve.add_argument("--port", type=int, default=8765)
     return parser
 
 
@@ -99,12 +90,4 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trajectory.commands import query
 
         return query(args)
-    if args.command == "dashboard":
-        from trajectory.commands import dashboard
-
-        return dashboard(args)
-    if args.command == "serve":
-        from trajectory.commands import serve
-
-        return serve(args)
     raise AssertionError(args.command)

@@ -59,18 +59,3 @@ def query(args: argparse.Namespace) -> int:
     from trajectory.store.query import run_query_command
 
     return run_query_command(args)
-
-
-def dashboard(args: argparse.Namespace) -> int:
-    from trajectory.dashboard.build import write_dashboards
-
-    paths = write_dashboards(Path(args.db), Path(args.out), relation=args.relation)
-    for path in paths:
-        print(path)
-    return 0
-
-
-def serve(args: argparse.Namespace) -> int:
-    from trajectory.dashboard.serve import serve_dashboards
-
-    return serve_dashboards(Path(args.db), Path(args.out), args.port)
