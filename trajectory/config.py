@@ -8,7 +8,7 @@ name the file and the key.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trajectory.errors import TrajectoryError
@@ -134,5 +134,3 @@ def _flatten(data: dict, prefix: str = ""):
         else:
             yield full, value
 
-
-FIELD_NAMES = tuple(f.name for f in fields(PipelineConfig))

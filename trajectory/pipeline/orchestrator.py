@@ -139,11 +139,11 @@ def _release(source: RevisionSource, name: str, keep: int, kept: list[str]) -> N
 
 
 def _report_duplicates(db: Path, model: str) -> None:
+    from trajectory.hub.source import find_duplicates
     from trajectory.store.query import run_sql
 
     rows = run_sql(db, f"""
-        SELECT string_agg(revision, ', ' ORDER BY ordinal) AS names FROM revisions
-        WHERE model = '{model.replace("'", "''")}' AND content_hash IS NOT NULL
-        GROUP BY content_hash HAVING count(*) > 1""")
-    for names in rows["names"].to_list() if rows.height else []:
-        print(f"warning: identical weights in {model}: {names} (a re-uploaded or duplicated checkpoint)")
+        SELECT revision, content_hash FROM revisions
+        WHERE model = '{model.replace("'", "''")}' ORDER BY ordinal""")
+    for group in find_duplicates(dict(zip(rows["revision"].to_list(), rows["content_hash"].to_list()))):
+        print(f"warning: identical weights in {model}: {', '.join(group)} (a re-uploaded or duplicated checkpoint)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from trajectory.facts import ProbeSet, load_builtin
+from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.revisions import MAIN
 from trajectory.hub.source import repo_folder
@@ -278,5 +278,3 @@ def probe_accuracy_summary(result: SuiteResult) -> str:
         lines.append(f"  median emergence ({kind}): revision #{statistics.median(values):.0f} of {len(names)}")
     return "\n".join(lines)
 
-
-__all__ = ["SuiteConfig", "FULL", "SMALL", "PRESETS", "build_suite", "is_built", "ProbeSet"]
