@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated TRAJECTORY_HOME and the small reference suite, built once per session."""
+"""Shared fixtures: an isolated TRAJECTORY_HOME, the small reference suite and its ingested store,
+built once per session."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def small_suite(trajectory_home):
     from trajectory.suite.build import SMALL, build_suite
 
     return build_suite(SMALL, trajectory_home / "hub", progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_store(small_suite, tmp_path_factory) -> Path:
+    from trajectory.config import load_pipeline
+    from trajectory.pipeline.orchestrator import ingest
+
+    db = tmp_path_factory.mktemp("store") / "small.duckdb"
+    assert ingest(load_pipeline("reference-small"), db, progress=False) == 0
+    return db

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-import torch
 
 from trajectory.hub.source import RevisionSource, repo_folder
 from trajectory.suite.build import MARKER, SMALL, build_suite

@@ -54,7 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
 
+    dashboard = commands.add_parser("dashboard", help="write the plotly dashboards (self-contained HTML) from the store")
+    _db_arg(dashboard)
+    dashboard.add_argument("--out", "-o", default=None, help="output folder (default: $TRAJECTORY_HOME/dashboards/<db name>)")
+    _flows_arg(dashboard)
+
+    serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
+    _db_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050, help="0 picks a free port (default: 8050)")
+    _flows_arg(serve)
+
     return parser
+
+
+def _flows_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--flows", default=None, type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+        help="revisions the role-flow Sankey connects, comma-separated names or first/middle/last (default: first,middle,last)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,4 +108,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trajectory.commands import query
 
         return query(args)
+    if args.command == "dashboard":
+        from trajectory.commands import dashboard
+
+        return dashboard(args, progress)
+    if args.command == "serve":
+        from trajectory.commands import serve
+
+        return serve(args)
     raise AssertionError(args.command)

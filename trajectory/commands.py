@@ -59,3 +59,21 @@ def query(args: argparse.Namespace) -> int:
     from trajectory.store.query import run_query_command
 
     return run_query_command(args)
+
+
+def dashboard(args: argparse.Namespace, progress: bool) -> int:
+    from trajectory.dashboard.build import build_dashboards, default_out
+
+    out = Path(args.out) if args.out else default_out(Path(args.db))
+    pages = build_dashboards(Path(args.db), out, flows=args.flows, progress=progress)
+    for page in pages[1:]:
+        print(f"wrote {page}")
+    print(f"open {pages[0]}")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from trajectory.dashboard.serve import serve as serve_pages
+
+    serve_pages(Path(args.db), args.host, args.port, args.flows)
+    return 0

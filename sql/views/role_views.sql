@@ -126,3 +126,35 @@ LEFT JOIN component_scores s
   ON s.model = r.model AND s.revision = r.revision AND s.kind = r.kind AND s.layer = r.layer
  AND coalesce(s.head, -1) = coalesce(r.head, -1)
 GROUP BY ALL;
+
+-- Each component's strongest role over the relations (general > entity > relation > fact > deactivated):
+-- one role per component, so counts "over all relations" add up to the number of components, and a
+-- component counts as active when it is active for some relation (as active_components).
+CREATE OR REPLACE VIEW strongest_roles AS
+SELECT r.model, r.revision, v.ordinal, r.kind, r.layer, coalesce(r.head, -1) AS head,
+       arg_min(r.role, n.role_order) AS role, min(n.role_order) AS role_order
+FROM roles r JOIN role_names n USING (role) JOIN revisions v USING (model, revision)
+GROUP BY ALL;
+
+-- Where each revision sits on a step axis and a tokens axis. A revision whose name carries no step
+-- (`main`, other unparsed names; they sort last) is placed after the last numbered one at the median
+-- spacing of the numbered ones, and flagged: its true step is unknown. Tokens missing from a name are
+-- estimated from the step at the model's median tokens per step; NULL when no name carries tokens.
+CREATE OR REPLACE VIEW revision_axis AS
+WITH numbered AS (
+    SELECT model, ordinal, step, tokens,
+           step - lag(step) OVER (PARTITION BY model ORDER BY ordinal) AS step_gap
+    FROM revisions WHERE step IS NOT NULL
+), spacing AS (
+    SELECT model, count(*) AS n_numbered, max(step) AS last_step, coalesce(median(step_gap), 1) AS step_gap,
+           median(tokens / nullif(step, 0)) AS tokens_per_step
+    FROM numbered GROUP BY model
+)
+SELECT v.model, v.revision, v.ordinal, v.step, v.tokens, v.step IS NOT NULL AS step_known,
+       CASE WHEN v.step IS NOT NULL THEN v.step
+            WHEN s.n_numbered IS NULL THEN v.ordinal
+            ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END AS x_step,
+       coalesce(v.tokens, round(CASE WHEN v.step IS NOT NULL THEN v.step
+                                     ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END
+                                * s.tokens_per_step)) AS x_tokens
+FROM revisions v LEFT JOIN spacing s USING (model);

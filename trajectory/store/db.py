@@ -81,11 +81,18 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
                     con.execute(file.read_text())
                     con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
             con.execute("COMMIT")
-        for file in sorted((SQL_DIR / "views").glob("*.sql")):
-            con.execute(file.read_text())
+        _apply_views(con)
         yield con
     finally:
         con.close()
+
+
+def _apply_views(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> None:
+    """Create the views of ``sql/views/``; ``temporary`` for a read-only connection, so that a store
+    written by an older trajectory is read through this version's views."""
+    for file in sorted((SQL_DIR / "views").glob("*.sql")):
+        text = file.read_text()
+        con.execute(text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW") if temporary else text)
 
 
 @contextmanager
@@ -97,6 +104,7 @@ def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         if _check_version(con, path) == 0:
             raise TrajectoryError(f"{path} is not a trajectory store")
+        _apply_views(con, temporary=True)
         yield con
     finally:
         con.close()

@@ -1,0 +1,9 @@
+-- IoU of each role set with the same set at the final revision (view role_iou; NULL when both are
+-- empty). Relation '*' pools the (relation, component) pairs of all relations.
+SELECT i.relation, i.kind, i.role, n.role_order, i.revision, a.ordinal, a.x_step, a.x_tokens, a.step_known,
+       i.iou, i.n_here, i.n_final, i.n_shared
+FROM role_iou i
+JOIN role_names n USING (role)
+JOIN revision_axis a USING (model, revision)
+WHERE i.model = $model AND i.role <> 'deactivated'
+ORDER BY i.relation, i.kind, n.role_order, a.ordinal;

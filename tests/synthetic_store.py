@@ -1,0 +1,63 @@
+"""A hand-made store whose roles change in a known way, for testing the views and the dashboards.
+
+Model ``m/synthetic``: 4 revisions, 2 layers × 3 heads + 2 FFNs, relations city_in_country
+(location) and company_ceo (name) with 2 facts each. Head roles follow ``head_role`` below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trajectory.roles.scores import ROLES
+from trajectory.store.db import writer
+
+MODEL = "m/synthetic"
+REVISIONS = [("step100-tokens1K", 100, 1000), ("step200-tokens2K", 200, 2000), ("step300-tokens3K", 300, 3000), ("main", None, None)]
+RELATIONS = {"city_in_country": "location", "company_ceo": "name"}
+FACTS = [(0, "city_in_country"), (1, "city_in_country"), (2, "company_ceo"), (3, "company_ceo")]
+LAYERS, HEADS = 2, 3
+N_REVISIONS = len(REVISIONS)
+
+
+def head_role(revision: int, relation: int, layer: int, head: int) -> str:
+    """A deterministic role that moves with the revision and differs between relations."""
+    return ROLES[(layer * HEADS + head + revision + 2 * relation * (layer + head)) % len(ROLES)]
+
+
+def ffn_role(revision: int, relation: int, layer: int) -> str:
+    return "general" if layer == 0 else ("deactivated" if revision == 0 else "relation")
+
+
+def top1(revision: int, fact_id: int) -> bool:
+    return revision >= fact_id  # facts are learned one revision after another
+
+
+def write_synthetic_store(db: Path) -> Path:
+    with writer(db) as con:
+        con.execute(
+            "INSERT INTO runs VALUES ('run1', ?, 'synthetic', 'builtin', 0.01, 0.1, 'float32', 'cpu', '{}', now())", [MODEL]
+        )
+        for fact_id, relation in FACTS:
+            con.execute("INSERT INTO facts VALUES (?, ?, ?, 'o', '{} is', ?)", [fact_id, relation, f"s{fact_id}", RELATIONS[relation]])
+        for k, (revision, step, tokens) in enumerate(REVISIONS):
+            con.execute(
+                "INSERT INTO revisions (model, revision, ordinal, step, tokens, run_id, ingested_at) VALUES (?, ?, ?, ?, ?, 'run1', now())",
+                [MODEL, revision, k, step, tokens],
+            )
+            for fact_id, _ in FACTS:
+                ok = top1(k, fact_id)
+                con.execute("INSERT INTO accuracy VALUES (?, ?, ?, ?, ?, ?)", [MODEL, revision, fact_id, 0 if ok else 20, ok, ok])
+            for r, relation in enumerate(RELATIONS):
+                for layer in range(LAYERS):
+                    con.execute("INSERT INTO roles VALUES (?, ?, ?, 'ffn', ?, NULL, ?)", [MODEL, revision, relation, layer, ffn_role(k, r, layer)])
+                    for head in range(HEADS):
+                        con.execute("INSERT INTO roles VALUES (?, ?, ?, 'head', ?, ?, ?)",
+                                    [MODEL, revision, relation, layer, head, head_role(k, r, layer, head)])
+            for layer in range(LAYERS):
+                for head in range(HEADS):
+                    score = round(0.1 * (k + 1) + 0.01 * (layer * HEADS + head), 3)
+                    con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'general', NULL, NULL, ?)",
+                                [MODEL, revision, layer, head, score])
+                    con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'entity', NULL, NULL, ?)",
+                                [MODEL, revision, layer, head, score / 2])
+    return db

@@ -1,0 +1,239 @@
+"""Dashboards: every figure's numbers against a hand-made store whose roles are known, page output, CLI."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from synthetic_store import FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store
+
+from trajectory.cli import main
+from trajectory.dashboard.build import build_dashboards, build_figure, model_context, resolve_flow_revisions, stored_models
+from trajectory.dashboard.page import plotly_js
+from trajectory.dashboard.spec import load_dashboard, load_dashboards
+from trajectory.errors import TrajectoryError
+from trajectory.roles.scores import ROLES
+from trajectory.store.db import reader
+
+NAMES = [r[0] for r in REVISIONS]
+N_REV = len(REVISIONS)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return write_synthetic_store(tmp_path_factory.mktemp("dashboard") / "synthetic.duckdb")
+
+
+@pytest.fixture(scope="module")
+def figures(store):
+    spec = next(s for s in load_dashboards() if s.name == "training")
+    with reader(store) as con:
+        (summary,) = stored_models(con)
+        context = model_context(summary)
+        return {f.id: build_figure(con, f, context) for f in spec.figures}
+
+
+def strongest(k: int, layer: int, head: int) -> str:
+    return min((head_role(k, r, layer, head) for r in range(len(RELATIONS))), key=ROLES.index)
+
+
+def menu_args(fig, label_prefix: str) -> dict[str, list]:
+    (menu,) = [m for m in fig.layout.updatemenus if m.buttons[0].label.startswith(label_prefix)]
+    return {b.label.split(": ", 1)[1]: b.args for b in menu.buttons}
+
+
+def test_role_counts_match_the_roles_and_add_up(figures):
+    fig = figures["role-counts"]
+    order = [(t.stackgroup, t.name) for t in fig.data]
+    assert order == [(k, r) for k in ("head", "ffn") for r in ROLES]
+    by_relation = menu_args(fig, "relation")
+    assert list(by_relation) == ["all relations", "city in country", "company ceo"]
+    for args in by_relation.values():
+        ys = args[0]["y"]
+        for k in range(N_REV):
+            assert sum(ys[i][k] for i in range(len(ROLES))) == LAYERS * HEADS  # heads add up
+            assert sum(ys[i][k] for i in range(len(ROLES), 2 * len(ROLES))) == LAYERS  # FFNs add up
+    ys = by_relation["all relations"][0]["y"]
+    for k in range(N_REV):
+        for i, role in enumerate(ROLES):
+            expected = sum(strongest(k, l, h) == role for l in range(LAYERS) for h in range(HEADS))
+            assert ys[i][k] == expected, (k, role)
+    ceo = by_relation["company ceo"][0]["y"]
+    assert ceo[ROLES.index("fact")][2] == sum(head_role(2, 1, l, h) == "fact" for l in range(LAYERS) for h in range(HEADS))
+    # x: steps from the names, main one spacing after the last step; tokens likewise.
+    x_choice = menu_args(fig, "x")
+    assert list(fig.data[0].x) == [100, 200, 300, 400]
+    assert x_choice["tokens"][0]["x"][0] == [1000, 2000, 3000, 4000]
+    assert x_choice["tokens"][1]["xaxis.title.text"] == "tokens seen"
+
+
+def test_iou_is_one_at_the_final_revision(figures):
+    fig = figures["role-iou"]
+    for trace in fig.data:
+        final = trace.y[-1]
+        assert final is None or final == 1.0
+    # Heads that are facts for company_ceo: a known set per revision.
+    ceo = menu_args(fig, "relation")["company ceo"][0]
+    names = [t.name for t in fig.data]
+    fact_line = ceo["y"][names.index("fact")]  # heads come first
+    final = {(l, h) for l in range(LAYERS) for h in range(HEADS) if head_role(N_REV - 1, 1, l, h) == "fact"}
+    for k in range(N_REV):
+        here = {(l, h) for l in range(LAYERS) for h in range(HEADS) if head_role(k, 1, l, h) == "fact"}
+        union = here | final
+        assert fact_line[k] == (len(here & final) / len(union) if union else None)
+
+
+def test_transition_heatmap_pairs_and_pool(figures):
+    fig = figures["role-transitions"]
+    (slider,) = fig.layout.sliders
+    assert [s.label for s in slider.steps] == ["all pairs pooled"] + [f"{a} → {b}" for a, b in zip(NAMES, NAMES[1:])]
+
+    def expected(pairs: list[int]) -> list[list]:
+        counts = [[0] * len(ROLES) for _ in ROLES]
+        for k in pairs:
+            for r in range(len(RELATIONS)):
+                for l in range(LAYERS):
+                    for h in range(HEADS):
+                        counts[ROLES.index(head_role(k, r, l, h))][ROLES.index(head_role(k + 1, r, l, h))] += 1
+        return [[c / sum(row) for c in row] if sum(row) else [None] * len(ROLES) for row in counts]
+
+    for step, pairs in zip(slider.steps, [list(range(N_REV - 1))] + [[k] for k in range(N_REV - 1)]):
+        z_heads = step.args[0]["z"][0]
+        want = expected(pairs)
+        for a in range(len(ROLES)):
+            for b in range(len(ROLES)):
+                assert (z_heads[a][b] is None) == (want[a][b] is None)
+                if want[a][b] is not None:
+                    assert z_heads[a][b] == pytest.approx(want[a][b])
+    # Undefined rows are blank, not zero: at the first pair no FFN is a fact.
+    z_ffns = slider.steps[1].args[0]["z"][1]
+    assert z_ffns[ROLES.index("fact")] == [None] * len(ROLES)
+    assert z_ffns[ROLES.index("deactivated")][ROLES.index("relation")] == 1.0
+
+
+def test_role_grid_per_relation_and_revision_with_scores(figures):
+    fig = figures["role-grid"]
+    grids = [t for t in fig.data if t.type == "heatmap"]
+    assert [t.name for t in grids] == ["all relations", "city in country", "company ceo"]
+    assert [t.visible for t in grids] == [True, False, False]
+    assert list(grids[0].x) == [f"head {h}" for h in range(HEADS)] + ["FFN"]
+    (slider,) = fig.layout.sliders
+    assert slider.active == N_REV - 1 and [s.label for s in slider.steps] == NAMES
+    for k, step in enumerate(slider.steps):
+        zs, details = step.args[0]["z"], step.args[0]["customdata"]
+        for l in range(LAYERS):
+            assert zs[0][l][:HEADS] == [ROLES.index(strongest(k, l, h)) for h in range(HEADS)]
+            for r in range(len(RELATIONS)):
+                assert zs[1 + r][l][:HEADS] == [ROLES.index(head_role(k, r, l, h)) for h in range(HEADS)]
+                assert zs[1 + r][l][HEADS] == ROLES.index(ffn_role(k, r, l))
+            role, general, entity, *_ = details[1][l][0]
+            assert role == head_role(k, 0, l, 0)
+            assert general == pytest.approx(0.1 * (k + 1) + 0.01 * (l * HEADS)) and entity == pytest.approx(general / 2)
+    assert [list(row) for row in grids[0].z] == slider.steps[-1].args[0]["z"][0]  # drawn at the final revision
+
+
+def test_accuracy_per_relation_type(figures):
+    fig = figures["accuracy"]
+    means = {t.name: list(t.y) for t in fig.data if t.name.startswith("all ") and t.xaxis == "x"}
+    for kind in ("location", "name"):
+        facts = [f for f, rel in FACTS if RELATIONS[rel] == kind]
+        assert means[f"all {kind} facts"] == [sum(top1(k, f) for f in facts) / len(facts) for k in range(N_REV)]
+
+
+def test_sankey_flows_between_first_middle_last(figures):
+    fig = figures["role-flows"]
+    stages = [a.text.strip("<b>/") for a in fig.layout.annotations if a.text.startswith("<b>")]
+    assert stages == [NAMES[0], NAMES[N_REV // 2], NAMES[-1]]
+    heads_all = fig.data[0]
+    assert heads_all.visible is True and sum(heads_all.link.value) == LAYERS * HEADS * 2
+    labels = list(heads_all.node.label)
+    flows = {(labels[s], labels[t], heads_all.node.customdata[s]): v
+             for s, t, v in zip(heads_all.link.source, heads_all.link.target, heads_all.link.value)}
+    k0, k1 = 0, N_REV // 2
+    n = sum(strongest(k0, l, h) == "general" and strongest(k1, l, h) == "entity" for l in range(LAYERS) for h in range(HEADS))
+    assert flows.get(("general", "entity", NAMES[k0]), 0) == n
+
+
+def test_flow_revisions():
+    names = tuple(NAMES)
+    assert resolve_flow_revisions(None, names) == (NAMES[0], NAMES[2], NAMES[3])
+    assert resolve_flow_revisions(["main", "first"], names) == (NAMES[0], "main")
+    with pytest.raises(TrajectoryError, match="unknown revision 'step250'; nearest"):
+        resolve_flow_revisions(["step250", "main"], names)
+    with pytest.raises(TrajectoryError, match="at least two"):
+        resolve_flow_revisions(["main", "last"], names)
+
+
+def test_definitions_are_validated(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "t"\n[[figures]]\nid = "a"\nchart = "pie"\nquery = "accuracy"\ntitle = "x"\n')
+    with pytest.raises(TrajectoryError, match="chart 'pie' is not one of"):
+        load_dashboard(bad)
+    bad.write_text('title = "t"\ncolour = "red"\nfigures = []\n')
+    with pytest.raises(TrajectoryError, match="unknown key colour"):
+        load_dashboard(bad)
+    bad.write_text('title = "t"\n[[figures]]\nid = "a"\nchart = "role_areas"\nquery = "nope"\ntitle = "x"\n')
+    with pytest.raises(TrajectoryError, match="no file"):
+        load_dashboard(bad)
+
+
+def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["-q", "dashboard", "--db", str(store), "--out", str(out)]) == 0
+    page = out / "m--synthetic" / "training.html"
+    assert f"open {out / 'index.html'}" in capsys.readouterr().out
+    text = page.read_text()
+    assert text.count(plotly_js()) == 1  # plotly.js inlined once: the page opens offline
+    rest = text.replace(plotly_js(), "")
+    assert "<script src" not in rest and "http" not in rest
+    for figure in next(s for s in load_dashboards() if s.name == "training").figures:
+        assert f'id="{figure.id}"' in text
+    assert 'href="m--synthetic/training.html"' in (out / "index.html").read_text()
+    assert sorted(p.name for p in out.rglob("*")) == ["index.html", "m--synthetic", "training.html"]  # no partial files
+    assert main(["-q", "dashboard", "--db", str(store), "--out", str(out), "--flows", "step1"]) == 2
+    assert capsys.readouterr().err.startswith("error: --flows: unknown revision 'step1'")
+    assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
+
+
+def test_store_written_by_older_version_is_read_through_current_views(store, tmp_path):
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(store.read_bytes())
+    con = duckdb.connect(str(old))
+    con.execute("DROP VIEW strongest_roles")
+    con.execute("DROP VIEW revision_axis")
+    con.close()
+    with reader(old) as con:
+        assert con.sql("SELECT count(*) FROM strongest_roles").fetchall()[0][0] == N_REV * LAYERS * (HEADS + 1)
+    assert MODEL in build_dashboards(old, tmp_path / "out", progress=False)[1].parent.name.replace("--", "/")
+
+
+def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
+    """End to end on the real pipeline's output: every component counted once per revision."""
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    assert len(pages) == 2
+    with reader(small_store) as con:
+        (summary,) = stored_models(con)
+        spec = next(s for s in load_dashboards() if s.name == "training")
+        counts = build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), model_context(summary))
+        n_heads = con.sql("SELECT count(DISTINCT (layer, head)) FROM roles WHERE kind = 'head'").fetchall()[0][0]
+    heads = [t for t in counts.data if t.stackgroup == "head"]
+    assert [sum(t.y[k] for t in heads) for k in range(len(summary.revisions))] == [n_heads] * len(summary.revisions)
+
+
+def test_serve_answers_with_the_same_pages(store, tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving the dashboards of"), line
+        url = line.split(" at ")[1].split()[0]
+        index = urllib.request.urlopen(url, timeout=30).read().decode()
+        assert 'href="m--synthetic/training.html"' in index
+        page = urllib.request.urlopen(url + "m--synthetic/training.html", timeout=30).read().decode()
+        assert 'id="role-grid"' in page and plotly_js() in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

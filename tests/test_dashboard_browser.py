@@ -1,0 +1,136 @@
+"""The exported page in a real headless Chromium: every figure renders with no console error, and
+moving a slider (with the mouse) or choosing a relation (from the menu) changes the figure as expected.
+
+Needs Debian's ``chromium`` and the ``playwright`` package (the dev extra). Skipped when either is
+missing, unless TRAJECTORY_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure. A full-page
+screenshot is kept in $TRAJECTORY_ARTIFACTS (default: artifacts/ in the repository) for CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from synthetic_store import HEADS, LAYERS, N_REVISIONS, head_role, write_synthetic_store
+
+from trajectory.dashboard.build import build_dashboards
+from trajectory.paths import REPO_ROOT
+from trajectory.roles.scores import ROLES
+
+CHROMIUM_FLAGS = [  # no network at all: the page must not need any
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if chromium is None or sync_playwright is None:
+        missing = "chromium" if chromium is None else "the playwright package"
+        if os.environ.get("TRAJECTORY_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{missing} is required (TRAJECTORY_REQUIRE_BROWSER=1)")
+        pytest.skip(f"{missing} not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(browser_page, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    store = write_synthetic_store(folder / "synthetic.duckdb")
+    index, page = build_dashboards(store, folder / "out", progress=False)
+    problems: list[str] = []
+    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    browser_page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    browser_page.goto(page.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
+    return browser_page, problems
+
+
+def figure_state(page, figure_id: str) -> dict:
+    return page.evaluate(
+        """id => { const gd = document.getElementById(id);
+                   return {active: gd.layout.sliders ? gd.layout.sliders[0].active : null,
+                           z: gd.data.filter(t => t.type === 'heatmap').map(t => t.z),
+                           visible: gd.data.map(t => t.visible)}; }""",
+        figure_id,
+    )
+
+
+def drag_slider(page, figure_id: str, fraction: float) -> None:
+    """Press the slider's grip and drag it to ``fraction`` of the rail, as a person would."""
+    page.locator(f"#{figure_id} .slider-rail-rect").scroll_into_view_if_needed()
+    rail = page.locator(f"#{figure_id} .slider-rail-rect").bounding_box()
+    grip = page.locator(f"#{figure_id} .slider-grip-rect").bounding_box()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(rail["x"] + fraction * rail["width"], grip["y"] + grip["height"] / 2, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+
+
+def test_every_figure_renders_without_console_errors(dashboard):
+    page, problems = dashboard
+    rendered = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
+               [gd.id, gd.data.length, gd.querySelectorAll('.main-svg').length, !!gd._fullLayout])"""
+    )
+    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "role-flows"]
+    assert all(n_traces > 0 and n_svg > 0 and laid_out for _, n_traces, n_svg, laid_out in rendered)
+    # Drawn marks, not empty axes: areas, heatmap cells, Sankey links.
+    assert page.locator("#role-counts .scatterlayer .fills path").count() > 0
+    assert page.locator("#role-grid .hm image, #role-grid .heatmaplayer image").count() > 0
+    assert page.locator("#role-flows .sankey-link").count() > 0
+    assert problems == []
+
+
+def test_moving_the_grid_slider_shows_that_revision(dashboard):
+    page, problems = dashboard
+    before = figure_state(page, "role-grid")
+    assert before["active"] == N_REVISIONS - 1
+    drag_slider(page, "role-grid", 0.0)
+    after = figure_state(page, "role-grid")
+    assert after["active"] == 0
+    # The company_ceo grid (third heatmap) now shows the first revision's roles.
+    expected = [[ROLES.index(head_role(0, 1, layer, head)) for head in range(HEADS)] for layer in range(LAYERS)]
+    assert [row[:HEADS] for row in after["z"][2]] == expected
+    assert after["z"] != before["z"]
+    page.screenshot(path=str(_artifacts() / "dashboard-grid-first-revision.png"), full_page=False)
+    assert problems == []
+
+
+def test_moving_the_transition_slider_and_choosing_a_relation(dashboard):
+    page, problems = dashboard
+    pooled = figure_state(page, "role-transitions")
+    drag_slider(page, "role-transitions", 1.0)
+    last_pair = figure_state(page, "role-transitions")
+    assert last_pair["active"] == N_REVISIONS - 1 and last_pair["z"] != pooled["z"]
+    # The relation menu of the grid: open it, pick company ceo; only that heatmap is visible.
+    header = page.locator("#role-grid .updatemenu-header").first
+    header.scroll_into_view_if_needed()
+    header.click()
+    page.locator("#role-grid .updatemenu-dropdown-button", has_text="company ceo").click()
+    page.wait_for_timeout(300)
+    visible = figure_state(page, "role-grid")["visible"]
+    assert visible[:3] == [False, False, True]
+    page.screenshot(path=str(_artifacts() / "dashboard.png"), full_page=True)
+    assert problems == []
+
+
+def _artifacts() -> Path:
+    folder = Path(os.environ.get("TRAJECTORY_ARTIFACTS", REPO_ROOT / "artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+

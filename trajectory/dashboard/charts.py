@@ -1,0 +1,34 @@
+"""The chart registry: a query's polars frame in, a plotly figure out.
+
+Every builder takes the frame of its figure's query (``sql/dashboards/<query>.sql``) and a
+:class:`~trajectory.dashboard.controls.ChartContext`, and returns a figure whose axes, legend and
+title say what they show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+import polars as pl
+
+from trajectory.dashboard import role_maps, time_series
+from trajectory.dashboard.controls import ChartContext
+
+
+@dataclass(frozen=True)
+class Chart:
+    build: Callable[[pl.DataFrame, ChartContext], go.Figure]
+    # Query parameters beyond $model, from the context.
+    params: Callable[[ChartContext], dict] = field(default=lambda context: {})
+
+
+CHARTS: dict[str, Chart] = {
+    "role_areas": Chart(time_series.role_areas),
+    "role_iou": Chart(time_series.role_iou),
+    "accuracy_lines": Chart(time_series.accuracy_lines),
+    "transition_heatmap": Chart(role_maps.transition_heatmap),
+    "role_grid": Chart(role_maps.role_grid),
+    "role_sankey": Chart(role_maps.role_sankey, params=lambda context: {"revisions": list(context.flow_revisions)}),
+}

@@ -1,0 +1,91 @@
+"""Shared pieces of the chart builders: the chart context, layout, and plotly menus and sliders.
+
+Interactive choices (relation, x axis, revision) are plotly menus and sliders, so the exported HTML
+works with no server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import polars as pl
+
+from trajectory.dashboard.style import ALL_RELATIONS, LAYOUT, relation_label
+
+X_AXES = {"step": ("x_step", "training step"), "tokens": ("x_tokens", "tokens seen")}
+
+
+@dataclass(frozen=True)
+class ChartContext:
+    model: str
+    revisions: tuple[str, ...]  # in training order
+    flow_revisions: tuple[str, ...] = ()  # the revisions the role-flow Sankey connects
+
+
+def relations_in(frame: pl.DataFrame) -> list[str]:
+    """All relations first, then the rest alphabetically."""
+    names = sorted(frame["relation"].unique().to_list())
+    return sorted(names, key=lambda r: (r != ALL_RELATIONS, r))
+
+
+def series(frame: pl.DataFrame, column: str) -> list:
+    return frame[column].to_list()
+
+
+def base_layout(fig: go.Figure, height: int = 460, **overrides) -> go.Figure:
+    """The shared look, then the figure's own ``overrides`` (merged key by key, as plotly updates do).
+
+    The page sets the title text from the figure's definition.
+    """
+    fig.update_layout(**LAYOUT, height=height, title={"x": 0.0, "xanchor": "left", "y": 0.98})
+    fig.update_layout(**overrides)
+    return fig
+
+
+def empty_figure(reason: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 15})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, height=220)
+
+
+def menu(buttons: list[dict], x: float, label: str, active: int = 0) -> dict:
+    """A dropdown above the plot area; ``label`` prefixes every button's text."""
+    for button in buttons:
+        button["label"] = f"{label}: {button['label']}"
+    return {
+        "type": "dropdown", "buttons": buttons, "active": active, "direction": "down", "showactive": True,
+        "x": x, "xanchor": "left", "y": 1.09, "yanchor": "bottom", "pad": {"t": 2, "b": 2},
+    }
+
+
+def x_axis_menu(frames: list[pl.DataFrame], n_axes: int, x: float) -> dict | None:
+    """Switch every trace's x between training step and tokens seen (None when no tokens are known)."""
+    if not frames or any(f["x_tokens"].null_count() for f in frames):
+        return None
+    buttons = []
+    for key, (column, axis_title) in X_AXES.items():
+        titles = {f"xaxis{'' if i == 1 else i}.title.text": axis_title for i in range(1, n_axes + 1)}
+        buttons.append({"label": key, "method": "update", "args": [{"x": [series(f, column) for f in frames]}, titles]})
+    return menu(buttons, x, "x")
+
+
+def relation_menu(relations: list[str], data_per_relation: Callable[[str], dict], x: float = 0.0) -> dict:
+    """A relation dropdown; ``data_per_relation(r)`` gives the restyle dict (trace attribute -> list per trace)."""
+    buttons = [{"label": relation_label(r), "method": "restyle", "args": [data_per_relation(r)]} for r in relations]
+    return menu(buttons, x, "relation")
+
+
+def revision_slider(steps: list[dict], active: int, prefix: str) -> dict:
+    """A slider under the plot; step labels are hidden when too many to read (the current one shows above)."""
+    crowded = len(steps) > 12
+    return {
+        "active": active, "steps": steps, "x": 0.0, "len": 1.0, "y": -0.08, "yanchor": "top",
+        "pad": {"t": 10, "b": 0},
+        "currentvalue": {"prefix": prefix, "font": {"size": 13}, "xanchor": "left"},
+        "font": {"color": "rgba(0,0,0,0)" if crowded else "#444", "size": 10},
+        "ticklen": 3 if crowded else 6,
+    }

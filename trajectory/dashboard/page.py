@@ -1,0 +1,71 @@
+"""Self-contained HTML pages: plotly.js inlined once per page, so a page opens with no network."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+_STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 24px 48px; color: #222; }
+header { border-bottom: 1px solid #ddd; margin-bottom: 12px; }
+h1 { font-size: 24px; margin: 20px 0 4px; } h2 { font-size: 18px; margin: 28px 0 4px; }
+.meta { color: #555; font-size: 14px; margin: 4px 0 12px; } .caption { color: #444; font-size: 14px; max-width: 980px; }
+nav a, li a { color: #0072B2; } nav { font-size: 14px; margin-bottom: 8px; } code { background: #f3f3f3; padding: 0 3px; }
+section { margin-bottom: 18px; }
+"""
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _inline_markup(text: str) -> str:
+    """Escape, then render `code` spans."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _document(title: str, body: str, with_plotly: bool) -> str:
+    script = f'<script type="text/javascript">{plotly_js()}</script>' if with_plotly else ""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style>{script}</head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]]) -> str:
+    """``sections``: (figure id, title, caption, figure HTML div)."""
+    nav = " · ".join(f'<a href="#{fid}-section">{html.escape(t)}</a>' for fid, t, _, _ in sections)
+    parts = [
+        f"<header><h1>{html.escape(title)}</h1>",
+        *(f'<p class="meta">{_inline_markup(line)}</p>' for line in meta),
+        f"<nav>{nav}</nav></header>",
+    ]
+    for fid, _, caption, div in sections:
+        parts.append(
+            f'<section id="{fid}-section">{div}<p class="caption">{_inline_markup(caption)}</p></section>'
+        )
+    return _document(title, "\n".join(parts), with_plotly=True)
+
+
+def render_index(title: str, entries: list[tuple[str, list[tuple[str, str]], str]]) -> str:
+    """``entries``: (model, [(page title, relative link)], one-line summary)."""
+    items = []
+    for model, links, summary in entries:
+        pages = ", ".join(f'<a href="{html.escape(link)}">{html.escape(t)}</a>' for t, link in links)
+        items.append(f"<li><b>{html.escape(model)}</b>: {pages}<br><span class='meta'>{_inline_markup(summary)}</span></li>")
+    body = f"<header><h1>{html.escape(title)}</h1></header><ul>{''.join(items)}</ul>"
+    return _document(title, body, with_plotly=False)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target and rename: a reader never sees half a page, a crash leaves the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

@@ -1,0 +1,54 @@
+"""``trajectory serve``: the same static pages over local HTTP, rebuilt when the store changes."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from trajectory.dashboard.build import build_dashboards
+from trajectory.errors import TrajectoryError
+
+
+class _Pages:
+    """Pages built into a private folder; rebuilt on a request after the store file changed."""
+
+    def __init__(self, db: Path, folder: Path, flows: list[str] | None) -> None:
+        self.db, self.folder, self.flows = db, folder, flows
+        self.lock = threading.Lock()
+        self.built_for: float | None = None
+
+    def refresh(self) -> None:
+        with self.lock:
+            stamp = self.db.stat().st_mtime
+            if stamp != self.built_for:
+                build_dashboards(self.db, self.folder, flows=self.flows, progress=False)
+                self.built_for = stamp
+
+
+def serve(db: Path, host: str, port: int, flows: list[str] | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="trajectory-serve-") as folder:
+        pages = _Pages(Path(db), Path(folder), flows)
+        pages.refresh()  # fail here, with the CLI's one-line error, rather than on the first request
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.split("?")[0].endswith(("/", ".html")):
+                    try:
+                        pages.refresh()
+                    except TrajectoryError as err:  # e.g. an ingest is writing: serve the pages as they were
+                        print(f"warning: pages not rebuilt: {err}", file=sys.stderr, flush=True)
+                super().do_GET()
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002
+                pass  # quiet: one line per request drowns the URL the user needs
+
+        server = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=folder))
+        print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
