@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import plotly.graph_objects as go
 import pytest
 from synthetic_store import FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store
 
@@ -29,7 +30,7 @@ def figures(store):
     with reader(store) as con:
         (summary,) = stored_models(con)
         context = model_context(summary)
-        return {f.id: build_figure(con, f, context) for f in spec.figures}
+        return {f.id: go.Figure(build_figure(con, f, context)) for f in spec.figures}
 
 
 def strongest(k: int, layer: int, head: int) -> str:
@@ -119,14 +120,14 @@ def test_role_grid_per_relation_and_revision_with_scores(figures):
     (slider,) = fig.layout.sliders
     assert slider.active == N_REV - 1 and [s.label for s in slider.steps] == NAMES
     for k, step in enumerate(slider.steps):
-        zs, details = step.args[0]["z"], step.args[0]["customdata"]
+        zs, names, details = step.args[0]["z"], step.args[0]["text"], step.args[0]["customdata"]
         for l in range(LAYERS):
             assert zs[0][l][:HEADS] == [ROLES.index(strongest(k, l, h)) for h in range(HEADS)]
             for r in range(len(RELATIONS)):
                 assert zs[1 + r][l][:HEADS] == [ROLES.index(head_role(k, r, l, h)) for h in range(HEADS)]
                 assert zs[1 + r][l][HEADS] == ROLES.index(ffn_role(k, r, l))
-            role, general, entity, *_ = details[1][l][0]
-            assert role == head_role(k, 0, l, 0)
+            general, entity, *_ = details[1][l][0]
+            assert names[1][l][0] == head_role(k, 0, l, 0)
             assert general == pytest.approx(0.1 * (k + 1) + 0.01 * (l * HEADS)) and entity == pytest.approx(general / 2)
     assert [list(row) for row in grids[0].z] == slider.steps[-1].args[0]["z"][0]  # drawn at the final revision
 
@@ -213,7 +214,7 @@ def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
     with reader(small_store) as con:
         (summary,) = stored_models(con)
         spec = next(s for s in load_dashboards() if s.name == "training")
-        counts = build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), model_context(summary))
+        counts = go.Figure(build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), model_context(summary)))
         n_heads = con.sql("SELECT count(DISTINCT (layer, head)) FROM roles WHERE kind = 'head'").fetchall()[0][0]
     heads = [t for t in counts.data if t.stackgroup == "head"]
     assert [sum(t.y[k] for t in heads) for k in range(len(summary.revisions))] == [n_heads] * len(summary.revisions)

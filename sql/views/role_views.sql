@@ -114,18 +114,30 @@ FROM accuracy a JOIN revisions v USING (model, revision) JOIN facts f USING (fac
 GROUP BY ALL;
 
 -- Per-component scores in one row (for hover text): general, entity, and this relation's relation score,
--- and the mean fact score over the relation's facts.
+-- and the mean fact score over the relation's facts. Scores are aggregated before the join to roles.
 CREATE OR REPLACE VIEW component_roles AS
+WITH shared AS (
+    SELECT model, revision, kind, layer, coalesce(head, -1) AS head,
+           max(score) FILTER (WHERE scope = 'general') AS general_score,
+           max(score) FILTER (WHERE scope = 'entity') AS entity_score
+    FROM component_scores WHERE scope IN ('general', 'entity')
+    GROUP BY ALL
+), per_relation AS (
+    SELECT model, revision, kind, layer, coalesce(head, -1) AS head, relation,
+           max(score) FILTER (WHERE scope = 'relation') AS relation_score,
+           avg(score) FILTER (WHERE scope = 'fact') AS fact_score
+    FROM component_scores WHERE scope IN ('relation', 'fact')
+    GROUP BY ALL
+)
 SELECT r.model, r.revision, v.step, v.ordinal, r.relation, r.kind, r.layer, r.head, r.role,
-       max(CASE WHEN s.scope = 'general' THEN s.score END) AS general_score,
-       max(CASE WHEN s.scope = 'entity' THEN s.score END) AS entity_score,
-       max(CASE WHEN s.scope = 'relation' AND s.relation = r.relation THEN s.score END) AS relation_score,
-       avg(CASE WHEN s.scope = 'fact' AND s.relation = r.relation THEN s.score END) AS fact_score
-FROM roles r JOIN revisions v USING (model, revision)
-LEFT JOIN component_scores s
-  ON s.model = r.model AND s.revision = r.revision AND s.kind = r.kind AND s.layer = r.layer
- AND coalesce(s.head, -1) = coalesce(r.head, -1)
-GROUP BY ALL;
+       s.general_score, s.entity_score, p.relation_score, p.fact_score
+FROM roles r
+JOIN revisions v USING (model, revision)
+LEFT JOIN shared s
+  ON s.model = r.model AND s.revision = r.revision AND s.kind = r.kind AND s.layer = r.layer AND s.head = coalesce(r.head, -1)
+LEFT JOIN per_relation p
+  ON p.model = r.model AND p.revision = r.revision AND p.kind = r.kind AND p.layer = r.layer AND p.head = coalesce(r.head, -1)
+ AND p.relation = r.relation;
 
 -- Each component's strongest role over the relations (general > entity > relation > fact > deactivated):
 -- one role per component, so counts "over all relations" add up to the number of components, and a

@@ -90,15 +90,16 @@ def figure_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.D
     return pl.from_arrow(con.sql(sql, params=used).to_arrow_table())
 
 
-def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: ChartContext) -> go.Figure:
-    """One figure of one model: its query's rows through its chart builder."""
+def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: ChartContext) -> dict:
+    """One figure of one model, as plotly's figure dict: its query's rows through its chart builder."""
     chart = CHARTS[figure.chart]
     try:
         frame = figure_frame(con, figure.sql, {"model": context.model} | chart.params(context))
     except duckdb.Error as err:
         raise TrajectoryError(f"{QUERY_DIR / figure.query}.sql failed: {str(err).splitlines()[0]}") from None
-    fig = chart.build(frame, context)
-    fig.update_layout(title_text=f"{figure.title} · {context.model}")
+    built = chart.build(frame, context)
+    fig = built.to_dict() if isinstance(built, go.Figure) else built
+    fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.model}"
     return fig
 
 
@@ -111,7 +112,7 @@ def _page(con, spec: DashboardSpec, summary: ModelSummary, context: ChartContext
     for figure in spec.figures:
         bar.set_postfix_str(figure.id)
         fig = build_figure(con, figure, context)
-        div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=figure.id, config=PLOT_CONFIG)
+        div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=figure.id, config=PLOT_CONFIG, validate=False)
         sections.append((figure.id, figure.title, figure.caption, div))
         bar.update(1)
     return render_page(f"{spec.title}: {summary.model}", [summary.line], sections)

@@ -2,7 +2,8 @@
 
 Every builder takes the frame of its figure's query (``sql/dashboards/<query>.sql``) and a
 :class:`~trajectory.dashboard.controls.ChartContext`, and returns a figure whose axes, legend and
-title say what they show.
+title say what they show: a plotly Figure, or the figure's dict where its data is too large for
+plotly's copying validation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from trajectory.dashboard.controls import ChartContext
 
 @dataclass(frozen=True)
 class Chart:
-    build: Callable[[pl.DataFrame, ChartContext], go.Figure]
+    build: Callable[[pl.DataFrame, ChartContext], go.Figure | dict]
     # Query parameters beyond $model, from the context.
     params: Callable[[ChartContext], dict] = field(default=lambda context: {})
 

@@ -3,17 +3,19 @@ and the Sankey of role flows between chosen revisions."""
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, relation_menu, relations_in, revision_slider
 from trajectory.dashboard.style import (
-    ALL_RELATIONS, KIND_TITLES, PROBABILITY_SCALE, ROLE_COLOURS, coloured_role, relation_label, with_alpha,
+    ALL_RELATIONS, KIND_SINGULAR, KIND_TITLES, PROBABILITY_SCALE, ROLE_COLOURS, coloured_role, relation_label, with_alpha,
 )
 from trajectory.roles.scores import ROLES
 
 POOLED = "*"  # from_revision of the matrix pooled over all consecutive pairs
+SCORE_COLUMNS = ["general_score", "entity_score", "relation_score", "fact_score"]
 
 
 def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
@@ -50,8 +52,8 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             z=p, text=text, customdata=detail, x=labels, y=labels, coloraxis="coloraxis", texttemplate="%{text}",
             xgap=2, ygap=2, name=KIND_TITLES[kind],
             hovertemplate=(
-                "%{y} → %{x}<br>P = %{z:.3f}: %{customdata[0]} of %{customdata[1]} " + KIND_TITLES[kind]
-                + "<extra></extra>"
+                "%{y} → %{x}<br>P = %{z:.3f}: %{customdata[0]} of %{customdata[1]} moves of a ("
+                + KIND_SINGULAR[kind] + ", relation) pair<extra></extra>"
             ),
         ), row=1, col=col)
     steps = []
@@ -71,7 +73,7 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     return base_layout(fig, height=520, margin={"b": 130})
 
 
-def role_grid(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+def role_grid(frame: pl.DataFrame, context: ChartContext) -> dict:
     """Layer × head grid of roles (the FFN as the last column), one heatmap per relation (dropdown),
     revisions on a slider; hover shows the general, entity, relation and fact scores."""
     if frame.is_empty():
@@ -83,36 +85,38 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     revisions = frame.select("ordinal", "revision").unique().sort("ordinal")["revision"].to_list()
     frame = frame.with_columns(
         column=pl.when(pl.col("kind") == "ffn").then(len(heads)).otherwise(pl.col("head")),
+        relation_index=pl.col("relation").replace_strict({r: i for i, r in enumerate(relations)}, return_dtype=pl.Int64),
+        revision_index=pl.col("revision").replace_strict({r: i for i, r in enumerate(revisions)}, return_dtype=pl.Int64),
     )
-    cells = frame.partition_by(["relation", "revision"], as_dict=True)
+    # Every (relation, revision) grid at once: [R, V, layers, columns] (scores: [..., 4]).
+    at = tuple(frame[c].to_numpy() for c in ("relation_index", "revision_index", "layer", "column"))
+    shape = (len(relations), len(revisions), n_layers, len(columns))
+    codes = np.full(shape, np.nan)
+    codes[at] = frame["role_order"].to_numpy()
+    names = np.full(shape, "", dtype=object)
+    names[at] = frame["role"].to_numpy()
+    scores = np.full(shape + (4,), np.nan)
+    scores[at] = frame.select(SCORE_COLUMNS).to_numpy().astype(float).round(3)
 
-    def matrices(relation: str, revision: str) -> tuple[list, list]:
-        z = [[None] * len(columns) for _ in range(n_layers)]
-        detail = [[None] * len(columns) for _ in range(n_layers)]
-        for row in cells[(relation, revision)].iter_rows(named=True):
-            z[row["layer"]][row["column"]] = row["role_order"]
-            detail[row["layer"]][row["column"]] = [row["role"]] + [
-                None if row[s] is None else round(row[s], 3)
-                for s in ("general_score", "entity_score", "relation_score", "fact_score")
-            ]
-        return z, detail
+    def matrices(relation: int, revision: int) -> tuple[list, list, list]:
+        """z (role codes), text (role names), customdata (the four scores); missing values as None."""
+        return _nullable(codes[relation, revision]), names[relation, revision].tolist(), _nullable(scores[relation, revision])
 
     # A discrete colour scale: role code k in [k - 0.5, k + 0.5] gets its role's colour.
     scale = []
     for k, role in enumerate(ROLES):
         scale += [[k / len(ROLES), ROLE_COLOURS[role]], [(k + 1) / len(ROLES), ROLE_COLOURS[role]]]
-    final = revisions[-1]
     fig = go.Figure()
-    for relation in relations:
-        z, detail = matrices(relation, final)
+    for r, relation in enumerate(relations):
+        z, text, detail = matrices(r, len(revisions) - 1)
         fig.add_trace(go.Heatmap(
-            z=z, customdata=detail, x=columns, y=list(range(n_layers)), zmin=-0.5, zmax=len(ROLES) - 0.5,
+            z=z, text=text, customdata=detail, x=columns, y=list(range(n_layers)), zmin=-0.5, zmax=len(ROLES) - 0.5,
             colorscale=scale, showscale=False, xgap=2, ygap=2, visible=relation == ALL_RELATIONS,
             name=relation_label(relation),
             hovertemplate=(
-                "layer %{y}, %{x}: <b>%{customdata[0]}</b><br>general %{customdata[1]:.3f}<br>"
-                "entity %{customdata[2]:.3f}<br>relation %{customdata[3]:.3f}<br>fact (mean over facts) "
-                "%{customdata[4]:.3f}<extra>" + relation_label(relation) + "</extra>"
+                "layer %{y}, %{x}: <b>%{text}</b><br>general %{customdata[0]:.3f}<br>"
+                "entity %{customdata[1]:.3f}<br>relation %{customdata[2]:.3f}<br>fact (mean over facts) "
+                "%{customdata[3]:.3f}<extra>" + relation_label(relation) + "</extra>"
             ),
         ))
     for role in ROLES:  # legend entries for the discrete colours
@@ -122,21 +126,26 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         ))
     grid_traces = list(range(len(relations)))
     steps = []
-    for revision in revisions:
-        data = [matrices(relation, revision) for relation in relations]
+    for v, revision in enumerate(revisions):
+        data = [matrices(r, v) for r in range(len(relations))]
         steps.append({
             "label": revision, "method": "restyle",
-            "args": [{"z": [d[0] for d in data], "customdata": [d[1] for d in data]}, grid_traces],
+            "args": [{"z": [d[0] for d in data], "text": [d[1] for d in data], "customdata": [d[2] for d in data]}, grid_traces],
         })
     visible = lambda chosen: {"visible": [r == chosen for r in relations] + [True] * len(ROLES)}  # noqa: E731
-    fig.update_layout(
-        updatemenus=[relation_menu(relations, visible)],
-        sliders=[revision_slider(steps, len(revisions) - 1, "revision: ")],
-        legend={"title": {"text": "role"}},
-    )
+    fig.update_layout(updatemenus=[relation_menu(relations, visible)], legend={"title": {"text": "role"}})
     fig.update_xaxes(title_text="attention head (last column: the layer's FFN)", showgrid=False)
     fig.update_yaxes(title_text="layer", showgrid=False, dtick=1 if n_layers <= 16 else None)
-    return base_layout(fig, height=max(420, 160 + 22 * n_layers), margin={"b": 120})
+    figure = base_layout(fig, height=max(420, 160 + 22 * n_layers), margin={"b": 120}).to_dict()
+    # The slider carries every (relation, revision) grid: attached to the dict, since plotly's
+    # validation deep-copies layout data again on every update (minutes for OLMo-7B's 1056 components).
+    figure["layout"]["sliders"] = [revision_slider(steps, len(revisions) - 1, "revision: ")]
+    return figure
+
+
+def _nullable(values: np.ndarray) -> list:
+    """Nested lists with None where NaN (plotly draws no cell and no score there)."""
+    return np.where(np.isnan(values), None, values).tolist()
 
 
 def role_sankey(frame: pl.DataFrame, context: ChartContext) -> go.Figure:

@@ -21,6 +21,7 @@ RELATION_TYPE_STYLE = {
 }
 PROBABILITY_SCALE = "Cividis"  # perceptually uniform and colour-blind safe
 KIND_TITLES = {"head": "attention heads", "ffn": "FFNs"}
+KIND_SINGULAR = {"head": "head", "ffn": "FFN"}
 ALL_RELATIONS = "*"
 
 LAYOUT = {

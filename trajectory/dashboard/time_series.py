@@ -44,7 +44,8 @@ def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             x=series(part, "x_step"), y=series(part, "n"), customdata=series(part, "revision"),
             name=role, legendgroup=role, showlegend=kind == kinds[0], stackgroup=kind, mode="lines",
             line={"width": 0.6, "color": ROLE_COLOURS[role]}, fillcolor=with_alpha(ROLE_COLOURS[role], 0.85),
-            hovertemplate=f"%{{customdata}}<br>%{{y}} {KIND_TITLES[kind]} {role}<extra></extra>",
+            # Unified hover lists every role at one revision; the first line names the revision.
+            hovertemplate=("<b>%{customdata}</b><br>" if role == ROLES[0] else "") + f"{role}: %{{y}}<extra></extra>",
         ), row=1, col=kinds.index(kind) + 1)
     menus = [relation_menu(relations, lambda r: {"y": [series(parts[(r, k, role)], "n") for k, role in order]})]
     x_menu = x_axis_menu([parts[(ALL_RELATIONS, k, role)] for k, role in order], len(kinds), x=0.32)
@@ -52,7 +53,7 @@ def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         menus.append(x_menu)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="components", rangemode="tozero")
-    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role"}, "traceorder": "normal"})
+    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role"}, "traceorder": "normal"}, hovermode="x unified")
     return base_layout(fig)
 
 
@@ -76,8 +77,8 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             showlegend=kind == kinds[0], mode="lines+markers", marker={"size": 5},
             line={"width": 2, "color": ROLE_COLOURS[role]},
             hovertemplate=(
-                f"%{{customdata[0]}}<br>{role}: IoU %{{y:.2f}}<br>"
-                "%{customdata[1]} now, %{customdata[2]} at the final revision, %{customdata[3]} in both<extra></extra>"
+                ("<b>%{customdata[0]}</b><br>" if role == roles[0] else "")
+                + f"{role}: %{{y:.2f}} (%{{customdata[1]}} now, %{{customdata[2]}} final, %{{customdata[3]}} both)<extra></extra>"
             ),
         ), row=1, col=kinds.index(kind) + 1)
     menus = [relation_menu(relations, lambda r: {
@@ -89,7 +90,7 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         menus.append(x_menu)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="IoU with the final revision", range=[-0.03, 1.03])
-    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role set"}})
+    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role set"}}, hovermode="x unified")
     return base_layout(fig)
 
 

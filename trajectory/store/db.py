@@ -40,7 +40,9 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + BUSY_WAIT_S
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            con.execute("SET enable_progress_bar = false")  # the CLI draws its own bars; -q means quiet
+            return con
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
                 raise TrajectoryError(f"cannot open {path}: {str(err).splitlines()[0]}") from None
