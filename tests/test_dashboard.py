@@ -238,3 +238,21 @@ def test_serve_answers_with_the_same_pages(store, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_single_revision_says_what_is_missing(store, tmp_path):
+    one = tmp_path / "one.duckdb"
+    one.write_bytes(store.read_bytes())
+    con = duckdb.connect(str(one))
+    for table in ("roles", "accuracy", "component_scores", "revisions"):
+        con.execute(f"DELETE FROM {table} WHERE revision <> 'main'")
+    con.close()
+    spec = next(s for s in load_dashboards() if s.name == "training")
+    with reader(one) as con:
+        (summary,) = stored_models(con)
+        context = model_context(summary)
+        built = {f.id: build_figure(con, f, context) for f in spec.figures}
+    for figure_id in ("role-transitions", "role-flows"):
+        assert built[figure_id]["data"] == []
+        assert "at least two stored revisions" in built[figure_id]["layout"]["annotations"][0]["text"]
+    assert len(build_dashboards(one, tmp_path / "out", progress=False)) == 2
