@@ -46,7 +46,10 @@ def serve(db: Path, host: str, port: int, flows: list[str] | None) -> None:
             def log_message(self, format: str, *args) -> None:  # noqa: A002
                 pass  # quiet: one line per request drowns the URL the user needs
 
-        server = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=folder))
+        try:
+            server = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=folder))
+        except OSError as err:
+            raise TrajectoryError(f"cannot serve on {host}:{port} ({err.strerror}); pick another --port (0: any free one)") from None
         print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         try:
             server.serve_forever()
