@@ -41,12 +41,7 @@ CREATE OR REPLACE VIEW role_iou AS
 WITH final AS (
     SELECT model, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY model
 ), sizes AS (
-    SELECT g.model, g.revision, g.step, g.tokens, g.ordinal, g.relation, g.kind, g.role,
-           count(m.layer) AS n_here
-    FROM role_grid g
-    LEFT JOIN role_members m
-      ON m.model = g.model AND m.revision = g.revision AND m.relation = g.relation AND m.kind = g.kind AND m.role = g.role
-    GROUP BY ALL
+    SELECT model, revision, step, tokens, ordinal, relation, kind, role, n AS n_here FROM role_counts
 ), final_sizes AS (
     SELECT s.model, s.relation, s.kind, s.role, s.n_here AS n_final
     FROM sizes s JOIN final f ON f.model = s.model AND f.revision = s.revision

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard.style import ALL_RELATIONS, LAYOUT, relation_label
+from trajectory.dashboard.style import ALL_RELATIONS, KIND_TITLES, LAYOUT, relation_label
 
 X_AXES = {"step": ("x_step", "training step"), "tokens": ("x_tokens", "tokens seen")}
 
@@ -28,6 +28,12 @@ def relations_in(frame: pl.DataFrame) -> list[str]:
     """All relations first, then the rest alphabetically."""
     names = sorted(frame["relation"].unique().to_list())
     return sorted(names, key=lambda r: (r != ALL_RELATIONS, r))
+
+
+def kinds_in(frame: pl.DataFrame) -> list[str]:
+    """Component kinds present, heads first."""
+    present = set(frame["kind"].to_list())
+    return [k for k in KIND_TITLES if k in present]
 
 
 def series(frame: pl.DataFrame, column: str) -> list:

@@ -8,7 +8,9 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, relation_menu, relations_in, revision_slider
+from trajectory.dashboard.controls import (
+    ChartContext, base_layout, empty_figure, kinds_in, relation_menu, relations_in, revision_slider,
+)
 from trajectory.dashboard.style import (
     ALL_RELATIONS, KIND_SINGULAR, KIND_TITLES, PROBABILITY_SCALE, ROLE_COLOURS, coloured_role, relation_label, with_alpha,
 )
@@ -26,7 +28,7 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """
     if frame.is_empty():
         return empty_figure("Markov transitions need at least two stored revisions")
-    kinds = [k for k in KIND_TITLES if k in set(frame["kind"].to_list())]
+    kinds = kinds_in(frame)
     pairs = frame.select("from_ordinal", "from_revision", "to_revision").unique().sort("from_ordinal").rows()
     cells = {(o, k): part for (o, k), part in frame.partition_by(["from_ordinal", "kind"], as_dict=True).items()}
 
@@ -156,7 +158,7 @@ def role_sankey(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     stages = list(context.flow_revisions)
     if frame.is_empty() or len(stages) < 2:
         return empty_figure("role flows need at least two stored revisions")
-    kinds = [k for k in KIND_TITLES if k in set(frame["kind"].to_list())]
+    kinds = kinds_in(frame)
     relations = relations_in(frame)
     domains = {"head": [0.55, 0.94], "ffn": [0.0, 0.40]} if len(kinds) == 2 else {kinds[0]: [0.0, 0.94]}
     fig = go.Figure()

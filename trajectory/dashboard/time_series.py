@@ -7,21 +7,19 @@ relation choice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, base_layout, empty_figure, relation_menu, relations_in, series, x_axis_menu,
+    ChartContext, base_layout, empty_figure, kinds_in, relation_menu, relations_in, series, x_axis_menu,
 )
 from trajectory.dashboard.style import (
     ALL_RELATIONS, KIND_TITLES, RELATION_TYPE_STYLE, ROLE_COLOURS, relation_label, with_alpha,
 )
 from trajectory.roles.scores import ROLES
-
-
-def _kinds(frame: pl.DataFrame) -> list[str]:
-    return [k for k in KIND_TITLES if k in set(frame["kind"].to_list())]
 
 
 def _slices(frame: pl.DataFrame, kinds: list[str], roles: list[str]) -> dict[tuple[str, str, str], pl.DataFrame]:
@@ -30,30 +28,49 @@ def _slices(frame: pl.DataFrame, kinds: list[str], roles: list[str]) -> dict[tup
     return {key: part for key, part in parts.items() if key[1] in kinds and key[2] in roles}
 
 
-def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
-    """Stacked areas of components per role; one panel per kind (heads, FFNs)."""
-    if frame.is_empty():
-        return empty_figure("no roles stored for this model")
-    kinds, relations = _kinds(frame), relations_in(frame)
-    parts = _slices(frame, kinds, list(ROLES))
+def _role_panels(
+    frame: pl.DataFrame,
+    roles: list[str],
+    trace: Callable[[pl.DataFrame, str, str, bool], go.Scatter],
+    restyle: Callable[[list[pl.DataFrame]], dict],
+) -> go.Figure:
+    """One panel per kind, one trace per role, with the relation menu and the x-axis switch.
+
+    ``trace(series, kind, role, in_legend)`` draws a role's series for all relations; ``restyle(parts)``
+    gives a relation's restyle dict from its series, one per trace in the figure's order.
+    """
+    kinds, relations = kinds_in(frame), relations_in(frame)
+    parts = _slices(frame, kinds, roles)
     fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.08)
-    order = [(kind, role) for kind in kinds for role in ROLES]
+    order = [(kind, role) for kind in kinds for role in roles]
     for kind, role in order:
-        part = parts[(ALL_RELATIONS, kind, role)]
-        fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=series(part, "n"), customdata=series(part, "revision"),
-            name=role, legendgroup=role, showlegend=kind == kinds[0], stackgroup=kind, mode="lines",
-            line={"width": 0.6, "color": ROLE_COLOURS[role]}, fillcolor=with_alpha(ROLE_COLOURS[role], 0.85),
-            # Unified hover lists every role at one revision; the first line names the revision.
-            hovertemplate=("<b>%{customdata}</b><br>" if role == ROLES[0] else "") + f"{role}: %{{y}}<extra></extra>",
-        ), row=1, col=kinds.index(kind) + 1)
-    menus = [relation_menu(relations, lambda r: {"y": [series(parts[(r, k, role)], "n") for k, role in order]})]
+        fig.add_trace(trace(parts[(ALL_RELATIONS, kind, role)], kind, role, kind == kinds[0]), row=1, col=kinds.index(kind) + 1)
+    menus = [relation_menu(relations, lambda r: restyle([parts[(r, k, role)] for k, role in order]))]
     x_menu = x_axis_menu([parts[(ALL_RELATIONS, k, role)] for k, role in order], len(kinds), x=0.32)
     if x_menu:
         menus.append(x_menu)
     fig.update_xaxes(title_text="training step")
+    # Unified hover lists every role at one revision; each figure's first role names the revision.
+    fig.update_layout(updatemenus=menus, hovermode="x unified")
+    return fig
+
+
+def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+    """Stacked areas of components per role; one panel per kind (heads, FFNs)."""
+    if frame.is_empty():
+        return empty_figure("no roles stored for this model")
+
+    def trace(part: pl.DataFrame, kind: str, role: str, in_legend: bool) -> go.Scatter:
+        return go.Scatter(
+            x=series(part, "x_step"), y=series(part, "n"), customdata=series(part, "revision"),
+            name=role, legendgroup=role, showlegend=in_legend, stackgroup=kind, mode="lines",
+            line={"width": 0.6, "color": ROLE_COLOURS[role]}, fillcolor=with_alpha(ROLE_COLOURS[role], 0.85),
+            hovertemplate=("<b>%{customdata}</b><br>" if role == ROLES[0] else "") + f"{role}: %{{y}}<extra></extra>",
+        )
+
+    fig = _role_panels(frame, list(ROLES), trace, lambda parts: {"y": [series(p, "n") for p in parts]})
     fig.update_yaxes(title_text="components", rangemode="tozero")
-    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role"}, "traceorder": "normal"}, hovermode="x unified")
+    fig.update_layout(legend={"title": {"text": "role"}, "traceorder": "normal"})
     return base_layout(fig)
 
 
@@ -61,36 +78,27 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """IoU of each role set with the final revision's, one line per role; one panel per kind."""
     if frame.is_empty():
         return empty_figure("no roles stored for this model")
-    kinds, relations = _kinds(frame), relations_in(frame)
     roles = [r for r in ROLES if r in set(frame["role"].to_list())]
-    parts = _slices(frame, kinds, roles)
-    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.08)
-    order = [(kind, role) for kind in kinds for role in roles]
 
     def detail(part: pl.DataFrame) -> list:
         return part.select("revision", "n_here", "n_final", "n_shared").rows()
 
-    for kind, role in order:
-        part = parts[(ALL_RELATIONS, kind, role)]
-        fig.add_trace(go.Scatter(
+    def trace(part: pl.DataFrame, kind: str, role: str, in_legend: bool) -> go.Scatter:
+        return go.Scatter(
             x=series(part, "x_step"), y=series(part, "iou"), customdata=detail(part), name=role, legendgroup=role,
-            showlegend=kind == kinds[0], mode="lines+markers", marker={"size": 5},
+            showlegend=in_legend, mode="lines+markers", marker={"size": 5},
             line={"width": 2, "color": ROLE_COLOURS[role]},
             hovertemplate=(
                 ("<b>%{customdata[0]}</b><br>" if role == roles[0] else "")
                 + f"{role}: %{{y:.2f}} (%{{customdata[1]}} now, %{{customdata[2]}} final, %{{customdata[3]}} both)<extra></extra>"
             ),
-        ), row=1, col=kinds.index(kind) + 1)
-    menus = [relation_menu(relations, lambda r: {
-        "y": [series(parts[(r, k, role)], "iou") for k, role in order],
-        "customdata": [detail(parts[(r, k, role)]) for k, role in order],
-    })]
-    x_menu = x_axis_menu([parts[(ALL_RELATIONS, k, role)] for k, role in order], len(kinds), x=0.32)
-    if x_menu:
-        menus.append(x_menu)
-    fig.update_xaxes(title_text="training step")
+        )
+
+    fig = _role_panels(frame, roles, trace, lambda parts: {
+        "y": [series(p, "iou") for p in parts], "customdata": [detail(p) for p in parts],
+    })
     fig.update_yaxes(title_text="IoU with the final revision", range=[-0.03, 1.03])
-    fig.update_layout(updatemenus=menus, legend={"title": {"text": "role set"}}, hovermode="x unified")
+    fig.update_layout(legend={"title": {"text": "role set"}})
     return base_layout(fig)
 
 
