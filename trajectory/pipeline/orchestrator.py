@@ -60,17 +60,16 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
         for index, revision in enumerate(todo):
             bar.set_postfix_str(f"{revision.name}: download")
             download, pending = pending, None
+            if index + 1 < len(todo):
+                # One worker: the next download starts when this one ends, and overlaps the work below.
+                pending = pool.submit(source.download, todo[index + 1].name)
             try:
                 download.result()
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
                 bar.write(f"error: {err}")
-                if index + 1 < len(todo):
-                    pending = pool.submit(source.download, todo[index + 1].name)
                 bar.update(1)
                 continue
-            if index + 1 < len(todo):
-                pending = pool.submit(source.download, todo[index + 1].name)  # overlaps the work below
             try:
                 summary = process_revision(config, source, revision, all_names.index(revision.name), probes, run, db, device, bar)
                 bar.write(f"stored {revision.name}: top-1 {summary['top1']:.2f}, active heads {summary['active_heads']}, "
