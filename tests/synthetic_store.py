@@ -32,32 +32,42 @@ def top1(revision: int, fact_id: int) -> bool:
     return revision >= fact_id  # facts are learned one revision after another
 
 
-def write_synthetic_store(db: Path) -> Path:
+ANALYSIS = "synthetic01"
+ANALYSIS_NAME = "synthetic/facts/tau=0.01/theta=0.1"
+
+
+def write_synthetic_store(db: Path, analysis: str = ANALYSIS, name: str = ANALYSIS_NAME, shift: int = 0) -> Path:
+    """One analysis of the synthetic model; another call with another ``analysis`` adds one whose roles
+    are those of revision k + ``shift``."""
     with writer(db) as con:
-        con.execute(
-            "INSERT INTO runs VALUES ('run1', ?, 'synthetic', 'builtin', 0.01, 0.1, 'float32', 'cpu', '{}', now())", [MODEL]
-        )
+        con.execute("INSERT INTO probe_sets VALUES ('ps1', 'facts', 4, now()) ON CONFLICT DO NOTHING")
+        con.execute("INSERT INTO analyses VALUES (?, ?, ?, 'ps1', ?, 0.1, 'per_position', 'float32', now())",
+                    [analysis, name, MODEL, 0.01 * (1 + shift)])
+        con.execute("INSERT INTO runs VALUES ('run1', ?, 'synthetic', 'cpu', '{}', now())", [analysis])
         for fact_id, relation in FACTS:
-            con.execute("INSERT INTO facts VALUES (?, ?, ?, 'o', '{} is', ?)", [fact_id, relation, f"s{fact_id}", RELATIONS[relation]])
+            con.execute("INSERT INTO facts VALUES ('ps1', ?, ?, ?, 'o', '{} is', ?) ON CONFLICT DO NOTHING",
+                        [fact_id, relation, f"s{fact_id}", RELATIONS[relation]])
         for k, (revision, step, tokens) in enumerate(REVISIONS):
             con.execute(
-                "INSERT INTO revisions (model, revision, ordinal, step, tokens, run_id, ingested_at) VALUES (?, ?, ?, ?, ?, 'run1', now())",
-                [MODEL, revision, k, step, tokens],
+                "INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, run_id, ingested_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'run1', now())",
+                [analysis, MODEL, revision, k, step, tokens],
             )
             for fact_id, _ in FACTS:
                 ok = top1(k, fact_id)
-                con.execute("INSERT INTO accuracy VALUES (?, ?, ?, ?, ?, ?)", [MODEL, revision, fact_id, 0 if ok else 20, ok, ok])
+                con.execute("INSERT INTO accuracy VALUES (?, ?, ?, ?, ?, ?, ?)", [analysis, MODEL, revision, fact_id, 0 if ok else 20, ok, ok])
             for r, relation in enumerate(RELATIONS):
                 for layer in range(LAYERS):
-                    con.execute("INSERT INTO roles VALUES (?, ?, ?, 'ffn', ?, NULL, ?)", [MODEL, revision, relation, layer, ffn_role(k, r, layer)])
+                    con.execute("INSERT INTO roles VALUES (?, ?, ?, ?, 'ffn', ?, NULL, ?)",
+                                [analysis, MODEL, revision, relation, layer, ffn_role(k + shift, r, layer)])
                     for head in range(HEADS):
-                        con.execute("INSERT INTO roles VALUES (?, ?, ?, 'head', ?, ?, ?)",
-                                    [MODEL, revision, relation, layer, head, head_role(k, r, layer, head)])
+                        con.execute("INSERT INTO roles VALUES (?, ?, ?, ?, 'head', ?, ?, ?)",
+                                    [analysis, MODEL, revision, relation, layer, head, head_role(k + shift, r, layer, head)])
             for layer in range(LAYERS):
                 for head in range(HEADS):
                     score = round(0.1 * (k + 1) + 0.01 * (layer * HEADS + head), 3)
-                    con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'general', NULL, NULL, ?)",
-                                [MODEL, revision, layer, head, score])
-                    con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'entity', NULL, NULL, ?)",
-                                [MODEL, revision, layer, head, score / 2])
+                    con.execute("INSERT INTO component_scores VALUES (?, ?, ?, 'head', ?, ?, 'general', NULL, NULL, ?)",
+                                [analysis, MODEL, revision, layer, head, score])
+                    con.execute("INSERT INTO component_scores VALUES (?, ?, ?, 'head', ?, ?, 'entity', NULL, NULL, ?)",
+                                [analysis, MODEL, revision, layer, head, score / 2])
     return db

@@ -5,10 +5,12 @@ from __future__ import annotations
 import duckdb
 import plotly.graph_objects as go
 import pytest
-from synthetic_store import FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store
+from synthetic_store import (
+    ANALYSIS, FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store,
+)
 
 from trajectory.cli import main
-from trajectory.dashboard.build import build_dashboards, build_figure, model_context, resolve_flow_revisions, stored_models
+from trajectory.dashboard.build import analysis_context, build_dashboards, build_figure, resolve_flow_revisions, stored_analyses
 from trajectory.dashboard.page import plotly_js
 from trajectory.dashboard.spec import load_dashboard, load_dashboards
 from trajectory.errors import TrajectoryError
@@ -28,8 +30,8 @@ def store(tmp_path_factory):
 def figures(store):
     spec = next(s for s in load_dashboards() if s.name == "training")
     with reader(store) as con:
-        (summary,) = stored_models(con)
-        context = model_context(summary)
+        (summary,) = stored_analyses(con)
+        context = analysis_context(summary)
         return {f.id: go.Figure(build_figure(con, f, context)) for f in spec.figures}
 
 
@@ -180,7 +182,7 @@ def test_definitions_are_validated(tmp_path):
 def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["-q", "dashboard", "--db", str(store), "--out", str(out)]) == 0
-    page = out / "m--synthetic" / "training.html"
+    page = out / "m--synthetic" / "facts-tau0.01-theta0.1" / "training.html"
     assert f"open {out / 'index.html'}" in capsys.readouterr().out
     text = page.read_text()
     assert text.count(plotly_js()) == 1  # plotly.js inlined once: the page opens offline
@@ -188,8 +190,9 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
     assert "<script src" not in rest and "http" not in rest
     for figure in next(s for s in load_dashboards() if s.name == "training").figures:
         assert f'id="{figure.id}"' in text
-    assert 'href="m--synthetic/training.html"' in (out / "index.html").read_text()
-    assert sorted(p.name for p in out.rglob("*")) == ["index.html", "m--synthetic", "training.html"]  # no partial files
+    assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in (out / "index.html").read_text()
+    # no partial files
+    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "training.html"]
     assert main(["-q", "dashboard", "--db", str(store), "--out", str(out), "--flows", "step1"]) == 2
     assert capsys.readouterr().err.startswith("error: --flows: unknown revision 'step1'")
     assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
@@ -204,7 +207,7 @@ def test_store_written_by_older_version_is_read_through_current_views(store, tmp
     con.close()
     with reader(old) as con:
         assert con.sql("SELECT count(*) FROM strongest_roles").fetchall()[0][0] == N_REV * LAYERS * (HEADS + 1)
-    assert MODEL in build_dashboards(old, tmp_path / "out", progress=False)[1].parent.name.replace("--", "/")
+    assert MODEL in build_dashboards(old, tmp_path / "out", progress=False)[1].parent.parent.name.replace("--", "/")
 
 
 def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
@@ -212,9 +215,9 @@ def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
     pages = build_dashboards(small_store, tmp_path / "out", progress=False)
     assert len(pages) == 2
     with reader(small_store) as con:
-        (summary,) = stored_models(con)
+        (summary,) = stored_analyses(con)
         spec = next(s for s in load_dashboards() if s.name == "training")
-        counts = go.Figure(build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), model_context(summary)))
+        counts = go.Figure(build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), analysis_context(summary)))
         n_heads = con.sql("SELECT count(DISTINCT (layer, head)) FROM roles WHERE kind = 'head'").fetchall()[0][0]
     heads = [t for t in counts.data if t.stackgroup == "head"]
     assert [sum(t.y[k] for t in heads) for k in range(len(summary.revisions))] == [n_heads] * len(summary.revisions)
@@ -232,8 +235,8 @@ def test_serve_answers_with_the_same_pages(store, tmp_path):
         assert line.startswith("serving the dashboards of"), line
         url = line.split(" at ")[1].split()[0]
         index = urllib.request.urlopen(url, timeout=30).read().decode()
-        assert 'href="m--synthetic/training.html"' in index
-        page = urllib.request.urlopen(url + "m--synthetic/training.html", timeout=30).read().decode()
+        assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in index
+        page = urllib.request.urlopen(url + "m--synthetic/facts-tau0.01-theta0.1/training.html", timeout=30).read().decode()
         assert 'id="role-grid"' in page and plotly_js() in page
     finally:
         proc.terminate()
@@ -249,8 +252,8 @@ def test_a_single_revision_says_what_is_missing(store, tmp_path):
     con.close()
     spec = next(s for s in load_dashboards() if s.name == "training")
     with reader(one) as con:
-        (summary,) = stored_models(con)
-        context = model_context(summary)
+        (summary,) = stored_analyses(con)
+        context = analysis_context(summary)
         built = {f.id: build_figure(con, f, context) for f in spec.figures}
     for figure_id in ("role-transitions", "role-flows"):
         assert built[figure_id]["data"] == []

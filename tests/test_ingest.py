@@ -26,7 +26,8 @@ def test_ingest_query_and_rerun(small_suite, tmp_path, capsys):
     assert set(counts["roles"].to_list()) == {100} and set(counts["accuracy"].to_list()) == {160}
     capsys.readouterr()
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0  # nothing to redo
-    assert "5 already stored, 0 to ingest" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "5 of 5 selected revisions already stored" in out and "0 revisions to ingest" in out
     assert run_sql(db, COUNTS).equals(counts)
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db), "-r", "main", "--force"]) == 0
     assert run_sql(db, COUNTS).equals(counts)  # redone, not duplicated

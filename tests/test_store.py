@@ -18,9 +18,10 @@ def _hand_made(db):
     }
     with writer(db) as con:
         for ordinal, (revision, members) in enumerate(roles.items()):
-            con.execute("INSERT INTO revisions (model, revision, ordinal, run_id, ingested_at) VALUES ('m', ?, ?, 'x', now())", [revision, ordinal])
+            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "
+                        "VALUES ('a', 'm', ?, ?, 'x', now())", [revision, ordinal])
             for (layer, head), role in members.items():
-                con.execute("INSERT INTO roles VALUES ('m', ?, 'r', 'head', ?, ?, ?)", [revision, layer, head, role])
+                con.execute("INSERT INTO roles VALUES ('a', 'm', ?, 'r', 'head', ?, ?, ?)", [revision, layer, head, role])
 
 
 def test_iou_with_final_revision(tmp_path):

@@ -21,6 +21,14 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="trajectory.duckdb", help="DuckDB file (default: ./trajectory.duckdb)")
 
 
+def _analysis_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--analysis", "-a", default=None,
+        help=f"{what}: names or ids, comma-separated, or 'all' (default: each model's only or latest analysis; "
+             "'trajectory analyses' lists them)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trajectory", description="How factual-recall circuits form over pretraining checkpoints.")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -46,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
     ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     ingest.add_argument("--batch-size", type=int, default=None)
+    ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
+    ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
+    ingest.add_argument("--ffn-renormalisation", default=None,
+                        help="per_position (the definition) or study (the study's code), or both comma-separated")
+
+    analyses = commands.add_parser("analyses", help="list the analyses in a store (model, probe set, τ, θ, ...)")
+    _db_arg(analyses)
 
     query = commands.add_parser("query", help="run a named query from sql/queries/ or an ad-hoc SELECT")
     _db_arg(query)
@@ -53,16 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--list", action="store_true", help="list the named queries")
     query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
+    _analysis_arg(query, "the analyses the query sees")
+
+    export = commands.add_parser("export", help="write every table of one analysis as Parquet (Hive-partitioned where large)")
+    _db_arg(export)
+    _analysis_arg(export, "the analysis to export")
+    export.add_argument("--out", "-o", required=True, help="a new folder")
 
     dashboard = commands.add_parser("dashboard", help="write the plotly dashboards (self-contained HTML) from the store")
     _db_arg(dashboard)
     dashboard.add_argument("--out", "-o", default=None, help="output folder (default: $TRAJECTORY_HOME/dashboards/<db name>)")
+    _analysis_arg(dashboard, "the analyses drawn (two or more of one model are also compared side by side)")
     _flows_arg(dashboard)
 
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
     _db_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050, help="0 picks a free port (default: 8050)")
+    _analysis_arg(serve, "the analyses drawn")
     _flows_arg(serve)
 
     return parser
@@ -105,9 +128,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return ingest(args, progress)
     if args.command == "query":
-        from trajectory.commands import query
+        from trajectory.store.query import run_query_command
 
-        return query(args)
+        return run_query_command(args)
+    if args.command == "analyses":
+        from trajectory.store.query import list_analyses_command
+
+        return list_analyses_command(args)
+    if args.command == "export":
+        from trajectory.commands import export
+
+        return export(args, progress)
     if args.command == "dashboard":
         from trajectory.commands import dashboard
 

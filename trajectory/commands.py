@@ -55,17 +55,20 @@ def ingest(args: argparse.Namespace, progress: bool) -> int:
     return run_ingest(args, progress)
 
 
-def query(args: argparse.Namespace) -> int:
-    from trajectory.store.query import run_query_command
+def export(args: argparse.Namespace, progress: bool) -> int:
+    from trajectory.store.export import export_analysis
 
-    return run_query_command(args)
+    name, files = export_analysis(Path(args.db), args.analysis, Path(args.out), progress=progress)
+    print(f"exported analysis {name}: {len(files)} Parquet files in {args.out}")
+    return 0
 
 
 def dashboard(args: argparse.Namespace, progress: bool) -> int:
     from trajectory.dashboard.build import build_dashboards, default_out
 
     out = Path(args.out) if args.out else default_out(Path(args.db))
-    pages = build_dashboards(Path(args.db), out, flows=args.flows, progress=progress)
+    pages = build_dashboards(Path(args.db), out, analysis=args.analysis, flows=args.flows, progress=progress,
+                             say=print)
     for page in pages[1:]:
         print(f"wrote {page}")
     print(f"open {pages[0]}")
@@ -75,5 +78,5 @@ def dashboard(args: argparse.Namespace, progress: bool) -> int:
 def serve(args: argparse.Namespace) -> int:
     from trajectory.dashboard.serve import serve as serve_pages
 
-    serve_pages(Path(args.db), args.host, args.port, args.flows)
+    serve_pages(Path(args.db), args.host, args.port, args.analysis, args.flows)
     return 0

@@ -1,13 +1,15 @@
 """Pipeline declarations: ``pipelines/*.toml`` parsed into a frozen dataclass, strictly validated.
 
 A pipeline names the model repository, the revision selection, the probe set, the IFR threshold τ,
-the role threshold θ, dtype, batch size and device. Unknown keys and wrong types are errors that
-name the file and the key.
+the role threshold θ, the FFN renormalisation, dtype, batch size and device. τ, θ and the FFN
+renormalisation may be lists: a sweep, one analysis per combination from one forward pass per revision.
+Unknown keys, wrong types and out-of-range values are errors that name the file and the key.
 """
 
 from __future__ import annotations
 
 import tomllib
+import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from trajectory.paths import PIPELINES_DIR, reference_hub_cache
 
 DEFAULT_PIPELINE = "reference"
 DTYPES = ("float32", "bfloat16", "float16")
+FFN_RENORMALISATIONS = ("per_position", "study")  # METHOD.md §3; "study" reproduces the study's code
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,10 @@ class PipelineConfig:
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
     probe_set: str = "builtin"
-    threshold: float = 0.01  # τ, METHOD.md §3
-    theta: float = 0.1  # θ, METHOD.md §4
+    probe_name: str | None = None  # the probe set's name in the store (default: the file's stem, or facts_160)
+    thresholds: tuple[float, ...] = (0.01,)  # τ, METHOD.md §3
+    thetas: tuple[float, ...] = (0.1,)  # θ, METHOD.md §4
+    ffn_renormalisations: tuple[str, ...] = ("per_position",)  # METHOD.md §3
     dtype: str = "float32"
     device: str = "auto"
     batch_size: int = 32
@@ -51,6 +56,10 @@ class PipelineConfig:
     def with_overrides(self, **overrides) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def settings(self) -> list[tuple[float, str, float]]:
+        """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
+        return list(itertools.product(self.thresholds, self.ffn_renormalisations, self.thetas))
+
 
 # TOML table.key -> dataclass field, with the expected type.
 _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
@@ -64,9 +73,11 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "revisions.select": ("revisions", (str, list)),
     "revisions.exclude": ("exclude", list),
     "probe.facts": ("probe_set", str),
-    "ifr.threshold": ("threshold", (float, int)),
+    "probe.name": ("probe_name", str),
+    "ifr.threshold": ("thresholds", (float, int, list)),
+    "ifr.ffn_renormalisation": ("ffn_renormalisations", (str, list)),
     "ifr.batch_size": ("batch_size", int),
-    "roles.theta": ("theta", (float, int)),
+    "roles.theta": ("thetas", (float, int, list)),
     "cache.keep_revisions": ("keep_revisions", int),
     "store.circuits": ("store_circuits", bool),
 }
@@ -116,14 +127,48 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         values["cache_dir"] = reference_hub_cache()
     if values.get("suite"):
         values.setdefault("offline", True)  # a self-built trajectory lives only in the local cache
-    for key in ("threshold", "theta"):
-        if key in values:
-            values[key] = float(values[key])
-            if not 0.0 <= values[key] < 1.0:
-                raise TrajectoryError(f"{path}: {key} must be in [0, 1), got {values[key]}")
+    for field_name, key in (("thresholds", "ifr.threshold"), ("thetas", "roles.theta")):
+        if field_name in values:
+            values[field_name] = parse_fractions(values[field_name], f"{path}: {key}")
+    if "ffn_renormalisations" in values:
+        values["ffn_renormalisations"] = parse_choices(values["ffn_renormalisations"], FFN_RENORMALISATIONS, f"{path}: ifr.ffn_renormalisation")
     if values.get("batch_size", 1) < 1:
         raise TrajectoryError(f"{path}: ifr.batch_size must be at least 1")
     return PipelineConfig(path=path, **values)
+
+
+def parse_fractions(value, where: str) -> tuple[float, ...]:
+    """τ or θ: one number or a list (TOML) or comma-separated text (CLI), each in [0, 1), without repeats."""
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
+    numbers: list[float] = []
+    for item in items:
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            number = float(item.strip() if isinstance(item, str) else item)
+        except (TypeError, ValueError):
+            raise TrajectoryError(f"{where} must be a number or a list of numbers, got {item!r}") from None
+        if not 0.0 <= number < 1.0:
+            raise TrajectoryError(f"{where} must be in [0, 1), got {number:g}")
+        if number not in numbers:
+            numbers.append(number)
+    if not numbers:
+        raise TrajectoryError(f"{where} is empty")
+    return tuple(numbers)
+
+
+def parse_choices(value, allowed: tuple[str, ...], where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    chosen: list[str] = []
+    for item in items:
+        item = item.strip() if isinstance(item, str) else item
+        if item not in allowed:
+            raise TrajectoryError(f"{where} must be one of {', '.join(allowed)}, got {item!r}")
+        if item not in chosen:
+            chosen.append(item)
+    if not chosen:
+        raise TrajectoryError(f"{where} is empty")
+    return tuple(chosen)
 
 
 def _flatten(data: dict, prefix: str = ""):

@@ -7,6 +7,7 @@ users can bring their own file as TSV, CSV or JSON with the same four fields.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -81,6 +82,16 @@ class ProbeSet:
     @property
     def relations(self) -> list[str]:
         return sorted({f.relation for f in self.facts})
+
+    @property
+    def content_hash(self) -> str:
+        """16 hex digits of sha256 over the facts in file order: the probe set's identity in a store.
+
+        Fields are joined by U+001F and facts by U+001E; ``sql/schema/002_analyses.sql`` computes the
+        same hash for the facts of a version-1 store.
+        """
+        text = "\x1e".join("\x1f".join((f.relation, f.template, f.subject, f.object)) for f in self.facts)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def load_builtin() -> ProbeSet:

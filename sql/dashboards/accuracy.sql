@@ -2,15 +2,17 @@
 -- type over all its facts (is_mean; relation '* location', '* name').
 WITH per_relation AS (
     SELECT relation, relation_type, revision, n_facts, top1, top10, false AS is_mean
-    FROM accuracy_by_relation WHERE model = $model
+    FROM accuracy_by_relation WHERE analysis_id = $analysis
 ), per_type AS (
     SELECT '* ' || f.relation_type AS relation, f.relation_type, a.revision, count(*) AS n_facts,
            avg(a.top1::INTEGER) AS top1, avg(a.top10::INTEGER) AS top10, true AS is_mean
-    FROM accuracy a JOIN facts f USING (fact_id)
-    WHERE a.model = $model
+    FROM accuracy a
+    JOIN analyses n USING (analysis_id)
+    JOIN facts f ON f.probe_set_id = n.probe_set_id AND f.fact_id = a.fact_id
+    WHERE a.analysis_id = $analysis
     GROUP BY ALL
 )
 SELECT x.*, a.ordinal, a.x_step, a.x_tokens, a.step_known
 FROM (SELECT * FROM per_relation UNION ALL SELECT * FROM per_type) x
-JOIN revision_axis a ON a.model = $model AND a.revision = x.revision
+JOIN revision_axis a ON a.analysis_id = $analysis AND a.revision = x.revision
 ORDER BY x.is_mean, x.relation_type, x.relation, a.ordinal;

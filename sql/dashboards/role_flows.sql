@@ -3,11 +3,11 @@
 -- component's strongest role over the relations.
 WITH chosen AS (
     SELECT revision, list_position($revisions, revision) AS stage
-    FROM revisions WHERE model = $model AND list_contains($revisions, revision)
+    FROM revisions WHERE analysis_id = $analysis AND list_contains($revisions, revision)
 ), members AS (
-    SELECT relation, revision, kind, layer, coalesce(head, -1) AS head, role FROM roles WHERE model = $model
+    SELECT relation, revision, kind, layer, coalesce(head, -1) AS head, role FROM roles WHERE analysis_id = $analysis
     UNION ALL
-    SELECT '*', revision, kind, layer, head, role FROM strongest_roles WHERE model = $model
+    SELECT '*', revision, kind, layer, head, role FROM strongest_roles WHERE analysis_id = $analysis
 ), staged AS (
     SELECT m.*, c.stage FROM members m JOIN chosen c USING (revision)
 )

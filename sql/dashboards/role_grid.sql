@@ -4,14 +4,14 @@
 WITH per_relation AS (
     SELECT relation, revision, ordinal, kind, layer, coalesce(head, -1) AS head, role,
            general_score, entity_score, relation_score, fact_score
-    FROM component_roles WHERE model = $model
+    FROM component_roles WHERE analysis_id = $analysis
 ), pooled AS (
     SELECT '*' AS relation, p.revision, p.ordinal, p.kind, p.layer, p.head, s.role,
            max(p.general_score) AS general_score, max(p.entity_score) AS entity_score,
            max(p.relation_score) AS relation_score, max(p.fact_score) AS fact_score
     FROM per_relation p
     JOIN strongest_roles s
-      ON s.model = $model AND s.revision = p.revision AND s.kind = p.kind AND s.layer = p.layer AND s.head = p.head
+      ON s.analysis_id = $analysis AND s.revision = p.revision AND s.kind = p.kind AND s.layer = p.layer AND s.head = p.head
     GROUP BY p.revision, p.ordinal, p.kind, p.layer, p.head, s.role
 )
 SELECT x.*, n.role_order

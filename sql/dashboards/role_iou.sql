@@ -4,6 +4,6 @@ SELECT i.relation, i.kind, i.role, n.role_order, i.revision, a.ordinal, a.x_step
        i.iou, i.n_here, i.n_final, i.n_shared
 FROM role_iou i
 JOIN role_names n USING (role)
-JOIN revision_axis a USING (model, revision)
-WHERE i.model = $model AND i.role <> 'deactivated'
+JOIN revision_axis a USING (analysis_id, revision)
+WHERE i.analysis_id = $analysis AND i.role <> 'deactivated'
 ORDER BY i.relation, i.kind, n.role_order, a.ordinal;

@@ -3,5 +3,5 @@
 SELECT from_revision, to_revision, coalesce(from_ordinal, -1) AS from_ordinal, kind,
        from_role, to_role, from_order, to_order, n, p
 FROM role_transitions
-WHERE model = $model AND relation = '*'
+WHERE analysis_id = $analysis AND relation = '*'
 ORDER BY from_ordinal NULLS FIRST, kind, from_order, to_order;

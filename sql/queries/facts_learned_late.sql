@@ -1,12 +1,14 @@
 -- Facts by the revision from which their first answer token stays top-1 (never-learned facts first).
 WITH a AS (
-    SELECT a.model, a.fact_id, a.top1, v.ordinal, v.revision FROM accuracy a JOIN revisions v USING (model, revision)
+    SELECT a.analysis_id, a.fact_id, a.top1, v.ordinal, v.revision
+    FROM accuracy a JOIN revisions v USING (analysis_id, revision)
 ), last_wrong AS (
-    SELECT model, fact_id, coalesce(max(ordinal) FILTER (WHERE NOT top1), -1) + 1 AS learned_ordinal FROM a GROUP BY ALL
+    SELECT analysis_id, fact_id, coalesce(max(ordinal) FILTER (WHERE NOT top1), -1) + 1 AS learned_ordinal FROM a GROUP BY ALL
 )
-SELECT l.model, f.relation, f.subject, f.object, v.revision AS learned_at, v.step AS learned_at_step
+SELECT n.name AS analysis, n.model, f.relation, f.subject, f.object, v.revision AS learned_at, v.step AS learned_at_step
 FROM last_wrong l
-JOIN facts f USING (fact_id)
-LEFT JOIN revisions v ON v.model = l.model AND v.ordinal = l.learned_ordinal
-ORDER BY learned_at IS NULL DESC, l.learned_ordinal DESC, f.relation, f.subject
+JOIN analyses n USING (analysis_id)
+JOIN facts f ON f.probe_set_id = n.probe_set_id AND f.fact_id = l.fact_id
+LEFT JOIN revisions v ON v.analysis_id = l.analysis_id AND v.ordinal = l.learned_ordinal
+ORDER BY learned_at IS NULL DESC, l.learned_ordinal DESC, analysis, f.relation, f.subject
 LIMIT 20;

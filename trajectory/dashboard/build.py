@@ -1,11 +1,14 @@
 """``trajectory dashboard``: run each figure's SQL against the store, build the figures, write the pages.
 
-Output: ``<out>/index.html`` linking ``<out>/<model>/<dashboard>.html`` for every model in the store.
+Output: ``<out>/index.html`` linking, for every analysis drawn, ``<out>/<model>/<analysis>/<dashboard>.html``,
+and for every model with two or more analyses drawn, ``<out>/<model>/compare.html`` (the comparison
+dashboards, side by side).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +24,17 @@ from trajectory.dashboard.page import render_index, render_page, write_atomicall
 from trajectory.dashboard.spec import QUERY_DIR, DashboardSpec, FigureSpec, load_dashboards
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import unknown_revision_message
-from trajectory.store.db import reader
+from trajectory.store.analyses import choose, describe_choice
+from trajectory.store.db import reader, scope
 
 FLOW_ALIASES = ("first", "middle", "last")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}}
 
 
 @dataclass(frozen=True)
-class ModelSummary:
+class AnalysisSummary:
+    analysis_id: str
+    name: str
     model: str
     revisions: tuple[str, ...]
     line: str  # for the page header and the index
@@ -42,6 +48,11 @@ def default_out(db: Path) -> Path:
 
 def model_folder(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "--", model)
+
+
+def analysis_folder(name: str) -> str:
+    """The analysis's name without its leading repo name, as one folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.split("/", 1)[-1].replace("=", "")).strip("-")
 
 
 def resolve_flow_revisions(spec: list[str] | None, revisions: tuple[str, ...]) -> tuple[str, ...]:
@@ -59,26 +70,49 @@ def resolve_flow_revisions(spec: list[str] | None, revisions: tuple[str, ...]) -
     return ordered
 
 
-def build_dashboards(db: Path, out: Path, *, flows: list[str] | None = None, progress: bool = True) -> list[Path]:
-    """Write every dashboard for every model in the store; returns the pages written, index first."""
+def build_dashboards(
+    db: Path, out: Path, *, analysis: str | None = None, flows: list[str] | None = None, progress: bool = True,
+    say: Callable[[str], None] = lambda line: None,
+) -> list[Path]:
+    """Write every dashboard for every analysis chosen (see :func:`trajectory.store.analyses.choose`);
+    returns the pages written, index first. ``say`` gets the line telling which analyses were used."""
     specs = load_dashboards()
+    per_analysis = [s for s in specs if s.scope == "analysis"]
+    comparisons = [s for s in specs if s.scope == "comparison"]
     written: list[Path] = []
     entries = []
     with reader(Path(db)) as con:
-        models = stored_models(con)
-        if not models:
+        chosen = choose(con, analysis)
+        say(describe_choice(chosen, con.sql("SELECT count(*) FROM analyses").fetchall()[0][0]))
+        scope(con, chosen["analysis_id"].to_list())
+        summaries = stored_analyses(con)
+        if not summaries:
             raise TrajectoryError(f"{db} holds no revisions yet; run 'trajectory ingest' first")
-        total = len(models) * sum(len(s.figures) for s in specs)
+        by_model: dict[str, list[AnalysisSummary]] = {}
+        for summary in summaries:
+            by_model.setdefault(summary.model, []).append(summary)
+        compared = [group for group in by_model.values() if len(group) > 1]
+        total = len(summaries) * sum(len(s.figures) for s in per_analysis) + len(compared) * sum(len(s.figures) for s in comparisons)
         bar = tqdm(total=total, desc="dashboard", unit="figure", disable=not progress)
-        for summary in models:
-            context = model_context(summary, flows)
+        for summary in summaries:
+            context = analysis_context(summary, flows)
             links = []
-            for spec in specs:
-                path = Path(out) / model_folder(summary.model) / f"{spec.name}.html"
-                write_atomically(path, _page(con, spec, summary, context, bar))
+            for spec in per_analysis:
+                path = Path(out) / model_folder(summary.model) / analysis_folder(summary.name) / f"{spec.name}.html"
+                write_atomically(path, _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar))
                 written.append(path)
                 links.append((spec.title, path.relative_to(out).as_posix()))
-            entries.append((summary.model, links, summary.line))
+            entries.append((summary.name, links, summary.line))
+        for group in compared:
+            context = comparison_context(group)
+            links = []
+            for spec in comparisons:
+                path = Path(out) / model_folder(group[0].model) / f"{spec.name}.html"
+                meta = [f"`{s.name}`: {s.line}" for s in group]
+                write_atomically(path, _page(con, spec, f"{spec.title}: {group[0].model}", meta, context, bar))
+                written.append(path)
+                links.append((spec.title, path.relative_to(out).as_posix()))
+            entries.append((f"{group[0].model}: {len(group)} analyses compared", links, ", ".join(s.name for s in group)))
         bar.close()
     index = Path(out) / "index.html"
     write_atomically(index, render_index("trajectory dashboards", entries))
@@ -94,20 +128,26 @@ def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: Ch
     """One figure of one model, as plotly's figure dict: its query's rows through its chart builder."""
     chart = CHARTS[figure.chart]
     try:
-        frame = figure_frame(con, figure.sql, {"model": context.model} | chart.params(context))
+        params = {"model": context.model, "analysis": context.analysis, "analyses": list(context.analyses)}
+        frame = figure_frame(con, figure.sql, params | chart.params(context))
     except duckdb.Error as err:
         raise TrajectoryError(f"{QUERY_DIR / figure.query}.sql failed: {str(err).splitlines()[0]}") from None
     built = chart.build(frame, context)
     fig = built.to_dict() if isinstance(built, go.Figure) else built
-    fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.model}"
+    fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.label}"
     return fig
 
 
-def model_context(summary: ModelSummary, flows: list[str] | None = None) -> ChartContext:
-    return ChartContext(summary.model, summary.revisions, resolve_flow_revisions(flows, summary.revisions))
+def analysis_context(summary: AnalysisSummary, flows: list[str] | None = None) -> ChartContext:
+    return ChartContext(summary.model, summary.revisions, resolve_flow_revisions(flows, summary.revisions),
+                        analysis=summary.analysis_id, label=summary.name)
 
 
-def _page(con, spec: DashboardSpec, summary: ModelSummary, context: ChartContext, bar) -> str:
+def comparison_context(group: list[AnalysisSummary]) -> ChartContext:
+    return ChartContext(group[0].model, group[0].revisions, analyses=tuple(s.analysis_id for s in group), label=group[0].model)
+
+
+def _page(con, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar) -> str:
     sections = []
     for figure in spec.figures:
         bar.set_postfix_str(figure.id)
@@ -115,19 +155,20 @@ def _page(con, spec: DashboardSpec, summary: ModelSummary, context: ChartContext
         div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=figure.id, config=PLOT_CONFIG, validate=False)
         sections.append((figure.id, figure.title, figure.caption, div))
         bar.update(1)
-    return render_page(f"{spec.title}: {summary.model}", [summary.line], sections)
+    return render_page(title, meta, sections)
 
 
-def stored_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:
-    frame = figure_frame(con, (QUERY_DIR / "models.sql").read_text(encoding="utf-8"), {})
+def stored_analyses(con: duckdb.DuckDBPyConnection) -> list[AnalysisSummary]:
+    """The analyses a (scoped) reader sees, with revisions stored, in model order."""
+    frame = figure_frame(con, (QUERY_DIR / "analyses.sql").read_text(encoding="utf-8"), {})
     summaries = []
     for row in frame.iter_rows(named=True):
         accuracy = "" if row["final_top1"] is None else (
             f"; at {row['final_revision']}: top-1 {row['final_top1']:.0%}, top-10 {row['final_top10']:.0%} of the probe facts"
         )
-        settings = "" if row["pipeline"] is None else (
-            f"; pipeline `{row['pipeline']}`, τ = {row['tau']:g}, θ = {row['theta']:g}, {row['dtype']} on {row['device']}"
-        )
-        line = f"{row['n_revisions']} revisions, {row['first_revision']} to {row['final_revision']}{settings}{accuracy}"
-        summaries.append(ModelSummary(row["model"], tuple(row["revisions"]), line))
+        ffn = "" if row["ffn_renormalisation"] == "per_position" else f", FFN renormalised as in the study's code"
+        run = "" if row["pipeline"] is None else f"; pipeline `{row['pipeline']}` on {row['device']}"
+        line = (f"{row['n_revisions']} revisions, {row['first_revision']} to {row['final_revision']}; probe set "
+                f"`{row['probe_set']}`, τ = {row['tau']:g}, θ = {row['theta']:g}{ffn}, {row['dtype']}{run}{accuracy}")
+        summaries.append(AnalysisSummary(row["analysis_id"], row["name"], row["model"], tuple(row["revisions"]), line))
     return summaries

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard import role_maps, time_series
+from trajectory.dashboard import comparison, role_maps, time_series
 from trajectory.dashboard.controls import ChartContext
 
 
 @dataclass(frozen=True)
 class Chart:
     build: Callable[[pl.DataFrame, ChartContext], go.Figure | dict]
-    # Query parameters beyond $model, from the context.
+    # Query parameters beyond $model, $analysis and $analyses, from the context.
     params: Callable[[ChartContext], dict] = field(default=lambda context: {})
 
 
@@ -32,4 +32,6 @@ CHARTS: dict[str, Chart] = {
     "transition_heatmap": Chart(role_maps.transition_heatmap),
     "role_grid": Chart(role_maps.role_grid),
     "role_sankey": Chart(role_maps.role_sankey, params=lambda context: {"revisions": list(context.flow_revisions)}),
+    "compare_iou": Chart(comparison.compare_iou),
+    "compare_counts": Chart(comparison.compare_counts),
 }

@@ -22,6 +22,9 @@ class ChartContext:
     model: str
     revisions: tuple[str, ...]  # in training order
     flow_revisions: tuple[str, ...] = ()  # the revisions the role-flow Sankey connects
+    analysis: str = ""  # the page's analysis id ($analysis in its queries)
+    analyses: tuple[str, ...] = ()  # the analyses a comparison page compares ($analyses), in order
+    label: str = ""  # what the figure titles name: the analysis, or the model compared
 
 
 def relations_in(frame: pl.DataFrame) -> list[str]:

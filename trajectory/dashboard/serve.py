@@ -16,23 +16,24 @@ from trajectory.errors import TrajectoryError
 class _Pages:
     """Pages built into a private folder; rebuilt on a request after the store file changed."""
 
-    def __init__(self, db: Path, folder: Path, flows: list[str] | None) -> None:
-        self.db, self.folder, self.flows = db, folder, flows
+    def __init__(self, db: Path, folder: Path, analysis: str | None, flows: list[str] | None) -> None:
+        self.db, self.folder, self.analysis, self.flows = db, folder, analysis, flows
         self.lock = threading.Lock()
         self.built_for: float | None = None
 
-    def refresh(self) -> None:
+    def refresh(self, say=lambda line: None) -> None:
         with self.lock:
             stamp = self.db.stat().st_mtime
             if stamp != self.built_for:
-                build_dashboards(self.db, self.folder, flows=self.flows, progress=False)
+                build_dashboards(self.db, self.folder, analysis=self.analysis, flows=self.flows, progress=False, say=say)
                 self.built_for = stamp
 
 
-def serve(db: Path, host: str, port: int, flows: list[str] | None) -> None:
+def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None) -> None:
     with tempfile.TemporaryDirectory(prefix="trajectory-serve-") as folder:
-        pages = _Pages(Path(db), Path(folder), flows)
-        pages.refresh()  # fail here, with the CLI's one-line error, rather than on the first request
+        pages = _Pages(Path(db), Path(folder), analysis, flows)
+        chosen: list[str] = []
+        pages.refresh(say=chosen.append)  # fail here, with the CLI's one-line error, rather than on the first request
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -51,6 +52,7 @@ def serve(db: Path, host: str, port: int, flows: list[str] | None) -> None:
         except OSError as err:
             raise TrajectoryError(f"cannot serve on {host}:{port} ({err.strerror}); pick another --port (0: any free one)") from None
         print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        print(*chosen, sep="\n", flush=True)
         try:
             server.serve_forever()
         finally:

@@ -14,7 +14,8 @@ from trajectory.errors import TrajectoryError
 from trajectory.paths import DASHBOARDS_DIR, SQL_DIR
 
 QUERY_DIR = SQL_DIR / "dashboards"
-_PAGE_KEYS = {"name", "title", "figures"}
+_PAGE_KEYS = {"name", "title", "scope", "figures"}
+SCOPES = ("analysis", "comparison")
 _FIGURE_KEYS = {"id", "chart", "query", "title", "caption"}
 
 
@@ -36,6 +37,9 @@ class DashboardSpec:
     name: str
     title: str
     figures: tuple[FigureSpec, ...]
+    # "analysis": one page per analysis ($analysis); "comparison": one page per model with two or more
+    # analyses drawn ($analyses, the list compared).
+    scope: str = "analysis"
 
 
 def load_dashboards(folder: Path = DASHBOARDS_DIR) -> list[DashboardSpec]:
@@ -66,7 +70,10 @@ def load_dashboard(path: Path) -> DashboardSpec:
     ids = [f.id for f in figures]
     if len(set(ids)) != len(ids):
         raise TrajectoryError(f"{path}: figure ids must be unique, got {ids}")
-    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures))
+    scope = data.get("scope", "analysis")
+    if scope not in SCOPES:
+        raise TrajectoryError(f"{path}: scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope)
 
 
 def _check_keys(path: Path, where: str, data: dict, known: set[str], required: set[str]) -> None:

@@ -1,5 +1,5 @@
 """Information Flow Routes: contributions, circuits and the public ``trace()``."""
 
-from trajectory.ifr.trace import IFRResult, trace
+from trajectory.ifr.trace import IFRResult, Variant, trace, trace_variants
 
-__all__ = ["IFRResult", "trace"]
+__all__ = ["IFRResult", "Variant", "trace", "trace_variants"]

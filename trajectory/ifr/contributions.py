@@ -100,11 +100,28 @@ def threshold_attention(c_attn: torch.Tensor, c_res: torch.Tensor, tau: float) -
     return c_attn / total[..., None, None], c_res / total
 
 
-def threshold_ffn(c_ffn: torch.Tensor, c_res: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per position over {FFN, residual} (the study's code summed over all positions; see METHOD.md §3)."""
-    if tau <= 0:
+def threshold_ffn(
+    c_ffn: torch.Tensor, c_res: torch.Tensor, tau: float, renormalisation: str = "per_position"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero the FFN and residual parts ≤ τ and renormalise the survivors.
+
+    c_ffn, c_res [..., T] (the last axis: the positions of one prompt; padding 0).
+    ``per_position`` (METHOD.md §3): divide by c_ffn[i] + c_res[i].
+    ``study``: what the study's code computed. Its thresholding helper divides the blocks by
+    ``c_res + c_blocks.sum(dim=tuple(range(resid_dims, block_dims)))``; for the FFN that tuple is
+    empty, and an empty-tuple sum in PyTorch reduces every axis, so position i is divided by
+    c_res[i] + Σ_j c_ffn[j] over all positions of the prompt (the study traced one prompt at a time).
+    The parts of a position then no longer sum to 1, and FFN edges fall below τ far more often.
+    """
+    if tau <= 0 and renormalisation == "per_position":
         return c_ffn, c_res
     c_ffn = c_ffn * (c_ffn > tau)
     c_res = c_res * (c_res > tau)
-    total = (c_ffn + c_res).clamp(min=torch.finfo(torch.float32).tiny)
+    if renormalisation == "per_position":
+        total = c_ffn + c_res
+    elif renormalisation == "study":
+        total = c_res + c_ffn.sum(dim=-1, keepdim=True)
+    else:
+        raise ValueError(f"unknown FFN renormalisation {renormalisation!r}")
+    total = total.clamp(min=torch.finfo(torch.float32).tiny)
     return c_ffn / total, c_res / total

@@ -39,6 +39,14 @@ class IFRResult:
     next_token_rank: torch.Tensor
 
 
+@dataclass(frozen=True)
+class Variant:
+    """What turns one forward pass's contributions into circuits: τ and the FFN renormalisation."""
+
+    threshold: float = 0.01
+    ffn_renormalisation: str = "per_position"
+
+
 @torch.no_grad()
 def trace(
     model: torch.nn.Module,
@@ -46,16 +54,37 @@ def trace(
     attention_mask: torch.Tensor | None = None,
     *,
     threshold: float = 0.01,
+    ffn_renormalisation: str = "per_position",
     return_attn: bool = True,
     batch_size: int | None = None,
     max_chunk_elements: int = 1 << 26,
 ) -> IFRResult:
     """Trace every prompt of ``input_ids`` [B, T] (right-padded; ``attention_mask`` 1 for real tokens).
 
-    ``threshold`` is τ (0 returns the raw normalised contributions). ``batch_size`` prompts go through
-    the model at a time (default: all); ``max_chunk_elements`` bounds the float32 temporary of the
-    attention decomposition. The model is left as it was (attention implementation, hooks, mode).
+    ``threshold`` is τ (0 returns the raw normalised contributions); ``ffn_renormalisation`` is
+    ``per_position`` or ``study`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
+    prompts go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
+    temporary of the attention decomposition. The model is left as it was (attention implementation,
+    hooks, mode).
     """
+    variant = Variant(threshold, ffn_renormalisation)
+    return trace_variants(model, input_ids, attention_mask, [variant], return_attn=return_attn,
+                          batch_size=batch_size, max_chunk_elements=max_chunk_elements)[variant]
+
+
+@torch.no_grad()
+def trace_variants(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    variants: list[Variant],
+    *,
+    return_attn: bool = True,
+    batch_size: int | None = None,
+    max_chunk_elements: int = 1 << 26,
+) -> dict[Variant, IFRResult]:
+    """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
+    depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant."""
     architecture = architecture_of(model)
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)
@@ -63,16 +92,20 @@ def trace(
     batch, length = input_ids.shape
     layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
     batch_size = batch_size or batch
+    variants = list(dict.fromkeys(variants))
+    ranks = torch.full((batch, length), -1, dtype=torch.long)
 
-    out = {
-        "attn": torch.zeros(batch, layers, length, length, heads) if return_attn else None,
-        "attn_residual": torch.zeros(batch, layers, length),
-        "ffn": torch.zeros(batch, layers, length),
-        "ffn_residual": torch.zeros(batch, layers, length),
-        "heads": torch.zeros(batch, length, layers, heads, dtype=torch.bool),
-        "ffns": torch.zeros(batch, length, layers, dtype=torch.bool),
-        "next_token_rank": torch.full((batch, length), -1, dtype=torch.long),
-    }
+    def empty() -> dict[str, torch.Tensor | None]:
+        return {
+            "attn": torch.zeros(batch, layers, length, length, heads) if return_attn else None,
+            "attn_residual": torch.zeros(batch, layers, length),
+            "ffn": torch.zeros(batch, layers, length),
+            "ffn_residual": torch.zeros(batch, layers, length),
+            "heads": torch.zeros(batch, length, layers, heads, dtype=torch.bool),
+            "ffns": torch.zeros(batch, length, layers, dtype=torch.bool),
+        }
+
+    outs = {variant: empty() for variant in variants}
     was_training = model.training
     model.eval()
     try:
@@ -80,21 +113,23 @@ def trace(
             rows = slice(start, min(start + batch_size, batch))
             chunk_len = int(attention_mask[rows].sum(1).max())  # trim shared padding
             ids, mask = input_ids[rows, :chunk_len], attention_mask[rows, :chunk_len]
-            chunk = _trace_chunk(model, architecture, ids, mask, threshold, max_chunk_elements)
+            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements)
             t = slice(0, chunk_len)
-            if return_attn:
-                out["attn"][rows, :, t, t] = chunk["attn"].cpu()
-            for key in ("attn_residual", "ffn", "ffn_residual"):
-                out[key][rows, :, t] = chunk[key].cpu()
-            out["heads"][rows, t] = chunk["heads"].cpu()
-            out["ffns"][rows, t] = chunk["ffns"].cpu()
-            out["next_token_rank"][rows, t] = chunk["next_token_rank"].cpu()
+            ranks[rows, t] = chunk_ranks.cpu()
+            for variant, chunk in chunks.items():
+                out = outs[variant]
+                if return_attn:
+                    out["attn"][rows, :, t, t] = chunk["attn"].cpu()
+                for key in ("attn_residual", "ffn", "ffn_residual"):
+                    out[key][rows, :, t] = chunk[key].cpu()
+                out["heads"][rows, t] = chunk["heads"].cpu()
+                out["ffns"][rows, t] = chunk["ffns"].cpu()
     finally:
         model.train(was_training)
-    return IFRResult(**out)
+    return {variant: IFRResult(**out, next_token_rank=ranks) for variant, out in outs.items()}
 
 
-def _trace_chunk(model, architecture, ids, mask, tau, max_chunk_elements) -> dict[str, torch.Tensor]:
+def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements):
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
@@ -103,15 +138,29 @@ def _trace_chunk(model, architecture, ids, mask, tau, max_chunk_elements) -> dic
             parts.residual, parts.pattern, parts.head_out, valid, max_chunk_elements=max_chunk_elements
         )
         c_ffn, c_ffn_res = ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid)
-        per_layer.append((*threshold_attention(c_attn, c_res, tau), *threshold_ffn(c_ffn, c_ffn_res, tau)))
+        if len(variants) == 1:  # threshold now: only the thresholded copy of this layer stays alive
+            (variant,) = variants
+            per_layer.append((*threshold_attention(c_attn, c_res, variant.threshold),
+                              *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation)))
+        else:
+            per_layer.append((c_attn, c_res, c_ffn, c_ffn_res))
 
     with capture_layers(model, architecture, on_layer):
         logits = model(input_ids=ids, attention_mask=mask).logits
-    attn, attn_res, ffn, ffn_res = (torch.stack(x, dim=1) for x in zip(*per_layer))
-    heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, tau)
+    raw = [torch.stack(x, dim=1) for x in zip(*per_layer)]  # [B, L, ...] each
+    del per_layer
+    chunks = {}
+    for variant in variants:
+        if len(variants) == 1:
+            attn, attn_res, ffn, ffn_res = raw
+        else:
+            attn, attn_res = threshold_attention(raw[0], raw[1], variant.threshold)
+            ffn, ffn_res = threshold_ffn(raw[2], raw[3], variant.threshold, variant.ffn_renormalisation)
+        heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, variant.threshold)
+        chunks[variant] = {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns}
     ranks = next_token_ranks(logits, ids)
     # The last real token has no next token: mark it (and padding) −1.
     has_next = torch.zeros_like(valid)
     has_next[:, :-1] = valid[:, 1:]
     ranks = torch.where(has_next, ranks, torch.full_like(ranks, -1))
-    return {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns, "next_token_rank": ranks}
+    return chunks, ranks

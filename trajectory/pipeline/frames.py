@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import torch
 
-from trajectory.facts import ProbeSet
 from trajectory.ifr.trace import IFRResult
 from trajectory.prompts import EncodedProbes, first_answer_ranks
 from trajectory.roles.scores import ROLES, RoleScores, assign_roles, role_scores
@@ -23,9 +22,9 @@ def component_index(kind: str, n_layers: int, n_heads: int) -> tuple[np.ndarray,
 
 
 def revision_frames(
-    model: str, revision: str, encoded: EncodedProbes, result: IFRResult, theta: float, with_circuits: bool
+    analysis_id: str, model: str, revision: str, encoded: EncodedProbes, result: IFRResult, theta: float, with_circuits: bool
 ) -> tuple[dict[str, pl.DataFrame], dict[str, float]]:
-    """accuracy, component_scores, roles (and circuits) of one revision; plus a summary for the log."""
+    """accuracy, component_scores, roles (and circuits) of one revision in one analysis; plus a summary for the log."""
     relations = sorted({f.relation for f in encoded.facts})
     relation_of = torch.tensor([relations.index(f.relation) for f in encoded.facts])
     fact_ids = np.array([f.fact_id for f in encoded.facts])
@@ -56,7 +55,8 @@ def revision_frames(
     }
     if with_circuits:
         frames["circuits"] = _circuit_frame(result, fact_ids)
-    keyed = {name: frame.with_columns(pl.lit(model).alias("model"), pl.lit(revision).alias("revision")) for name, frame in frames.items()}
+    keys = (pl.lit(analysis_id).alias("analysis_id"), pl.lit(model).alias("model"), pl.lit(revision).alias("revision"))
+    keyed = {name: frame.with_columns(*keys) for name, frame in frames.items()}
     return keyed, summary
 
 
@@ -104,15 +104,11 @@ def _circuit_frame(result: IFRResult, fact_ids: np.ndarray) -> pl.DataFrame:
     return pl.concat([heads, ffns], how="vertical_relaxed")
 
 
-def shared_frames(model: str, probes: ProbeSet, encoded: EncodedProbes) -> dict[str, pl.DataFrame]:
-    facts = pl.DataFrame({
-        "fact_id": [f.fact_id for f in probes], "relation": [f.relation for f in probes],
-        "subject": [f.subject for f in probes], "object": [f.object for f in probes],
-        "template": [f.template for f in probes], "relation_type": [f.relation_type for f in probes],
-    }, schema_overrides={"fact_id": pl.Int32})
-    prompts = pl.DataFrame({
-        "model": [model] * len(encoded.facts), "fact_id": [f.fact_id for f in encoded.facts],
+def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes) -> pl.DataFrame:
+    """The tokenised probe set of a model: token count, S_x and A_x per located fact."""
+    return pl.DataFrame({
+        "probe_set_id": [probe_set_id] * len(encoded.facts), "model": [model] * len(encoded.facts),
+        "fact_id": [f.fact_id for f in encoded.facts],
         "n_tokens": encoded.lengths.tolist(), "subject_positions": encoded.subject_positions,
         "answer_positions": encoded.answer_positions,
     }, schema_overrides={"fact_id": pl.Int32, "n_tokens": pl.Int32, "subject_positions": pl.List(pl.Int32), "answer_positions": pl.List(pl.Int32)})
-    return {"facts": facts, "prompts": prompts}

@@ -1,8 +1,9 @@
 """The one orchestrator: run a pipeline's revisions end to end into the store.
 
 Per revision: download (overlapping the previous revision's processing) → load → trace all prompts
-→ accuracy → role scores and roles → write in one transaction → release the checkpoint. Finished
-revisions are skipped on a re-run; a failing revision is reported and the others go on.
+once → for every analysis of the pipeline (one per τ, θ, FFN renormalisation): accuracy, role scores
+and roles → write all of them in one transaction → release the checkpoint. Revisions an analysis has
+stored are skipped on a re-run; a failing revision is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -21,37 +22,71 @@ import polars as pl
 import torch
 from tqdm.auto import tqdm
 
-from trajectory.config import PipelineConfig, load_pipeline
+from trajectory.config import FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
 from trajectory.errors import TrajectoryError
-from trajectory.facts import load_probe_set
+from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
-from trajectory.ifr import trace
-from trajectory.pipeline.frames import revision_frames, shared_frames
+from trajectory.ifr import Variant, trace_variants
+from trajectory.pipeline.frames import prompt_frame, revision_frames
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
-from trajectory.store.db import finished_revisions, write_revision
+from trajectory.store.analyses import Analysis, register
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, write_revision, writer
 
 log = logging.getLogger(__name__)
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
-    config = load_pipeline(args.pipeline).with_overrides(device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    config = load_pipeline(args.pipeline).with_overrides(
+        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
+        thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
+        ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
+        if args.ffn_renormalisation else None,
+    )
     return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress)
 
 
+def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis]:
+    """One analysis per (τ, FFN renormalisation, θ) of the pipeline."""
+    name = config.probe_name or probes.name
+    return [Analysis(config.repo_id, probes.content_hash, name, tau, theta, ffn, config.dtype) for tau, ffn, theta in config.settings()]
+
+
 def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: bool = False, progress: bool = True) -> int:
+    """Ingest the pipeline's revisions into its analyses (found or created in the store). Resume and
+    ``force`` act within these analyses only; a revision is traced once for all of them."""
     probes = load_probe_set(config.probe_set)
+    analyses = pipeline_analyses(config, probes)
+    check_store(db)  # a directory, a read-only file, a file that is no store: say so before any work
     source = open_source(config, progress=progress)
     chosen = selected_revisions(config, source, spec)
+    with ingest_lock(db):
+        with writer(db) as con:
+            con.execute("BEGIN")
+            try:
+                names = register(con, probes, config.probe_name or probes.name, analyses)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress)
+
+
+def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress) -> int:
     all_names = [r.name for r in source.list_revisions()]
-    done = set() if force else finished_revisions(db, config.repo_id)
-    todo = [r for r in chosen if r.name not in done]
-    print(f"{config.name}: {len(chosen)} revisions selected, {len(chosen) - len(todo)} already stored, {len(todo)} to ingest into {db}")
+    ids = [a.analysis_id for a in analyses]
+    done = {a: set() for a in ids} if force else finished_revisions(db, ids)
+    todo = [r for r in chosen if any(r.name not in done[a] for a in ids)]
+    for analysis_id in ids:
+        stored = sum(r.name in done[analysis_id] for r in chosen)
+        print(f"analysis {names[analysis_id]} ({analysis_id}): {stored} of {len(chosen)} selected revisions already stored")
+    print(f"{config.name}: {len(todo)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else ""))
     if not todo:
         return 0
     device = config.resolved_device()
-    run = _run_frame(config, device)
+    run = _run_frame(config, device, ids)
     failures: list[str] = []
     kept: list[str] = []
     bar = tqdm(total=len(todo), desc="ingest", unit="rev", disable=not progress)
@@ -70,10 +105,10 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
                 bar.write(f"error: {err}")
                 bar.update(1)
                 continue
+            needed = [a for a in analyses if revision.name not in done[a.analysis_id]]
             try:
-                summary = process_revision(config, source, revision, all_names.index(revision.name), probes, run, db, device, bar)
-                bar.write(f"stored {revision.name}: top-1 {summary['top1']:.2f}, active heads {summary['active_heads']}, "
-                          f"active FFNs {summary['active_ffns']} ({summary['seconds']:.1f} s)")
+                summary = process_revision(config, source, revision, all_names.index(revision.name), probes, needed, run, db, device, bar)
+                bar.write(f"stored {revision.name}: {summary}")
                 sys.stdout.flush()
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
@@ -89,7 +124,10 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     return 0
 
 
-def process_revision(config, source: RevisionSource, revision: Revision, ordinal: int, probes, run, db, device, bar) -> dict:
+def process_revision(config, source: RevisionSource, revision: Revision, ordinal: int, probes: ProbeSet,
+                     analyses: list[Analysis], run: pl.DataFrame, db: Path, device: str, bar) -> str:
+    """Load, trace once for every (τ, FFN renormalisation) the analyses need, score and write all the
+    analyses' rows of this revision in one transaction; returns a line for the log."""
     started = time.perf_counter()
     bar.set_postfix_str(f"{revision.name}: load")
     model, tokenizer = source.load(revision.name, dtype=config.dtype, device=device)
@@ -97,34 +135,53 @@ def process_revision(config, source: RevisionSource, revision: Revision, ordinal
     for fact, reason in encoded.skipped:
         log.warning("fact %d (%s, %r) skipped: %s", fact.fact_id, fact.relation, fact.subject, reason)
     bar.set_postfix_str(f"{revision.name}: trace")
-    result = trace(model, encoded.input_ids, encoded.attention_mask, threshold=config.threshold,
-                   return_attn=False, batch_size=config.batch_size)
+    variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
+    results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
+                             return_attn=False, batch_size=config.batch_size)
     del model
     bar.set_postfix_str(f"{revision.name}: roles")
-    frames, summary = revision_frames(config.repo_id, revision.name, encoded, result, config.theta, config.store_circuits)
-    summary["seconds"] = time.perf_counter() - started
-    frames["revisions"] = pl.DataFrame({
-        "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal], "step": [revision.step],
-        "tokens": [revision.tokens], "commit": [source.cached_commit(revision.name)],
-        "content_hash": [source.content_hash(revision.name)], "run_id": [run["run_id"][0]],
-        "seconds": [summary["seconds"]], "ingested_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
-    }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64})
-    shared = shared_frames(config.repo_id, probes, encoded) | {"runs": run}
+    frames, summaries = {}, []
+    for analysis in analyses:
+        tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
+                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store_circuits)
+        frames[analysis.analysis_id] = tables
+        summaries.append(summary)
+    seconds = time.perf_counter() - started
+    for analysis_id, tables in frames.items():
+        tables["revisions"] = pl.DataFrame({
+            "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
+            "step": [revision.step], "tokens": [revision.tokens], "commit": [source.cached_commit(revision.name)],
+            "content_hash": [source.content_hash(revision.name)], "run_id": [run["run_id"][0]],
+            "seconds": [seconds], "ingested_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64})
+    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
+              "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
     bar.set_postfix_str(f"{revision.name}: write")
-    write_revision(db, config.repo_id, revision.name, frames, shared)
-    return summary
+    write_revision(db, revision.name, frames, shared)
+    return _summary_line(summaries, seconds)
 
 
-def _run_frame(config: PipelineConfig, device: str) -> pl.DataFrame:
+def _summary_line(summaries: list[dict], seconds: float) -> str:
+    top1 = summaries[0]["top1"]  # accuracy does not depend on the analysis settings
+    if len(summaries) == 1:
+        s = summaries[0]
+        return f"top-1 {top1:.2f}, active heads {s['active_heads']}, active FFNs {s['active_ffns']} ({seconds:.1f} s)"
+    heads = sorted(s["active_heads"] for s in summaries)
+    ffns = sorted(s["active_ffns"] for s in summaries)
+    return (f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} "
+            f"over {len(summaries)} analyses ({seconds:.1f} s)")
+
+
+def _run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> pl.DataFrame:
     import duckdb
     import transformers
 
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__}
+    n = len(analysis_ids)
     return pl.DataFrame({
-        "run_id": [uuid.uuid4().hex[:12]], "model": [config.repo_id], "pipeline": [config.name],
-        "probe_set": [config.probe_set], "tau": [config.threshold], "theta": [config.theta], "dtype": [config.dtype],
-        "device": [device], "versions": [json.dumps(versions)],
-        "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+        "run_id": [uuid.uuid4().hex[:12]] * n, "analysis_id": analysis_ids, "pipeline": [config.name] * n,
+        "device": [device] * n, "versions": [json.dumps(versions)] * n,
+        "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
     })
 
 
@@ -142,7 +199,7 @@ def _report_duplicates(db: Path, model: str) -> None:
     from trajectory.store.query import run_sql
 
     rows = run_sql(db, f"""
-        SELECT revision, content_hash FROM revisions
-        WHERE model = '{model.replace("'", "''")}' ORDER BY ordinal""")
+        SELECT revision, any_value(content_hash) AS content_hash FROM revisions
+        WHERE model = '{model.replace("'", "''")}' GROUP BY revision ORDER BY min(ordinal)""")
     for group in find_duplicates(dict(zip(rows["revision"].to_list(), rows["content_hash"].to_list()))):
         print(f"warning: identical weights in {model}: {', '.join(group)} (a re-uploaded or duplicated checkpoint)")

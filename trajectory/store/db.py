@@ -3,12 +3,19 @@
 Concurrency (DuckDB allows one writing process per file, and no readers in other processes while
 it writes): the ingest opens the file only to write one revision, in one transaction, and closes it.
 A reader (query, dashboard) that arrives during such a write retries for a few seconds and then
-says the database is busy; it never sees half a revision.
+says the database is busy; it never sees half a revision. Two ingests into one store do not run at
+once: the second says the store is busy (:func:`ingest_lock`).
+
+A store holds many analyses (``trajectory.store.analyses``). A reader can be scoped to some of them
+(:func:`scope`): every table and view it reads then holds those analyses' rows only.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +27,16 @@ import polars as pl
 from trajectory.errors import DatabaseBusyError, TrajectoryError
 from trajectory.paths import SQL_DIR
 
+# Per-revision tables, keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a
+# finished revision.
 REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "revisions")
+# Tables a scoped reader filters to its analyses, with the filter.
+_SCOPED = {
+    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, "runs", "analyses")},
+    "probe_sets": "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
+    "facts": "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
+    "prompts": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
+}
 BUSY_WAIT_S = 10.0
 
 
@@ -37,18 +53,36 @@ SCHEMA_VERSION = max(v for v, _ in schema_files())
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if path.is_dir():
+        raise TrajectoryError(f"{path} is a directory, not a store; pass --db a .duckdb file")
+    if not read_only:
+        _check_writable(path)
     deadline = time.monotonic() + BUSY_WAIT_S
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             con.execute("SET enable_progress_bar = false")  # the CLI draws its own bars; -q means quiet
             return con
-        except duckdb.IOException as err:
-            if "lock" not in str(err).lower():
-                raise TrajectoryError(f"cannot open {path}: {str(err).splitlines()[0]}") from None
+        except duckdb.Error as err:
+            message = str(err).splitlines()[0]
+            if "lock" not in message.lower():
+                if "not a valid DuckDB database" in message or "Invalid Input Error" in message or "Serialization" in message:
+                    raise TrajectoryError(f"{path} is not a DuckDB file; pass --db a trajectory store or a new file name") from None
+                raise TrajectoryError(f"cannot open {path}: {message}") from None
             if time.monotonic() > deadline:
                 raise DatabaseBusyError(f"database {path} is busy (another process is writing to it); try again shortly") from None
             time.sleep(0.2)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a read-only store or folder by its permission bits (as root, the OS alone would not)."""
+    target = path
+    while not target.exists():
+        target = target.parent
+    mode = target.stat().st_mode
+    if not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(target, os.W_OK):
+        what = "store" if target == path else "folder"
+        raise TrajectoryError(f"{target} is read-only; make the {what} writable or pass another --db")
 
 
 def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -64,12 +98,17 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         raise TrajectoryError(
             f"{path} has schema version {version}, newer than this trajectory understands ({SCHEMA_VERSION}); upgrade trajectory"
         )
+    if version == 0 and con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0][0]:
+        raise TrajectoryError(f"{path} is a DuckDB database but not a trajectory store; pass another --db")
     return version
 
 
 @contextmanager
 def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema applied and the views current."""
+    """A read-write connection with the schema applied and the views current.
+
+    An older store is migrated to the current schema version in one transaction: a failure leaves it as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, read_only=False)
@@ -77,16 +116,33 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         version = _check_version(con, path)
         if version < SCHEMA_VERSION:
             con.execute("BEGIN")
-            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
-            for number, file in schema_files():
-                if number > version:
-                    con.execute(file.read_text())
-                    con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
-            con.execute("COMMIT")
+            try:
+                con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
+                for number, file in schema_files():
+                    if number > version:
+                        con.execute(file.read_text())
+                        con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         _apply_views(con)
         yield con
     finally:
         con.close()
+
+
+def check_store(path: Path) -> None:
+    """Fail now, with one line, if ``path`` cannot be written as a store; create nothing. An existing
+    store is opened (and migrated) as a writer would."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        with writer(path):
+            pass
+    elif path.is_dir():
+        _connect(path, read_only=False)
+    else:
+        _check_writable(path)
 
 
 def _apply_views(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> None:
@@ -99,55 +155,88 @@ def _apply_views(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> Non
 
 @contextmanager
 def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection through this version's views. A version-1 store is read after migrating it
+    (which needs write access once); :func:`scope` narrows it to some analyses."""
     path = Path(path)
     if not path.is_file():
         raise TrajectoryError(f"no store at {path}; run 'trajectory ingest' first (or pass --db)")
     con = _connect(path, read_only=True)
     try:
-        if _check_version(con, path) == 0:
+        version = _check_version(con, path)
+        if version == 0:
             raise TrajectoryError(f"{path} is not a trajectory store")
+        if version < SCHEMA_VERSION:
+            con.close()
+            with writer(path):
+                pass  # migrate, then read the migrated store
+            con = _connect(path, read_only=True)
         _apply_views(con, temporary=True)
         yield con
     finally:
         con.close()
 
 
-def finished_revisions(path: Path, model: str) -> set[str]:
+def scope(con: duckdb.DuckDBPyConnection, analysis_ids: list[str]) -> None:
+    """Narrow a reader to the given analyses: temporary views named like the tables (which DuckDB
+    resolves before the stored ones) hold only their rows, and the views are rebuilt over them."""
+    database = con.sql("SELECT current_database()").fetchall()[0][0].replace('"', '""')
+    ids = ", ".join("'" + a.replace("'", "''") + "'" for a in analysis_ids) or "NULL"
+    for table, condition in _SCOPED.items():
+        where = condition.format(ids=ids, db=f'"{database}"')
+        con.execute(f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "{database}".main.{table} WHERE {where}')
+    _apply_views(con, temporary=True)
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """No file access beyond the store from here on (no ATTACH, COPY, read_csv ...): for user SQL."""
+    con.execute("SET enable_external_access = false")
+
+
+def finished_revisions(path: Path, analysis_ids: list[str]) -> dict[str, set[str]]:
+    """analysis_id -> revisions stored for it."""
+    done: dict[str, set[str]] = {a: set() for a in analysis_ids}
     if not Path(path).is_file():
-        return set()
+        return done
     with reader(path) as con:
-        return {r[0] for r in con.execute("SELECT revision FROM revisions WHERE model = ?", [model]).fetchall()}
+        rows = con.execute("SELECT analysis_id, revision FROM revisions WHERE list_contains(?, analysis_id)", [analysis_ids]).fetchall()
+    for analysis_id, revision in rows:
+        done[analysis_id].add(revision)
+    return done
 
 
-def write_revision(path: Path, model: str, revision: str, frames: dict[str, pl.DataFrame], shared: dict[str, pl.DataFrame]) -> None:
-    """Replace one revision's rows, all in one transaction: a crash leaves all of them or none.
+def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame]) -> None:
+    """Replace one revision's rows of every analysis in ``frames``, all in one transaction: a crash
+    leaves all of them or none, and no other analysis is touched.
 
-    ``frames`` are per-revision tables (the ``revisions`` row among them, written last); ``shared``
-    are model-level tables (facts, prompts, runs) inserted where their keys are new.
+    ``frames``: analysis_id -> per-revision tables (each with its analysis_id column, the ``revisions``
+    row among them, written last); ``shared``: model-level tables (prompts, runs) inserted where their
+    keys are new.
     """
     with writer(path) as con:
         con.execute("BEGIN")
         try:
-            for table in REVISION_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE model = ? AND revision = ?", [model, revision])
+            for analysis_id in frames:
+                for table in REVISION_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ?", [analysis_id, revision])
             for table, frame in shared.items():
                 _insert_new(con, table, frame)
-            for table in REVISION_TABLES:
-                if table in frames and frames[table].height:
-                    _insert(con, table, frames[table])
+            for tables in frames.values():
+                for table in REVISION_TABLES:
+                    if table in tables and tables[table].height:
+                        insert_frame(con, table, tables[table])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     arrow = frame.to_arrow()  # noqa: F841 - read by name in the SQL below
     columns = ", ".join(frame.columns)
     con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM arrow")
 
 
-_KEYS = {"facts": ("fact_id",), "prompts": ("model", "fact_id"), "runs": ("run_id",)}
+_KEYS = {"prompts": ("probe_set_id", "model", "fact_id"), "runs": ("run_id", "analysis_id")}
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -157,3 +246,27 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
     con.execute(
         f"INSERT INTO {table} ({columns}) SELECT {columns} FROM arrow a WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {keys})"
     )
+
+
+@contextmanager
+def ingest_lock(path: Path) -> Iterator[None]:
+    """Hold ``<store>.ingest.lock`` for a whole ingest: a second ingest into the same store says it is
+    busy instead of doing the same revisions again. The kernel drops the lock if the process dies."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".ingest.lock")
+    handle = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DatabaseBusyError(f"{path} is busy: an ingest ({holder}) is writing to it; wait for it to finish or pass another --db") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -11,7 +11,8 @@ import polars as pl
 
 from trajectory.errors import TrajectoryError
 from trajectory.paths import SQL_DIR
-from trajectory.store.db import reader
+from trajectory.store.analyses import ALL, choose, describe_choice
+from trajectory.store.db import lock_down, reader, scope
 
 
 def named_queries() -> dict[str, tuple[str, str]]:
@@ -24,12 +25,39 @@ def named_queries() -> dict[str, tuple[str, str]]:
     return queries
 
 
-def run_sql(db: Path, sql: str) -> pl.DataFrame:
+READ_ONLY_STATEMENTS = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool = False) -> pl.DataFrame:
+    """Run one read-only statement over the analyses ``analysis`` names (``all``: the whole store;
+    None: each model's latest, see :func:`trajectory.store.analyses.choose`).
+
+    The statement runs on a read-only connection with file access switched off; anything but a
+    SELECT-like statement (DROP, DELETE, ATTACH, COPY, SET ...) is refused before it runs.
+    """
     with reader(db) as con:
+        statements = _parse(con, sql)
+        if len(statements) != 1 or statements[0].type not in READ_ONLY_STATEMENTS:
+            kinds = ", ".join(sorted({s.type.name for s in statements})) or "nothing"
+            raise TrajectoryError(f"query refused: only one SELECT-like statement runs, read-only (got {kinds})")
+        if analysis != ALL:
+            chosen = choose(con, analysis)
+            if say_which:
+                total = con.sql("SELECT count(*) FROM analyses").fetchall()[0][0]
+                print(describe_choice(chosen, total), file=sys.stderr)
+            scope(con, chosen["analysis_id"].to_list())
+        lock_down(con)
         try:
             return pl.from_arrow(con.sql(sql).to_arrow_table())
         except duckdb.Error as err:
             raise TrajectoryError(f"query failed: {str(err).splitlines()[0]}") from None
+
+
+def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:
+    try:
+        return con.extract_statements(sql)
+    except duckdb.Error as err:
+        raise TrajectoryError(f"query failed: {str(err).splitlines()[0]}") from None
 
 
 def run_query_command(args: argparse.Namespace) -> int:
@@ -39,9 +67,9 @@ def run_query_command(args: argparse.Namespace) -> int:
             print(f"{name:<30} {about}")
         return 0
     sql = queries[args.sql][1] if args.sql in queries else args.sql
-    if args.sql not in queries and not sql.lstrip().lower().startswith(("select", "with", "from", "describe", "show", "summarize", "pivot")):
+    if args.sql not in queries and len(args.sql.split()) == 1:  # one word: meant as a query name
         raise TrajectoryError(f"unknown query {args.sql!r}; 'trajectory query --list' shows the named ones")
-    frame = run_sql(Path(args.db), sql)
+    frame = run_sql(Path(args.db), sql, args.analysis, say_which=True)
     if args.format == "parquet":
         if not args.output:
             raise TrajectoryError("--format parquet needs --output FILE")
@@ -54,4 +82,17 @@ def run_query_command(args: argparse.Namespace) -> int:
     else:
         with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_width_chars=200):
             print(frame)
+    return 0
+
+
+def list_analyses_command(args: argparse.Namespace) -> int:
+    frame = run_sql(Path(args.db), """
+        SELECT name, analysis_id, model, probe_set, n_facts, tau, theta, ffn_renormalisation, dtype, n_revisions,
+               first_revision, final_revision
+        FROM analysis_summary ORDER BY created_at, name""")
+    if frame.is_empty():
+        print(f"{args.db} holds no analyses yet; run 'trajectory ingest'")
+        return 0
+    with pl.Config(tbl_rows=500, tbl_cols=30, fmt_str_lengths=80, tbl_width_chars=220, tbl_hide_dataframe_shape=True):
+        print(frame)
     return 0

@@ -1,0 +1,12 @@
+-- One row per analysis: what shapes its numbers, and what is stored for it.
+CREATE OR REPLACE VIEW analysis_summary AS
+SELECT a.analysis_id, a.name, a.model, p.name AS probe_set, a.probe_set_id, p.n_facts, a.tau, a.theta,
+       a.ffn_renormalisation, a.dtype, a.created_at,
+       count(v.revision) AS n_revisions,
+       arg_min(v.revision, v.ordinal) AS first_revision, arg_max(v.revision, v.ordinal) AS final_revision,
+       max(v.ingested_at) AS last_ingested_at
+FROM analyses a
+LEFT JOIN probe_sets p USING (probe_set_id)
+LEFT JOIN revisions v USING (analysis_id)
+GROUP BY ALL
+ORDER BY a.created_at, a.name;
