@@ -1,6 +1,8 @@
 """IFR on a randomly initialised model of OLMo-7B's shape in bf16, 160 prompts × 16 tokens (not a test).
 
-Goal: at most 10 s per revision and 40 GB peak GPU memory on one H100. Needs a CUDA GPU.
+Goal: at most 10 s per revision and 40 GB peak GPU memory on one H100. Also measured in the same run:
+a τ sweep (three thresholds from one forward pass, ``trace_variants``) against one, and prompts of
+256 tokens. Needs a CUDA GPU.
 
     python benchmarks/ifr_gpu.py            # writes benchmarks/results/ifr_gpu.json
 """
@@ -12,7 +14,16 @@ from pathlib import Path
 import torch
 from transformers import OlmoConfig, OlmoForCausalLM
 
-from trajectory.ifr import trace
+from trajectory.ifr import Variant, trace, trace_variants
+
+
+def timed(run) -> tuple[float, float]:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    run()
+    torch.cuda.synchronize()
+    return round(time.perf_counter() - start, 2), round(torch.cuda.max_memory_allocated() / 2**30, 1)
 
 
 def main():
@@ -23,19 +34,28 @@ def main():
         model = OlmoForCausalLM(config).to(torch.bfloat16).eval()
     ids = torch.randint(2, 50000, (160, 16), device="cuda")
     trace(model, ids[:8], return_attn=False, batch_size=8)  # warm-up
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    trace(model, ids, return_attn=False, batch_size=32, max_chunk_elements=1 << 30)
-    torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds, peak = timed(lambda: trace(model, ids, return_attn=False, batch_size=32, max_chunk_elements=1 << 30))
+    sweep = [Variant(tau) for tau in (0.01, 0.02, 0.05)]
+    sweep_s, sweep_peak = timed(lambda: trace_variants(model, ids, None, sweep, return_attn=False, batch_size=32,
+                                                       max_chunk_elements=1 << 30))
+    long_ids = torch.randint(2, 50000, (32, 256), device="cuda")
+    try:
+        long_s, long_peak = timed(lambda: trace(model, long_ids, return_attn=False, batch_size=4, max_chunk_elements=1 << 30))
+        long = {"prompts": 32, "tokens": 256, "batch_size": 4, "seconds": long_s, "peak_gpu_memory_gb": long_peak,
+                "seconds_per_160_prompts": round(long_s * 5, 1)}
+    except torch.OutOfMemoryError as err:
+        long = {"prompts": 32, "tokens": 256, "batch_size": 4, "error": str(err).splitlines()[0]}
     result = {
         "command": "python benchmarks/ifr_gpu.py",
         "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
         "model": "OLMo-7B-0424 shape, random init, bfloat16",
         "batch": "160 prompts x 16 tokens, batch_size 32",
-        "seconds_per_revision": round(seconds, 2),
-        "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+        "seconds_per_revision": seconds,
+        "peak_gpu_memory_gb": peak,
+        "tau_sweep_3_thresholds_one_forward": {"seconds": sweep_s, "peak_gpu_memory_gb": sweep_peak,
+                                               "over_one_threshold": round(sweep_s / seconds, 2)},
+        "long_prompts": long,
     }
     (Path(__file__).parent / "results" / "ifr_gpu.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

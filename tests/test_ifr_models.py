@@ -8,7 +8,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Olmo2Config, Olmo2ForCausalLM, OlmoConfig, OlmoForCausalLM
 
 from trajectory.errors import TrajectoryError
-from trajectory.ifr import trace
+from trajectory.ifr import Variant, trace, trace_variants
 from trajectory.ifr.contributions import EPSILON
 from trajectory.models.architectures import architecture_of
 from trajectory.models.capture import capture_layers
@@ -44,8 +44,21 @@ def layer_parts(model, ids, mask):
     return parts
 
 
-def literal_reference(model, ids, mask, tau):
-    """Contributions by loops and circuits by depth-first search, for prompt 0..B-1, one at a time."""
+def study_threshold_and_renormalise(tau, c_blocks, c_residual):
+    """The study's thresholding helper as it behaves (llm-transparency-tool's routes): blocks and
+    residual below τ are zeroed, then divided by the residual plus the blocks summed over the axes the
+    blocks have beyond the residual's. For the FFN those axes are none, the tuple is empty, and
+    PyTorch's ``sum(dim=())`` sums every axis."""
+    extra = tuple(range(c_residual.dim(), c_blocks.dim()))
+    c_blocks = c_blocks * (c_blocks > tau)
+    c_residual = c_residual * (c_residual > tau)
+    denominator = c_residual + c_blocks.sum(dim=extra)
+    return c_blocks / denominator.reshape(denominator.shape + (1,) * len(extra)), c_residual / denominator
+
+
+def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position"):
+    """Contributions by loops and circuits by depth-first search, for prompt 0..B-1, one at a time
+    (as the study traced them); the FFN renormalised per position or as the study's code did."""
     results = []
     for b in range(ids.shape[0]):
         n = int(mask[b].sum())
@@ -73,9 +86,15 @@ def literal_reference(model, ids, mask, tau):
                 y = m + p.ffn_branch[0, i]
                 pf = max(EPSILON, float(y.abs().sum() - m.abs().sum()))
                 pr = max(EPSILON, float(y.abs().sum() - p.ffn_branch[0, i].abs().sum()))
-                pf, pr = pf / (pf + pr), pr / (pf + pr)
-                pf, pr = (pf if pf > tau else 0.0), (pr if pr > tau else 0.0)
                 ffn[l, i], res_f[l, i] = pf / (pf + pr), pr / (pf + pr)
+            if ffn_renormalisation == "study":  # one prompt, one layer: blocks and residual both [1, n]
+                kept_ffn, kept_res = study_threshold_and_renormalise(tau, ffn[l : l + 1].clone(), res_f[l : l + 1].clone())
+                ffn[l], res_f[l] = kept_ffn[0], kept_res[0]
+            else:
+                for i in range(n):
+                    pf, pr = float(ffn[l, i]), float(res_f[l, i])
+                    pf, pr = (pf if pf > tau else 0.0), (pr if pr > tau else 0.0)
+                    ffn[l, i], res_f[l, i] = pf / (pf + pr), pr / (pf + pr)
         graph = nx.DiGraph()
         for l in range(L):
             for i in range(n):
@@ -132,6 +151,33 @@ def test_trace_matches_literal_reference(kind):
         assert not result.heads[b, n:].any() and not result.ffns[b, n:].any()  # padding roots nothing
         total_active += int(heads.sum())
     assert 0 < total_active < result.heads.numel()  # the comparison is not vacuous
+
+
+def test_study_ffn_renormalisation_matches_the_studys_helper():
+    model = tiny("olmo")
+    ids, mask = batch()
+    study = trace(model, ids, mask, threshold=TAU, ffn_renormalisation="study")
+    per_position = trace(model, ids, mask, threshold=TAU)
+    for b, (attn, res_a, ffn, res_f, heads, ffns) in enumerate(literal_reference(model, ids, mask, TAU, "study")):
+        n = attn.shape[1]
+        torch.testing.assert_close(study.ffn[b, :, :n], ffn, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(study.ffn_residual[b, :, :n], res_f, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(study.attn[b, :, :n, :n], attn, rtol=1e-4, atol=1e-6)
+        assert torch.equal(study.heads[b, :n], heads) and torch.equal(study.ffns[b, :n], ffns)
+    assert (study.ffn - per_position.ffn).abs().max() > 0.1  # the option changes the FFN edges: not vacuous
+    assert torch.equal(study.attn, per_position.attn)  # and touches only the FFN's renormalisation
+
+
+def test_a_sweep_equals_separate_traces():
+    model = tiny("llama")
+    ids, mask = batch()
+    variants = [Variant(0.01), Variant(0.05), Variant(0.05, "study"), Variant(0.0)]
+    together = trace_variants(model, ids, mask, variants, batch_size=2)
+    for variant in variants:
+        alone = trace(model, ids, mask, threshold=variant.threshold, ffn_renormalisation=variant.ffn_renormalisation, batch_size=2)
+        for field in ("attn", "attn_residual", "ffn", "ffn_residual", "heads", "ffns", "next_token_rank"):
+            assert torch.equal(getattr(together[variant], field), getattr(alone, field)), (variant, field)
+    assert not torch.equal(together[variants[0]].heads, together[variants[1]].heads)
 
 
 @pytest.mark.parametrize("kind", ["olmo", "llama"])

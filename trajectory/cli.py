@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
     ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     ingest.add_argument("--batch-size", type=int, default=None)
+    ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object (default: the pipeline's)")
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
     ingest.add_argument("--ffn-renormalisation", default=None,

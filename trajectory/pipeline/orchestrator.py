@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,12 +40,14 @@ log = logging.getLogger(__name__)
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides(
-        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts,
         thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
         if args.ffn_renormalisation else None,
     )
+    if args.facts:
+        config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
     return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress)
 
 

@@ -158,7 +158,7 @@ def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection through this version's views. A version-1 store is read after migrating it
     (which needs write access once); :func:`scope` narrows it to some analyses."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise TrajectoryError(f"no store at {path}; run 'trajectory ingest' first (or pass --db)")
     con = _connect(path, read_only=True)
     try:
