@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trajectory.dashboard.build import build_dashboards, build_figure, model_context, stored_models
+from trajectory.dashboard.build import analysis_context, build_dashboards, build_figure, stored_analyses
 from trajectory.dashboard.spec import load_dashboards
 from trajectory.facts import load_builtin
 from trajectory.hub.revisions import order_revisions
@@ -28,25 +28,28 @@ REVISIONS = [f"step{s}-tokens{round(s * 4.194304 / 1000)}B" for s in range(5000,
 def write_store(db: Path) -> None:
     facts = list(load_builtin())
     with writer(db) as con:
-        con.execute("INSERT INTO runs VALUES ('r', 'olmo-7b', 'bench', 'builtin', 0.01, 0.1, 'bfloat16', 'cuda', '{}', now())")
+        con.execute("INSERT INTO probe_sets VALUES ('p', 'facts_160', 160, now())")
+        con.execute("INSERT INTO analyses VALUES ('a', 'olmo-7b/facts_160/tau=0.01/theta=0.1/bfloat16', 'olmo-7b', 'p', 0.01, 0.1, "
+                    "'per_position', 'bfloat16', now())")
+        con.execute("INSERT INTO runs VALUES ('r', 'a', 'bench', 'cuda', '{}', now())")
         for fact in facts:
-            con.execute("INSERT INTO facts VALUES (?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO facts VALUES ('p', ?, ?, ?, ?, ?, ?)",
                         [fact.fact_id, fact.relation, fact.subject, fact.object, fact.template, fact.relation_type])
         for ordinal, revision in enumerate(order_revisions(REVISIONS)):
-            con.execute("INSERT INTO revisions (model, revision, ordinal, step, tokens, run_id, ingested_at) VALUES ('olmo-7b', ?, ?, ?, ?, 'r', now())",
-                        [revision.name, ordinal, revision.step, revision.tokens])
+            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, run_id, ingested_at) "
+                        "VALUES ('a', 'olmo-7b', ?, ?, ?, ?, 'r', now())", [revision.name, ordinal, revision.step, revision.tokens])
         con.execute(f"""
             CREATE TEMP TABLE components AS
             SELECT 'head' AS kind, l AS layer, h AS head FROM range({LAYERS}) a(l), range({HEADS}) b(h)
             UNION ALL SELECT 'ffn', l, NULL FROM range({LAYERS}) a(l)""")
         con.execute("""
             INSERT INTO roles
-            SELECT 'olmo-7b', v.revision, r.relation, c.kind, c.layer, c.head,
+            SELECT 'a', 'olmo-7b', v.revision, r.relation, c.kind, c.layer, c.head,
                    (['general', 'entity', 'relation', 'fact', 'deactivated'])[1 + floor(random() * 5)::INT]
             FROM revisions v, (SELECT DISTINCT relation FROM facts) r, components c""")
         con.execute("""
             INSERT INTO component_scores
-            SELECT 'olmo-7b', v.revision, c.kind, c.layer, c.head, s.scope, s.relation, s.fact_id, random()
+            SELECT 'a', 'olmo-7b', v.revision, c.kind, c.layer, c.head, s.scope, s.relation, s.fact_id, random()
             FROM revisions v, components c,
                  (SELECT 'general' AS scope, NULL AS relation, NULL AS fact_id
                   UNION ALL SELECT 'entity', NULL, NULL
@@ -54,7 +57,7 @@ def write_store(db: Path) -> None:
                   UNION ALL SELECT 'fact', relation, fact_id FROM facts) s""")
         con.execute("""
             INSERT INTO accuracy
-            SELECT 'olmo-7b', v.revision, f.fact_id, r, r = 0, r < 10
+            SELECT 'a', 'olmo-7b', v.revision, f.fact_id, r, r = 0, r < 10
             FROM revisions v, facts f, LATERAL (SELECT floor(random() * 20)::INT AS r)""")
 
 
@@ -67,8 +70,8 @@ def main() -> None:
         spec = next(s for s in load_dashboards() if s.name == "training")
         per_figure = {}
         with reader(db) as con:
-            (summary,) = stored_models(con)
-            context = model_context(summary)
+            (summary,) = stored_analyses(con)
+            context = analysis_context(summary)
             for figure in spec.figures:
                 started = time.perf_counter()
                 build_figure(con, figure, context)

@@ -139,36 +139,42 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
 
 def parse_fractions(value, where: str) -> tuple[float, ...]:
     """τ or θ: one number or a list (TOML) or comma-separated text (CLI), each in [0, 1), without repeats."""
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
-    numbers: list[float] = []
-    for item in items:
+
+    def fraction(item) -> float:
         try:
             if isinstance(item, bool):
                 raise ValueError
-            number = float(item.strip() if isinstance(item, str) else item)
+            number = float(item)
         except (TypeError, ValueError):
             raise TrajectoryError(f"{where} must be a number or a list of numbers, got {item!r}") from None
         if not 0.0 <= number < 1.0:
             raise TrajectoryError(f"{where} must be in [0, 1), got {number:g}")
-        if number not in numbers:
-            numbers.append(number)
-    if not numbers:
-        raise TrajectoryError(f"{where} is empty")
-    return tuple(numbers)
+        return number
+
+    return _parse_list(value, fraction, where)
 
 
 def parse_choices(value, allowed: tuple[str, ...], where: str) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    chosen: list[str] = []
-    for item in items:
-        item = item.strip() if isinstance(item, str) else item
+    """One of ``allowed`` or several (a list, or comma-separated text), without repeats."""
+
+    def choice(item) -> str:
         if item not in allowed:
             raise TrajectoryError(f"{where} must be one of {', '.join(allowed)}, got {item!r}")
-        if item not in chosen:
-            chosen.append(item)
-    if not chosen:
+        return item
+
+    return _parse_list(value, choice, where)
+
+
+def _parse_list(value, convert, where: str) -> tuple:
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
+    values: list = []
+    for item in items:
+        converted = convert(item.strip() if isinstance(item, str) else item)
+        if converted not in values:
+            values.append(converted)
+    if not values:
         raise TrajectoryError(f"{where} is empty")
-    return tuple(chosen)
+    return tuple(values)
 
 
 def _flatten(data: dict, prefix: str = ""):

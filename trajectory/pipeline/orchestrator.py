@@ -33,7 +33,7 @@ from trajectory.pipeline.frames import prompt_frame, revision_frames
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, write_revision, writer
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,8 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     source = open_source(config, progress=progress)
     chosen = selected_revisions(config, source, spec)
     with ingest_lock(db):
-        with writer(db) as con:
-            con.execute("BEGIN")
-            try:
-                names = register(con, probes, config.probe_name or probes.name, analyses)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with writer(db) as con, transaction(con):
+            names = register(con, probes, config.probe_name or probes.name, analyses)
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress)
 
 

@@ -18,7 +18,6 @@ from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.store.db import insert_frame
 
-FFN_RENORMALISATIONS = ("per_position", "study")
 ALL = "all"
 
 
@@ -128,8 +127,8 @@ def choose(con: duckdb.DuckDBPyConnection, spec: str | None) -> pl.DataFrame:
 
 
 def describe_choice(chosen: pl.DataFrame, stored_total: int) -> str:
-    """One line for stderr saying which analyses a reader used."""
-    names = ", ".join(f"{n} ({i})" for n, i in zip(chosen["name"], chosen["analysis_id"]))
+    """One line saying which analyses a reader used."""
+    names = ", ".join(f"{n} ({i})" for n, i in zip(chosen["name"], chosen["analysis_id"])) or "none with stored revisions"
     others = stored_total - chosen.height
     hint = f"; {others} more stored (--analysis NAME or --analysis all)" if others > 0 else ""
     return f"analysis: {names}{hint}"

@@ -115,17 +115,12 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         version = _check_version(con, path)
         if version < SCHEMA_VERSION:
-            con.execute("BEGIN")
-            try:
+            with transaction(con):
                 con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
                 for number, file in schema_files():
                     if number > version:
                         con.execute(file.read_text())
                         con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         _apply_views(con)
         yield con
     finally:
@@ -212,22 +207,28 @@ def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Dat
     row among them, written last); ``shared``: model-level tables (prompts, runs) inserted where their
     keys are new.
     """
-    with writer(path) as con:
-        con.execute("BEGIN")
-        try:
-            for analysis_id in frames:
-                for table in REVISION_TABLES:
-                    con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ?", [analysis_id, revision])
-            for table, frame in shared.items():
-                _insert_new(con, table, frame)
-            for tables in frames.values():
-                for table in REVISION_TABLES:
-                    if table in tables and tables[table].height:
-                        insert_frame(con, table, tables[table])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with writer(path) as con, transaction(con):
+        for analysis_id in frames:
+            for table in REVISION_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ?", [analysis_id, revision])
+        for table, frame in shared.items():
+            _insert_new(con, table, frame)
+        for tables in frames.values():
+            for table in REVISION_TABLES:
+                if table in tables and tables[table].height:
+                    insert_frame(con, table, tables[table])
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All statements of the block or none of them."""
+    con.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -37,7 +37,10 @@ def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool =
     """
     with reader(db) as con:
         statements = _parse(con, sql)
-        if len(statements) != 1 or statements[0].type not in READ_ONLY_STATEMENTS:
+        # PIVOT parses as several statements (MULTI); it reads, and the connection cannot write anyway.
+        pivot = len(statements) == 1 and statements[0].type == duckdb.StatementType.MULTI and \
+            sql.lstrip().lower().startswith(("pivot", "unpivot"))
+        if len(statements) != 1 or (statements[0].type not in READ_ONLY_STATEMENTS and not pivot):
             kinds = ", ".join(sorted({s.type.name for s in statements})) or "nothing"
             raise TrajectoryError(f"query refused: only one SELECT-like statement runs, read-only (got {kinds})")
         if analysis != ALL:
