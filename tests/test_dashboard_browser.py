@@ -128,6 +128,32 @@ def test_moving_the_transition_slider_and_choosing_a_relation(dashboard):
     assert problems == []
 
 
+def test_the_comparison_page_renders_both_analyses(browser_page, tmp_path):
+    """Two analyses of one model: the comparison page draws one line per role and analysis, and the
+    relation menu switches the lines, with no console error."""
+    store = write_synthetic_store(tmp_path / "two.duckdb")
+    write_synthetic_store(store, analysis="synthetic02", name="synthetic/facts/tau=0.02/theta=0.1", shift=1)
+    pages = build_dashboards(store, tmp_path / "out", analysis="all", progress=False)
+    (compare,) = [p for p in pages if p.name == "compare.html"]
+    problems: list[str] = []
+    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    browser_page.goto(compare.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
+    names = browser_page.evaluate("() => document.getElementById('compare-iou').data.map(t => t.name)")
+    assert {n.split(" · ")[1] for n in names} == {"facts/tau=0.01/theta=0.1", "facts/tau=0.02/theta=0.1"}
+    assert browser_page.locator("#compare-counts .scatterlayer .trace path.js-line").count() > 0
+    before = browser_page.evaluate("() => document.getElementById('compare-counts').data.map(t => t.y)")
+    header = browser_page.locator("#compare-counts .updatemenu-header").first
+    header.scroll_into_view_if_needed()
+    header.click()
+    browser_page.locator("#compare-counts .updatemenu-dropdown-button", has_text="company ceo").click()
+    browser_page.wait_for_timeout(300)
+    assert browser_page.evaluate("() => document.getElementById('compare-counts').data.map(t => t.y)") != before
+    browser_page.screenshot(path=str(_artifacts() / "dashboard-compare.png"), full_page=True)
+    assert problems == []
+
+
 def _artifacts() -> Path:
     folder = Path(os.environ.get("TRAJECTORY_ARTIFACTS", REPO_ROOT / "artifacts"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 -- Role counts and IoU with each analysis's final revision, for the analyses compared ($analyses, one
--- model), per relation ('*' pools the (relation, component) pairs), one series per analysis and role.
-SELECT n.name AS analysis, list_position($analyses, i.analysis_id) AS analysis_order, i.relation, i.kind, i.role,
+-- model), per relation ('*' pools the (relation, component) pairs), one series per analysis and role. The
+-- analysis is named without its model (the page's), so legends stay short.
+SELECT regexp_replace(n.name, '^[^/]*/', '') AS analysis, list_position($analyses, i.analysis_id) AS analysis_order, i.relation, i.kind, i.role,
        r.role_order, i.revision, a.ordinal, a.x_step, a.x_tokens, a.step_known, i.n_here AS n, i.iou
 FROM role_iou i
 JOIN analyses n USING (analysis_id)
