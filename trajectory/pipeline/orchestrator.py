@@ -144,12 +144,13 @@ def process_revision(config, source: RevisionSource, revision: Revision, ordinal
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
     seconds = time.perf_counter() - started
+    commit, content_hash = source.cached_commit(revision.name), source.content_hash(revision.name)
+    ingested_at = datetime.now(timezone.utc).replace(tzinfo=None)
     for analysis_id, tables in frames.items():
         tables["revisions"] = pl.DataFrame({
             "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
-            "step": [revision.step], "tokens": [revision.tokens], "commit": [source.cached_commit(revision.name)],
-            "content_hash": [source.content_hash(revision.name)], "run_id": [run["run_id"][0]],
-            "seconds": [seconds], "ingested_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+            "step": [revision.step], "tokens": [revision.tokens], "commit": [commit], "content_hash": [content_hash],
+            "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
         }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64})
     shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
               "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
