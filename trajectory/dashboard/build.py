@@ -83,7 +83,7 @@ def build_dashboards(
     entries = []
     with reader(Path(db)) as con:
         chosen = choose(con, analysis)
-        say(describe_choice(chosen, con.sql("SELECT count(*) FROM analyses").fetchall()[0][0]))
+        say(describe_choice(con, chosen))
         scope(con, chosen["analysis_id"].to_list())
         summaries = stored_analyses(con)
         if not summaries:

@@ -126,8 +126,9 @@ def choose(con: duckdb.DuckDBPyConnection, spec: str | None) -> pl.DataFrame:
     )
 
 
-def describe_choice(chosen: pl.DataFrame, stored_total: int) -> str:
-    """One line saying which analyses a reader used."""
+def describe_choice(con: duckdb.DuckDBPyConnection, chosen: pl.DataFrame) -> str:
+    """One line saying which analyses a reader used, and how many more the store holds."""
+    stored_total = con.sql("SELECT count(*) FROM analyses").fetchall()[0][0]
     names = ", ".join(f"{n} ({i})" for n, i in zip(chosen["name"], chosen["analysis_id"])) or "none with stored revisions"
     others = stored_total - chosen.height
     hint = f"; {others} more stored (--analysis NAME or --analysis all)" if others > 0 else ""

@@ -31,10 +31,11 @@ from trajectory.paths import SQL_DIR
 # finished revision.
 REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "revisions")
 # Tables a scoped reader filters to its analyses, with the filter.
+_OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
     **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, "runs", "analyses")},
-    "probe_sets": "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
-    "facts": "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
+    "probe_sets": _OF_PROBE_SETS,
+    "facts": _OF_PROBE_SETS,
     "prompts": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
 }
 BUSY_WAIT_S = 10.0

@@ -46,8 +46,7 @@ def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool =
         if analysis != ALL:
             chosen = choose(con, analysis)
             if say_which:
-                total = con.sql("SELECT count(*) FROM analyses").fetchall()[0][0]
-                print(describe_choice(chosen, total), file=sys.stderr)
+                print(describe_choice(con, chosen), file=sys.stderr)
             scope(con, chosen["analysis_id"].to_list())
         lock_down(con)
         try:
