@@ -1,8 +1,8 @@
 """Proximity contributions of Information Flow Routes (METHOD.md §3): pure tensors in, tensors out.
 
 For parts z_k summing to a whole w: prox_k = max(ε, ‖w‖₁ − ‖w − z_k‖₁), c_k = prox_k / Σ prox.
-Everything here is float32 and vectorised; the only loop is over chunks of target positions, which
-bounds the [B, P, H, d] temporary over causal (target, source) pairs (never [B, T, T, H, d]).
+Everything here is float32 and vectorised; the only loop is over diagonal offsets i − j (and chunks
+of a diagonal's rows), which bounds the [rows, B, H, d] temporary (never [B, T, T, H, d]).
 """
 
 from __future__ import annotations
@@ -50,19 +50,29 @@ def attention_contributions(
     whole = residual.float() + branch  # m_i
     whole_norm = whole.abs().sum(-1)  # [B, T]
 
-    # ‖m_i − a^h_ij f^h_j‖₁ for the causal pairs (j ≤ i) only, flattened and chunked: one gathered copy
-    # of f, scaled and shifted in place, then a single-pass L1 norm.
-    targets, sources = torch.tril_indices(length, length, device=residual.device)
-    prox = torch.empty(batch, targets.numel(), heads, device=residual.device)
-    step = max(1, max_chunk_elements // (batch * heads * dim))
-    for start in range(0, targets.numel(), step):
-        i, j = targets[start : start + step], sources[start : start + step]
-        distance = head_out[:, j]  # [B, P, H, d], a copy
-        distance.mul_(weights[:, i, j].unsqueeze(-1)).sub_(whole[:, i].unsqueeze(2))
-        prox[:, start : start + step] = whole_norm[:, i, None] - torch.linalg.vector_norm(distance, ord=1, dim=-1)
-    prox.clamp_(min=EPSILON)
+    # ‖m_i − a^h_ij f^h_j‖₁ for the causal pairs, one diagonal offset δ = i − j at a time: targets δ..T−1
+    # and sources 0..T−1−δ are contiguous slices of position-major copies, so nothing is gathered; rows
+    # of a diagonal are chunked to bound the [rows, B, H, d] temporary, kept in one reused buffer (a
+    # fresh allocation per chunk costs more than the arithmetic on CPU).
+    f_by_source = head_out.float().transpose(0, 1).contiguous()  # [T(j), B, H, d]
+    m_by_target = whole.transpose(0, 1).unsqueeze(2).contiguous()  # [T(i), B, 1, d]
+    norm_by_target = whole_norm.T.unsqueeze(-1)  # [T(i), B, 1]
+    rows = min(length, max(1, max_chunk_elements // (batch * heads * dim)))
+    buffer = torch.empty(rows, batch, heads, dim, device=residual.device)
     c_attn = torch.zeros(batch, length, length, heads, device=residual.device)
-    c_attn[:, targets, sources] = prox  # sources after the target are not parts
+    for offset in range(length):
+        # a[b, j + δ, j, h] for j = 0..T−1−δ, as [T−δ, B, H, 1]
+        diagonal = weights.diagonal(offset=-offset, dim1=1, dim2=2).permute(2, 0, 1).unsqueeze(-1)
+        prox = c_attn.diagonal(offset=-offset, dim1=1, dim2=2)  # [B, H, T−δ], a view written in place
+        for first in range(0, length - offset, rows):
+            last = min(first + rows, length - offset)
+            distance = buffer[: last - first]
+            # a f − m (the sign does not matter under |·|): one fused pass, then abs in place
+            torch.addcmul(-m_by_target[offset + first : offset + last], f_by_source[first:last], diagonal[first:last], out=distance)
+            prox[:, :, first:last] = (norm_by_target[offset + first : offset + last] - distance.abs_().sum(-1)).permute(1, 2, 0)
+    # Sources after the target are not parts (they stay 0); every causal pair gets at least ε.
+    causal = torch.ones(length, length, dtype=torch.bool, device=residual.device).tril()
+    c_attn.clamp_(min=EPSILON).mul_(causal[None, :, :, None])
     res_prox = (whole_norm - branch.abs().sum(-1)).clamp(min=EPSILON)  # ‖m‖ − ‖m − x‖
 
     total = c_attn.sum(dim=(2, 3)) + res_prox
