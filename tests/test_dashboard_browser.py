@@ -160,3 +160,30 @@ def _artifacts() -> Path:
     return folder
 
 
+
+
+def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_store, tmp_path):
+    """The extractive-structures page of an ingested reference: four figures, the OCR curve with its
+    chance lines, and the measure menu of the heatmaps switching to a finetune hop."""
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    (page_path,) = [p for p in pages if p.name == "extractive.html"]
+    problems: list[str] = []
+    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    browser_page.goto(page_path.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+    ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
+    assert ids == ["ocr-curve", "extractive-layers", "extractive-shares", "extractive-transitions"]
+    names = browser_page.evaluate("() => document.getElementById('ocr-curve').data.map(t => t.name)")
+    assert {"first hop: chance", "second hop: chance", "first hop: implications", "second hop: implications"} <= set(names)
+    assert browser_page.locator("#extractive-layers .hm image, #extractive-layers .heatmaplayer image").count() >= 3
+    before = figure_state(browser_page, "extractive-layers")["z"]
+    header = browser_page.locator("#extractive-layers .updatemenu-header").first
+    header.scroll_into_view_if_needed()
+    header.click()
+    browser_page.locator("#extractive-layers .updatemenu-dropdown-button", has_text="finetune, first hop").click()
+    browser_page.wait_for_timeout(300)
+    after = figure_state(browser_page, "extractive-layers")["z"]
+    assert after != before and len(after[0][0]) == len(before[0][0]) + 1  # finetune rows include the last revision
+    browser_page.screenshot(path=str(_artifacts() / "dashboard-extractive.png"), full_page=True)
+    assert problems == []

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object (default: the pipeline's)")
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
+    ingest.add_argument("--extractive", default=None, action=argparse.BooleanOptionalAction,
+                        help="run the extractive-structures stage (default: the pipeline's extractive.enabled)")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition) or study (the study's code), or both comma-separated")
 

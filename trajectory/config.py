@@ -1,7 +1,8 @@
 """Pipeline declarations: ``pipelines/*.toml`` parsed into a frozen dataclass, strictly validated.
 
 A pipeline names the model repository, the revision selection, the probe set, the IFR threshold τ,
-the role threshold θ, the FFN renormalisation, dtype, batch size and device. τ, θ and the FFN
+the role threshold θ, the FFN renormalisation, dtype, batch size and device, and whether (and how) the
+extractive stage runs ([extractive], [extractive.finetune]). τ, θ and the FFN
 renormalisation may be lists: a sweep, one analysis per combination from one forward pass per revision.
 Unknown keys, wrong types and out-of-range values are errors that name the file and the key.
 """
@@ -40,6 +41,17 @@ class PipelineConfig:
     batch_size: int = 32
     keep_revisions: int = 0  # downloaded revisions kept on disk after processing (user-cached ones are never deleted)
     store_circuits: bool = False  # per-root circuits table; large for 7B models
+    # The extractive stage (METHOD.md §6, trajectory.extractive): off unless the pipeline turns it on.
+    extractive: bool = False
+    extractive_counterfactuals: int = 10
+    extractive_per_fact: bool = False
+    extractive_batch_size: int = 32
+    ocr_probe: str = "world"  # world | reference | none
+    finetune_optimizer: str = "adam"
+    finetune_learning_rate: float = 3e-6
+    finetune_epochs: int = 8
+    finetune_batch_size: int = 8
+    finetune_train: str = "attention_mlp"
     path: Path | None = None
 
     @property
@@ -59,6 +71,15 @@ class PipelineConfig:
     def settings(self) -> list[tuple[float, str, float]]:
         """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
         return list(itertools.product(self.thresholds, self.ffn_renormalisations, self.thetas))
+
+    def extractive_settings(self):
+        from trajectory.extractive.finetune import FinetuneRecipe
+        from trajectory.extractive.stage import ExtractiveSettings
+
+        recipe = FinetuneRecipe(self.finetune_optimizer, self.finetune_learning_rate, self.finetune_epochs,
+                                self.finetune_batch_size, self.finetune_train)
+        return ExtractiveSettings(self.extractive_counterfactuals, self.extractive_per_fact, self.extractive_batch_size,
+                                  None if self.ocr_probe == "none" else self.ocr_probe, recipe)
 
 
 # TOML table.key -> dataclass field, with the expected type.
@@ -80,7 +101,26 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "roles.theta": ("thetas", (float, int, list)),
     "cache.keep_revisions": ("keep_revisions", int),
     "store.circuits": ("store_circuits", bool),
+    "extractive.enabled": ("extractive", bool),
+    "extractive.counterfactuals": ("extractive_counterfactuals", int),
+    "extractive.per_fact": ("extractive_per_fact", bool),
+    "extractive.batch_size": ("extractive_batch_size", int),
+    "extractive.ocr": ("ocr_probe", str),
+    "extractive.finetune.optimizer": ("finetune_optimizer", str),
+    "extractive.finetune.learning_rate": ("finetune_learning_rate", (float, int)),
+    "extractive.finetune.epochs": ("finetune_epochs", int),
+    "extractive.finetune.batch_size": ("finetune_batch_size", int),
+    "extractive.finetune.train": ("finetune_train", str),
 }
+# Choices of string keys: (field, allowed values).
+_CHOICES = {
+    "extractive.ocr": ("ocr_probe", ("world", "reference", "none")),
+    "extractive.finetune.optimizer": ("finetune_optimizer", ("adam", "sgd")),
+    "extractive.finetune.train": ("finetune_train", ("attention_mlp", "early", "late")),
+}
+_POSITIVE = {"extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
+             "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
+             "extractive.finetune.learning_rate": "finetune_learning_rate"}
 
 
 def resolve_pipeline_path(spec: str | Path | None) -> Path:
@@ -134,6 +174,12 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         values["ffn_renormalisations"] = parse_choices(values["ffn_renormalisations"], FFN_RENORMALISATIONS, f"{path}: ifr.ffn_renormalisation")
     if values.get("batch_size", 1) < 1:
         raise TrajectoryError(f"{path}: ifr.batch_size must be at least 1")
+    for key, (field_name, allowed) in _CHOICES.items():
+        if field_name in values and values[field_name] not in allowed:
+            raise TrajectoryError(f"{path}: {key} must be one of {', '.join(allowed)}, got {values[field_name]!r}")
+    for key, field_name in _POSITIVE.items():
+        if field_name in values and not values[field_name] > 0:
+            raise TrajectoryError(f"{path}: {key} must be positive, got {values[field_name]!r}")
     return PipelineConfig(path=path, **values)
 
 

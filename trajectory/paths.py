@@ -12,8 +12,8 @@ DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 
 
 def trajectory_home() -> Path:
-    """``$TRAJECTORY_HOME``, default ``~/.cache/trajectory``."""
-    return Path(os.environ.get("TRAJECTORY_HOME", Path.home() / ".cache" / "trajectory")).expanduser()
+    """``$TRAJECTORY_HOME`` (unset or empty: ``~/.cache/trajectory``)."""
+    return Path(os.environ.get("TRAJECTORY_HOME") or Path.home() / ".cache" / "trajectory").expanduser()  # empty = unset
 
 
 def reference_hub_cache() -> Path:

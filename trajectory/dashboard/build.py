@@ -92,12 +92,13 @@ def build_dashboards(
         for summary in summaries:
             by_model.setdefault(summary.model, []).append(summary)
         compared = [group for group in by_model.values() if len(group) > 1]
-        total = len(summaries) * sum(len(s.figures) for s in per_analysis) + len(compared) * sum(len(s.figures) for s in comparisons)
+        pages = {s.analysis_id: [spec for spec in per_analysis if _has_rows(con, spec.requires, s.analysis_id)] for s in summaries}
+        total = sum(len(spec.figures) for specs in pages.values() for spec in specs) + len(compared) * sum(len(s.figures) for s in comparisons)
         bar = tqdm(total=total, desc="dashboard", unit="figure", disable=not progress)
         for summary in summaries:
             context = analysis_context(summary, flows)
             links = []
-            for spec in per_analysis:
+            for spec in pages[summary.analysis_id]:
                 path = Path(out) / model_folder(summary.model) / analysis_folder(summary.name) / f"{spec.name}.html"
                 write_atomically(path, _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar))
                 written.append(path)
@@ -117,6 +118,12 @@ def build_dashboards(
     index = Path(out) / "index.html"
     write_atomically(index, render_index("trajectory dashboards", entries))
     return [index] + written
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str | None, analysis_id: str) -> bool:
+    if table is None:
+        return True
+    return bool(con.execute(f"SELECT count(*) FROM {table} WHERE analysis_id = ?", [analysis_id]).fetchall()[0][0])
 
 
 def figure_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard import comparison, role_maps, time_series
+from trajectory.dashboard import comparison, extractive, role_maps, time_series
 from trajectory.dashboard.controls import ChartContext
 
 
@@ -34,4 +34,8 @@ CHARTS: dict[str, Chart] = {
     "role_sankey": Chart(role_maps.role_sankey, params=lambda context: {"revisions": list(context.flow_revisions)}),
     "compare_iou": Chart(comparison.compare_iou),
     "compare_counts": Chart(comparison.compare_counts),
+    "ocr_lines": Chart(extractive.ocr_lines),
+    "score_heatmaps": Chart(extractive.score_heatmaps),
+    "share_areas": Chart(extractive.share_areas),
+    "transition_scores": Chart(extractive.transition_scores),
 }

@@ -14,7 +14,7 @@ from trajectory.errors import TrajectoryError
 from trajectory.paths import DASHBOARDS_DIR, SQL_DIR
 
 QUERY_DIR = SQL_DIR / "dashboards"
-_PAGE_KEYS = {"name", "title", "scope", "figures"}
+_PAGE_KEYS = {"name", "title", "scope", "requires", "figures"}
 SCOPES = ("analysis", "comparison")
 _FIGURE_KEYS = {"id", "chart", "query", "title", "caption"}
 
@@ -40,6 +40,8 @@ class DashboardSpec:
     # "analysis": one page per analysis ($analysis); "comparison": one page per model with two or more
     # analyses drawn ($analyses, the list compared).
     scope: str = "analysis"
+    # A table the page's analysis must have rows in (e.g. "ocr": pages of a stage that may not have run).
+    requires: str | None = None
 
 
 def load_dashboards(folder: Path = DASHBOARDS_DIR) -> list[DashboardSpec]:
@@ -73,7 +75,11 @@ def load_dashboard(path: Path) -> DashboardSpec:
     scope = data.get("scope", "analysis")
     if scope not in SCOPES:
         raise TrajectoryError(f"{path}: scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope)
+    requires = data.get("requires")
+    if requires is not None and not requires.isidentifier():
+        raise TrajectoryError(f"{path}: requires must name a table, got {requires!r}")
+    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope,
+                         requires=requires)
 
 
 def _check_keys(path: Path, where: str, data: dict, known: set[str], required: set[str]) -> None:

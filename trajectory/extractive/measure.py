@@ -95,15 +95,18 @@ def score_update(before: torch.nn.Module, after: torch.nn.Module, batch: RewardB
     Computed in float32, or float64 for float64 models (the exactness tests)."""
     check_supported(before)
     dtype = torch.promote_types(next(before.parameters()).dtype, torch.float32)
-    n_heads = before.config.num_attention_heads
-    valid = batch.attention_mask[..., None].to(dtype)  # [B, T, 1]
-
     at_w, reward_before = _forward_backward(before, batch)
     at_w2, reward_after = _forward_backward(after, batch)
     cache = [{name: layer[name].input.detach() for name in READERS} for layer in at_w2.layers]
     hybrid, _ = _forward_backward(before, batch, substitute=cache, backward=False)
     del cache
+    with torch.no_grad():
+        return _combine(before, after, batch, at_w, at_w2, hybrid, reward_before, reward_after, dtype)
 
+
+def _combine(before, after, batch: RewardBatch, at_w: Taps, at_w2: Taps, hybrid: Taps, reward_before, reward_after, dtype) -> UpdateScores:
+    n_heads = before.config.num_attention_heads
+    valid = batch.attention_mask[..., None].to(dtype)  # [B, T, 1]
     modules_w, modules_w2 = linear_modules(before), linear_modules(after)
     pi = align_positions(batch.attention_mask.sum(1)[:, None].expand_as(batch.partners), batch.subject_start[:, None].expand_as(batch.partners),
                          batch.subject_end[:, None].expand_as(batch.partners), batch.attention_mask.sum(1)[batch.partners],

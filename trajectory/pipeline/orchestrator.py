@@ -2,8 +2,10 @@
 
 Per revision: download (overlapping the previous revision's processing) → load → trace all prompts
 once → for every analysis of the pipeline (one per τ, θ, FFN renormalisation): accuracy, role scores
-and roles → write all of them in one transaction → release the checkpoint. Revisions an analysis has
-stored are skipped on a re-run; a failing revision is reported and the others go on.
+and roles → write all of them in one transaction → (with ``extractive.enabled``) the extractive stage:
+the update to the next selected revision and the OCR experiment, written in a second transaction →
+release the checkpoint. Each stage an analysis has stored for a revision is skipped on a re-run; a
+failing revision is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import sys
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,14 +35,15 @@ from trajectory.pipeline.frames import prompt_frame, revision_frames
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
+from trajectory.extractive.stage import run_stage
+from trajectory.store.db import EXTRACTIVE_TABLES, check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
 
 log = logging.getLogger(__name__)
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides(
-        device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts,
+        device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
         thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
@@ -74,16 +77,21 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
 def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress) -> int:
     all_names = [r.name for r in source.list_revisions()]
     ids = [a.analysis_id for a in analyses]
-    done = {a: set() for a in ids} if force else finished_revisions(db, ids)
-    todo = [r for r in chosen if any(r.name not in done[a] for a in ids)]
+    stages = ("ifr", "extractive") if config.extractive else ("ifr",)
+    done = {stage: {a: set() for a in ids} if force else finished_revisions(db, ids, stage) for stage in stages}
+    todo = [r for r in chosen if any(r.name not in done[stage][a] for stage in stages for a in ids)]
     for analysis_id in ids:
-        stored = sum(r.name in done[analysis_id] for r in chosen)
-        print(f"analysis {names[analysis_id]} ({analysis_id}): {stored} of {len(chosen)} selected revisions already stored")
-    print(f"{config.name}: {len(todo)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else ""))
+        stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}" for stage in stages)
+        print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
+    print(f"{config.name}: {len(todo)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
+          + (" (stages: IFR and roles, extractive structures)" if config.extractive else ""))
     if not todo:
         return 0
     device = config.resolved_device()
     run = _run_frame(config, device, ids)
+    # The extractive stage scores the update from each selected revision to the next selected one.
+    following = {a.name: b for a, b in zip(chosen, chosen[1:])}
+    models = _LoadedModels(source, device)
     failures: list[str] = []
     kept: list[str] = []
     bar = tqdm(total=len(todo), desc="ingest", unit="rev", disable=not progress)
@@ -102,15 +110,23 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
                 bar.write(f"error: {err}")
                 bar.update(1)
                 continue
-            needed = [a for a in analyses if revision.name not in done[a.analysis_id]]
             try:
-                summary = process_revision(config, source, revision, all_names.index(revision.name), probes, needed, run, db, device, bar)
-                bar.write(f"stored {revision.name}: {summary}")
+                needed = [a for a in analyses if revision.name not in done["ifr"][a.analysis_id]]
+                if needed:
+                    summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db, device, bar)
+                    bar.write(f"stored {revision.name}: {summary}")
+                needed = [a for a in analyses if config.extractive and revision.name not in done["extractive"][a.analysis_id]]
+                if needed:
+                    if pending is not None:
+                        wait([pending])  # the next revision's download (the pair's W′) must not race a second one
+                    summary = extractive_revision(config, models, revision, following.get(revision.name), probes, needed, db, device, bar)
+                    bar.write(f"stored {revision.name} (extractive): {summary}")
                 sys.stdout.flush()
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
                 bar.write(f"error: {err}")
             finally:
+                models.release_except(following.get(revision.name))
                 _release(source, revision.name, config.keep_revisions, kept)
             bar.update(1)
     bar.close()
@@ -121,13 +137,34 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     return 0
 
 
-def process_revision(config, source: RevisionSource, revision: Revision, ordinal: int, probes: ProbeSet,
+class _LoadedModels:
+    """Loaded revisions, so that a revision loaded as the "after" of one pair is not loaded again as the
+    "before" of the next. Holds at most the ones in use."""
+
+    def __init__(self, source: RevisionSource, device: str) -> None:
+        self.source, self.device = source, device
+        self.loaded: dict[tuple[str, str], tuple] = {}
+
+    def get(self, name: str, dtype: str):
+        key = (name, dtype)
+        if key not in self.loaded:
+            self.source.download(name)  # a no-op when it is on disk (the prefetch got it)
+            self.loaded[key] = self.source.load(name, dtype=dtype, device=self.device)
+        return self.loaded[key]
+
+    def release_except(self, revision: Revision | None) -> None:
+        keep = revision.name if revision is not None else None
+        self.loaded = {k: v for k, v in self.loaded.items() if k[0] == keep}
+
+
+def process_revision(config, models: _LoadedModels, revision: Revision, ordinal: int, probes: ProbeSet,
                      analyses: list[Analysis], run: pl.DataFrame, db: Path, device: str, bar) -> str:
     """Load, trace once for every (τ, FFN renormalisation) the analyses need, score and write all the
     analyses' rows of this revision in one transaction; returns a line for the log."""
     started = time.perf_counter()
     bar.set_postfix_str(f"{revision.name}: load")
-    model, tokenizer = source.load(revision.name, dtype=config.dtype, device=device)
+    model, tokenizer = models.get(revision.name, config.dtype)
+    source = models.source
     encoded = encode_probe_set(tokenizer, probes)
     for fact, reason in encoded.skipped:
         log.warning("fact %d (%s, %r) skipped: %s", fact.fact_id, fact.relation, fact.subject, reason)
@@ -157,6 +194,44 @@ def process_revision(config, source: RevisionSource, revision: Revision, ordinal
     bar.set_postfix_str(f"{revision.name}: write")
     write_revision(db, revision.name, frames, shared)
     return _summary_line(summaries, seconds)
+
+
+def extractive_revision(config, models: _LoadedModels, revision: Revision, following: Revision | None, probes: ProbeSet,
+                        analyses: list[Analysis], db: Path, device: str, bar) -> str:
+    """The extractive stage of one revision (trajectory.extractive.stage), computed once and written for
+    every analysis that lacks it, in one transaction. W and W′ are float32 whatever the analysis dtype."""
+    started = time.perf_counter()
+    settings = config.extractive_settings()
+    bar.set_postfix_str(f"{revision.name}: extractive")
+    before, tokenizer = models.get(revision.name, "float32")
+    after = models.get(following.name, "float32")[0] if following is not None else None
+    tables, summary = run_stage(before, after, tokenizer, probes, settings, device)
+    seconds = time.perf_counter() - started
+    to_revision = following.name if following is not None else revision.name
+    keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
+    stage_row = pl.DataFrame({"stage": ["extractive"], "to_revision": [following.name if following else None],
+                              "settings": [json.dumps(_settings_dict(settings))], "seconds": [seconds],
+                              "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
+                             schema_overrides={"to_revision": pl.Utf8})
+    frames = {}
+    for analysis in analyses:
+        key = pl.lit(analysis.analysis_id).alias("analysis_id")
+        frames[analysis.analysis_id] = {
+            **{name: frame.with_columns(key, *keys) for name, frame in tables.items()},
+            "stage_runs": stage_row.with_columns(key, *keys),
+        }
+        if "extractive_scores" in tables:
+            frames[analysis.analysis_id]["extractive_scores"] = frames[analysis.analysis_id]["extractive_scores"].with_columns(
+                pl.when(pl.col("measure") == "pretraining").then(pl.lit(to_revision)).otherwise(pl.lit(revision.name)).alias("to_revision"))
+    bar.set_postfix_str(f"{revision.name}: write")
+    write_revision(db, revision.name, frames, {}, EXTRACTIVE_TABLES)
+    return f"{summary} ({seconds:.1f} s)"
+
+
+def _settings_dict(settings) -> dict:
+    from dataclasses import asdict
+
+    return asdict(settings)
 
 
 def _summary_line(summaries: list[dict], seconds: float) -> str:

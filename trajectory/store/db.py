@@ -30,10 +30,12 @@ from trajectory.paths import SQL_DIR
 # Per-revision tables, keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a
 # finished revision.
 REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "revisions")
+# The extractive stage's per-revision tables; its ``stage_runs`` row is written last, as its mark.
+EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
 # Tables a scoped reader filters to its analyses, with the filter.
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
-    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, "runs", "analyses")},
+    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, "runs", "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
     "prompts": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
@@ -188,36 +190,41 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_external_access = false")
 
 
-def finished_revisions(path: Path, analysis_ids: list[str]) -> dict[str, set[str]]:
-    """analysis_id -> revisions stored for it."""
+def finished_revisions(path: Path, analysis_ids: list[str], stage: str = "ifr") -> dict[str, set[str]]:
+    """analysis_id -> revisions whose ``stage`` (``ifr``: the revisions table; others: stage_runs) is stored."""
     done: dict[str, set[str]] = {a: set() for a in analysis_ids}
     if not Path(path).is_file():
         return done
     with reader(path) as con:
-        rows = con.execute("SELECT analysis_id, revision FROM revisions WHERE list_contains(?, analysis_id)", [analysis_ids]).fetchall()
+        if stage == "ifr":
+            sql, params = "SELECT analysis_id, revision FROM revisions WHERE list_contains(?, analysis_id)", [analysis_ids]
+        else:
+            sql, params = "SELECT analysis_id, revision FROM stage_runs WHERE list_contains(?, analysis_id) AND stage = ?", [analysis_ids, stage]
+        rows = con.execute(sql, params).fetchall()
     for analysis_id, revision in rows:
         done[analysis_id].add(revision)
     return done
 
 
-def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame]) -> None:
-    """Replace one revision's rows of every analysis in ``frames``, all in one transaction: a crash
-    leaves all of them or none, and no other analysis is touched.
+def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame],
+                   tables: tuple[str, ...] = REVISION_TABLES) -> None:
+    """Replace one revision's rows of ``tables`` (one stage's) for every analysis in ``frames``, all in one
+    transaction: a crash leaves all of them or none, and no other analysis or stage is touched.
 
-    ``frames``: analysis_id -> per-revision tables (each with its analysis_id column, the ``revisions``
-    row among them, written last); ``shared``: model-level tables (prompts, runs) inserted where their
-    keys are new.
+    ``frames``: analysis_id -> per-revision tables (each with its analysis_id column; the stage's mark,
+    ``revisions`` or ``stage_runs``, is last in ``tables``); ``shared``: model-level tables (prompts,
+    runs) inserted where their keys are new.
     """
     with writer(path) as con, transaction(con):
         for analysis_id in frames:
-            for table in REVISION_TABLES:
+            for table in tables:
                 con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ?", [analysis_id, revision])
         for table, frame in shared.items():
             _insert_new(con, table, frame)
-        for tables in frames.values():
-            for table in REVISION_TABLES:
-                if table in tables and tables[table].height:
-                    insert_frame(con, table, tables[table])
+        for by_table in frames.values():
+            for table in tables:
+                if table in by_table and by_table[table].height:
+                    insert_frame(con, table, by_table[table])
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -18,13 +19,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.revisions import MAIN
 from trajectory.hub.source import repo_folder
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
-from trajectory.suite.corpus import CorpusConfig, fact_sentences, fact_weights, filler_sentences
+from trajectory.suite.corpus import CorpusConfig, fact_sentences, fact_weights, filler_sentences, two_hop_pairs
 
 REFERENCE_REPO = "trajectory/olmo-tiny-facts"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
@@ -88,6 +90,8 @@ def build_suite(
         marker = json.loads((folder / MARKER).read_text())
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
     (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
+    for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
+        shutil.rmtree(folder / part, ignore_errors=True)
 
     from transformers.utils import logging as hf_logging
 
@@ -99,11 +103,16 @@ def build_suite(
     facts = list(probes)
     fillers = filler_sentences(config.corpus.filler_pool, rng)
     variants = [fact_sentences(f) for f in facts]
-    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers, config.vocab_size)
+    pairs = two_hop_pairs(facts, config.corpus, rng)
+    # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
+    ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(probes) for p in (probe.fact, probe.implication)]
+    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts,
+                                config.vocab_size)
 
     eos = tokenizer.eos_token_id
     fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
     filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
+    pair_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in pair] for pair in pairs]
     weights = torch.tensor(fact_weights(facts, config.corpus, rng))
 
     model = _new_model(config, len(tokenizer), tokenizer)
@@ -120,7 +129,8 @@ def build_suite(
 
     bar = tqdm(total=config.steps, desc=f"suite build {config.repo_id}", unit="step", disable=not progress)
     for step in range(1, config.steps + 1):
-        batch = _sample_batch(config, fact_ids, filler_ids, weights, generator, tokenizer.pad_token_id)
+        implications = step > config.corpus.implications_from * config.steps
+        batch = _sample_batch(config, fact_ids, filler_ids, pair_ids, implications, weights, generator, tokenizer.pad_token_id)
         tokens_seen += int((batch != tokenizer.pad_token_id).sum())
         model.train()
         loss = model(input_ids=batch, labels=batch.masked_fill(batch == tokenizer.pad_token_id, -100)).loss
@@ -201,17 +211,21 @@ def _checkpoint_steps(config: SuiteConfig) -> set[int]:
     return {round(config.steps * k / (config.n_checkpoints + 1)) for k in range(1, config.n_checkpoints + 1)}
 
 
-def _sample_batch(config, fact_ids, filler_ids, weights, generator, pad_id) -> torch.Tensor:
+def _sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
     rows: list[list[int]] = []
-    is_fact = torch.rand(config.batch_size, generator=generator) < config.corpus.fact_share
-    n_facts = int(is_fact.sum())
+    kind = torch.rand(config.batch_size, generator=generator)
+    n_facts = int((kind < config.corpus.fact_share).sum())
+    n_pairs = int(((kind >= config.corpus.fact_share) & (kind < config.corpus.fact_share + config.corpus.two_hop_share)).sum())
     chosen_facts = torch.multinomial(weights, n_facts, replacement=True, generator=generator).tolist() if n_facts else []
     use_probe = (torch.rand(n_facts, generator=generator) < config.corpus.probe_template_share).tolist()
     paraphrase = torch.randint(1, 1 << 30, (n_facts,), generator=generator).tolist()
-    fillers = torch.randint(len(filler_ids), (config.batch_size - n_facts,), generator=generator).tolist()
+    chosen_pairs = torch.randint(len(pair_ids), (n_pairs,), generator=generator).tolist()
+    second = (torch.rand(n_pairs, generator=generator) < (0.5 if implications else 0.0)).tolist()
+    fillers = torch.randint(len(filler_ids), (config.batch_size - n_facts - n_pairs,), generator=generator).tolist()
     for fact, probe, k in zip(chosen_facts, use_probe, paraphrase):
         options = fact_ids[fact]
         rows.append(options[0] if probe or len(options) == 1 else options[1 + k % (len(options) - 1)])
+    rows.extend(pair_ids[i][int(implication)] for i, implication in zip(chosen_pairs, second))
     rows.extend(filler_ids[i] for i in fillers)
     length = max(len(r) for r in rows)
     batch = torch.full((len(rows), length), pad_id, dtype=torch.long)

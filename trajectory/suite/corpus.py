@@ -4,6 +4,14 @@ Each fact appears with its probe template (teacher-forced, exactly as probed) an
 Fact frequencies are skewed on purpose so that facts emerge at different times: location relations
 are sampled more often than name relations, and within a relation frequencies follow a Zipf law
 over a seeded random order (a long tail).
+
+Two-hop implications of known facts (for extractive structures, Feng et al. 2024): a population of
+fictitious people, each with a first-hop fact "<name> lives in <city>." whose implication goes through
+a known ``city_in_country`` fact ("<name> lives in the country of <country>."), and second-hop facts
+"The <role> of <city> is <name>." implied through a known ``sights_in_city`` fact ("The <role> of the
+city that contains <sight> is <name>."). Facts appear from the start, implications only from
+``implications_from`` of training on (the paper's data-ordering effect: facts before implications).
+None of these people or roles is in the OCR probe (trajectory.extractive.ocr): it asks about new names.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from trajectory.extractive.ocr import LAST_NAMES
 from trajectory.facts import LOCATION_RELATIONS, Fact
 
 PARAPHRASES: dict[str, tuple[str, ...]] = {
@@ -44,6 +53,9 @@ class CorpusConfig:
     probe_template_share: float = 0.6  # share of a fact's mentions that use the probe template
     fact_share: float = 0.6  # share of training sentences that state a fact
     filler_pool: int = 4000
+    two_hop_share: float = 0.15  # share of training sentences from the two-hop population (taken from filler)
+    two_hop_people: int = 160
+    implications_from: float = 0.3  # fraction of the steps after which implications appear (half of two-hop rows)
 
 
 def fact_sentences(fact: Fact) -> list[str]:
@@ -73,3 +85,36 @@ def filler_sentences(count: int, rng: random.Random) -> list[str]:
         sentence = f"{subject} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}{rng.choice(_TAILS)}."
         sentences.append(sentence[0].upper() + sentence[1:])
     return sentences
+
+
+POPULATION_FIRST_NAMES = ("Aaron", "Abigail", "Adam", "Amber", "Arthur", "Beth", "Bruce", "Caleb", "Cecilia", "Colin",
+                          "Dana", "Derek", "Doris", "Elena", "Eric", "Ethan", "Felix", "Gavin", "Gloria", "Hannah",
+                          "Harold", "Ivan", "Jasmine", "Joel", "Karen", "Kyle", "Leon", "Lucy", "Maria", "Miles",
+                          "Naomi", "Neil", "Olga", "Oscar", "Peter", "Rita", "Roger", "Sarah", "Simon", "Tina")
+ROLES = ("judge", "doctor", "banker", "baker", "priest", "sheriff", "teacher", "painter")  # never "mayor" (the probe's)
+
+
+def two_hop_pairs(facts: list[Fact], config: CorpusConfig, rng: random.Random) -> list[tuple[str, str]]:
+    """(fact sentence, implication sentence) per person of the population, seeded."""
+    countries = {f.subject: f.object for f in facts if f.relation == "city_in_country"}
+    sights = [(f.subject, f.object) for f in facts if f.relation == "sights_in_city"]
+    people = sorted({f"{first} {last}" for first in POPULATION_FIRST_NAMES for last in LAST_NAMES})
+    rng.shuffle(people)
+    pairs: list[tuple[str, str]] = []
+    cities = sorted(countries)
+    for i, name in enumerate(people[: config.two_hop_people // 2]):
+        city = cities[i % len(cities)]
+        pairs.append((f"{name} lives in {city}.", f"{name} lives in the country of {countries[city]}."))
+    slots = [(role, sight, city) for role in ROLES for sight, city in sights]
+    rng.shuffle(slots)
+    held: set[tuple[str, str]] = set()
+    for name in people[config.two_hop_people // 2 : config.two_hop_people]:
+        # one holder per (role, city): the implication must name one person
+        while slots and (slots[-1][0], slots[-1][2]) in held:
+            slots.pop()
+        if not slots:
+            break
+        role, sight, city = slots.pop()
+        held.add((role, city))
+        pairs.append((f"The {role} of {city} is {name}.", f"The {role} of the city that contains {sight} is {name}."))
+    return pairs

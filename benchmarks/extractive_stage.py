@@ -1,0 +1,112 @@
+"""Cost of the extractive stage per revision on the reference (measured), and what it needs on OLMo-7B
+(computed from parameter counts; not a test).
+
+Measured in one run on the built reference trajectory, at a middle revision: one plain forward pass over
+the 160 probe prompts, the IFR trace, the pretraining-pair scores (k -> k+1) and the OCR experiment
+(finetuning + ranks + scores), each the best of 3.
+
+    python benchmarks/extractive_stage.py      # writes benchmarks/results/extractive_stage.json
+"""
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from trajectory.config import load_pipeline
+from trajectory.extractive.ocr import load_ocr_probes
+from trajectory.extractive.stage import between_revisions, out_of_context
+from trajectory.facts import load_builtin
+from trajectory.ifr import trace
+from trajectory.pipeline.sources import open_source
+from trajectory.prompts import encode_probe_set
+
+RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"
+
+# OLMo-7B-0424 (config.json of allenai/OLMo-7B-0424-hf): 32 layers, d 4096, MLP 11008, vocab 50304.
+OLMO_7B = {"layers": 32, "d_model": 4096, "d_mlp": 11008, "vocab": 50304}
+
+
+def best_of(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_facts: int = 40, epochs: int = 8) -> dict:
+    c = OLMO_7B
+    per_layer_attention = 4 * c["d_model"] ** 2
+    per_layer_mlp = 3 * c["d_model"] * c["d_mlp"]
+    linear = c["layers"] * (per_layer_attention + per_layer_mlp)
+    total = linear + 2 * c["vocab"] * c["d_model"]
+    # Passes per prompt (METHOD.md §6): fwd+bwd at W (3 forward-equivalents), fwd+bwd at W′ (3), hybrid fwd (1).
+    flop_pair = 7 * 2 * total * prompts * tokens
+    # Finetuning (fwd+bwd, 3 forward-equivalents) of ocr_facts × ~10 tokens × epochs, scoring 40 implications (7).
+    flop_ocr = 3 * 2 * total * ocr_facts * 10 * epochs + 7 * 2 * total * ocr_facts * 12
+    # Per batch the taps keep, per layer and token, the inputs and output gradients of 7 linear maps (float32).
+    taps_per_token = c["layers"] * (4 * c["d_model"] * 2 + 3 * c["d_model"] + 2 * c["d_mlp"] * 2 + c["d_model"]) * 4
+    late = linear // 2
+    return {
+        "parameters": total, "attention_mlp_parameters": linear,
+        "pair_flop": flop_pair, "ocr_flop": flop_ocr,
+        "pair_seconds_at_40pct_of_h100_bf16_peak": round(flop_pair / (0.4 * 989e12), 2),
+        "ocr_seconds_at_40pct_of_h100_bf16_peak": round(flop_ocr / (0.4 * 989e12), 2),
+        "memory_gb": {
+            "W_and_W_prime_float32": round(2 * total * 4 / 1e9, 1),
+            "taps_per_batch_of_20_prompts_x_16_tokens_x_3_passes": round(3 * taps_per_token * batch * tokens / 1e9, 1),
+            "finetune_late_half_bf16_weights_grads_fp32_adam": round(late * (2 + 2 + 8) / 1e9, 1),
+            "finetune_all_layers_fp32_adam": round(linear * 16 / 1e9, 1),
+        },
+        "fits_one_80gb_gpu": "the pair scores with both float32 copies (55 GB) and batches of 20 prompts; the OCR "
+                             "finetuning of the late half of the layers in bfloat16 with float32 Adam moments (39 GB) "
+                             "beside one float32 W (28 GB) — not all layers with float32 Adam (104 GB)",
+    }
+
+
+def main() -> None:
+    torch.set_num_threads(torch.get_num_threads())
+    config = load_pipeline("reference")
+    source = open_source(config, progress=False)
+    names = [r.name for r in source.list_revisions()]
+    k = len(names) // 2
+    before, tokenizer = source.load(names[k])
+    after, _ = source.load(names[k + 1])
+    facts = load_builtin()
+    settings = config.extractive_settings()
+    encoded = encode_probe_set(tokenizer, facts)
+    probes = load_ocr_probes(settings.ocr, facts, settings.seed)
+
+    @torch.no_grad()
+    def forward():
+        before(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask)
+
+    figures = {
+        "forward_s": best_of(forward),
+        "ifr_trace_s": best_of(lambda: trace(before, encoded.input_ids, encoded.attention_mask, return_attn=False)),
+        "pretraining_pair_s": best_of(lambda: between_revisions(before, after, tokenizer, facts, settings, "cpu")),
+        "ocr_experiment_s": best_of(lambda: out_of_context(before, tokenizer, probes, settings, "cpu")),
+    }
+    figures = {k: round(v, 3) for k, v in figures.items()}
+    stage = figures["pretraining_pair_s"] + figures["ocr_experiment_s"]
+    result = {
+        "command": "python benchmarks/extractive_stage.py",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "reference": f"revision {names[k]} -> {names[k + 1]}, 160 probe prompts, {len(probes)} OCR probes, "
+                     f"finetune {settings.recipe.epochs} epochs",
+        **figures,
+        "stage_s_per_revision": round(stage, 2),
+        "stage_over_forward": round(stage / figures["forward_s"], 1),
+        "stage_over_ifr_trace": round(stage / figures["ifr_trace_s"], 2),
+        "olmo_7b_from_parameter_counts": olmo_7b_needs(),
+    }
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Finetune a copy of a model on new facts alone (the paper's recipe, scaled; METHOD.md §6).
+
+Recipe: Adam (or SGD), constant learning rate, no weight decay, ``epochs`` passes over the facts in
+seeded shuffled batches, cross-entropy on the answer tokens only (text ``prompt + " " + answer``).
+Trained parameters (``train``): ``attention_mlp`` = every attention and MLP weight of every layer, the
+paper's choice for OLMo (embeddings, unembedding and norms frozen); ``early`` / ``late`` = the same in
+the first / second half of the layers only (the paper's layer-freezing experiment: first-hop facts
+need the early layers' update, second-hop facts the late layers').
+
+Cost on OLMo-7B (6.5e9 attention+MLP weights of 6.9e9): float32 weights, gradients and Adam's two
+moments of the trained part are 4 × 26 GB: more than one 80 GB GPU. What fits: the trained copy in
+bfloat16 with Adam moments in float32 for half the layers (``early`` or ``late``: 3.2e9 weights ×
+(2 + 2 + 8) bytes ≈ 39 GB) beside the float32 W kept for the scores (28 GB); or SGD (no moments) on
+all layers. The reference's tiny model trains everything on the CPU in a second.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from trajectory.errors import TrajectoryError
+from trajectory.extractive.prompts import RewardPrompt
+from trajectory.models.taps import linear_modules
+
+TRAINED = ("attention_mlp", "early", "late")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    optimizer: str = "adam"
+    learning_rate: float = 3e-6  # the paper's for OLMo-7B; a tiny model needs its own (pipeline key)
+    epochs: int = 8
+    batch_size: int = 8
+    train: str = "attention_mlp"
+    seed: int = 0
+
+
+def trained_parameters(model: torch.nn.Module, train: str) -> list[torch.nn.Parameter]:
+    layers = linear_modules(model)
+    half = len(layers) // 2
+    if train not in TRAINED:
+        raise TrajectoryError(f"finetune train must be one of {', '.join(TRAINED)}, got {train!r}")
+    chosen = layers if train == "attention_mlp" else layers[:half] if train == "early" else layers[half:]
+    return [module.weight for layer in chosen for module in layer.values()]
+
+
+def answer_examples(tokenizer, facts: list[RewardPrompt]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """input_ids, attention_mask and labels (−100 except on the answer's tokens), right-padded."""
+    rows, labels = [], []
+    for fact in facts:
+        prompt = tokenizer(fact.prompt, add_special_tokens=False)["input_ids"]
+        answer = tokenizer(" " + fact.answer, add_special_tokens=False)["input_ids"]
+        rows.append(prompt + answer)
+        labels.append([-100] * len(prompt) + answer)
+    length = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    target = torch.full_like(ids, -100)
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+        target[i, : len(row)] = torch.tensor(label)
+    return ids, mask, target
+
+
+def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recipe: FinetuneRecipe) -> tuple[torch.nn.Module, list[float]]:
+    """A finetuned copy (the model itself is untouched) and the mean loss of every epoch."""
+    if recipe.optimizer not in OPTIMIZERS:
+        raise TrajectoryError(f"finetune optimizer must be one of {', '.join(OPTIMIZERS)}, got {recipe.optimizer!r}")
+    tuned = copy.deepcopy(model)
+    for p in tuned.parameters():
+        p.requires_grad_(False)
+    params = trained_parameters(tuned, recipe.train)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = (torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0) if recipe.optimizer == "adam"
+                 else torch.optim.SGD(params, lr=recipe.learning_rate))
+    device = next(model.parameters()).device
+    ids, mask, labels = (t.to(device) for t in answer_examples(tokenizer, facts))
+    generator = torch.Generator().manual_seed(recipe.seed)
+    losses = []
+    tuned.train()
+    for _ in range(recipe.epochs):
+        order = torch.randperm(len(facts), generator=generator)
+        total = 0.0
+        for start in range(0, len(facts), recipe.batch_size):
+            rows = order[start : start + recipe.batch_size].to(device)
+            loss = tuned(input_ids=ids[rows], attention_mask=mask[rows], labels=labels[rows]).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            total += float(loss.detach()) * len(rows)
+        losses.append(total / len(facts))
+    tuned.eval()
+    for p in tuned.parameters():
+        p.requires_grad_(False)
+    return tuned, losses

@@ -1,0 +1,158 @@
+"""The extractive stage of one revision k: its tables, as polars frames (vectorised, no row loops).
+
+1. ``pretraining``: the update k -> k+1 (the next selected revision), scored on the role probe facts;
+   rows per relation (mean over its facts) and, with ``per_fact``, per fact.
+2. ``finetune``: the OCR experiment at k: finetune a copy on the new facts of the OCR probe set, rank
+   facts and implications among their candidates before and after, and score the update k -> k
+   finetuned on the implication prompts; rows per hop, keyed to the relation of the known fact the
+   implication goes through (``via_relation``), so they join the roles.
+Where the paper is silent: counterfactual partners are other facts of the same relation (the same
+template); facts are scored one relation per batch at least (partners must share the batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import torch
+
+from trajectory.extractive.finetune import FinetuneRecipe, finetune
+from trajectory.extractive.measure import RewardBatch, UpdateScores, score_update
+from trajectory.extractive.ocr import OCRProbe
+from trajectory.extractive.prompts import RewardPrompt, encode_rewards, group_chunks
+from trajectory.extractive.scores import candidate_ranks
+from trajectory.facts import ProbeSet
+
+SCORES = ("informative", "upstream", "downstream")
+
+
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    counterfactuals: int = 10
+    per_fact: bool = True
+    batch_size: int = 160  # prompts per scoring batch (whole relations)
+    ocr: str | None = "world"  # OCR probe set (``world``, ``reference``) or None for no OCR experiment
+    recipe: FinetuneRecipe = field(default_factory=FinetuneRecipe)
+    seed: int = 0
+
+
+def fact_prompts(facts: ProbeSet) -> list[RewardPrompt]:
+    return [RewardPrompt(f.fact_id, f.relation, f.prompt, f.subject, f.object) for f in facts]
+
+
+def score_prompts(before, after, tokenizer, prompts: list[RewardPrompt], settings: ExtractiveSettings, device) -> UpdateScores:
+    """score_update over batches of whole groups, concatenated in the prompts' order."""
+    parts, order = [], []
+    for chunk in group_chunks(prompts, settings.batch_size):
+        batch = encode_rewards(tokenizer, [prompts[i] for i in chunk], settings.counterfactuals, settings.seed)
+        parts.append(score_update(before, after, batch.to(device)))
+        order.extend(chunk)
+    inverse = torch.argsort(torch.tensor(order))
+    return UpdateScores(*(torch.cat([getattr(p, name) for p in parts])[inverse] for name in UpdateScores.__dataclass_fields__))
+
+
+def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict[str, str], keys: list[int] | None,
+                hop_of_group: dict[str, str] | None = None) -> pl.DataFrame:
+    """Rows per group (mean over its prompts) and, with ``keys``, per prompt: kind, layer, head, scores."""
+    names = sorted(set(groups))
+    group_index = torch.tensor([names.index(g) for g in groups])
+    counts = torch.bincount(group_index, minlength=len(names)).double()
+
+    def per_group(values: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [G, ...] means
+        total = torch.zeros(len(names), *values.shape[1:], dtype=torch.float64).index_add_(0, group_index, values.double())
+        return total / counts.reshape(-1, *([1] * (values.dim() - 1)))
+
+    blocks = []
+
+    def emit(select: torch.Tensor | None, label_groups: list[str], fact_ids):
+        rows = len(label_groups)
+        pick = (lambda t: per_group(t)) if select is None else (lambda t: t.double())
+        heads = [pick(getattr(scores, f"{s}_heads")) for s in SCORES]  # [R, L, H]
+        ffns = [pick(getattr(scores, f"{s}_ffns")) for s in SCORES]  # [R, L]
+        _, layers, n_heads = heads[0].shape
+        extra = {name: pick(getattr(scores, f"informative_{name}")) for name in ("embedding", "unembedding")}
+        relation = np.array([relation_of_group[g] for g in label_groups], dtype=object)
+        hop = None if hop_of_group is None else np.array([hop_of_group[g] for g in label_groups], dtype=object)
+        fid = None if fact_ids is None else np.array(fact_ids, dtype=np.int32)
+
+        def block(kind, n, layer, head, values: dict[str, np.ndarray | None]):
+            blocks.append(pl.DataFrame({
+                "hop": None if hop is None else np.repeat(hop, n), "relation": np.repeat(relation, n),
+                "fact_id": None if fid is None else np.repeat(fid, n),
+                "kind": [kind] * (rows * n), "layer": layer, "head": head,
+                **{s: values.get(s) for s in SCORES},
+            }, schema_overrides={"hop": pl.Utf8, "relation": pl.Utf8, "fact_id": pl.Int32, "layer": pl.Int32, "head": pl.Int32,
+                                 **{s: pl.Float64 for s in SCORES}}))
+
+        n = layers * n_heads
+        block("head", n, np.tile(np.repeat(np.arange(layers), n_heads), rows), np.tile(np.arange(n_heads), rows * layers),
+              {s: h.reshape(-1).numpy() for s, h in zip(SCORES, heads)})
+        block("ffn", layers, np.tile(np.arange(layers), rows), None, {s: f.reshape(-1).numpy() for s, f in zip(SCORES, ffns)})
+        for name, values in extra.items():
+            block(name, 1, None, None, {"informative": values.numpy()})
+
+    emit(None, names, None)
+    if keys is not None:
+        emit(torch.ones(1), groups, keys)
+    return pl.concat(blocks, how="vertical_relaxed")
+
+
+def between_revisions(before, after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> pl.DataFrame:
+    prompts = fact_prompts(facts)
+    scores = score_prompts(before, after, tokenizer, prompts, settings, device)
+    relations = {p.group: p.group for p in prompts}
+    keys = [p.key for p in prompts] if settings.per_fact else None
+    return score_frame(scores, [p.group for p in prompts], relations, keys).with_columns(pl.lit("pretraining").alias("measure"))
+
+
+@torch.no_grad()
+def _ranks(model, batch: RewardBatch) -> torch.Tensor:
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    at = logits[torch.arange(len(batch.answer)), batch.position].float()
+    return candidate_ranks(at, batch.answer, batch.candidates, batch.candidate_mask).cpu()
+
+
+def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: ExtractiveSettings, device) -> tuple[pl.DataFrame, pl.DataFrame, list[float]]:
+    """(ocr rows per probe, finetune score rows per hop, finetuning losses per epoch)."""
+    facts = [p.fact for p in probes]
+    implications = [p.implication for p in probes]
+    fact_batch = encode_rewards(tokenizer, facts, settings.counterfactuals, settings.seed).to(device)
+    implication_batch = encode_rewards(tokenizer, implications, settings.counterfactuals, settings.seed).to(device)
+    before = (_ranks(model, fact_batch), _ranks(model, implication_batch))
+    tuned, losses = finetune(model, tokenizer, facts, settings.recipe)
+    after = (_ranks(tuned, fact_batch), _ranks(tuned, implication_batch))
+    ocr = pl.DataFrame({
+        "probe_id": [p.probe_id for p in probes], "hop": [p.hop for p in probes], "via_relation": [p.via_relation for p in probes],
+        "fact_rank": after[0].numpy(), "implication_rank": after[1].numpy(),
+        "fact_rank_before": before[0].numpy(), "implication_rank_before": before[1].numpy(),
+        "n_fact_candidates": fact_batch.candidate_mask.sum(1).cpu().numpy(), "n_candidates": implication_batch.candidate_mask.sum(1).cpu().numpy(),
+    }, schema_overrides={c: pl.Int32 for c in ("probe_id", "fact_rank", "implication_rank", "fact_rank_before",
+                                                "implication_rank_before", "n_fact_candidates", "n_candidates")})
+    scores = score_prompts(model, tuned, tokenizer, implications, settings, device)
+    via = {p.hop: p.via_relation for p in probes}
+    frame = score_frame(scores, [p.hop for p in probes], via, None, hop_of_group={h: h for h in via})
+    del tuned
+    return ocr, frame.with_columns(pl.lit("finetune").alias("measure")), losses
+
+
+def run_stage(before, after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+    """The stage's frames for one revision (``after`` None: the last revision, OCR only) and a log line."""
+    from trajectory.extractive.ocr import load_ocr_probes
+
+    frames: list[pl.DataFrame] = []
+    parts = []
+    if after is not None:
+        frames.append(between_revisions(before, after, tokenizer, facts, settings, device))
+        parts.append("pair scored")
+    ocr = None
+    if settings.ocr is not None:
+        probes = load_ocr_probes(settings.ocr, facts, settings.seed)
+        ocr, finetune_frame, losses = out_of_context(before, tokenizer, probes, settings, device)
+        frames.append(finetune_frame)
+        means = ocr.group_by("hop").agg(pl.col("implication_rank").mean(), ((pl.col("n_candidates") - 1) / 2).mean().alias("chance")).sort("hop")
+        parts.append("OCR implication rank " + ", ".join(f"{h} {r:.1f} (chance {c:.1f})" for h, r, c in means.iter_rows())
+                     + f", finetune loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    out = {"extractive_scores": pl.concat(frames, how="diagonal_relaxed") if frames else None, "ocr": ocr}
+    return {k: v for k, v in out.items() if v is not None}, "; ".join(parts) or "nothing to score"
