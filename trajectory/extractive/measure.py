@@ -95,13 +95,21 @@ def score_update(before: torch.nn.Module, after: torch.nn.Module, batch: RewardB
     Computed in float32, or float64 for float64 models (the exactness tests)."""
     check_supported(before)
     dtype = torch.promote_types(next(before.parameters()).dtype, torch.float32)
-    at_w, reward_before = _forward_backward(before, batch)
-    at_w2, reward_after = _forward_backward(after, batch)
-    cache = [{name: layer[name].input.detach() for name in READERS} for layer in at_w2.layers]
-    hybrid, _ = _forward_backward(before, batch, substitute=cache, backward=False)
-    del cache
-    with torch.no_grad():
-        return _combine(before, after, batch, at_w, at_w2, hybrid, reward_before, reward_after, dtype)
+    passes: list[Taps] = []
+    try:
+        at_w, reward_before = _forward_backward(before, batch)
+        passes.append(at_w)
+        at_w2, reward_after = _forward_backward(after, batch)
+        passes.append(at_w2)
+        cache = [{name: layer[name].input.detach() for name in READERS} for layer in at_w2.layers]
+        hybrid, _ = _forward_backward(before, batch, substitute=cache, backward=False)
+        passes.append(hybrid)
+        del cache
+        with torch.no_grad():
+            return _combine(before, after, batch, at_w, at_w2, hybrid, reward_before, reward_after, dtype)
+    finally:
+        for taps in passes:
+            taps.clear()
 
 
 def _combine(before, after, batch: RewardBatch, at_w: Taps, at_w2: Taps, hybrid: Taps, reward_before, reward_after, dtype) -> UpdateScores:

@@ -79,12 +79,13 @@ def encode_rewards(tokenizer, prompts: list[RewardPrompt], counterfactuals: int 
 
 
 def group_chunks(prompts: list[RewardPrompt], batch_size: int) -> list[list[int]]:
-    """Indices in batches of whole groups (partners stay in their prompt's batch), about batch_size each."""
+    """Indices in batches of whole groups (partners stay in their prompt's batch), about batch_size each;
+    groups in order of their longest prompt, so that a batch pads little."""
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(prompts):
         groups.setdefault(p.group, []).append(i)
     chunks: list[list[int]] = [[]]
-    for members in groups.values():
+    for members in sorted(groups.values(), key=lambda m: max(len(prompts[i].prompt) for i in m)):
         if chunks[-1] and len(chunks[-1]) + len(members) > batch_size:
             chunks.append([])
         chunks[-1].extend(members)

@@ -63,7 +63,7 @@ def trace(
 
     ``threshold`` is τ (0 returns the raw normalised contributions); ``ffn_renormalisation`` is
     ``per_position`` or ``study`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
-    prompts go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
+    prompts of similar length go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
     temporary of the attention decomposition. The model is left as it was (attention implementation,
     hooks, mode).
     """
@@ -109,10 +109,13 @@ def trace_variants(
     was_training = model.training
     model.eval()
     try:
+        # Chunks of prompts of similar length: each chunk is trimmed to its longest prompt, and the
+        # attention decomposition costs T² per prompt, so sorting by length saves most of the padding.
+        by_length = torch.argsort(attention_mask.sum(1).cpu(), stable=True)
         for start in range(0, batch, batch_size):
-            rows = slice(start, min(start + batch_size, batch))
-            chunk_len = int(attention_mask[rows].sum(1).max())  # trim shared padding
-            ids, mask = input_ids[rows, :chunk_len], attention_mask[rows, :chunk_len]
+            rows = by_length[start : start + batch_size]
+            chunk_len = int(attention_mask[rows.to(device)].sum(1).max())  # trim shared padding
+            ids, mask = input_ids[rows.to(device), :chunk_len], attention_mask[rows.to(device), :chunk_len]
             chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()

@@ -39,6 +39,12 @@ class Taps:
     embedding: Tap = field(default_factory=Tap)  # output [B, T, d] and its gradient
     unembedding: Tap = field(default_factory=Tap)  # lm_head: input [B, T, d], output logits
 
+    def clear(self) -> None:
+        """Drop every recorded tensor. A recorded output holds a gradient hook that holds its Tap: a
+        reference cycle that Python's collector frees late (hundreds of MB a pass); clearing breaks it."""
+        for tap in [self.embedding, self.unembedding, *(t for layer in self.layers for t in layer.values())]:
+            tap.input = tap.output = tap.grad_out = None
+
 
 def linear_modules(model: torch.nn.Module) -> list[dict[str, torch.nn.Linear]]:
     """Per layer, the seven projections by name (OLMo / Llama naming)."""
