@@ -27,7 +27,7 @@ UNPIVOT (value FOR score IN (informative, upstream, downstream));
 
 -- Share of each score carried by each role and by each kind (split = 'role' | 'kind'), per revision (pair),
 -- relations pooled: share = Σ|score| of the part / Σ|score| of all heads and FFNs (scores have signs; the
--- signed total is kept as `total`).
+-- signed total is kept as `total`). Roles differ in size: mean_magnitude = Σ|score| per component.
 CREATE OR REPLACE VIEW extractive_shares AS
 WITH parts AS (
     SELECT analysis_id, model, revision, ordinal, measure, hop, score, 'role' AS split, role AS part, value FROM extractive_long
@@ -37,7 +37,7 @@ WITH parts AS (
 SELECT analysis_id, model, revision, ordinal, measure, hop, score, split, part,
        sum(value) AS total, sum(abs(value)) AS magnitude,
        sum(abs(value)) / nullif(sum(sum(abs(value))) OVER (PARTITION BY analysis_id, revision, measure, hop, score, split), 0) AS share,
-       count(*) AS n_components
+       count(*) AS n_components, sum(abs(value)) / count(*) AS mean_magnitude
 FROM parts
 GROUP BY analysis_id, model, revision, ordinal, measure, hop, score, split, part;
 

@@ -11,8 +11,8 @@ Two built-in sets:
 - ``reference``: built from the reference corpus's own known facts (``city_in_country`` for the first
   hop's implication "… lives in the country of" -> country, ``sights_in_city`` for the second hop), so
   the tiny reference model can answer them at all.
-Names are fictitious first + last names assigned to the cities by a seeded permutation; the first names
-differ (the candidates' first tokens must be unique).
+Names are fictitious first + last names assigned to the cities by a seeded permutation; within a hop
+their initials differ (the candidates' first tokens must be unique).
 """
 
 from __future__ import annotations
@@ -27,11 +27,17 @@ from trajectory.extractive.prompts import RewardPrompt
 from trajectory.facts import ProbeSet
 
 HOPS = ("first", "second")
-# Never used by the reference corpus's own people (trajectory.suite.corpus.POPULATION_FIRST_NAMES).
-PROBE_FIRST_NAMES = ("Alice", "Brian", "Chloe", "Daniel", "Emily", "Frank", "Grace", "Henry", "Isabel", "Jacob",
-                     "Kevin", "Laura", "Martin", "Nancy", "Oliver", "Paula", "Quentin", "Rachel", "Steven", "Teresa",
-                     "Ursula", "Victor", "Wendy", "Xavier", "Yvonne", "Zachary", "Andrew", "Bella", "Carl", "Diana",
-                     "Edward", "Fiona", "George", "Helen", "Isaac", "Julia", "Keith", "Linda", "Mark", "Nora")
+# Never used by the reference corpus's own people (trajectory.suite.corpus.POPULATION_FIRST_NAMES). One
+# pool per hop, each with 26 different initials: a hop's names are its candidates, and names with
+# different initials have different first tokens under any byte-level tokenizer.
+PROBE_FIRST_NAMES = (
+    ("Alice", "Brian", "Chloe", "Daniel", "Emily", "Frank", "Grace", "Henry", "Isabel", "Jacob", "Kevin", "Laura",
+     "Martin", "Nancy", "Oliver", "Paula", "Quentin", "Rachel", "Steven", "Teresa", "Ursula", "Victor", "Wendy",
+     "Xavier", "Yvonne", "Zachary"),
+    ("Andrew", "Bella", "Carl", "Diana", "Edward", "Fiona", "George", "Helen", "Isaac", "Julia", "Keith", "Linda",
+     "Mark", "Nora", "Owen", "Patrick", "Quinn", "Ruth", "Sophie", "Thomas", "Uma", "Vera", "Walter", "Xena",
+     "Yusuf", "Zoe"),
+)
 LAST_NAMES = ("Smith", "Johnson", "Brown", "Taylor", "Miller", "Wilson", "Moore", "Clark", "Walker", "Hall",
               "Young", "Allen", "King", "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill")
 
@@ -45,11 +51,10 @@ class OCRProbe:
     implication: RewardPrompt  # answered only by composing the new fact with the known one
 
 
-def _names(count: int, seed: int) -> list[str]:
-    if count > len(PROBE_FIRST_NAMES):
-        raise TrajectoryError(f"at most {len(PROBE_FIRST_NAMES)} names per OCR probe set, asked for {count}")
-    rng = random.Random(seed)
-    first = list(PROBE_FIRST_NAMES)
+def _names(count: int, pool: tuple[str, ...], rng: random.Random) -> list[str]:
+    if count > len(pool):
+        raise TrajectoryError(f"at most {len(pool)} probes per hop, asked for {count}")
+    first = list(pool)
     rng.shuffle(first)
     return [f"{f} {rng.choice(LAST_NAMES)}" for f in first[:count]]
 
@@ -58,19 +63,21 @@ def build_probes(first_hop: list[tuple[str, str]], second_hop: list[tuple[str, s
                  via: tuple[str, str], seed: int = 0) -> list[OCRProbe]:
     """first_hop: (city, what the city implies); second_hop: (landmark, city). Templates: ``lives``,
     ``implies`` (with {name}), ``mayor`` (with {city}), ``contains`` (with {landmark})."""
-    names = _names(len(first_hop) + len(second_hop), seed)
+    names_rng = random.Random(seed)
+    first_names = _names(len(first_hop), PROBE_FIRST_NAMES[0], names_rng)
+    second_names = _names(len(second_hop), PROBE_FIRST_NAMES[1], names_rng)
     rng = random.Random(seed + 1)
     order = list(range(len(first_hop)))
     rng.shuffle(order)  # which name lives in which city: a seeded permutation
     probes: list[OCRProbe] = []
     for i, k in enumerate(order):
         city, implied = first_hop[k]
-        name = names[i]
+        name = first_names[i]
         probes.append(OCRProbe(len(probes), "first", via[0],
                                RewardPrompt(len(probes), "first", templates["lives"].format(name=name), name, city),
                                RewardPrompt(len(probes), "first", templates["implies"].format(name=name), name, implied)))
     for i, (landmark, city) in enumerate(second_hop):
-        name = names[len(first_hop) + i]
+        name = second_names[i]
         probes.append(OCRProbe(len(probes), "second", via[1],
                                RewardPrompt(len(probes), "second", templates["mayor"].format(city=city), city, name),
                                RewardPrompt(len(probes), "second", templates["contains"].format(landmark=landmark), landmark, name)))

@@ -152,6 +152,10 @@ class _LoadedModels:
             self.loaded[key] = self.source.load(name, dtype=dtype, device=self.device)
         return self.loaded[key]
 
+    def keep_only(self, dtype: str) -> None:
+        """Drop the loaded copies of other dtypes (a 7B model's bfloat16 copy before its float32 pair)."""
+        self.loaded = {k: v for k, v in self.loaded.items() if k[1] == dtype}
+
     def release_except(self, revision: Revision | None) -> None:
         keep = revision.name if revision is not None else None
         self.loaded = {k: v for k, v in self.loaded.items() if k[0] == keep}
@@ -203,6 +207,7 @@ def extractive_revision(config, models: _LoadedModels, revision: Revision, follo
     started = time.perf_counter()
     settings = config.extractive_settings()
     bar.set_postfix_str(f"{revision.name}: extractive")
+    models.keep_only("float32")
     before, tokenizer = models.get(revision.name, "float32")
     after = models.get(following.name, "float32")[0] if following is not None else None
     tables, summary = run_stage(before, after, tokenizer, probes, settings, device)
