@@ -216,3 +216,11 @@ def test_no_update_scores_zero():
     scores = score_update(model, copy.deepcopy(model), toy_batch())
     for name in ("informative_heads", "informative_ffns", "downstream_heads", "downstream_ffns", "upstream_heads", "upstream_ffns"):
         assert getattr(scores, name).abs().max() == 0, name
+
+
+def test_a_prompt_without_counterfactuals_has_no_upstream_score():
+    batch = toy_batch()
+    batch.partner_mask[1] = False
+    scores = score_update(tiny_olmo(0), perturbed(tiny_olmo(0), 1), batch)
+    assert torch.isnan(scores.upstream_heads[1]).all() and torch.isnan(scores.upstream_ffns[1]).all()
+    assert torch.isfinite(scores.upstream_heads[[0, 2, 3]]).all() and torch.isfinite(scores.downstream_heads).all()

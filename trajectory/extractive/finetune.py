@@ -4,14 +4,16 @@ Recipe: Adam (or SGD), constant learning rate, no weight decay, ``epochs`` passe
 seeded shuffled batches, cross-entropy on the answer tokens only (text ``prompt + " " + answer``).
 Trained parameters (``train``): ``attention_mlp`` = every attention and MLP weight of every layer, the
 paper's choice for OLMo (embeddings, unembedding and norms frozen); ``early`` / ``late`` = the same in
-the first / second half of the layers only (the paper's layer-freezing experiment: first-hop facts
-need the early layers' update, second-hop facts the late layers').
+the first three quarters / the last quarter of the layers only (the paper's layer-freezing split of
+OLMo-7B: early = layers 0–23, late = 24–31; first-hop facts need the early layers' update, second-hop
+facts the late layers'). The copy shares every frozen tensor with the model (only trained weights are
+copied), and everything stays float32: W′ − W of a bfloat16 copy would be mostly rounding.
 
-Cost on OLMo-7B (6.5e9 attention+MLP weights of 6.9e9): float32 weights, gradients and Adam's two
-moments of the trained part are 4 × 26 GB: more than one 80 GB GPU. What fits: the trained copy in
-bfloat16 with Adam moments in float32 for half the layers (``early`` or ``late``: 3.2e9 weights ×
-(2 + 2 + 8) bytes ≈ 39 GB) beside the float32 W kept for the scores (28 GB); or SGD (no moments) on
-all layers. The reference's tiny model trains everything on the CPU in a second.
+Cost on OLMo-7B (6.5e9 attention+MLP weights of 6.9e9; the float32 W the scores need is 28 GB): all
+layers with Adam need 6.5e9 × (4 copy + 4 gradient + 8 moments) = 104 GB more: not on one 80 GB GPU.
+``late`` (1.6e9 weights) needs 26 GB more, 54 GB in all: it fits, and is the 7B pipeline's choice;
+``attention_mlp`` with SGD needs 52 GB more (80 GB: it does not fit with activations); ``early`` with SGD
+39 GB more (67 GB). The reference's tiny model trains everything on the CPU in a second.
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ class FinetuneRecipe:
 
 def trained_parameters(model: torch.nn.Module, train: str) -> list[torch.nn.Parameter]:
     layers = linear_modules(model)
-    half = len(layers) // 2
+    split = max(1, (3 * len(layers)) // 4)  # OLMo-7B: 24 of 32 layers are "early"
     if train not in TRAINED:
         raise TrajectoryError(f"finetune train must be one of {', '.join(TRAINED)}, got {train!r}")
-    chosen = layers if train == "attention_mlp" else layers[:half] if train == "early" else layers[half:]
+    chosen = layers if train == "attention_mlp" else layers[:split] if train == "early" else layers[split:]
     return [module.weight for layer in chosen for module in layer.values()]
 
 
@@ -72,10 +74,15 @@ def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recip
     """A finetuned copy (the model itself is untouched) and the mean loss of every epoch."""
     if recipe.optimizer not in OPTIMIZERS:
         raise TrajectoryError(f"finetune optimizer must be one of {', '.join(OPTIMIZERS)}, got {recipe.optimizer!r}")
-    tuned = copy.deepcopy(model)
-    for p in tuned.parameters():
-        p.requires_grad_(False)
+    trained = {id(p) for p in trained_parameters(model, recipe.train)}
+    # Frozen tensors are shared, not copied (a 7B model's copy would be another 28 GB).
+    shared = {id(p): p for p in model.parameters() if id(p) not in trained}
+    shared |= {id(b): b for b in model.buffers()}
+    tuned = copy.deepcopy(model, memo=dict(shared))
     params = trained_parameters(tuned, recipe.train)
+    flags = {id(p): p.requires_grad for p in model.parameters()}
+    for p in tuned.parameters():
+        p.requires_grad_(False)  # also the shared ones: restored below
     for p in params:
         p.requires_grad_(True)
     optimizer = (torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0) if recipe.optimizer == "adam"
@@ -97,6 +104,8 @@ def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recip
             total += float(loss.detach()) * len(rows)
         losses.append(total / len(facts))
     tuned.eval()
-    for p in tuned.parameters():
+    for p in params:
         p.requires_grad_(False)
+    for p in model.parameters():
+        p.requires_grad_(flags[id(p)])
     return tuned, losses

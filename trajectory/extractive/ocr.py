@@ -118,9 +118,13 @@ def reference_probes(facts: ProbeSet, seed: int = 0) -> list[OCRProbe]:
 OCR_SETS = {"world": world_probes, "reference": reference_probes}
 
 
-def load_ocr_probes(name: str, facts: ProbeSet, seed: int = 0) -> list[OCRProbe]:
+def load_ocr_probes(name: str, seed: int = 0) -> list[OCRProbe]:
+    """``world`` or ``reference``; the latter from the built-in facts the reference model was trained on,
+    whatever probe set the roles are measured with."""
     if name == "world":
         return world_probes(seed)
     if name == "reference":
-        return reference_probes(facts, seed)
+        from trajectory.facts import load_builtin
+
+        return reference_probes(load_builtin(), seed)
     raise TrajectoryError(f"unknown OCR probe set {name!r} (known: {', '.join(OCR_SETS)})")

@@ -3,7 +3,7 @@
 METHOD.md §6: the text is ``prompt + " " + answer``; tok(answer) is the first token of ``" " + answer``
 tokenised alone; the candidates C are the distinct first tokens of the group's answers (a relation's
 objects, or a hop's); the counterfactual partners x̃ of a prompt are up to K other prompts of its group
-with another subject and another answer token, chosen by a seeded shuffle.
+with another subject and another answer token, chosen by a seeded shuffle (none: upstream is NaN).
 """
 
 from __future__ import annotations
@@ -61,9 +61,8 @@ def encode_rewards(tokenizer, prompts: list[RewardPrompt], counterfactuals: int 
         pool = [j for j in groups[p.group] if prompts[j].subject != p.subject and answers[j] != answers[i]]
         rng.shuffle(pool)
         chosen = pool[:counterfactuals]
-        if not chosen:
-            raise TrajectoryError(f"group {p.group!r} has no counterfactual for {p.prompt!r} (another subject and answer)")
-        partners.append(chosen + [chosen[0]] * (counterfactuals - len(chosen)))
+        # No counterfactual (a group of one): its upstream score is undefined (NaN, stored as NULL).
+        partners.append(chosen + [chosen[0] if chosen else i] * (counterfactuals - len(chosen)))
         partner_mask.append([True] * len(chosen) + [False] * (counterfactuals - len(chosen)))
     length = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)

@@ -92,7 +92,7 @@ def counterfactual_mean(outputs: torch.Tensor, partners: torch.Tensor, pi: torch
     """E over each prompt's counterfactual partners of their outputs at the aligned positions.
 
     outputs [N, T′, X] of the prompts that may serve as partners; partners [B, K] indices into N;
-    pi [B, K, T]; partner_mask [B, K] (at least one True per row). Returns [B, T, X].
+    pi [B, K, T]; partner_mask [B, K]. Returns [B, T, X]; NaN for a prompt without partners.
     """
     gathered = outputs[partners[..., None], pi]  # [B, K, T, X]
     weight = partner_mask.to(outputs.dtype)[..., None, None]

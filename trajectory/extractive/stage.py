@@ -96,7 +96,8 @@ def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict
     emit(None, names, None)
     if keys is not None:
         emit(torch.ones(1), groups, keys)
-    return pl.concat(blocks, how="vertical_relaxed")
+    # NaN (upstream of a prompt without counterfactuals) is stored as NULL, which SQL aggregates skip.
+    return pl.concat(blocks, how="vertical_relaxed").with_columns(pl.col(*SCORES).fill_nan(None))
 
 
 def between_revisions(before, after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> pl.DataFrame:
@@ -137,22 +138,24 @@ def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: Extractiv
     return ocr, frame.with_columns(pl.lit("finetune").alias("measure")), losses
 
 
-def run_stage(before, after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
-    """The stage's frames for one revision (``after`` None: the last revision, OCR only) and a log line."""
+def run_stage(before, load_after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+    """The stage's frames for one revision and a log line. ``load_after()`` gives W′, the next revision
+    (None: the last revision, OCR only); it is called after the OCR experiment, so that the finetuning
+    and W′ never take memory at the same time."""
     from trajectory.extractive.ocr import load_ocr_probes
 
     frames: list[pl.DataFrame] = []
     parts = []
-    if after is not None:
-        frames.append(between_revisions(before, after, tokenizer, facts, settings, device))
-        parts.append("pair scored")
     ocr = None
     if settings.ocr is not None:
-        probes = load_ocr_probes(settings.ocr, facts, settings.seed)
+        probes = load_ocr_probes(settings.ocr, settings.seed)
         ocr, finetune_frame, losses = out_of_context(before, tokenizer, probes, settings, device)
         frames.append(finetune_frame)
         means = ocr.group_by("hop").agg(pl.col("implication_rank").mean(), ((pl.col("n_candidates") - 1) / 2).mean().alias("chance")).sort("hop")
         parts.append("OCR implication rank " + ", ".join(f"{h} {r:.1f} (chance {c:.1f})" for h, r, c in means.iter_rows())
                      + f", finetune loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    if load_after is not None:
+        frames.insert(0, between_revisions(before, load_after(), tokenizer, facts, settings, device))
+        parts.insert(0, "pair scored")
     out = {"extractive_scores": pl.concat(frames, how="diagonal_relaxed") if frames else None, "ocr": ocr}
     return {k: v for k, v in out.items() if v is not None}, "; ".join(parts) or "nothing to score"

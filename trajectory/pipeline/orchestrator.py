@@ -209,8 +209,8 @@ def extractive_revision(config, models: _LoadedModels, revision: Revision, follo
     bar.set_postfix_str(f"{revision.name}: extractive")
     models.keep_only("float32")
     before, tokenizer = models.get(revision.name, "float32")
-    after = models.get(following.name, "float32")[0] if following is not None else None
-    tables, summary = run_stage(before, after, tokenizer, probes, settings, device)
+    load_after = (lambda: models.get(following.name, "float32")[0]) if following is not None else None
+    tables, summary = run_stage(before, load_after, tokenizer, probes, settings, device)
     seconds = time.perf_counter() - started
     to_revision = following.name if following is not None else revision.name
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
