@@ -129,7 +129,7 @@ def transition_scores(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     if frame.is_empty():
         return empty_figure("no consecutive revisions scored for this analysis")
     kinds = [k for k in KIND_TITLES if k in set(frame["kind"].to_list())]
-    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.2)
 
     def cells(kind, score):
         part = frame.filter(pl.col("kind") == kind)
@@ -138,17 +138,22 @@ def transition_scores(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         n = [[lookup.get((a, b), (None, 0))[1] for b in ROLES] for a in ROLES]
         return z, n
 
+    def top(z) -> float:  # each panel its own scale from 0 (FFN scores are ten times the heads')
+        return max((v for row in z for v in row if v is not None), default=1.0) or 1.0
+
     labels = [coloured_role(r) for r in ROLES]
     for col, kind in enumerate(kinds, start=1):
         z, n = cells(kind, SCORES[0])
+        domain_end = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
         fig.add_trace(go.Heatmap(
-            x=labels, y=labels, z=z, customdata=n, colorscale="Cividis", showscale=col == len(kinds),
+            x=labels, y=labels, z=z, customdata=n, colorscale="Cividis", zmin=0, zmax=top(z),
+            colorbar={"x": domain_end + 0.01, "len": 0.8, "thickness": 10},
             hovertemplate="%{y} → %{x}<br>mean |score| %{z:.3g} over %{customdata} components<extra></extra>",
         ), row=1, col=col)
     buttons = []
     for score in SCORES:
-        grids = [cells(kind, score) for kind in kinds]
-        buttons.append({"label": score, "method": "restyle", "args": [{"z": [g[0] for g in grids]}]})
+        grids = [cells(kind, score)[0] for kind in kinds]
+        buttons.append({"label": score, "method": "restyle", "args": [{"z": grids, "zmax": [top(z) for z in grids]}]})
     fig.update_layout(updatemenus=[menu(buttons, 0.0, "score")])
     fig.update_xaxes(title_text="role at the next revision")
     fig.update_yaxes(title_text="role at the revision", autorange="reversed")
