@@ -49,13 +49,19 @@ def dashboard(browser_page, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     store = write_synthetic_store(folder / "synthetic.duckdb")
     index, page = build_dashboards(store, folder / "out", progress=False)
-    problems: list[str] = []
-    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    browser_page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    problems = watch(browser_page)
     browser_page.goto(page.as_uri())
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
     return browser_page, problems
+
+
+def watch(page) -> list[str]:
+    """Console errors and warnings, page errors and failed requests of the page, as they come."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    return problems
 
 
 def figure_state(page, figure_id: str) -> dict:
@@ -135,9 +141,7 @@ def test_the_comparison_page_renders_both_analyses(browser_page, tmp_path):
     write_synthetic_store(store, analysis="synthetic02", name="synthetic/facts/tau=0.02/theta=0.1", shift=1)
     pages = build_dashboards(store, tmp_path / "out", analysis="all", progress=False)
     (compare,) = [p for p in pages if p.name == "compare.html"]
-    problems: list[str] = []
-    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    problems = watch(browser_page)
     browser_page.goto(compare.as_uri())
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
     names = browser_page.evaluate("() => document.getElementById('compare-iou').data.map(t => t.name)")
@@ -167,9 +171,7 @@ def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_st
     chance lines, and the measure menu of the heatmaps switching to a finetune hop."""
     pages = build_dashboards(small_store, tmp_path / "out", progress=False)
     (page_path,) = [p for p in pages if p.name == "extractive.html"]
-    problems: list[str] = []
-    browser_page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    problems = watch(browser_page)
     browser_page.goto(page_path.as_uri())
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
     ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")

@@ -73,14 +73,23 @@ def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
         answers.append(a_pos)
     if not kept:
         raise TrajectoryError("no probe fact could be located in its tokenised sentence")
-    length = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        attention_mask[i, : len(row)] = 1
+    input_ids, attention_mask = right_padded(rows, pad_id(tokenizer))
     return EncodedProbes(kept, input_ids, attention_mask, subjects, answers, skipped)
+
+
+def pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+
+
+def right_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows as [B, T] int64 ids padded on the right with ``pad``, and the [B, T] mask of real tokens."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
 
 
 def next_token_ranks(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:

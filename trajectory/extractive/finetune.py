@@ -26,6 +26,7 @@ import torch
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.prompts import RewardPrompt
 from trajectory.models.taps import linear_modules
+from trajectory.prompts import pad_id, right_padded
 
 TRAINED = ("attention_mlp", "early", "late")
 OPTIMIZERS = ("adam", "sgd")
@@ -58,15 +59,8 @@ def answer_examples(tokenizer, facts: list[RewardPrompt]) -> tuple[torch.Tensor,
         answer = tokenizer(" " + fact.answer, add_special_tokens=False)["input_ids"]
         rows.append(prompt + answer)
         labels.append([-100] * len(prompt) + answer)
-    length = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    ids = torch.full((len(rows), length), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    target = torch.full_like(ids, -100)
-    for i, (row, label) in enumerate(zip(rows, labels)):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-        target[i, : len(row)] = torch.tensor(label)
+    ids, mask = right_padded(rows, pad_id(tokenizer))
+    target, _ = right_padded(labels, -100)
     return ids, mask, target
 
 

@@ -15,6 +15,7 @@ import torch
 
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.measure import RewardBatch
+from trajectory.prompts import pad_id, right_padded
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,7 @@ def encode_rewards(tokenizer, prompts: list[RewardPrompt], counterfactuals: int 
         # No counterfactual (a group of one): its upstream score is undefined (NaN, stored as NULL).
         partners.append(chosen + [chosen[0] if chosen else i] * (counterfactuals - len(chosen)))
         partner_mask.append([True] * len(chosen) + [False] * (counterfactuals - len(chosen)))
-    length = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    ids = torch.full((len(rows), length), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
+    ids, mask = right_padded(rows, pad_id(tokenizer))
     cand = torch.tensor([candidates[p.group] + [candidates[p.group][0]] * (width - len(candidates[p.group])) for p in prompts])
     cand_mask = torch.tensor([[True] * len(candidates[p.group]) + [False] * (width - len(candidates[p.group])) for p in prompts])
     return RewardBatch(ids, mask, torch.tensor(answers), cand, cand_mask, torch.tensor([s for s, _ in spans]),
