@@ -64,6 +64,15 @@ def watch(page) -> list[str]:
     return problems
 
 
+def choose_from_menu(page, figure_id: str, text: str) -> None:
+    """Open the figure's (first) dropdown menu and click the entry showing ``text``, as a person would."""
+    header = page.locator(f"#{figure_id} .updatemenu-header").first
+    header.scroll_into_view_if_needed()
+    header.click()
+    page.locator(f"#{figure_id} .updatemenu-dropdown-button", has_text=text).click()
+    page.wait_for_timeout(300)
+
+
 def figure_state(page, figure_id: str) -> dict:
     return page.evaluate(
         """id => { const gd = document.getElementById(id);
@@ -123,11 +132,7 @@ def test_moving_the_transition_slider_and_choosing_a_relation(dashboard):
     last_pair = figure_state(page, "role-transitions")
     assert last_pair["active"] == N_REVISIONS - 1 and last_pair["z"] != pooled["z"]
     # The relation menu of the grid: open it, pick company ceo; only that heatmap is visible.
-    header = page.locator("#role-grid .updatemenu-header").first
-    header.scroll_into_view_if_needed()
-    header.click()
-    page.locator("#role-grid .updatemenu-dropdown-button", has_text="company ceo").click()
-    page.wait_for_timeout(300)
+    choose_from_menu(page, "role-grid", "company ceo")
     visible = figure_state(page, "role-grid")["visible"]
     assert visible[:3] == [False, False, True]
     page.screenshot(path=str(_artifacts() / "dashboard.png"), full_page=True)
@@ -148,11 +153,7 @@ def test_the_comparison_page_renders_both_analyses(browser_page, tmp_path):
     assert {n.split(" · ")[1] for n in names} == {"facts/tau=0.01/theta=0.1", "facts/tau=0.02/theta=0.1"}
     assert browser_page.locator("#compare-counts .scatterlayer .trace path.js-line").count() > 0
     before = browser_page.evaluate("() => document.getElementById('compare-counts').data.map(t => t.y)")
-    header = browser_page.locator("#compare-counts .updatemenu-header").first
-    header.scroll_into_view_if_needed()
-    header.click()
-    browser_page.locator("#compare-counts .updatemenu-dropdown-button", has_text="company ceo").click()
-    browser_page.wait_for_timeout(300)
+    choose_from_menu(browser_page, "compare-counts", "company ceo")
     assert browser_page.evaluate("() => document.getElementById('compare-counts').data.map(t => t.y)") != before
     browser_page.screenshot(path=str(_artifacts() / "dashboard-compare.png"), full_page=True)
     assert problems == []
@@ -180,11 +181,7 @@ def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_st
     assert {"first hop: chance", "second hop: chance", "first hop: implications", "second hop: implications"} <= set(names)
     assert browser_page.locator("#extractive-layers .hm image, #extractive-layers .heatmaplayer image").count() >= 3
     before = figure_state(browser_page, "extractive-layers")["z"]
-    header = browser_page.locator("#extractive-layers .updatemenu-header").first
-    header.scroll_into_view_if_needed()
-    header.click()
-    browser_page.locator("#extractive-layers .updatemenu-dropdown-button", has_text="finetune, first hop").click()
-    browser_page.wait_for_timeout(300)
+    choose_from_menu(browser_page, "extractive-layers", "finetune, first hop")
     after = figure_state(browser_page, "extractive-layers")["z"]
     assert after != before and len(after[0][0]) == len(before[0][0]) + 1  # finetune rows include the last revision
     browser_page.screenshot(path=str(_artifacts() / "dashboard-extractive.png"), full_page=True)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from trajectory.config import FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
 from trajectory.errors import TrajectoryError
+from trajectory.extractive.stage import run_stage
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
@@ -35,7 +36,6 @@ from trajectory.pipeline.frames import prompt_frame, revision_frames
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis, register
-from trajectory.extractive.stage import run_stage
 from trajectory.store.db import EXTRACTIVE_TABLES, check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     run = _run_frame(config, device, ids)
     # The extractive stage scores the update from each selected revision to the next selected one.
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
+    to_process = {r.name for r in todo}
     models = _LoadedModels(source, device)
     failures: list[str] = []
     kept: list[str] = []
@@ -126,8 +127,11 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
                 failures.append(f"{revision.name}: {err}")
                 bar.write(f"error: {err}")
             finally:
-                models.release_except(following.get(revision.name))
+                after = following.get(revision.name)
+                models.release_except(after)
                 _release(source, revision.name, config.keep_revisions, kept)
+                if after is not None and after.name not in to_process:  # downloaded only as this pair's W′
+                    _release(source, after.name, config.keep_revisions, kept)
             bar.update(1)
     bar.close()
     _report_duplicates(db, config.repo_id)
