@@ -24,7 +24,9 @@ def test_ingest_query_and_rerun(small_suite, tmp_path, capsys):
     assert counts["revision"].to_list() == small_suite.revisions
     # 10 relations × (8 heads + 2 FFNs) role rows; 160 facts.
     assert set(counts["roles"].to_list()) == {100} and set(counts["accuracy"].to_list()) == {160}
-    capsys.readouterr()
+    # The memory plan is said once (the prompts are the same at every revision): at most 64 at a time.
+    plans = [line for line in capsys.readouterr().out.splitlines() if line.startswith("IFR: ")]
+    assert len(plans) == 1 and plans[0].startswith("IFR: 160 prompts of up to") and ", 64 at a time" in plans[0]
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0  # nothing to redo
     out = capsys.readouterr().out
     assert "of 5 selected revisions, stored: 5 ifr, 5 extractive" in out and "0 revisions to ingest" in out

@@ -38,7 +38,8 @@ class PipelineConfig:
     ffn_renormalisations: tuple[str, ...] = ("per_position",)  # METHOD.md §3
     dtype: str = "float32"
     device: str = "auto"
-    batch_size: int = 32
+    batch_size: int = 32  # at most this many prompts per forward pass (fewer when the memory budget says so)
+    memory_gb: float | None = None  # the trace's memory budget; None: 80 % of free CUDA memory / half the available RAM
     keep_revisions: int = 0  # downloaded revisions kept on disk after processing (user-cached ones are never deleted)
     store_circuits: bool = False  # per-root circuits table; large for 7B models
     # The extractive stage (METHOD.md §6, trajectory.extractive): off unless the pipeline turns it on.
@@ -98,6 +99,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ifr.threshold": ("thresholds", (float, int, list)),
     "ifr.ffn_renormalisation": ("ffn_renormalisations", (str, list)),
     "ifr.batch_size": ("batch_size", int),
+    "ifr.memory_gb": ("memory_gb", (float, int)),
     "roles.theta": ("thetas", (float, int, list)),
     "cache.keep_revisions": ("keep_revisions", int),
     "store.circuits": ("store_circuits", bool),
@@ -118,7 +120,7 @@ _CHOICES = {
     "extractive.finetune.optimizer": ("finetune_optimizer", ("adam", "sgd")),
     "extractive.finetune.train": ("finetune_train", ("attention_mlp", "early", "late")),
 }
-_POSITIVE = {"extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
+_POSITIVE = {"ifr.memory_gb": "memory_gb", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
              "extractive.finetune.learning_rate": "finetune_learning_rate"}
 

@@ -31,6 +31,7 @@ def attention_contributions(
     valid: torch.Tensor,
     *,
     max_chunk_elements: int = 1 << 26,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised contributions of every (source j ≤ i, head h) part and of the residual to m_i.
 
@@ -40,26 +41,28 @@ def attention_contributions(
     head_out  [B, T, H, d] f^h_j (times any per-dimension branch weight)
     valid     [B, T] bool, real (non-padding) positions
     Returns (c_attn [B, T, T, H] indexed [target, source, head], c_res [B, T]); rows of padding
-    targets are 0. Parts and residual sum to 1 per valid target.
+    targets are 0. Parts and residual sum to 1 per valid target. ``dtype``: what the decomposition
+    computes in (float32, METHOD.md §3; bfloat16 only to measure what it would change); returns float32.
     """
     batch, length, _ = residual.shape
     heads, dim = head_out.shape[2], head_out.shape[3]
-    pattern = pattern.float()
+    pattern = pattern.to(dtype)
+    head_out = head_out.to(dtype)
     weights = pattern.permute(0, 2, 3, 1)  # [B, T(i), T(j), H]
     branch = torch.einsum("bijh,bjhd->bid", weights, head_out)  # Σ_{j,h} a f
-    whole = residual.float() + branch  # m_i
+    whole = residual.to(dtype) + branch  # m_i
     whole_norm = whole.abs().sum(-1)  # [B, T]
 
     # ‖m_i − a^h_ij f^h_j‖₁ for the causal pairs, one diagonal offset δ = i − j at a time: targets δ..T−1
     # and sources 0..T−1−δ are contiguous slices of position-major copies, so nothing is gathered; rows
     # of a diagonal are chunked to bound the [rows, B, H, d] temporary, kept in one reused buffer (a
     # fresh allocation per chunk costs more than the arithmetic on CPU).
-    f_by_source = head_out.float().transpose(0, 1).contiguous()  # [T(j), B, H, d]
+    f_by_source = head_out.transpose(0, 1).contiguous()  # [T(j), B, H, d]
     m_by_target = whole.transpose(0, 1).unsqueeze(2).contiguous()  # [T(i), B, 1, d]
     norm_by_target = whole_norm.T.unsqueeze(-1)  # [T(i), B, 1]
     rows = min(length, max(1, max_chunk_elements // (batch * heads * dim)))
-    buffer = torch.empty(rows, batch, heads, dim, device=residual.device)
-    c_attn = torch.zeros(batch, length, length, heads, device=residual.device)
+    buffer = torch.empty(rows, batch, heads, dim, device=residual.device, dtype=dtype)
+    c_attn = torch.zeros(batch, length, length, heads, device=residual.device, dtype=dtype)
     for offset in range(length):
         # a[b, j + δ, j, h] for j = 0..T−1−δ, as [T−δ, B, H, 1]
         diagonal = weights.diagonal(offset=-offset, dim1=1, dim2=2).permute(2, 0, 1).unsqueeze(-1)
@@ -80,7 +83,7 @@ def attention_contributions(
     c_res = res_prox / total
     # Padding sources are never parts of a real target (right padding, causal); padding targets root nothing.
     c_attn *= (valid[:, :, None] & valid[:, None, :]).unsqueeze(-1)
-    return c_attn, c_res * valid
+    return c_attn.float(), (c_res * valid).float()
 
 
 def ffn_contributions(mid: torch.Tensor, ffn_out: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

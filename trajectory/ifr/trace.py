@@ -58,18 +58,21 @@ def trace(
     return_attn: bool = True,
     batch_size: int | None = None,
     max_chunk_elements: int = 1 << 26,
+    decomposition_dtype: torch.dtype = torch.float32,
 ) -> IFRResult:
     """Trace every prompt of ``input_ids`` [B, T] (right-padded; ``attention_mask`` 1 for real tokens).
 
     ``threshold`` is τ (0 returns the raw normalised contributions); ``ffn_renormalisation`` is
     ``per_position`` or ``study`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
     prompts of similar length go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
-    temporary of the attention decomposition. The model is left as it was (attention implementation,
+    temporary of the attention decomposition; ``decomposition_dtype`` is float32 (METHOD.md §3; bfloat16
+    only to measure what it would change). The model is left as it was (attention implementation,
     hooks, mode).
     """
     variant = Variant(threshold, ffn_renormalisation)
     return trace_variants(model, input_ids, attention_mask, [variant], return_attn=return_attn,
-                          batch_size=batch_size, max_chunk_elements=max_chunk_elements)[variant]
+                          batch_size=batch_size, max_chunk_elements=max_chunk_elements,
+                          decomposition_dtype=decomposition_dtype)[variant]
 
 
 @torch.no_grad()
@@ -82,6 +85,7 @@ def trace_variants(
     return_attn: bool = True,
     batch_size: int | None = None,
     max_chunk_elements: int = 1 << 26,
+    decomposition_dtype: torch.dtype = torch.float32,
 ) -> dict[Variant, IFRResult]:
     """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
     depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant."""
@@ -116,7 +120,7 @@ def trace_variants(
             rows = by_length[start : start + batch_size]
             chunk_len = int(attention_mask[rows.to(device)].sum(1).max())  # trim shared padding
             ids, mask = input_ids[rows.to(device), :chunk_len], attention_mask[rows.to(device), :chunk_len]
-            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements)
+            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()
             for variant, chunk in chunks.items():
@@ -132,13 +136,13 @@ def trace_variants(
     return {variant: IFRResult(**out, next_token_rank=ranks) for variant, out in outs.items()}
 
 
-def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements):
+def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype):
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
     def on_layer(index: int, parts: LayerParts) -> None:
         c_attn, c_res = attention_contributions(
-            parts.residual, parts.pattern, parts.head_out, valid, max_chunk_elements=max_chunk_elements
+            parts.residual, parts.pattern, parts.head_out, valid, max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype
         )
         c_ffn, c_ffn_res = ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid)
         if len(variants) == 1:  # threshold now: only the thresholded copy of this layer stays alive

@@ -32,6 +32,7 @@ from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
 from trajectory.ifr import Variant, trace_variants
+from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.pipeline.frames import prompt_frame, revision_frames
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
@@ -93,6 +94,7 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
     to_process = {r.name for r in todo}
     models = _LoadedModels(source, device)
+    said: set[str] = set()  # log lines said once per ingest
     failures: list[str] = []
     kept: list[str] = []
     bar = tqdm(total=len(todo), desc="ingest", unit="rev", disable=not progress)
@@ -114,7 +116,8 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
             try:
                 needed = [a for a in analyses if revision.name not in done["ifr"][a.analysis_id]]
                 if needed:
-                    summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db, device, bar)
+                    summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db,
+                                               device, bar, said)
                     bar.write(f"stored {revision.name}: {summary}")
                 needed = [a for a in analyses if config.extractive and revision.name not in done["extractive"][a.analysis_id]]
                 if needed:
@@ -166,7 +169,7 @@ class _LoadedModels:
 
 
 def process_revision(config, models: _LoadedModels, revision: Revision, ordinal: int, probes: ProbeSet,
-                     analyses: list[Analysis], run: pl.DataFrame, db: Path, device: str, bar) -> str:
+                     analyses: list[Analysis], run: pl.DataFrame, db: Path, device: str, bar, said: set[str]) -> str:
     """Load, trace once for every (τ, FFN renormalisation) the analyses need, score and write all the
     analyses' rows of this revision in one transaction; returns a line for the log."""
     started = time.perf_counter()
@@ -178,8 +181,15 @@ def process_revision(config, models: _LoadedModels, revision: Revision, ordinal:
         log.warning("fact %d (%s, %r) skipped: %s", fact.fact_id, fact.relation, fact.subject, reason)
     bar.set_postfix_str(f"{revision.name}: trace")
     variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
+    shape = model.config
+    plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
+                       shape.hidden_size, memory_budget(device, config.memory_gb), config.batch_size)
+    line = plan.describe(len(encoded.facts), encoded.input_ids.shape[1])
+    if line not in said:  # once per ingest, and again whenever the plan changes
+        said.add(line)
+        bar.write(line)
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
-                             return_attn=False, batch_size=config.batch_size)
+                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements)
     del model
     bar.set_postfix_str(f"{revision.name}: roles")
     frames, summaries = {}, []

@@ -1,0 +1,72 @@
+"""How many prompts to trace at once, and how large a piece of a diagonal, for a memory budget.
+
+A chunk of b prompts of length T (L layers, H heads, width d) holds, in float32: every layer's
+contributions until the circuits are built (L·b·T²·H), the layer's head outputs twice (as computed and
+position-major, 2·b·T·H·d), the decomposition's working buffer (rows·b·H·d), the layer's dense
+contributions and a temporary (2·b·T²·H), and the model's own activations (≈ b·T·(12·d + 2·H·T)).
+The plan takes the largest b (up to the batch, or the pipeline's batch size) whose estimate fits the
+budget with the buffer at a quarter of it; the budget is 80 % of the free memory of a CUDA device, or
+half of the available memory on the CPU, unless given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+FLOAT = 4
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    batch_size: int  # prompts per forward pass
+    max_chunk_elements: int  # bound of the decomposition's [rows, b, H, d] buffer
+    estimated_bytes: int
+    budget_bytes: int
+
+    def describe(self, n_prompts: int, length: int) -> str:
+        line = (f"IFR: {n_prompts} prompts of up to {length} tokens, {self.batch_size} at a time "
+                f"(about {self.estimated_bytes / 2**30:.2f} GiB of a {self.budget_bytes / 2**30:.1f} GiB budget)")
+        if self.estimated_bytes > self.budget_bytes:
+            line += "; warning: over the budget even one prompt at a time (raise ifr.memory_gb or shorten the prompts)"
+        return line
+
+
+def chunk_bytes(b: int, length: int, layers: int, heads: int, width: int, rows: int) -> int:
+    kept = layers * b * length * length * heads
+    head_outputs = 2 * b * length * heads * width
+    buffer = rows * b * heads * width
+    dense = 2 * b * length * length * heads
+    model = b * length * (12 * width + 2 * heads * length)
+    return FLOAT * (kept + head_outputs + buffer + dense + model)
+
+
+def memory_budget(device: str, cap_gb: float | None = None) -> int:
+    """Bytes the trace may use: ``cap_gb`` if given, else 80 % of a CUDA device's free memory, else half
+    of the machine's available memory."""
+    if cap_gb is not None:
+        return int(cap_gb * 2**30)
+    if str(device).startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return int(0.8 * free)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # no sysconf figures: assume 8 GiB available
+        available = 8 * 2**30
+    return int(0.5 * available)
+
+
+def plan_chunks(n_prompts: int, length: int, layers: int, heads: int, width: int, budget: int,
+                max_batch: int | None = None) -> ChunkPlan:
+    """The largest batch (≤ max_batch, ≤ n_prompts) whose estimate fits ``budget``; at least 1."""
+    best = 1
+    limit = min(n_prompts, max_batch or n_prompts)
+    for b in range(limit, 0, -1):
+        rows = max(1, min(length, (budget // 4) // (FLOAT * b * heads * width)))
+        if chunk_bytes(b, length, layers, heads, width, rows) <= budget:
+            best = b
+            break
+    rows = max(1, min(length, (budget // 4) // (FLOAT * best * heads * width)))
+    return ChunkPlan(best, rows * best * heads * width, chunk_bytes(best, length, layers, heads, width, rows), budget)
