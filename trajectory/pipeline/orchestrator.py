@@ -184,10 +184,10 @@ def process_revision(config, models: _LoadedModels, revision: Revision, ordinal:
     shape = model.config
     plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
                        shape.hidden_size, memory_budget(device, config.memory_gb), config.batch_size)
-    line = plan.describe(len(encoded.facts), encoded.input_ids.shape[1])
-    if line not in said:  # once per ingest, and again whenever the plan changes
-        said.add(line)
-        bar.write(line)
+    choice = f"{len(encoded.facts)} prompts, T={encoded.input_ids.shape[1]}, {plan.batch_size} at a time"
+    if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
+        said.add(choice)
+        bar.write(plan.describe(len(encoded.facts), encoded.input_ids.shape[1]))
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
                              return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements)
     del model
