@@ -10,10 +10,10 @@ the 160 probe prompts, the IFR trace, the pretraining-pair scores (k -> k+1) and
 
 import json
 import platform
-import time
 from pathlib import Path
 
 import torch
+from timing import best_of
 
 from trajectory.config import load_pipeline
 from trajectory.extractive.ocr import load_ocr_probes
@@ -28,14 +28,6 @@ RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"
 # OLMo-7B-0424 (config.json of allenai/OLMo-7B-0424-hf): 32 layers, d 4096, MLP 11008, vocab 50304.
 OLMO_7B = {"layers": 32, "d_model": 4096, "d_mlp": 11008, "vocab": 50304}
 
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_facts: int = 40, epochs: int = 8) -> dict:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from timing import best_of
 from transformers import OlmoConfig, OlmoForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -36,14 +37,6 @@ TOKENS = 2048
 LENGTHS = (16, 64, 256, 1024)
 WIDTHS = {128: 16, 512: 8, 1024: 16}  # d -> heads
 
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def peak_rss_during(fn) -> tuple[float, float]:
