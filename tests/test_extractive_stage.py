@@ -180,3 +180,22 @@ def test_pipeline_keys_are_validated(tmp_path):
     bad.write_text('[model]\nrepo = "x/y"\n[extractive.finetune]\nepochs = 0\n')
     with pytest.raises(TrajectoryError, match="extractive.finetune.epochs must be positive"):
         load_pipeline(bad)
+
+
+def test_group_rows_average_the_defined_scores_only():
+    from trajectory.extractive.measure import UpdateScores
+    from trajectory.extractive.stage import score_frame
+
+    def scores(b, values):
+        t = torch.tensor(values, dtype=torch.float32)
+        return UpdateScores(t.reshape(b, 1, 1), t.reshape(b, 1), t, t, t.reshape(b, 1, 1), t.reshape(b, 1),
+                            t.reshape(b, 1, 1), t.reshape(b, 1), t, t)
+
+    upstream_nan = scores(3, [1.0, 3.0, 5.0])
+    upstream_nan.upstream_heads[1] = float("nan")
+    frame = score_frame(upstream_nan, ["a", "a", "b"], {"a": "a", "b": "b"}, [10, 11, 12])
+    heads = frame.filter((pl.col("kind") == "head") & pl.col("fact_id").is_null()).sort("relation")
+    assert heads["informative"].to_list() == [2.0, 5.0]
+    assert heads["upstream"].to_list() == [1.0, 5.0]  # the NaN prompt is left out of its group's mean
+    per_fact = frame.filter((pl.col("kind") == "head") & (pl.col("fact_id") == 11))
+    assert per_fact["upstream"].to_list() == [None]  # stored as NULL

@@ -58,17 +58,19 @@ def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict
     """Rows per group (mean over its prompts) and, with ``keys``, per prompt: kind, layer, head, scores."""
     names = sorted(set(groups))
     group_index = torch.tensor([names.index(g) for g in groups])
-    counts = torch.bincount(group_index, minlength=len(names)).double()
 
-    def per_group(values: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [G, ...] means
-        total = torch.zeros(len(names), *values.shape[1:], dtype=torch.float64).index_add_(0, group_index, values.double())
-        return total / counts.reshape(-1, *([1] * (values.dim() - 1)))
+    def per_group(values: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [G, ...] means over the defined values
+        defined = ~torch.isnan(values)
+        shape = (len(names), *values.shape[1:])
+        total = torch.zeros(shape, dtype=torch.float64).index_add_(0, group_index, values.double().nan_to_num())
+        count = torch.zeros(shape, dtype=torch.float64).index_add_(0, group_index, defined.double())
+        return total / count  # NaN where no prompt of the group has the score
 
     blocks = []
 
-    def emit(select: torch.Tensor | None, label_groups: list[str], fact_ids):
+    def emit(per_prompt: bool, label_groups: list[str], fact_ids):
         rows = len(label_groups)
-        pick = (lambda t: per_group(t)) if select is None else (lambda t: t.double())
+        pick = (lambda t: t.double()) if per_prompt else per_group
         heads = [pick(getattr(scores, f"{s}_heads")) for s in SCORES]  # [R, L, H]
         ffns = [pick(getattr(scores, f"{s}_ffns")) for s in SCORES]  # [R, L]
         _, layers, n_heads = heads[0].shape
@@ -93,9 +95,9 @@ def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict
         for name, values in extra.items():
             block(name, 1, None, None, {"informative": values.numpy()})
 
-    emit(None, names, None)
+    emit(False, names, None)
     if keys is not None:
-        emit(torch.ones(1), groups, keys)
+        emit(True, groups, keys)
     # NaN (upstream of a prompt without counterfactuals) is stored as NULL, which SQL aggregates skip.
     return pl.concat(blocks, how="vertical_relaxed").with_columns(pl.col(*SCORES).fill_nan(None))
 
