@@ -187,9 +187,10 @@ def test_group_rows_average_the_defined_scores_only():
     from trajectory.extractive.stage import score_frame
 
     def scores(b, values):
-        t = torch.tensor(values, dtype=torch.float32)
-        return UpdateScores(t.reshape(b, 1, 1), t.reshape(b, 1), t, t, t.reshape(b, 1, 1), t.reshape(b, 1),
-                            t.reshape(b, 1, 1), t.reshape(b, 1), t, t)
+        def t(*shape):  # a fresh tensor per field
+            return torch.tensor(values, dtype=torch.float32).reshape(b, *shape)
+
+        return UpdateScores(t(1, 1), t(1), t(), t(), t(1, 1), t(1), t(1, 1), t(1), t(), t())
 
     upstream_nan = scores(3, [1.0, 3.0, 5.0])
     upstream_nan.upstream_heads[1] = float("nan")
