@@ -4,7 +4,8 @@ SELECT a.analysis_id, a.name, a.model, p.name AS probe_set, a.probe_set_id, p.n_
        a.ffn_renormalisation, a.dtype, a.created_at,
        count(v.revision) AS n_revisions,
        arg_min(v.revision, v.ordinal) AS first_revision, arg_max(v.revision, v.ordinal) AS final_revision,
-       max(v.ingested_at) AS last_ingested_at
+       max(v.ingested_at) AS last_ingested_at,
+       (SELECT count(*) FROM stage_runs s WHERE s.analysis_id = a.analysis_id AND s.stage = 'extractive') AS n_extractive
 FROM analyses a
 LEFT JOIN probe_sets p USING (probe_set_id)
 LEFT JOIN revisions v USING (analysis_id)
