@@ -1,0 +1,82 @@
+"""Dynamic weight grafting (Nief et al. 2025; METHOD.md §6), batched: many graft configurations in one forward.
+
+Recipient A and donor B share an architecture. A *graft* says, per (row, token position, layer,
+component), whether B's weights compute that component's output there; everything else is A's.
+Components of a layer: ``attention`` (the q, k and v projections, hence the queries of grafted positions
+and the keys and values that later positions attend to there), ``o`` (the output projection), ``ffn`` (the
+whole MLP); ``all`` is all three. The embedding is B's at the positions a graft marks for it; the
+unembedding (and the final norm) stay A's, as in the paper.
+
+Implementation: forward hooks on A's modules compute B's output of the same input and select per
+position with the graft's mask (``torch.where``), so every configuration of every prompt runs as one
+batched forward (configurations along the batch dimension) with no copy of either model. A module no
+configuration grafts costs nothing extra. Norms with weights (OLMo-2, Llama) would have to be grafted
+with their components; they are refused for now (OLMo's LayerNorm has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from trajectory.errors import TrajectoryError
+from trajectory.models.architectures import decoder_layers
+
+COMPONENTS = ("attention", "o", "ffn")
+MODULES = {"attention": ("q_proj", "k_proj", "v_proj"), "o": ("o_proj",)}
+
+
+@dataclass
+class Graft:
+    """Where B's weights are used, for a batch of N rows (prompt × configuration) of T positions.
+
+    masks: (layer, component) -> [N, T] bool (absent: nowhere); embedding: [N, T] bool or None.
+    """
+
+    masks: dict[tuple[int, str], torch.Tensor]
+    embedding: torch.Tensor | None = None
+
+
+def check_graftable(recipient: torch.nn.Module, donor: torch.nn.Module) -> None:
+    if type(recipient) is not type(donor) or recipient.config.to_dict() != donor.config.to_dict():
+        raise TrajectoryError("grafting needs two revisions of one architecture (the same config)")
+    for layer in decoder_layers(recipient):
+        for norm in ("input_layernorm", "post_attention_layernorm"):
+            if getattr(getattr(layer, norm, None), "weight", None) is not None:
+                raise TrajectoryError(f"grafting models whose norms have weights ({type(recipient).__name__}) is not implemented")
+
+
+@contextmanager
+def grafted(recipient: torch.nn.Module, donor: torch.nn.Module, graft: Graft) -> Iterator[None]:
+    """Within the block, a forward of ``recipient`` on N rows computes with B's weights where ``graft`` says."""
+    check_graftable(recipient, donor)
+    handles = []
+
+    def select(mask: torch.Tensor, compute_donor):
+        def hook(module, args, output):
+            chosen = mask.to(output.device)[..., None]
+            return torch.where(chosen, compute_donor(args[0]), output)
+
+        return hook
+
+    for index, (mine, theirs) in enumerate(zip(decoder_layers(recipient), decoder_layers(donor))):
+        for component in COMPONENTS:
+            mask = graft.masks.get((index, component))
+            if mask is None or not bool(mask.any()):
+                continue
+            if component == "ffn":
+                handles.append(mine.mlp.register_forward_hook(select(mask, theirs.mlp)))
+                continue
+            for name in MODULES[component]:
+                donor_module = getattr(theirs.self_attn, name)
+                handles.append(getattr(mine.self_attn, name).register_forward_hook(select(mask, donor_module)))
+    if graft.embedding is not None and bool(graft.embedding.any()):
+        handles.append(recipient.get_input_embeddings().register_forward_hook(select(graft.embedding, donor.get_input_embeddings())))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
