@@ -13,14 +13,12 @@ import platform
 from pathlib import Path
 
 import torch
-from timing import best_of
+from timing import best_of, middle_pair
 
-from trajectory.config import load_pipeline
 from trajectory.extractive.ocr import load_ocr_probes
 from trajectory.extractive.stage import between_revisions, out_of_context
 from trajectory.facts import load_builtin
 from trajectory.ifr import trace
-from trajectory.pipeline.sources import open_source
 from trajectory.prompts import encode_probe_set
 
 RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"
@@ -67,13 +65,7 @@ def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_fac
 
 
 def main() -> None:
-    torch.set_num_threads(torch.get_num_threads())
-    config = load_pipeline("reference")
-    source = open_source(config, progress=False)
-    names = [r.name for r in source.list_revisions()]
-    k = len(names) // 2
-    before, tokenizer = source.load(names[k])
-    after, _ = source.load(names[k + 1])
+    config, (before_name, before), (after_name, after), tokenizer = middle_pair()
     facts = load_builtin()
     settings = config.extractive_settings()
     encoded = encode_probe_set(tokenizer, facts)
@@ -95,7 +87,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/extractive_stage.py",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "reference": f"revision {names[k]} -> {names[k + 1]}, 160 probe prompts, {len(probes)} OCR probes, "
+        "reference": f"revision {before_name} -> {after_name}, 160 probe prompts, {len(probes)} OCR probes, "
                      f"finetune {settings.recipe.epochs} epochs",
         **figures,
         "stage_s_per_revision": round(stage, 2),

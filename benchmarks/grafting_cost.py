@@ -10,26 +10,19 @@ import platform
 from pathlib import Path
 
 import torch
-from timing import best_of
+from timing import best_of, middle_pair
 
-from trajectory.config import load_pipeline
 from trajectory.extractive.prompts import encode_rewards
 from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import load_builtin
 from trajectory.grafting.configs import build_graft, default_configs
 from trajectory.grafting.graft import grafted
-from trajectory.pipeline.sources import open_source
 
 CHUNK = 40  # prompts of similar length per batched forward (× configurations rows)
 
 
 def main() -> None:
-    config = load_pipeline("reference")
-    source = open_source(config, progress=False)
-    names = [r.name for r in source.list_revisions()]
-    k = len(names) // 2
-    recipient, tokenizer = source.load(names[k])
-    donor, _ = source.load(names[k + 1])
+    _, (recipient_name, recipient), (donor_name, donor), tokenizer = middle_pair()
     batch = encode_rewards(tokenizer, fact_prompts(load_builtin()), counterfactuals=1)
     valid = batch.attention_mask.bool()
     positions = torch.arange(valid.shape[1])[None]
@@ -58,7 +51,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/grafting_cost.py",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "pair": f"{names[k]} -> {names[k + 1]}", "prompts": len(valid), "configurations": len(configs),
+        "pair": f"{recipient_name} -> {donor_name}", "prompts": len(valid), "configurations": len(configs),
         "plain_forward_160_prompts_s": round(forward_s, 3),
         "all_configurations_s": round(grafts_s, 2),
         "per_configuration_s": round(grafts_s / len(configs), 3),
