@@ -41,7 +41,8 @@ class EncodedProbes:
         return subject, predicting
 
 
-def _overlapping(offsets: list[tuple[int, int]], span: tuple[int, int]) -> list[int]:
+def overlapping_tokens(offsets: list[tuple[int, int]], span: tuple[int, int]) -> list[int]:
+    """Indices of the tokens whose (non-empty) character span overlaps ``span`` [start, end)."""
     start, end = span
     return [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
 
@@ -59,8 +60,8 @@ def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
     for fact in facts:
         enc = tokenizer(fact.sentence, add_special_tokens=False, return_offsets_mapping=True)
         offsets = [tuple(o) for o in enc["offset_mapping"]]
-        s_pos = _overlapping(offsets, fact.subject_span)
-        a_pos = _overlapping(offsets, fact.object_span)
+        s_pos = overlapping_tokens(offsets, fact.subject_span)
+        a_pos = overlapping_tokens(offsets, fact.object_span)
         if not s_pos or not a_pos:
             skipped.append((fact, "no token overlaps the " + ("subject" if not s_pos else "answer")))
             continue

@@ -95,12 +95,12 @@ WITH ocr_first AS (
     GROUP BY ALL
 ), hops AS (SELECT DISTINCT analysis_id, model, hop FROM ocr)
 SELECT h.analysis_id, h.model, h.hop,
-       (SELECT revision FROM revisions v WHERE v.analysis_id = h.analysis_id AND v.ordinal = o.ordinal) AS ocr_revision,
-       o.ordinal AS ocr_ordinal,
-       (SELECT revision FROM revisions v WHERE v.analysis_id = h.analysis_id AND v.ordinal = f.entity_ordinal) AS first_entity_head_revision,
-       f.entity_ordinal AS first_entity_head_ordinal,
-       (SELECT revision FROM revisions v WHERE v.analysis_id = h.analysis_id AND v.ordinal = f.relation_ordinal) AS first_relation_head_revision,
-       f.relation_ordinal AS first_relation_head_ordinal
+       o_rev.revision AS ocr_revision, o.ordinal AS ocr_ordinal,
+       e_rev.revision AS first_entity_head_revision, f.entity_ordinal AS first_entity_head_ordinal,
+       r_rev.revision AS first_relation_head_revision, f.relation_ordinal AS first_relation_head_ordinal
 FROM hops h
 LEFT JOIN ocr_first o USING (analysis_id, hop)
-LEFT JOIN role_first f USING (analysis_id);
+LEFT JOIN role_first f USING (analysis_id)
+LEFT JOIN revisions o_rev ON o_rev.analysis_id = h.analysis_id AND o_rev.ordinal = o.ordinal
+LEFT JOIN revisions e_rev ON e_rev.analysis_id = h.analysis_id AND e_rev.ordinal = f.entity_ordinal
+LEFT JOIN revisions r_rev ON r_rev.analysis_id = h.analysis_id AND r_rev.ordinal = f.relation_ordinal;

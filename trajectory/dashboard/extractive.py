@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, menu, series, x_axis_menu
 from trajectory.dashboard.style import KIND_TITLES, ROLE_COLOURS, coloured_role, with_alpha
+from trajectory.extractive.stage import SCORES
 from trajectory.roles.scores import ROLES
 
-SCORES = ("informative", "upstream", "downstream")
 HOP_COLOURS = {"first": "#0072B2", "second": "#D55E00"}
 DIVERGING = "RdBu_r"  # red raises R, blue lowers it; white is 0
 

@@ -25,7 +25,7 @@ import torch
 
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.prompts import RewardPrompt
-from trajectory.models.taps import linear_modules
+from trajectory.models.taps import frozen, linear_modules
 from trajectory.prompts import pad_id, right_padded
 
 TRAINED = ("attention_mlp", "early", "late")
@@ -69,37 +69,34 @@ def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recip
     if recipe.optimizer not in OPTIMIZERS:
         raise TrajectoryError(f"finetune optimizer must be one of {', '.join(OPTIMIZERS)}, got {recipe.optimizer!r}")
     trained = {id(p) for p in trained_parameters(model, recipe.train)}
-    # Frozen tensors are shared, not copied (a 7B model's copy would be another 28 GB).
+    # Frozen tensors are shared, not copied (a 7B model's copy would be another 28 GB); frozen() keeps them
+    # (they are the model's own) out of the gradient and restores the model's flags after.
     shared = {id(p): p for p in model.parameters() if id(p) not in trained}
     shared |= {id(b): b for b in model.buffers()}
-    tuned = copy.deepcopy(model, memo=dict(shared))
-    params = trained_parameters(tuned, recipe.train)
-    flags = {id(p): p.requires_grad for p in model.parameters()}
-    for p in tuned.parameters():
-        p.requires_grad_(False)  # also the shared ones: restored below
-    for p in params:
-        p.requires_grad_(True)
-    optimizer = (torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0) if recipe.optimizer == "adam"
-                 else torch.optim.SGD(params, lr=recipe.learning_rate))
-    device = next(model.parameters()).device
-    ids, mask, labels = (t.to(device) for t in answer_examples(tokenizer, facts))
-    generator = torch.Generator().manual_seed(recipe.seed)
-    losses = []
-    tuned.train()
-    for _ in range(recipe.epochs):
-        order = torch.randperm(len(facts), generator=generator)
-        total = 0.0
-        for start in range(0, len(facts), recipe.batch_size):
-            rows = order[start : start + recipe.batch_size].to(device)
-            loss = tuned(input_ids=ids[rows], attention_mask=mask[rows], labels=labels[rows]).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            total += float(loss.detach()) * len(rows)
-        losses.append(total / len(facts))
-    tuned.eval()
-    for p in params:
-        p.requires_grad_(False)
-    for p in model.parameters():
-        p.requires_grad_(flags[id(p)])
+    with frozen(model):
+        tuned = copy.deepcopy(model, memo=dict(shared))
+        params = trained_parameters(tuned, recipe.train)
+        for p in params:
+            p.requires_grad_(True)
+        optimizer = (torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0) if recipe.optimizer == "adam"
+                     else torch.optim.SGD(params, lr=recipe.learning_rate))
+        device = next(model.parameters()).device
+        ids, mask, labels = (t.to(device) for t in answer_examples(tokenizer, facts))
+        generator = torch.Generator().manual_seed(recipe.seed)
+        losses = []
+        tuned.train()
+        for _ in range(recipe.epochs):
+            order = torch.randperm(len(facts), generator=generator)
+            total = 0.0
+            for start in range(0, len(facts), recipe.batch_size):
+                rows = order[start : start + recipe.batch_size].to(device)
+                loss = tuned(input_ids=ids[rows], attention_mask=mask[rows], labels=labels[rows]).loss
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                total += float(loss.detach()) * len(rows)
+            losses.append(total / len(facts))
+        tuned.eval()
+        for p in params:
+            p.requires_grad_(False)
     return tuned, losses

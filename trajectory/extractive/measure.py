@@ -11,14 +11,13 @@ for its weights.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from trajectory.extractive.scores import (align_positions, counterfactual_mean, embedding_term, input_side,
                                           output_side, paired_change, per_head, reward)
-from trajectory.models.taps import READERS, Taps, check_supported, linear_modules, tap_linears
+from trajectory.models.taps import READERS, Taps, check_supported, frozen, linear_modules, tap_linears
 
 
 @dataclass
@@ -64,24 +63,8 @@ class UpdateScores:
                 + self.informative_embedding + self.informative_unembedding)
 
 
-@contextmanager
-def _frozen(model: torch.nn.Module):
-    """No parameter gradients and eval mode for the block; restored after."""
-    flags = [p.requires_grad for p in model.parameters()]
-    was_training = model.training
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
-        model.train(was_training)
-
-
 def _forward_backward(model, batch: RewardBatch, substitute=None, backward: bool = True) -> tuple[Taps, torch.Tensor]:
-    with _frozen(model), torch.set_grad_enabled(backward), tap_linears(model, substitute) as taps:
+    with frozen(model), torch.set_grad_enabled(backward), tap_linears(model, substitute) as taps:
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         rewards = reward(logits.to(torch.promote_types(logits.dtype, torch.float32)), batch.position, batch.answer, batch.candidates, batch.candidate_mask)
         if backward:

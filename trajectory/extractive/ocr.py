@@ -24,7 +24,7 @@ from importlib import resources
 
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.prompts import RewardPrompt
-from trajectory.facts import ProbeSet
+from trajectory.facts import ProbeSet, load_builtin
 
 HOPS = ("first", "second")
 # Never used by the reference corpus's own people (trajectory.suite.corpus.POPULATION_FIRST_NAMES). One
@@ -115,16 +115,12 @@ def reference_probes(facts: ProbeSet, seed: int = 0) -> list[OCRProbe]:
                         ("city_in_country", "sights_in_city"), seed)
 
 
-OCR_SETS = {"world": world_probes, "reference": reference_probes}
+# name -> builder from a seed; the reference's from the built-in facts the reference model was trained
+# on, whatever probe set the roles are measured with.
+OCR_SETS = {"world": world_probes, "reference": lambda seed: reference_probes(load_builtin(), seed)}
 
 
 def load_ocr_probes(name: str, seed: int = 0) -> list[OCRProbe]:
-    """``world`` or ``reference``; the latter from the built-in facts the reference model was trained on,
-    whatever probe set the roles are measured with."""
-    if name == "world":
-        return world_probes(seed)
-    if name == "reference":
-        from trajectory.facts import load_builtin
-
-        return reference_probes(load_builtin(), seed)
-    raise TrajectoryError(f"unknown OCR probe set {name!r} (known: {', '.join(OCR_SETS)})")
+    if name not in OCR_SETS:
+        raise TrajectoryError(f"unknown OCR probe set {name!r} (known: {', '.join(OCR_SETS)})")
+    return OCR_SETS[name](seed)

@@ -15,7 +15,7 @@ import torch
 
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.measure import RewardBatch
-from trajectory.prompts import pad_id, right_padded
+from trajectory.prompts import overlapping_tokens, pad_id, right_padded
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,13 @@ def encode_rewards(tokenizer, prompts: list[RewardPrompt], counterfactuals: int 
     for p in prompts:
         enc = tokenizer(p.prompt, add_special_tokens=False, return_offsets_mapping=True)
         start = p.prompt.rindex(p.subject)
-        end = start + len(p.subject)
-        inside = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if b > a and a < end and b > start]
+        inside = overlapping_tokens([tuple(o) for o in enc["offset_mapping"]], (start, start + len(p.subject)))
         if not inside:
             raise TrajectoryError(f"subject {p.subject!r} not found in the tokens of {p.prompt!r}")
         rows.append(enc["input_ids"])
         spans.append((inside[0], inside[-1] + 1))
     answers = [first_token(tokenizer, p.answer) for p in prompts]
-    groups: dict[str, list[int]] = {}
-    for i, p in enumerate(prompts):
-        groups.setdefault(p.group, []).append(i)
+    groups = members_by_group(prompts)
     candidates = {g: sorted({answers[i] for i in members}) for g, members in groups.items()}
     width = max(len(c) for c in candidates.values())
     rng = random.Random(seed)
@@ -72,14 +69,19 @@ def encode_rewards(tokenizer, prompts: list[RewardPrompt], counterfactuals: int 
                        torch.tensor([e for _, e in spans]), torch.tensor(partners), torch.tensor(partner_mask))
 
 
-def group_chunks(prompts: list[RewardPrompt], batch_size: int) -> list[list[int]]:
-    """Indices in batches of whole groups (partners stay in their prompt's batch), about batch_size each;
-    groups in order of their longest prompt, so that a batch pads little."""
+def members_by_group(prompts: list[RewardPrompt]) -> dict[str, list[int]]:
+    """group -> the indices of its prompts, in order."""
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(prompts):
         groups.setdefault(p.group, []).append(i)
+    return groups
+
+
+def group_chunks(prompts: list[RewardPrompt], batch_size: int) -> list[list[int]]:
+    """Indices in batches of whole groups (partners stay in their prompt's batch), about batch_size each;
+    groups in order of their longest prompt, so that a batch pads little."""
     chunks: list[list[int]] = [[]]
-    for members in sorted(groups.values(), key=lambda m: max(len(prompts[i].prompt) for i in m)):
+    for members in sorted(members_by_group(prompts).values(), key=lambda m: max(len(prompts[i].prompt) for i in m)):
         if chunks[-1] and len(chunks[-1]) + len(members) > batch_size:
             chunks.append([])
         chunks[-1].extend(members)

@@ -20,7 +20,7 @@ import torch
 
 from trajectory.extractive.finetune import FinetuneRecipe, finetune
 from trajectory.extractive.measure import RewardBatch, UpdateScores, score_update
-from trajectory.extractive.ocr import OCRProbe
+from trajectory.extractive.ocr import OCRProbe, load_ocr_probes
 from trajectory.extractive.prompts import RewardPrompt, encode_rewards, group_chunks
 from trajectory.extractive.scores import candidate_ranks
 from trajectory.facts import ProbeSet
@@ -144,8 +144,6 @@ def run_stage(before, load_after, tokenizer, facts: ProbeSet, settings: Extracti
     """The stage's frames for one revision and a log line. ``load_after()`` gives W′, the next revision
     (None: the last revision, OCR only); it is called after the OCR experiment, so that the finetuning
     and W′ never take memory at the same time."""
-    from trajectory.extractive.ocr import load_ocr_probes
-
     frames: list[pl.DataFrame] = []
     parts = []
     ocr = None

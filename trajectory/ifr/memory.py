@@ -61,12 +61,9 @@ def memory_budget(device: str, cap_gb: float | None = None) -> int:
 def plan_chunks(n_prompts: int, length: int, layers: int, heads: int, width: int, budget: int,
                 max_batch: int | None = None) -> ChunkPlan:
     """The largest batch (≤ max_batch, ≤ n_prompts) whose estimate fits ``budget``; at least 1."""
-    best = 1
+    def rows(b: int) -> int:  # diagonal rows whose buffer takes a quarter of the budget
+        return max(1, min(length, (budget // 4) // (FLOAT * b * heads * width)))
+
     limit = min(n_prompts, max_batch or n_prompts)
-    for b in range(limit, 0, -1):
-        rows = max(1, min(length, (budget // 4) // (FLOAT * b * heads * width)))
-        if chunk_bytes(b, length, layers, heads, width, rows) <= budget:
-            best = b
-            break
-    rows = max(1, min(length, (budget // 4) // (FLOAT * best * heads * width)))
-    return ChunkPlan(best, rows * best * heads * width, chunk_bytes(best, length, layers, heads, width, rows), budget)
+    best = next((b for b in range(limit, 0, -1) if chunk_bytes(b, length, layers, heads, width, rows(b)) <= budget), 1)
+    return ChunkPlan(best, rows(best) * best * heads * width, chunk_bytes(best, length, layers, heads, width, rows(best)), budget)

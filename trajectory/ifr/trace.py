@@ -118,8 +118,9 @@ def trace_variants(
         by_length = torch.argsort(attention_mask.sum(1).cpu(), stable=True)
         for start in range(0, batch, batch_size):
             rows = by_length[start : start + batch_size]
-            chunk_len = int(attention_mask[rows.to(device)].sum(1).max())  # trim shared padding
-            ids, mask = input_ids[rows.to(device), :chunk_len], attention_mask[rows.to(device), :chunk_len]
+            picked = rows.to(device)
+            chunk_len = int(attention_mask[picked].sum(1).max())  # trim shared padding
+            ids, mask = input_ids[picked, :chunk_len], attention_mask[picked, :chunk_len]
             chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()

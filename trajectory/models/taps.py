@@ -79,6 +79,22 @@ def check_supported(model: torch.nn.Module) -> None:
 
 
 @contextmanager
+def frozen(model: torch.nn.Module) -> Iterator[None]:
+    """No parameter gradients and eval mode for the block; both restored after."""
+    flags = [p.requires_grad for p in model.parameters()]
+    was_training = model.training
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+@contextmanager
 def tap_linears(model: torch.nn.Module, substitute: list[dict[str, torch.Tensor]] | None = None) -> Iterator[Taps]:
     """Record every projection's input/output (and gradient after backward); optionally substitute inputs.
 
@@ -122,12 +138,8 @@ def tap_linears(model: torch.nn.Module, substitute: list[dict[str, torch.Tensor]
         keep_grad(taps.embedding, output)
         return output
 
-    def on_unembedding(module, args, output):
-        taps.unembedding.input, taps.unembedding.output = args[0], output
-        keep_grad(taps.unembedding, output)
-
     handles.append(model.get_input_embeddings().register_forward_hook(on_embedding))
-    handles.append(model.get_output_embeddings().register_forward_hook(on_unembedding))
+    handles.append(model.get_output_embeddings().register_forward_hook(record(taps.unembedding, None)[1]))
     try:
         yield taps
     finally:

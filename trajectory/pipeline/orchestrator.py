@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -226,31 +226,20 @@ def extractive_revision(config, models: _LoadedModels, revision: Revision, follo
     load_after = (lambda: models.get(following.name, "float32")[0]) if following is not None else None
     tables, summary = run_stage(before, load_after, tokenizer, probes, settings, device)
     seconds = time.perf_counter() - started
-    to_revision = following.name if following is not None else revision.name
+    if "extractive_scores" in tables:  # W′: the next revision for the pair, the finetuned revision itself for OCR
+        pair_to = following.name if following is not None else revision.name
+        tables["extractive_scores"] = tables["extractive_scores"].with_columns(
+            pl.when(pl.col("measure") == "pretraining").then(pl.lit(pair_to)).otherwise(pl.lit(revision.name)).alias("to_revision"))
+    tables["stage_runs"] = pl.DataFrame({"stage": ["extractive"], "to_revision": [following.name if following else None],
+                                         "settings": [json.dumps(asdict(settings))], "seconds": [seconds],
+                                         "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
+                                        schema_overrides={"to_revision": pl.Utf8})
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
-    stage_row = pl.DataFrame({"stage": ["extractive"], "to_revision": [following.name if following else None],
-                              "settings": [json.dumps(_settings_dict(settings))], "seconds": [seconds],
-                              "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
-                             schema_overrides={"to_revision": pl.Utf8})
-    frames = {}
-    for analysis in analyses:
-        key = pl.lit(analysis.analysis_id).alias("analysis_id")
-        frames[analysis.analysis_id] = {
-            **{name: frame.with_columns(key, *keys) for name, frame in tables.items()},
-            "stage_runs": stage_row.with_columns(key, *keys),
-        }
-        if "extractive_scores" in tables:
-            frames[analysis.analysis_id]["extractive_scores"] = frames[analysis.analysis_id]["extractive_scores"].with_columns(
-                pl.when(pl.col("measure") == "pretraining").then(pl.lit(to_revision)).otherwise(pl.lit(revision.name)).alias("to_revision"))
+    frames = {a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys)
+                              for name, frame in tables.items()} for a in analyses}
     bar.set_postfix_str(f"{revision.name}: write")
     write_revision(db, revision.name, frames, {}, EXTRACTIVE_TABLES)
     return f"{summary} ({seconds:.1f} s)"
-
-
-def _settings_dict(settings) -> dict:
-    from dataclasses import asdict
-
-    return asdict(settings)
 
 
 def _summary_line(summaries: list[dict], seconds: float) -> str:
