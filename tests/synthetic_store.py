@@ -71,3 +71,32 @@ def write_synthetic_store(db: Path, analysis: str = ANALYSIS, name: str = ANALYS
                     con.execute("INSERT INTO component_scores VALUES (?, ?, ?, 'head', ?, ?, 'entity', NULL, NULL, ?)",
                                 [analysis, MODEL, revision, layer, head, score / 2])
     return db
+
+
+# Grafts: each consecutive pair (k, k+1) and one chosen pair (0, 3); A and B answer as ``top1`` says.
+GRAFT_PAIRS = [(0, 1), (1, 2), (2, 3), (0, 3)]
+GRAFT_CONFIGS = {"A": (None, None, None), "B": (None, None, None), "FE": ("FE", "all", "all"), "LT": ("LT", "all", "all"),
+                 "FE+LT": ("FE+LT", "all", "all"), "LT:o@last_half": ("LT", "last_half", "o"),
+                 "LT:ffn@first_half": ("LT", "first_half", "ffn"), "LT:o+ffn@last_quarter": ("LT", "last_quarter", "o+ffn")}
+
+
+def graft_rank(pair: int, config: str, fact_id: int) -> int:
+    a, b = GRAFT_PAIRS[pair]
+    if config == "A":
+        return 0 if top1(a, fact_id) else 3 + fact_id
+    if config == "B":
+        return 0 if top1(b, fact_id) else 2 + fact_id
+    return (pair + list(GRAFT_CONFIGS).index(config) + fact_id) % 3
+
+
+def write_synthetic_grafts(db: Path, analysis: str = ANALYSIS) -> Path:
+    with writer(db) as con:
+        for p, (a, b) in enumerate(GRAFT_PAIRS):
+            for config, (positions, layers, component) in GRAFT_CONFIGS.items():
+                for fact_id, relation in FACTS:
+                    rank = graft_rank(p, config, fact_id)
+                    learned = graft_rank(p, "A", fact_id) > 0 and graft_rank(p, "B", fact_id) == 0
+                    con.execute("INSERT INTO grafts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [analysis, MODEL, REVISIONS[a][0], REVISIONS[b][0], config, positions, layers, component,
+                                 fact_id, relation, rank, rank == 0, rank < 5, learned])
+    return db

@@ -186,3 +186,43 @@ def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_st
     assert after != before and len(after[0][0]) == len(before[0][0]) + 1  # finetune rows include the last revision
     browser_page.screenshot(path=str(_artifacts() / "dashboard-extractive.png"), full_page=True)
     assert problems == []
+
+
+def test_the_grafting_page_draws_the_stored_recoveries(browser_page, tmp_path):
+    """The grafting page of the hand-made store: one line per position graft over the consecutive pairs
+    with the literal recoveries (the chosen pair left out), the metric menu, the pair slider of the
+    component heatmap, and the training-band menu of the relation-type bars."""
+    from synthetic_store import FACTS, GRAFT_PAIRS, write_synthetic_grafts
+    from test_grafting_views import literal_recovery
+
+    store = write_synthetic_grafts(write_synthetic_store(tmp_path / "grafts.duckdb"))
+    (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "grafting.html"]
+    problems = watch(browser_page)
+    browser_page.goto(page_path.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
+    ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
+    assert ids == ["graft-pathways", "graft-components", "graft-relation-types"]
+    facts = [f for f, _ in FACTS]
+
+    def lines():
+        return browser_page.evaluate("() => document.getElementById('graft-pathways').data.map(t => [t.name, t.y])")
+
+    expected = {c: [literal_recovery(p, c, facts)["learned_top1"] for p in range(3)] for c in ("FE", "LT", "FE+LT")}
+    assert {name: y for name, y in lines()} == expected
+    choose_from_menu(browser_page, "graft-pathways", "top-1 recovery")
+    assert {name: y for name, y in lines()} == {c: [literal_recovery(p, c, facts)["top1_recovery"] for p in range(3)] for c in expected}
+    pooled = figure_state(browser_page, "graft-components")
+    drag_slider(browser_page, "graft-components", 1.0)
+    last = figure_state(browser_page, "graft-components")
+    assert last["active"] == 3 and last["z"] != pooled["z"]
+    rows = {"o": "LT:o@last_half", "ffn": "LT:ffn@first_half", "o+ffn": "LT:o+ffn@last_quarter"}
+    cells = {(r, c): v for r, row in zip(("o", "ffn", "o+ffn"), last["z"][0]) for c, v in zip(("first_half", "last_half", "last_quarter"), row)}
+    for component, config in rows.items():
+        layers = config.split("@")[1]
+        assert cells[(component, layers)] == literal_recovery(2, config, facts)["learned_top1"]
+    before = browser_page.evaluate("() => document.getElementById('graft-relation-types').data.map(t => t.y)")
+    choose_from_menu(browser_page, "graft-relation-types", "early third")
+    assert browser_page.evaluate("() => document.getElementById('graft-relation-types').data.map(t => t.y)") != before
+    assert len(GRAFT_PAIRS) == 4
+    browser_page.screenshot(path=str(_artifacts() / "dashboard-grafting.png"), full_page=True)
+    assert problems == []

@@ -11,8 +11,11 @@ import pytest
 import torch
 from transformers import DynamicCache, OlmoConfig, OlmoForCausalLM
 
+from trajectory.extractive.measure import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft, default_configs, layer_range, position_mask
 from trajectory.grafting.graft import COMPONENTS, grafted
+from trajectory.grafting.measure import (GraftPrompts, last_token_logits, left_aligned, prefix_groups,
+                                         ranks_in_chunks, vocabulary_ranks)
 
 
 def tiny(seed: int) -> OlmoForCausalLM:
@@ -114,3 +117,59 @@ def test_masks_and_names():
     assert names[:6] == ["FE", "LT", "FE+LT", "not FE", "not LT", "not FE+LT"] and "LT:o+ffn@last_quarter" in names
     with pytest.raises(Exception, match="unknown position set"):
         position_mask("middle", subject, last, valid)
+
+
+def left_prompts() -> GraftPrompts:
+    """prompts(), left-aligned through a reward batch (what the stage does), with answers."""
+    ids, valid, subject, _ = prompts()
+    starts = subject.long().argmax(1)
+    ends = starts + subject.sum(1)
+    none = torch.zeros(3, 1, dtype=torch.long)
+    batch = RewardBatch(ids, valid.long(), torch.tensor([3, 5, 7]), none, none.bool(), starts, ends, none, none.bool())
+    return left_aligned(batch)
+
+
+def test_left_alignment_moves_each_prompt_to_the_end():
+    ids, valid, subject, _ = prompts()
+    left = left_prompts()
+    for b in range(3):
+        n = int(valid[b].sum())
+        assert torch.equal(left.input_ids[b, 6 - n:], ids[b, :n]) and not left.attention_mask[b, : 6 - n].any()
+        assert torch.equal(left.subject[b, 6 - n:], subject[b, :n]) and not left.subject[b, : 6 - n].any()
+        assert left.position_ids[b, -1] == n - 1
+
+
+def test_shared_prefixes_and_last_token_steps_equal_the_literal_swap():
+    recipient, donor = tiny(0), tiny(1)
+    ids, valid, subject, last = prompts()
+    left = left_prompts()
+    final = torch.zeros_like(valid)
+    final[:, -1] = True
+    group, first = prefix_groups(build_graft(CONFIGS, left.subject, final, left.attention_mask.bool(), 4), len(CONFIGS))
+    # none, LT and every LT component graft share A's prefix; FE with FE+LT; not FE with not FE+LT; all with not LT.
+    assert len(first) == 4 and len({int(group[i]) for i, c in enumerate(CONFIGS) if c.positions in ("none", "LT")}) == 1
+    logits, _ = last_token_logits(recipient, donor, left, CONFIGS)
+    for c, config in enumerate(CONFIGS):
+        for b in range(3):
+            expected = literal_logits(recipient, donor, config, ids, valid, subject, last, b)[-1]
+            assert torch.allclose(logits[c, b], expected, atol=1e-5, rtol=1e-5), (config.name, b)
+
+
+def test_ranks_over_chunks_and_the_donor_alone():
+    recipient, donor = tiny(0), tiny(1)
+    left = left_prompts()
+    grafts, donors = ranks_in_chunks(recipient, donor, left, CONFIGS, batch_size=2)
+    logits, _ = last_token_logits(recipient, donor, left, CONFIGS)
+    for c in range(len(CONFIGS)):
+        for b in range(3):
+            row = logits[c, b]
+            assert grafts[c, b] == sum(int(v > row[left.answer[b]]) for v in row.tolist())
+    with torch.no_grad():
+        alone = [donor(input_ids=left.input_ids[b : b + 1, 6 - n:]).logits[0, -1] for b, n in enumerate(left.attention_mask.sum(1).tolist())]
+    assert donors.tolist() == [sum(int(v > row[left.answer[b]]) for v in row.tolist()) for b, row in enumerate(alone)]
+    assert torch.equal(vocabulary_ranks(logits[0], left.answer), grafts[0])
+    # B alone comes from the all-B prefix group's pass, or from a pass of its own when no group is all B.
+    expected = torch.stack(alone)
+    for configs in (CONFIGS, [c for c in CONFIGS if c.positions not in ("all", "not LT")]):
+        _, donor_logits = last_token_logits(recipient, donor, left, configs)
+        assert torch.allclose(donor_logits, expected, atol=1e-5)

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
     ingest.add_argument("--extractive", default=None, action=argparse.BooleanOptionalAction,
                         help="run the extractive-structures stage (default: the pipeline's extractive.enabled)")
+    ingest.add_argument("--grafting", default=None, action=argparse.BooleanOptionalAction,
+                        help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
+    ingest.add_argument("--graft-pair", default=None, metavar="A,B",
+                        help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition) or study (the study's code), or both comma-separated")
 

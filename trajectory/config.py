@@ -53,6 +53,10 @@ class PipelineConfig:
     finetune_epochs: int = 8
     finetune_batch_size: int = 8
     finetune_train: str = "attention_mlp"
+    # The grafting stage (METHOD.md §6, trajectory.grafting): off unless the pipeline turns it on.
+    grafting: bool = False
+    graft_configs: tuple[str, ...] | None = None  # None: trajectory.grafting.configs.default_configs()
+    grafting_batch_size: int = 32
     path: Path | None = None
 
     @property
@@ -81,6 +85,18 @@ class PipelineConfig:
                                 self.finetune_batch_size, self.finetune_train)
         return ExtractiveSettings(self.extractive_counterfactuals, self.extractive_per_fact, self.extractive_batch_size,
                                   None if self.ocr_probe == "none" else self.ocr_probe, recipe)
+
+    def grafting_settings(self):
+        from trajectory.grafting.stage import GraftingSettings
+
+        if self.graft_configs is None:
+            return GraftingSettings(batch_size=self.grafting_batch_size)
+        return GraftingSettings(self.graft_configs, self.grafting_batch_size)
+
+    def stages(self) -> tuple[str, ...]:
+        """The ingest's stages, in the order they run on a revision (grafting before the extractive stage,
+        whose float32 copies would otherwise replace the loaded pair of another dtype)."""
+        return ("ifr",) + ("grafting",) * self.grafting + ("extractive",) * self.extractive
 
 
 # TOML table.key -> dataclass field, with the expected type.
@@ -113,6 +129,9 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "extractive.finetune.epochs": ("finetune_epochs", int),
     "extractive.finetune.batch_size": ("finetune_batch_size", int),
     "extractive.finetune.train": ("finetune_train", str),
+    "grafting.enabled": ("grafting", bool),
+    "grafting.configs": ("graft_configs", list),
+    "grafting.batch_size": ("grafting_batch_size", int),
 }
 # Choices of string keys: (field, allowed values).
 _CHOICES = {
@@ -122,7 +141,7 @@ _CHOICES = {
 }
 _POSITIVE = {"ifr.memory_gb": "memory_gb", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
-             "extractive.finetune.learning_rate": "finetune_learning_rate"}
+             "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size"}
 
 
 def resolve_pipeline_path(spec: str | Path | None) -> Path:
@@ -182,7 +201,30 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
     for key, field_name in _POSITIVE.items():
         if field_name in values and not values[field_name] > 0:
             raise TrajectoryError(f"{path}: {key} must be positive, got {values[field_name]!r}")
+    if "graft_configs" in values:
+        values["graft_configs"] = parse_graft_configs(values["graft_configs"], f"{path}: grafting.configs")
     return PipelineConfig(path=path, **values)
+
+
+def parse_graft_configs(names, where: str) -> tuple[str, ...]:
+    """Graft configuration names (``FE``, ``LT:o+ffn@last_quarter``, or ``default`` for the default set),
+    checked and written canonically, without repeats."""
+    from trajectory.grafting.configs import GraftConfig, default_configs
+
+    expanded: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            raise TrajectoryError(f"{where} must be a list of names, got {name!r}")
+        if name == "default":
+            expanded += [c.name for c in default_configs()]
+            continue
+        try:
+            expanded.append(GraftConfig.parse(name).name)
+        except TrajectoryError as err:
+            raise TrajectoryError(f"{where}: {err}") from None
+    if not expanded or "none" in expanded:
+        raise TrajectoryError(f"{where} must name at least one graft ('none', the recipient alone, is always measured)")
+    return tuple(dict.fromkeys(expanded))
 
 
 def parse_fractions(value, where: str) -> tuple[float, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard import comparison, extractive, role_maps, time_series
+from trajectory.dashboard import comparison, extractive, grafting, role_maps, time_series
 from trajectory.dashboard.controls import ChartContext
 
 
@@ -38,4 +38,7 @@ CHARTS: dict[str, Chart] = {
     "score_heatmaps": Chart(extractive.score_heatmaps),
     "share_areas": Chart(extractive.share_areas),
     "transition_scores": Chart(extractive.transition_scores),
+    "pathway_lines": Chart(grafting.pathway_lines),
+    "component_heatmap": Chart(grafting.component_heatmap),
+    "relation_type_bars": Chart(grafting.relation_type_bars),
 }

@@ -7,8 +7,8 @@ and the keys and values that later positions attend to there), ``o`` (the output
 whole MLP); ``all`` is all three. The embedding is B's at the positions a graft marks for it; the
 unembedding (and the final norm) stay A's, as in the paper.
 
-Implementation: forward hooks on A's modules compute B's output of the same input and select per
-position with the graft's mask (``torch.where``), so every configuration of every prompt runs as one
+Implementation: forward hooks on A's modules compute B's output of the same input at the grafted
+positions only and put it in place of A's there, so every configuration of every prompt runs as one
 batched forward (configurations along the batch dimension) with no copy of either model. A module no
 configuration grafts costs nothing extra. Norms with weights (OLMo-2, Llama) would have to be grafted
 with their components; they are refused for now (OLMo's LayerNorm has none).
@@ -57,8 +57,12 @@ def grafted(recipient: torch.nn.Module, donor: torch.nn.Module, graft: Graft) ->
 
     def select(mask: torch.Tensor, compute_donor):
         def hook(module, args, output):
-            chosen = mask.to(output.device)[..., None]
-            return torch.where(chosen, compute_donor(args[0]), output)
+            chosen = mask.to(output.device)
+            if bool(chosen.all()):
+                return compute_donor(args[0])
+            replaced = output.clone()
+            replaced[chosen] = compute_donor(args[0][chosen])  # B only where grafted
+            return replaced
 
         return hook
 

@@ -2,9 +2,10 @@
 
 Per revision: download (overlapping the previous revision's processing) → load → trace all prompts
 once → for every analysis of the pipeline (one per τ, θ, FFN renormalisation): accuracy, role scores
-and roles → write all of them in one transaction → (with ``extractive.enabled``) the extractive stage:
-the update to the next selected revision and the OCR experiment, written in a second transaction →
-release the checkpoint. Each stage an analysis has stored for a revision is skipped on a re-run; a
+and roles → write all of them in one transaction → (with ``grafting.enabled``) the grafting stage: the
+revision as recipient, the next selected one as donor → (with ``extractive.enabled``) the extractive
+stage: the update to the next selected revision and the OCR experiment → release the checkpoint. Each
+stage writes its rows of a revision in its own transaction (trajectory.pipeline.stages). Each stage an analysis has stored for a revision is skipped on a re-run; a
 failing revision is reported and the others go on.
 """
 
@@ -17,7 +18,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,32 +28,41 @@ from tqdm.auto import tqdm
 
 from trajectory.config import FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.stage import run_stage
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.pipeline.frames import prompt_frame, revision_frames
+from trajectory.pipeline.stages import extractive_revision, grafting_revision
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import EXTRACTIVE_TABLES, check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
 
 log = logging.getLogger(__name__)
+STAGE_NAMES = {"ifr": "IFR and roles", "grafting": "weight grafting", "extractive": "extractive structures"}
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides(
         device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
-        thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
+        grafting=args.grafting, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
         if args.ffn_renormalisation else None,
     )
     if args.facts:
         config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
-    return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress)
+    pair = parse_pair(args.graft_pair) if args.graft_pair else None
+    return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress, graft_pair=pair)
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    names = [part.strip() for part in text.split(",")]
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise TrajectoryError(f"--graft-pair takes two different revisions, RECIPIENT,DONOR; got {text!r}")
+    return names[0], names[1]
 
 
 def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis]:
@@ -61,31 +71,59 @@ def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis
     return [Analysis(config.repo_id, probes.content_hash, name, tau, theta, ffn, config.dtype) for tau, ffn, theta in config.settings()]
 
 
-def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: bool = False, progress: bool = True) -> int:
+def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: bool = False, progress: bool = True,
+           graft_pair: tuple[str, str] | None = None) -> int:
     """Ingest the pipeline's revisions into its analyses (found or created in the store). Resume and
-    ``force`` act within these analyses only; a revision is traced once for all of them."""
+    ``force`` act within these analyses only; a revision is traced once for all of them. With
+    ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair."""
     probes = load_probe_set(config.probe_set)
     analyses = pipeline_analyses(config, probes)
     check_store(db)  # a directory, a read-only file, a file that is no store: say so before any work
     source = open_source(config, progress=progress)
-    chosen = selected_revisions(config, source, spec)
+    if graft_pair is not None:
+        chosen = selected_revisions(config, source, ",".join(graft_pair))
+        if len(chosen) != 2:
+            raise TrajectoryError(f"--graft-pair: {', '.join(graft_pair)} are not two revisions of {config.repo_id} (see trajectory revisions)")
+        recipient, donor = (next(r for r in chosen if r.name == name) for name in graft_pair)
+    else:
+        chosen = selected_revisions(config, source, spec)
     with ingest_lock(db):
         with writer(db) as con, transaction(con):
             names = register(con, probes, config.probe_name or probes.name, analyses)
+        if graft_pair is not None:
+            return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress)
+
+
+def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision, probes, analyses, force, progress) -> int:
+    stage = f"grafting:{donor.name}"  # a chosen pair's mark, apart from the consecutive pair's ("grafting")
+    ids = [a.analysis_id for a in analyses]
+    done = {a: set() for a in ids} if force else finished_revisions(db, ids, stage)
+    needed = [a for a in analyses if recipient.name not in done[a.analysis_id]]
+    if not needed:
+        print(f"the pair {recipient.name} -> {donor.name} is stored; --force redoes it")
+        return 0
+    for name in (recipient.name, donor.name):
+        source.download(name)
+    models = _LoadedModels(source, config.resolved_device())
+    with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
+        summary = grafting_revision(config, models, recipient, donor, probes, needed, db, models.device, bar, stage)
+        bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {summary}")
+        bar.update(1)
+    return 0
 
 
 def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress) -> int:
     all_names = [r.name for r in source.list_revisions()]
     ids = [a.analysis_id for a in analyses]
-    stages = ("ifr", "extractive") if config.extractive else ("ifr",)
+    stages = config.stages()
     done = {stage: {a: set() for a in ids} if force else finished_revisions(db, ids, stage) for stage in stages}
     todo = [r for r in chosen if any(r.name not in done[stage][a] for stage in stages for a in ids)]
     for analysis_id in ids:
         stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}" for stage in stages)
         print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
     print(f"{config.name}: {len(todo)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
-          + (" (stages: IFR and roles, extractive structures)" if config.extractive else ""))
+          + (f" (stages: {', '.join(STAGE_NAMES[s] for s in stages)})" if len(stages) > 1 else ""))
     if not todo:
         return 0
     device = config.resolved_device()
@@ -119,12 +157,13 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
                     summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db,
                                                device, bar, said)
                     bar.write(f"stored {revision.name}: {summary}")
-                needed = [a for a in analyses if config.extractive and revision.name not in done["extractive"][a.analysis_id]]
-                if needed:
-                    if pending is not None:
-                        wait([pending])  # the next revision's download (the pair's W′) must not race a second one
-                    summary = extractive_revision(config, models, revision, following.get(revision.name), probes, needed, db, device, bar)
-                    bar.write(f"stored {revision.name} (extractive): {summary}")
+                for stage, run_pair_stage in (("grafting", grafting_revision), ("extractive", extractive_revision)):
+                    needed = [a for a in analyses if stage in stages and revision.name not in done[stage][a.analysis_id]]
+                    if needed:
+                        if pending is not None:
+                            wait([pending])  # the next revision's download (the pair's second model) must not race a second one
+                        summary = run_pair_stage(config, models, revision, following.get(revision.name), probes, needed, db, device, bar)
+                        bar.write(f"stored {revision.name} ({stage}): {summary}")
                 sys.stdout.flush()
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
@@ -212,34 +251,6 @@ def process_revision(config, models: _LoadedModels, revision: Revision, ordinal:
     bar.set_postfix_str(f"{revision.name}: write")
     write_revision(db, revision.name, frames, shared)
     return _summary_line(summaries, seconds)
-
-
-def extractive_revision(config, models: _LoadedModels, revision: Revision, following: Revision | None, probes: ProbeSet,
-                        analyses: list[Analysis], db: Path, device: str, bar) -> str:
-    """The extractive stage of one revision (trajectory.extractive.stage), computed once and written for
-    every analysis that lacks it, in one transaction. W and W′ are float32 whatever the analysis dtype."""
-    started = time.perf_counter()
-    settings = config.extractive_settings()
-    bar.set_postfix_str(f"{revision.name}: extractive")
-    models.keep_only("float32")
-    before, tokenizer = models.get(revision.name, "float32")
-    load_after = (lambda: models.get(following.name, "float32")[0]) if following is not None else None
-    tables, summary = run_stage(before, load_after, tokenizer, probes, settings, device)
-    seconds = time.perf_counter() - started
-    if "extractive_scores" in tables:  # W′: the next revision for the pair, the finetuned revision itself for OCR
-        pair_to = following.name if following is not None else revision.name
-        tables["extractive_scores"] = tables["extractive_scores"].with_columns(
-            pl.when(pl.col("measure") == "pretraining").then(pl.lit(pair_to)).otherwise(pl.lit(revision.name)).alias("to_revision"))
-    tables["stage_runs"] = pl.DataFrame({"stage": ["extractive"], "to_revision": [following.name if following else None],
-                                         "settings": [json.dumps(asdict(settings))], "seconds": [seconds],
-                                         "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
-                                        schema_overrides={"to_revision": pl.Utf8})
-    keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
-    frames = {a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys)
-                              for name, frame in tables.items()} for a in analyses}
-    bar.set_postfix_str(f"{revision.name}: write")
-    write_revision(db, revision.name, frames, {}, EXTRACTIVE_TABLES)
-    return f"{summary} ({seconds:.1f} s)"
 
 
 def _summary_line(summaries: list[dict], seconds: float) -> str:

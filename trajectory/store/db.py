@@ -32,10 +32,15 @@ from trajectory.paths import SQL_DIR
 REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "revisions")
 # The extractive stage's per-revision tables; its ``stage_runs`` row is written last, as its mark.
 EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
+# The grafting stage's: one revision pair's rows (A = revision, B = donor_revision), then its stage_runs row.
+GRAFTING_TABLES = ("grafts", "stage_runs")
+# Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
+# the stages (pairs) its frame holds.
+_PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
 # Tables a scoped reader filters to its analyses, with the filter.
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
-    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, "runs", "analyses")},
+    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, "runs", "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
     "prompts": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
@@ -216,9 +221,15 @@ def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Dat
     runs) inserted where their keys are new.
     """
     with writer(path) as con, transaction(con):
-        for analysis_id in frames:
+        for analysis_id, by_table in frames.items():
             for table in tables:
-                con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ?", [analysis_id, revision])
+                where, params = "analysis_id = ? AND revision = ?", [analysis_id, revision]
+                if table in _PARTLY_REPLACED:
+                    if table not in by_table:
+                        continue
+                    column = _PARTLY_REPLACED[table]
+                    where, params = where + f" AND list_contains(?, {column})", params + [by_table[table][column].unique().to_list()]
+                con.execute(f"DELETE FROM {table} WHERE {where}", params)
         for table, frame in shared.items():
             _insert_new(con, table, frame)
         for by_table in frames.values():
