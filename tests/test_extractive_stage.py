@@ -98,8 +98,8 @@ def test_last_revision_runs_the_ocr_experiment_only(small_store):
     with reader(small_store) as con:
         last = con.sql("SELECT revision FROM revisions ORDER BY ordinal DESC LIMIT 1").fetchall()[0][0]
         measures = con.sql("SELECT DISTINCT measure FROM extractive_scores WHERE revision = $r", params={"r": last}).fetchall()
-        stage = con.sql("SELECT to_revision FROM stage_runs WHERE revision = $r", params={"r": last}).fetchall()
-        n_stage = con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0]
+        stage = con.sql("SELECT to_revision FROM stage_runs WHERE revision = $r AND stage = 'extractive'", params={"r": last}).fetchall()
+        n_stage = con.sql("SELECT count(*) FROM stage_runs WHERE stage = 'extractive'").fetchall()[0][0]
         n_revisions = con.sql("SELECT count(*) FROM revisions").fetchall()[0][0]
     assert measures == [("finetune",)] and stage == [(None,)] and n_stage == n_revisions
 
@@ -108,12 +108,12 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     db = tmp_path / "stages.duckdb"
     config = load_pipeline("reference-small")
     first_two = ",".join(r for r in small_suite.revisions[:2])
-    assert ingest(replace(config, extractive=False), db, spec=first_two, progress=False) == 0
+    assert ingest(replace(config, extractive=False, grafting=False), db, spec=first_two, progress=False) == 0
     with reader(db) as con:
         ingested = con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall()
         assert con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0] == 0
 
-    # A crash while writing the extractive stage of the second revision: nothing of it is stored.
+    # A crash while writing a pair stage (grafting, then extractive) of the second revision: nothing of it is stored.
     import trajectory.store.db as db_module
 
     real_insert = db_module.insert_frame
@@ -126,16 +126,17 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     monkeypatch.setattr(db_module, "insert_frame", failing_insert)
     assert ingest(config, db, spec=first_two, progress=False) == 1
     with reader(db) as con:
-        assert con.sql("SELECT revision FROM stage_runs").fetchall() == [(small_suite.revisions[0],)]
-        partial = con.sql("SELECT count(*) FROM extractive_scores WHERE revision = $r", params={"r": small_suite.revisions[1]})
-        assert partial.fetchall()[0][0] == 0
+        assert con.sql("SELECT DISTINCT revision FROM stage_runs").fetchall() == [(small_suite.revisions[0],)]
+        for table in ("extractive_scores", "grafts"):
+            partial = con.sql(f"SELECT count(*) FROM {table} WHERE revision = $r", params={"r": small_suite.revisions[1]})
+            assert partial.fetchall()[0][0] == 0
         assert con.sql("SELECT count(*) FROM ocr WHERE revision = $r", params={"r": small_suite.revisions[1]}).fetchall()[0][0] == 0
     monkeypatch.setattr(db_module, "insert_frame", real_insert)
     capsys.readouterr()
     assert ingest(config, db, spec=first_two, progress=False) == 0
     assert "1 revisions to ingest" in capsys.readouterr().out
     with reader(db) as con:
-        assert con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0] == 2
+        assert con.sql("SELECT stage, count(*) FROM stage_runs GROUP BY stage ORDER BY stage").fetchall() == [("extractive", 2), ("grafting", 2)]
         # The IFR stage was not redone.
         assert con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall() == ingested
     assert ingest(config, db, spec=first_two, progress=False) == 0

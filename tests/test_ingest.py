@@ -29,7 +29,7 @@ def test_ingest_query_and_rerun(small_suite, tmp_path, capsys):
     assert len(plans) == 1 and plans[0].startswith("IFR: 160 prompts of up to") and ", 64 at a time" in plans[0]
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0  # nothing to redo
     out = capsys.readouterr().out
-    assert "of 5 selected revisions, stored: 5 ifr, 5 extractive" in out and "0 revisions to ingest" in out
+    assert "of 5 selected revisions, stored: 5 ifr, 5 grafting, 5 extractive" in out and "0 revisions to ingest" in out
     assert run_sql(db, COUNTS).equals(counts)
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db), "-r", "main", "--force"]) == 0
     assert run_sql(db, COUNTS).equals(counts)  # redone, not duplicated
@@ -63,7 +63,7 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if line.startswith("stored ") and "(extractive)" not in line:  # the IFR stage of a revision
+        if line.startswith("stored ") and "(" not in line.split(":")[0]:  # the IFR stage of a revision
             stored += 1
             if stored == 2:
                 time.sleep(0.2)  # land somewhere inside the third revision's work or write
@@ -77,8 +77,11 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
     full = run_sql(db, COUNTS)
     assert full["revision"].to_list() == small_suite.revisions
     assert set(full["roles"].to_list()) == {100} and set(full["accuracy"].to_list()) == {160}
-    # The extractive stage too: one mark per revision, and rows for each (none lost, none doubled).
-    stages = run_sql(db, """SELECT s.revision, count(DISTINCT s.stage) AS marks, (SELECT count(*) FROM ocr o
-                            WHERE o.revision = s.revision) AS ocr_rows FROM stage_runs s GROUP BY s.revision""")
-    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == {1}
+    # The grafting and extractive stages too: one mark each per revision, and rows for each (none lost, none doubled).
+    stages = run_sql(db, """SELECT s.revision, count(*) AS marks, count(DISTINCT s.stage) AS stages,
+                            (SELECT count(*) FROM ocr o WHERE o.revision = s.revision) AS ocr_rows,
+                            (SELECT count(*) FROM grafts g WHERE g.revision = s.revision) AS graft_rows
+                            FROM stage_runs s GROUP BY s.revision ORDER BY s.revision""")
+    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {2}
     assert stages["ocr_rows"].n_unique() == 1 and stages["ocr_rows"][0] > 0
+    assert sorted(stages["graft_rows"].to_list()) == [0] + [stages["graft_rows"].max()] * (len(small_suite.revisions) - 1)

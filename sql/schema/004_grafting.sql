@@ -25,3 +25,8 @@ CREATE TABLE grafts (
     learned         BOOLEAN NOT NULL,
     PRIMARY KEY (analysis_id, revision, donor_revision, config, fact_id)
 );
+
+-- The hash of the sql/views/ text last applied: a writer re-creates the views only when it differs.
+CREATE TABLE applied_views (
+    hash  VARCHAR NOT NULL
+);

@@ -5,7 +5,8 @@ SELECT a.analysis_id, a.name, a.model, p.name AS probe_set, a.probe_set_id, p.n_
        count(v.revision) AS n_revisions,
        arg_min(v.revision, v.ordinal) AS first_revision, arg_max(v.revision, v.ordinal) AS final_revision,
        max(v.ingested_at) AS last_ingested_at,
-       (SELECT count(*) FROM stage_runs s WHERE s.analysis_id = a.analysis_id AND s.stage = 'extractive') AS n_extractive
+       (SELECT count(*) FROM stage_runs s WHERE s.analysis_id = a.analysis_id AND s.stage = 'extractive') AS n_extractive,
+       (SELECT count(DISTINCT (g.revision, g.donor_revision)) FROM grafts g WHERE g.analysis_id = a.analysis_id) AS n_grafted_pairs
 FROM analyses a
 LEFT JOIN probe_sets p USING (probe_set_id)
 LEFT JOIN revisions v USING (analysis_id)

@@ -5,8 +5,9 @@ only, so a prompt's numbers do not depend on its padding). Configurations whose 
 position but the last (all LT-only grafts share the recipient's prefix; FE and FE+LT share one; the
 complements share one) share one prefix pass whose keys and values go to a KV cache; each
 configuration then runs its last token alone against its group's cache. With the default
-configurations that is 4 prefix passes and 19 one-token steps instead of 19 full passes; exactly what
-a full pass per configuration gives (tests), as the last token is the only one a last-token graft touches.
+configurations that is 4 prefix passes (A's own, B's own, which also gives B alone, the FE one and the
+complements' one) and 4 one-token steps instead of 20 full passes; exactly what a full pass per
+configuration gives (tests), as the last token is the only one a last-token graft touches.
 """
 
 from __future__ import annotations

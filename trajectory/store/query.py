@@ -90,7 +90,7 @@ def run_query_command(args: argparse.Namespace) -> int:
 def list_analyses_command(args: argparse.Namespace) -> int:
     frame = run_sql(Path(args.db), """
         SELECT name, analysis_id, model, probe_set, n_facts, tau, theta, ffn_renormalisation, dtype, n_revisions,
-               n_extractive, first_revision, final_revision
+               n_extractive, n_grafted_pairs, first_revision, final_revision
         FROM analysis_summary ORDER BY created_at, name""")
     if frame.is_empty():
         print(f"{args.db} holds no analyses yet; run 'trajectory ingest'")
