@@ -37,3 +37,17 @@ def small_store(small_suite, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("store") / "small.duckdb"
     assert ingest(load_pipeline("reference-small"), db, progress=False) == 0
     return db
+
+
+@pytest.fixture
+def small_pair(small_suite):
+    """The small reference's revision names, its second and third revisions loaded, and its tokenizer:
+    (names, model at names[1], model at names[2], tokenizer)."""
+    from trajectory.config import load_pipeline
+    from trajectory.pipeline.sources import open_source
+
+    source = open_source(load_pipeline("reference-small"), progress=False)
+    names = [r.name for r in source.list_revisions()]
+    first, tokenizer = source.load(names[1])
+    second, _ = source.load(names[2])
+    return names, first, second, tokenizer

@@ -26,12 +26,9 @@ def frame(con, sql: str, params=None) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params or {}).to_arrow_table())
 
 
-def test_stored_pretraining_scores_equal_a_direct_computation(small_store):
+def test_stored_pretraining_scores_equal_a_direct_computation(small_store, small_pair):
     config = load_pipeline("reference-small")
-    source = open_source(config, progress=False)
-    names = [r.name for r in source.list_revisions()]
-    before, tokenizer = source.load(names[1])
-    after, _ = source.load(names[2])
+    names, before, after, tokenizer = small_pair
     direct = score_prompts(before, after, tokenizer, fact_prompts(load_builtin()), config.extractive_settings(), "cpu")
     with reader(small_store) as con:
         stored = frame(con, """SELECT fact_id, layer, head, informative, upstream, downstream FROM extractive_scores

@@ -27,12 +27,8 @@ def ranks_of(logits: torch.Tensor, answer: int) -> int:
     return int((logits > logits[answer]).sum())
 
 
-def test_stored_ranks_equal_direct_computations(small_store):
-    config = load_pipeline("reference-small")
-    source = open_source(config, progress=False)
-    names = [r.name for r in source.list_revisions()]
-    recipient, tokenizer = source.load(names[1])
-    donor, _ = source.load(names[2])
+def test_stored_ranks_equal_direct_computations(small_store, small_pair):
+    names, recipient, donor, tokenizer = small_pair
     facts = load_builtin()
     prompts = fact_prompts(facts)
     batch = encode_rewards(tokenizer, [prompts[i] for i in FACTS_CHECKED], counterfactuals=0)

@@ -8,7 +8,8 @@ whole MLP); ``all`` is all three. The embedding is B's at the positions a graft 
 unembedding (and the final norm) stay A's, as in the paper.
 
 Implementation: forward hooks on A's modules compute B's output of the same input at the grafted
-positions only and put it in place of A's there, so every configuration of every prompt runs as one
+positions only (indices found once on the host, so no hook waits on the device) and put it in place of
+A's there, so every configuration of every prompt runs as one
 batched forward (configurations along the batch dimension) with no copy of either model. A module no
 configuration grafts costs nothing extra. Norms with weights (OLMo-2, Llama) would have to be grafted
 with their components; they are refused for now (OLMo's LayerNorm has none).
@@ -56,13 +57,21 @@ def grafted(recipient: torch.nn.Module, donor: torch.nn.Module, graft: Graft) ->
     handles = []
 
     def select(mask: torch.Tensor, compute_donor):
+        # Flat indices of the grafted (row, position) pairs, found once on the host: the hook then runs
+        # without a host-device synchronisation (no boolean indexing, no .any() on the device).
+        where = torch.nonzero(mask.reshape(-1).cpu())[:, 0]
+        everywhere = len(where) == mask.numel()
+        on_device: dict[torch.device, torch.Tensor] = {}
+
         def hook(module, args, output):
-            chosen = mask.to(output.device)
-            if bool(chosen.all()):
+            if everywhere:
                 return compute_donor(args[0])
-            replaced = output.clone()
-            replaced[chosen] = compute_donor(args[0][chosen])  # B only where grafted
-            return replaced
+            if output.device not in on_device:
+                on_device[output.device] = where.to(output.device)
+            index = on_device[output.device]
+            flat_in = args[0].reshape(-1, *args[0].shape[2:])
+            flat_out = output.reshape(-1, *output.shape[2:])
+            return flat_out.index_copy(0, index, compute_donor(flat_in.index_select(0, index)).to(output.dtype)).reshape(output.shape)
 
         return hook
 

@@ -5,8 +5,9 @@ once → for every analysis of the pipeline (one per τ, θ, FFN renormalisation
 and roles → write all of them in one transaction → (with ``grafting.enabled``) the grafting stage: the
 revision as recipient, the next selected one as donor → (with ``extractive.enabled``) the extractive
 stage: the update to the next selected revision and the OCR experiment → release the checkpoint. Each
-stage writes its rows of a revision in its own transaction (trajectory.pipeline.stages). Each stage an analysis has stored for a revision is skipped on a re-run; a
-failing revision is reported and the others go on.
+stage writes its rows of a revision in its own transaction (trajectory.pipeline.stages). Each stage an
+analysis has stored for a revision is skipped on a re-run; a failing revision is reported and the
+others go on.
 """
 
 from __future__ import annotations
@@ -103,13 +104,16 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     if not needed:
         print(f"the pair {recipient.name} -> {donor.name} is stored; --force redoes it")
         return 0
-    for name in (recipient.name, donor.name):
-        source.download(name)
     models = _LoadedModels(source, config.resolved_device())
-    with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
-        summary = grafting_revision(config, models, recipient, donor, probes, needed, db, models.device, bar, stage)
-        bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {summary}")
-        bar.update(1)
+    kept: list[str] = []
+    try:
+        with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
+            summary = grafting_revision(config, models, recipient, donor, probes, needed, db, models.device, bar, stage)
+            bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {summary}")
+            bar.update(1)
+    finally:
+        for name in (recipient.name, donor.name):
+            _release(source, name, config.keep_revisions, kept)
     return 0
 
 
