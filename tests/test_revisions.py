@@ -63,3 +63,60 @@ def test_bad_pipeline_file(tmp_path):
         load_pipeline(path)
     with pytest.raises(TrajectoryError, match="not found"):
         load_pipeline("no-such-pipeline")
+
+
+# The Hub's branch lists as the families publish them.
+PYTHIA = ["step0"] + [f"step{2 ** k}" for k in range(10)] + [f"step{s}" for s in range(1000, 143001, 1000)]
+OLMO_2 = (["stage1-step1000-tokens5B", "stage1-step2000-tokens9B", "stage1-step10000-tokens42B", "stage1-step928646-tokens3896B"]
+          + [f"stage2-ingredient{k}-step{s}-tokens{t}B" for k in (1, 2, 3) for s, t in ((1000, 5), (11931, 50))])
+
+
+def test_pythia_and_olmo_2_names_order():
+    import random
+
+    assert len(PYTHIA) == 154
+    shuffled = PYTHIA + ["main"]
+    random.Random(0).shuffle(shuffled)
+    assert [r.name for r in order_revisions(shuffled)] == PYTHIA + ["main"]
+    later = parse_revision("stage2-ingredient3-step11931-tokens50B")
+    assert (later.stage, later.ingredient, later.step, later.tokens) == (2, 3, 11931, 50 * 10**9)
+    assert parse_revision("stage1-step928646-tokens3896B").stage == 1 and parse_revision("step143000").stage is None
+    shuffled = OLMO_2 + ["main", "v0-custom"]
+    random.Random(1).shuffle(shuffled)
+    # By stage, then ingredient, then step; a name with no step after the numbered ones, main last.
+    assert [r.name for r in order_revisions(shuffled)] == OLMO_2 + ["v0-custom", "main"]
+
+
+@pytest.mark.parametrize("pipeline", ["pythia-160m", "pythia-6.9b"])
+def test_pythia_pipelines_list_offline_from_a_cache_with_the_real_branches(pipeline, tmp_path, capsys):
+    from trajectory.cli import main
+    from trajectory.paths import PIPELINES_DIR
+
+    config = load_pipeline(pipeline)
+    refs = tmp_path / "hub" / ("models--" + config.repo_id.replace("/", "--")) / "refs"
+    refs.mkdir(parents=True)
+    for i, name in enumerate(PYTHIA + ["main"]):
+        (refs / name).write_text(f"{i:040x}")
+    text = (PIPELINES_DIR / f"{pipeline}.toml").read_text()
+    path = tmp_path / f"{pipeline}.toml"
+    path.write_text(text.replace("[model]\n", f'[model]\ncache_dir = "{tmp_path / "hub"}"\noffline = true\n', 1))
+    assert main(["revisions", "-p", str(path)]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    steps = [parse_revision(n).step for n in listed]
+    assert len(listed) == 40 and steps == sorted(steps) and steps[0] == 0 and steps[-1] == 143000
+    assert sum(s <= 512 for s in steps) == 11 and "main" not in listed  # the early ones dense; main is step143000
+
+
+def test_the_study_pipeline_selects_its_40_names_from_the_branches():
+    """A pipeline's list of names (joined in the config, with its exclusions) selects exactly those."""
+    from trajectory.pipeline.sources import selected_revisions
+
+    config = load_pipeline("olmo-7b-0424")
+    branches = order_revisions(config.revisions.split(",") + ["step115000-tokens482B", "step1000-tokens4B"])
+
+    class Branches:
+        def list_revisions(self):
+            return branches
+
+    chosen = selected_revisions(config, Branches())
+    assert [r.name for r in chosen] == config.revisions.split(",")

@@ -1,4 +1,9 @@
-"""Revision names (``step{N}-tokens{B}B``, ``step{N}``, ``main``), their order, and selection specs.
+"""Revision names, their order, and selection specs.
+
+Names as the families publish them: Pythia ``step{N}`` (``main`` is the last step), OLMo
+``step{N}-tokens{B}B``, OLMo-2 ``stage1-step{N}-tokens{B}B`` and later stages
+``stage2-ingredient{K}-step{N}-tokens{B}B`` (ordered by stage, then ingredient, then step). Names with no
+step sort after the numbered ones (kept), ``main`` last.
 
 Pure functions over names: no network, no cache. :mod:`trajectory.hub.source` lists the names.
 """
@@ -13,7 +18,8 @@ from trajectory.errors import TrajectoryError
 
 MAIN = "main"
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
-_STEP_TOKENS = re.compile(r"^step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?)(?P<unit>[KMBT]?))?$")
+_STEP_TOKENS = re.compile(r"^(?:stage(?P<stage>\d+)-(?:ingredient(?P<ingredient>\d+)-)?)?"
+                          r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?)(?P<unit>[KMBT]?))?$")
 
 
 @dataclass(frozen=True, order=False)
@@ -23,6 +29,8 @@ class Revision:
     name: str
     step: int | None = None
     tokens: int | None = None
+    stage: int | None = None  # OLMo-2's training stage (None: a single-stage family)
+    ingredient: int | None = None  # OLMo-2's stage-2 data mix
 
     @property
     def is_main(self) -> bool:
@@ -30,8 +38,8 @@ class Revision:
 
     @property
     def sort_key(self) -> tuple:
-        # Numbered steps first (by step), then unparsed names (alphabetically), then main.
-        return (self.is_main, self.step is None, self.step or 0, self.name)
+        # Numbered steps first (by stage, ingredient, step), then unparsed names (alphabetically), then main.
+        return (self.is_main, self.step is None, self.stage or 0, self.ingredient or 0, self.step or 0, self.name)
 
 
 def parse_revision(name: str) -> Revision:
@@ -42,7 +50,8 @@ def parse_revision(name: str) -> Revision:
     tokens = None
     if match["tokens"] is not None:
         tokens = round(float(match["tokens"]) * _UNITS[match["unit"]])
-    return Revision(name, int(match["step"]), tokens)
+    stage, ingredient = (int(match[g]) if match[g] is not None else None for g in ("stage", "ingredient"))
+    return Revision(name, int(match["step"]), tokens, stage, ingredient)
 
 
 def order_revisions(names: list[str] | list[Revision]) -> list[Revision]:
@@ -64,7 +73,7 @@ def select_revisions(spec: str | list[str], available: list[Revision]) -> list[R
     Exclusions apply after inclusions, whatever their position. An unknown name is an error that
     lists the nearest existing names.
     """
-    items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    items = [part.strip() for item in ([spec] if isinstance(spec, str) else spec) for part in item.split(",")]
     items = [s for s in items if s]
     if not items:
         raise TrajectoryError("empty revision selection; use 'all', names, or a step range like 5000:200000:5000")
