@@ -120,3 +120,40 @@ def test_the_study_pipeline_selects_its_40_names_from_the_branches():
 
     chosen = selected_revisions(config, Branches())
     assert [r.name for r in chosen] == config.revisions.split(",")
+
+
+def fake_cache(root, repo: str, branches: list[str], main_lists: list[str] | None = None):
+    """A Hugging Face cache holding only refs (and main's revisions.txt when given)."""
+    folder = root / ("models--" + repo.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True)
+    for i, name in enumerate(branches):
+        (folder / "refs" / name).write_text(f"{i:040x}")
+    if main_lists is not None:
+        snapshot = folder / "snapshots" / (folder / "refs" / "main").read_text()
+        snapshot.mkdir(parents=True)
+        (snapshot / "revisions.txt").write_text("\n".join(main_lists) + "\n")
+
+
+def test_mains_revisions_txt_lists_the_branches_not_in_the_cache(tmp_path):
+    from trajectory.hub.source import RevisionSource
+
+    fake_cache(tmp_path, "a/olmo", ["main", "step10000-tokens41B"], ["step5000-tokens20B", "step10000-tokens41B", "step15000-tokens62B"])
+    listed = RevisionSource("a/olmo", cache_dir=tmp_path, offline=True).list_revisions()
+    assert [r.name for r in listed] == ["step5000-tokens20B", "step10000-tokens41B", "step15000-tokens62B", "main"]
+
+
+def test_a_pipelines_own_pattern_orders_other_names(tmp_path, capsys):
+    from trajectory.cli import main
+
+    names = ["ckpt-s2-500-10B", "ckpt-s1-900-4B", "ckpt-s1-30-1B", "ckpt-s2-40-9B", "final"]
+    fake_cache(tmp_path / "hub", "lab/model", names)
+    path = tmp_path / "p.toml"
+    path.write_text(f'[model]\nrepo = "lab/model"\ncache_dir = "{tmp_path / "hub"}"\noffline = true\n'
+                    '[revisions]\nselect = "all"\npattern = "ckpt-s(?P<stage>\\\\d+)-(?P<step>\\\\d+)-(?P<tokens>\\\\d+[KMBT])"\n')
+    assert main(["revisions", "-p", str(path)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["ckpt-s1-30-1B", "ckpt-s1-900-4B", "ckpt-s2-40-9B", "ckpt-s2-500-10B", "final"]
+    assert rows[3][1:3] == ["500", "10,000,000,000"]
+    path.write_text('[model]\nrepo = "lab/model"\n[revisions]\npattern = "ckpt-(?P<steps>\\\\d+)"\n')
+    with pytest.raises(TrajectoryError, match=r"p.toml: revisions.pattern: needs a named group 'step'"):
+        load_pipeline(path)

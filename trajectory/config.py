@@ -28,6 +28,7 @@ class PipelineConfig:
     repo_id: str
     revisions: str = "all"  # selection spec, see trajectory.hub.revisions.select_revisions
     exclude: tuple[str, ...] = ()
+    revision_pattern: str | None = None  # a regex with named groups step (stage, ingredient, tokens) for other names
     suite: str | None = None  # "full" / "small": the self-built reference trajectory, built on first use
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
@@ -110,6 +111,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "model.device": ("device", str),
     "revisions.select": ("revisions", (str, list)),
     "revisions.exclude": ("exclude", list),
+    "revisions.pattern": ("revision_pattern", str),
     "probe.facts": ("probe_set", str),
     "probe.name": ("probe_name", str),
     "ifr.threshold": ("thresholds", (float, int, list)),
@@ -201,6 +203,10 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
     for key, field_name in _POSITIVE.items():
         if field_name in values and not values[field_name] > 0:
             raise TrajectoryError(f"{path}: {key} must be positive, got {values[field_name]!r}")
+    if "revision_pattern" in values:
+        from trajectory.hub.revisions import revision_pattern
+
+        revision_pattern(values["revision_pattern"], f"{path}: revisions.pattern")
     if "graft_configs" in values:
         values["graft_configs"] = parse_graft_configs(values["graft_configs"], f"{path}: grafting.configs")
     return PipelineConfig(path=path, **values)

@@ -3,7 +3,9 @@
 Names as the families publish them: Pythia ``step{N}`` (``main`` is the last step), OLMo
 ``step{N}-tokens{B}B``, OLMo-2 ``stage1-step{N}-tokens{B}B`` and later stages
 ``stage2-ingredient{K}-step{N}-tokens{B}B`` (ordered by stage, then ingredient, then step). Names with no
-step sort after the numbered ones (kept), ``main`` last.
+step sort after the numbered ones (kept), ``main`` last. A family not listed can give its own pattern: a
+regular expression with the named groups ``step`` and optionally ``stage``, ``ingredient`` and ``tokens``
+(a number with an optional K/M/B/T unit), tried before the built-in shapes.
 
 Pure functions over names: no network, no cache. :mod:`trajectory.hub.source` lists the names.
 """
@@ -42,21 +44,41 @@ class Revision:
         return (self.is_main, self.step is None, self.stage or 0, self.ingredient or 0, self.step or 0, self.name)
 
 
-def parse_revision(name: str) -> Revision:
-    """Parse step and token count from a branch name; unknown shapes keep step=None."""
-    match = _STEP_TOKENS.match(name)
-    if not match:
+_TOKENS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMBT]?)$")
+
+
+def revision_pattern(text: str, where: str) -> re.Pattern:
+    """A pipeline's own revision-name pattern, checked: it compiles and has a ``step`` group."""
+    try:
+        pattern = re.compile(text)
+    except re.error as err:
+        raise TrajectoryError(f"{where}: not a regular expression ({err})") from None
+    unknown = set(pattern.groupindex) - {"stage", "ingredient", "step", "tokens"}
+    if "step" not in pattern.groupindex or unknown:
+        raise TrajectoryError(f"{where}: needs a named group 'step' (and may have 'stage', 'ingredient', 'tokens'), "
+                              f"got groups {sorted(pattern.groupindex) or 'none'}")
+    return pattern
+
+
+def parse_revision(name: str, pattern: re.Pattern | None = None) -> Revision:
+    """Parse stage, ingredient, step and token count from a branch name (``pattern`` first, then the
+    built-in shapes); unknown shapes keep step=None."""
+    match = pattern.fullmatch(name) if pattern is not None else None
+    match = match or _STEP_TOKENS.match(name)
+    if not match or match.groupdict().get("step") is None:
         return Revision(name)
+    groups = match.groupdict()
     tokens = None
-    if match["tokens"] is not None:
-        tokens = round(float(match["tokens"]) * _UNITS[match["unit"]])
-    stage, ingredient = (int(match[g]) if match[g] is not None else None for g in ("stage", "ingredient"))
-    return Revision(name, int(match["step"]), tokens, stage, ingredient)
+    if groups.get("tokens") is not None:
+        amount = _TOKENS.match(groups["tokens"] + (groups.get("unit") or ""))
+        tokens = round(float(amount["number"]) * _UNITS[amount["unit"]]) if amount else None
+    stage, ingredient = (int(groups[g]) if groups.get(g) is not None else None for g in ("stage", "ingredient"))
+    return Revision(name, int(groups["step"]), tokens, stage, ingredient)
 
 
-def order_revisions(names: list[str] | list[Revision]) -> list[Revision]:
-    """Parse (if needed), de-duplicate and sort: by step, ``main`` last."""
-    parsed = [r if isinstance(r, Revision) else parse_revision(r) for r in names]
+def order_revisions(names: list[str] | list[Revision], pattern: re.Pattern | None = None) -> list[Revision]:
+    """Parse (if needed), de-duplicate and sort: by stage, ingredient and step, ``main`` last."""
+    parsed = [r if isinstance(r, Revision) else parse_revision(r, pattern) for r in names]
     unique = {r.name: r for r in parsed}
     return sorted(unique.values(), key=lambda r: r.sort_key)
 

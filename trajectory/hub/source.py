@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import constants as hf_constants
 
 from trajectory.errors import TrajectoryError
-from trajectory.hub.revisions import Revision, order_revisions, unknown_revision_message
+from trajectory.hub.revisions import MAIN, Revision, order_revisions, unknown_revision_message
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class RevisionSource:
     repo_id: str
     cache_dir: Path | None = None
     offline: bool | None = None
+    pattern: re.Pattern | None = None  # the pipeline's own revision-name pattern (trajectory.hub.revisions)
     _preexisting_commits: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,26 +84,32 @@ class RevisionSource:
                 from huggingface_hub import HfApi
 
                 refs = HfApi().list_repo_refs(self.repo_id)
-                return order_revisions([b.name for b in refs.branches])
+                return order_revisions([b.name for b in refs.branches], self.pattern)
             except Exception as err:  # network down, no such repo: the cache may still know it
                 cached = self._cached_branch_names()
                 if not cached:
                     raise TrajectoryError(f"cannot list revisions of {self.repo_id}: {_one_line(err)}") from None
                 log.warning("listing %s from the local cache (%s)", self.repo_id, _one_line(err))
-                return order_revisions(cached)
+                return order_revisions(cached, self.pattern)
         cached = self._cached_branch_names()
         if not cached:
             raise TrajectoryError(
                 f"{self.repo_id}: no revisions in the cache at {self.cache_dir} (offline); "
                 "download them first or unset HF_HUB_OFFLINE"
             )
-        return order_revisions(cached)
+        return order_revisions(cached, self.pattern)
 
     def _cached_branch_names(self) -> list[str]:
+        """The cache's branches, and those that main's ``revisions.txt`` lists (OLMo publishes one)."""
         refs = self.folder / "refs"
         if not refs.is_dir():
             return []
-        return [p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        names = [p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        main = self.cached_commit(MAIN)
+        listed = self.folder / "snapshots" / main / "revisions.txt" if main else None
+        if listed is not None and listed.is_file():
+            names += [line.strip() for line in listed.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        return list(dict.fromkeys(names))
 
     def resolve(self, name: str) -> Revision:
         revisions = self.list_revisions()

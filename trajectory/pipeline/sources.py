@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
-from trajectory.hub.revisions import Revision, parse_revision, select_revisions
+from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
 from trajectory.hub.source import RevisionSource
 
 
@@ -17,7 +17,8 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSou
         if preset.repo_id != config.repo_id:
             raise TrajectoryError(f"{config.path}: suite {config.suite!r} builds {preset.repo_id}, not {config.repo_id}")
         build_suite(preset, config.cache_dir, progress=progress)
-    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline)
+    pattern = revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
+    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=pattern)
 
 
 def selected_revisions(config: PipelineConfig, source: RevisionSource, spec: str | None = None) -> list[Revision]:
@@ -31,4 +32,5 @@ def explicit_names(config: PipelineConfig) -> list[Revision] | None:
     if any(n == "all" or ":" in n or n[0] in "-!" for n in names):
         return None
     excluded = set(config.exclude)
-    return [parse_revision(n) for n in names if n not in excluded]
+    pattern = revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
+    return [parse_revision(n, pattern) for n in names if n not in excluded]
