@@ -29,7 +29,8 @@ WHERE g.config NOT IN ('A', 'B');
 -- Recovery per pair and configuration, for all facts (relation '*'), per relation type (location | name |
 -- other) and per relation (`scope`). recovery_m = (mean m of the graft − of A) / (of B − of A) for
 -- m = top1, top5, rank, NULL where A and B have the same mean. On the facts learned between A and B
--- (wrong at A, right at B), learned_top1 is the share the graft answers right: its recovery there.
+-- (wrong at A, right at B), learned_top1 is the share the graft answers right: its recovery there
+-- (n_learned_top1 of n_learned; pooled shares are sums of these counts).
 -- band: where the pair sits in the analysis's stored revisions (early | middle | late third).
 CREATE OR REPLACE VIEW graft_recovery AS
 WITH sized AS (SELECT analysis_id, max(ordinal) + 1 AS n_revisions FROM revisions GROUP BY analysis_id),
@@ -41,7 +42,8 @@ grouped AS (
            avg(top1::INTEGER) AS top1, avg(top1_a::INTEGER) AS top1_a, avg(top1_b::INTEGER) AS top1_b,
            avg(top5::INTEGER) AS top5, avg(top5_a::INTEGER) AS top5_a, avg(top5_b::INTEGER) AS top5_b,
            avg(answer_rank) AS rank, avg(rank_a) AS rank_a, avg(rank_b) AS rank_b,
-           avg(top1::INTEGER) FILTER (WHERE learned) AS learned_top1, avg(top5::INTEGER) FILTER (WHERE learned) AS learned_top5
+           avg(top1::INTEGER) FILTER (WHERE learned) AS learned_top1, avg(top5::INTEGER) FILTER (WHERE learned) AS learned_top5,
+           count(*) FILTER (WHERE learned AND top1) AS n_learned_top1, count(*) FILTER (WHERE learned AND top5) AS n_learned_top5
     FROM graft_outcomes
     GROUP BY GROUPING SETS ((analysis_id, model, revision, donor_revision, ordinal, consecutive, config, positions, layers, component),
                             (analysis_id, model, revision, donor_revision, ordinal, consecutive, config, positions, layers, component, relation_type),
@@ -60,8 +62,8 @@ FROM grouped g LEFT JOIN sized s USING (analysis_id);
 -- (enrichment = FE, recall = LT, both = FE+LT, and the complements).
 CREATE OR REPLACE VIEW graft_pathways AS
 SELECT analysis_id, model, band, config, positions, count(*) AS n_pairs, sum(n_learned)::BIGINT AS n_learned,
-       sum(learned_top1 * n_learned) / nullif(sum(n_learned), 0) AS learned_top1,
-       sum(learned_top5 * n_learned) / nullif(sum(n_learned), 0) AS learned_top5,
+       sum(n_learned_top1) / nullif(sum(n_learned), 0) AS learned_top1,
+       sum(n_learned_top5) / nullif(sum(n_learned), 0) AS learned_top5,
        min(ordinal) FILTER (WHERE learned_top1 >= 0.5) AS first_ordinal_half_recovered
 FROM graft_recovery
 WHERE scope = 'all' AND consecutive AND component = 'all'
@@ -100,7 +102,7 @@ counted AS (
     GROUP BY GROUPING SETS ((analysis_id, revision, donor_revision, config, relation), (analysis_id, revision, donor_revision, config))
 )
 SELECT g.analysis_id, g.model, g.revision, g.donor_revision, g.ordinal, g.band, g.consecutive, g.config, g.layers, g.component,
-       g.relation, g.n_facts, g.n_learned, g.learned_top1, g.top1_recovery, g.rank_recovery,
+       g.relation, g.n_facts, g.n_learned, g.n_learned_top1, g.learned_top1, g.top1_recovery, g.rank_recovery,
        coalesce(c.n_fact, 0) AS n_fact, coalesce(c.n_relation, 0) AS n_relation, coalesce(c.n_entity, 0) AS n_entity,
        coalesce(c.n_general, 0) AS n_general, coalesce(c.n_new_fact_relation, 0) AS n_new_fact_relation
 FROM graft_recovery g

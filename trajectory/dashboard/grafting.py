@@ -61,7 +61,7 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     ranges = [r for r in LAYER_RANGES if r in set(frame["layers"].to_list())]
     pooled = (frame.group_by("component", "layers")
               .agg(n_learned=pl.col("n_learned").sum(),
-                   learned_top1=(pl.col("learned_top1") * pl.col("n_learned")).sum() / pl.col("n_learned").sum(),
+                   learned_top1=pl.col("n_learned_top1").sum() / pl.col("n_learned").sum(),
                    n_fact=pl.col("n_fact").sum(), n_relation=pl.col("n_relation").sum(),
                    n_new_fact_relation=pl.col("n_new_fact_relation").sum()))
     pairs = frame.select("ordinal", "revision", "donor_revision").unique().sort("ordinal").rows()

@@ -110,6 +110,7 @@ def last_token_logits(recipient: torch.nn.Module, donor: torch.nn.Module, prompt
     group, first = prefix_groups(graft, len(configs))
     prefix, tail = slice(0, length - 1), slice(length - 1, length)
     inputs = {"input_ids": prompts.input_ids, "attention_mask": prompts.attention_mask, "position_ids": prompts.position_ids}
+    step = {"input_ids": inputs["input_ids"][:, tail], "attention_mask": inputs["attention_mask"], "position_ids": inputs["position_ids"][:, tail]}
     logits = torch.empty(len(configs), batch, recipient.config.vocab_size, device=device)
     donor_alone = None
     for g, representative in enumerate(first.tolist()):
@@ -127,7 +128,6 @@ def last_token_logits(recipient: torch.nn.Module, donor: torch.nn.Module, prompt
                 base(**{k: v[:, prefix] for k, v in inputs.items()}, past_key_values=cache, use_cache=True, logits_to_keep=1)
         members = torch.nonzero(group == g)[:, 0]
         cache.reorder_cache(torch.arange(batch, device=device).repeat(len(members)))  # configuration-major rows
-        step = {"input_ids": prompts.input_ids[:, tail], "attention_mask": prompts.attention_mask, "position_ids": prompts.position_ids[:, tail]}
         with grafted(recipient, donor, _rows(graft, members, batch, tail)):
             out = recipient(**{k: v.repeat(len(members), 1) for k, v in step.items()}, past_key_values=cache, use_cache=True).logits
         logits[members.to(device)] = out[:, -1].reshape(len(members), batch, -1).float()

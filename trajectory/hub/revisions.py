@@ -21,7 +21,7 @@ from trajectory.errors import TrajectoryError
 MAIN = "main"
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 _STEP_TOKENS = re.compile(r"^(?:stage(?P<stage>\d+)-(?:ingredient(?P<ingredient>\d+)-)?)?"
-                          r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?)(?P<unit>[KMBT]?))?$")
+                          r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?[KMBT]?))?$")
 
 
 @dataclass(frozen=True, order=False)
@@ -70,7 +70,7 @@ def parse_revision(name: str, pattern: re.Pattern | None = None) -> Revision:
     groups = match.groupdict()
     tokens = None
     if groups.get("tokens") is not None:
-        amount = _TOKENS.match(groups["tokens"] + (groups.get("unit") or ""))
+        amount = _TOKENS.match(groups["tokens"])
         tokens = round(float(amount["number"]) * _UNITS[amount["unit"]]) if amount else None
     stage, ingredient = (int(groups[g]) if groups.get(g) is not None else None for g in ("stage", "ingredient"))
     return Revision(name, int(groups["step"]), tokens, stage, ingredient)

@@ -132,7 +132,8 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
         return 0
     device = config.resolved_device()
     run = _run_frame(config, device, ids)
-    # The extractive stage scores the update from each selected revision to the next selected one.
+    # The pair stages (grafting, extractive) take each selected revision with the next selected one.
+    pair_stages = [(stage, run) for stage, run in (("grafting", grafting_revision), ("extractive", extractive_revision)) if stage in stages]
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
     to_process = {r.name for r in todo}
     models = _LoadedModels(source, device)
@@ -161,8 +162,8 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
                     summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db,
                                                device, bar, said)
                     bar.write(f"stored {revision.name}: {summary}")
-                for stage, run_pair_stage in (("grafting", grafting_revision), ("extractive", extractive_revision)):
-                    needed = [a for a in analyses if stage in stages and revision.name not in done[stage][a.analysis_id]]
+                for stage, run_pair_stage in pair_stages:
+                    needed = [a for a in analyses if revision.name not in done[stage][a.analysis_id]]
                     if needed:
                         if pending is not None:
                             wait([pending])  # the next revision's download (the pair's second model) must not race a second one

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
@@ -17,8 +19,7 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSou
         if preset.repo_id != config.repo_id:
             raise TrajectoryError(f"{config.path}: suite {config.suite!r} builds {preset.repo_id}, not {config.repo_id}")
         build_suite(preset, config.cache_dir, progress=progress)
-    pattern = revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
-    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=pattern)
+    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=name_pattern(config))
 
 
 def selected_revisions(config: PipelineConfig, source: RevisionSource, spec: str | None = None) -> list[Revision]:
@@ -32,5 +33,10 @@ def explicit_names(config: PipelineConfig) -> list[Revision] | None:
     if any(n == "all" or ":" in n or n[0] in "-!" for n in names):
         return None
     excluded = set(config.exclude)
-    pattern = revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
+    pattern = name_pattern(config)
     return [parse_revision(n, pattern) for n in names if n not in excluded]
+
+
+def name_pattern(config: PipelineConfig) -> re.Pattern | None:
+    """The pipeline's own revision-name pattern, compiled (None: the built-in shapes only)."""
+    return revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
