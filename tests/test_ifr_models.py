@@ -69,10 +69,11 @@ def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position")
         for l, p in enumerate(parts):
             for i in range(n):
                 pieces = {(j, h): p.pattern[0, h, i, j] * p.head_out[0, j, h] for j in range(i + 1) for h in range(H)}
-                whole = p.residual[0, i] + sum(pieces.values())
+                residual = p.residual[0, i] + p.attn_bias  # an output-projection bias belongs to no source
+                whole = residual + sum(pieces.values())
                 prox = lambda z: max(EPSILON, float(whole.abs().sum() - (whole - z).abs().sum()))
                 raw = {k: prox(z) for k, z in pieces.items()}
-                raw_res = prox(p.residual[0, i])
+                raw_res = prox(residual)
                 total = sum(raw.values()) + raw_res
                 norm = {k: v / total for k, v in raw.items()}
                 norm_res = raw_res / total

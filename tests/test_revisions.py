@@ -107,6 +107,53 @@ def test_pythia_pipelines_list_offline_from_a_cache_with_the_real_branches(pipel
     assert sum(s <= 512 for s in steps) == 11 and "main" not in listed  # the early ones dense; main is step143000
 
 
+# OLMo-2-1124-7B's stage-1 names as found in public listings (every ~20,000 steps, and the last stage-1
+# checkpoint), two more stage-1 names, and the 33 stage-2 names of three ingredients.
+OLMO_2_7B_STAGE1 = [f"stage1-step{s}-tokens{t}B" for s, t in (
+    (150, 1), (15000, 63), (35000, 147), (55000, 231), (75000, 315), (95000, 399), (116000, 487), (136000, 571),
+    (156000, 655), (177000, 743), (197000, 827), (217000, 911), (237000, 995), (248000, 1041), (257000, 1078),
+    (277000, 1162), (297000, 1246), (318000, 1334), (338000, 1418), (358000, 1502), (378000, 1586), (398000, 1670),
+    (418000, 1754), (438000, 1838), (458000, 1921), (478000, 2005), (498000, 2089), (518000, 2173), (539000, 2261),
+    (559000, 2345), (579000, 2429), (599000, 2513), (620000, 2601), (641000, 2689), (661000, 2773), (682000, 2861),
+    (702000, 2945), (722000, 3029), (742000, 3113), (762000, 3197), (782000, 3280), (802000, 3364), (822000, 3448),
+    (842000, 3532), (862000, 3616), (882000, 3700), (902000, 3784), (922000, 3868), (928646, 3896))]
+OLMO_2_7B_STAGE2 = [f"stage2-ingredient{k}-step{s}-tokens{t}B" for k in (1, 2, 3) for s, t in (
+    (1000, 5), (2000, 9), (3000, 13), (4000, 17), (5000, 21), (6000, 26), (7000, 30), (8000, 34), (9000, 38),
+    (10000, 42), (11000, 47), (11931, 50))]
+
+
+def olmo_2_7b_stage1(step: int) -> str:
+    """The Hub's stage-1 name of an OLMo-2-1124-7B step: 1024 × 4096 tokens a step, billions rounded up."""
+    return f"stage1-step{step}-tokens{-(-step * 4_194_304 // 10**9)}B"
+
+
+def test_olmo_2_pipeline_lists_40_stage_1_revisions_offline(tmp_path, capsys):
+    from trajectory.cli import main
+    from trajectory.paths import PIPELINES_DIR
+
+    assert [olmo_2_7b_stage1(parse_revision(n).step) for n in OLMO_2_7B_STAGE1] == OLMO_2_7B_STAGE1
+    # The Hub's stage-1 branches: every 1000 steps (those in the published lists among them), the first and last.
+    stage1 = sorted({olmo_2_7b_stage1(s) for s in [150, *range(1000, 928001, 1000), 928646]} | set(OLMO_2_7B_STAGE1),
+                    key=lambda n: parse_revision(n).step)
+    fake_cache(tmp_path / "hub", "allenai/OLMo-2-1124-7B", OLMO_2_7B_STAGE2 + stage1 + ["main"])
+    text = (PIPELINES_DIR / "olmo-2-1124-7b.toml").read_text()
+    path = tmp_path / "olmo2.toml"
+    path.write_text(text.replace("[model]\n", f'[model]\ncache_dir = "{tmp_path / "hub"}"\noffline = true\n', 1))
+    assert main(["revisions", "-p", str(path)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    listed = [r[0] for r in rows]
+    assert len(listed) == 40 and set(listed) <= set(stage1)
+    assert listed[0] == "stage1-step150-tokens1B" and listed[-1] == "stage1-step928646-tokens3896B"
+    steps = [parse_revision(n).step for n in listed]
+    gaps = [b - a for a, b in zip(steps, steps[1:])]
+    assert steps == sorted(steps) and 23000 <= min(gaps) and max(gaps) <= 24000  # evenly spaced
+    assert rows[-1][1:3] == ["928646", "3,896,000,000,000"]
+    # All of them, as the Hub lists them: stage 1 by step, then each ingredient of stage 2 by step, main last.
+    assert main(["revisions", "-p", str(path), "-r", "all"]) == 0
+    everything = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert everything == stage1 + sorted(OLMO_2_7B_STAGE2, key=lambda n: (n[17], parse_revision(n).step)) + ["main"]
+
+
 def test_the_study_pipeline_selects_its_40_names_from_the_branches():
     """A pipeline's list of names (joined in the config, with its exclusions) selects exactly those."""
     from trajectory.pipeline.sources import selected_revisions

@@ -70,3 +70,40 @@ def test_schema_versions(tmp_path):
     with pytest.raises(TrajectoryError, match="newer than this trajectory"):
         with writer(db):
             pass
+
+
+def test_later_training_stages_follow_the_earlier_on_the_step_axis(tmp_path):
+    """OLMo-2's stage 2 counts steps and tokens from 0 again: on the axis each stage starts where the stored
+    revisions of the stages before it end; a stage's ingredients share the start; main follows at the median gap."""
+    from trajectory.hub.revisions import order_revisions
+
+    names = ["stage1-step1000-tokens5B", "stage1-step3000-tokens13B", "stage2-ingredient1-step1000-tokens5B",
+             "stage2-ingredient1-step2000-tokens9B", "stage2-ingredient2-step1000-tokens5B", "main"]
+    db = tmp_path / "s.duckdb"
+    with writer(db) as con:
+        for ordinal, r in enumerate(order_revisions(names)):
+            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, stage, run_id, ingested_at) "
+                        "VALUES ('a', 'm', ?, ?, ?, ?, ?, 'r', now())", [r.name, ordinal, r.step, r.tokens, r.stage])
+        rows = con.sql("SELECT revision, step, x_step, x_tokens, step_known FROM revision_axis ORDER BY ordinal").fetchall()
+    b = 10**9
+    assert rows[:5] == [
+        ("stage1-step1000-tokens5B", 1000, 1000, 5 * b, True),
+        ("stage1-step3000-tokens13B", 3000, 3000, 13 * b, True),
+        ("stage2-ingredient1-step1000-tokens5B", 1000, 4000, 18 * b, True),
+        ("stage2-ingredient1-step2000-tokens9B", 2000, 5000, 22 * b, True),
+        ("stage2-ingredient2-step1000-tokens5B", 1000, 4000, 18 * b, True),
+    ]
+    assert rows[5][:3] == ("main", None, 5000 + 1000) and rows[5][4] is False  # the last + the median gap of (2000, 1000, 1000, -1000)
+
+
+def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
+    db = tmp_path / "v4.duckdb"
+    with writer(db) as con:
+        con.execute("ALTER TABLE revisions DROP COLUMN stage")
+        con.execute("DELETE FROM schema_version WHERE version = 5")
+        for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
+            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "
+                        "VALUES ('a', 'm', ?, 0, 'r', now())", [name])
+    with writer(db) as con:
+        assert dict(con.sql("SELECT revision, stage FROM revisions").fetchall()) == {
+            "stage2-ingredient3-step11931-tokens50B": 2, "step5000-tokens21B": None}

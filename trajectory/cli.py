@@ -34,10 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    suite = commands.add_parser("suite", help="build the self-made reference trajectory (tiny OLMo, 40 checkpoints + main)")
+    suite = commands.add_parser("suite", help="build the self-made reference trajectory (tiny OLMo or GPT-NeoX, 40 checkpoints + main)")
     suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
-    build = suite_commands.add_parser("build", help="pretrain the tiny OLMo and save its checkpoints in the HF cache layout")
+    build = suite_commands.add_parser("build", help="pretrain the tiny model and save its checkpoints in the HF cache layout")
     build.add_argument("--small", action="store_true", help="the seconds-to-build test variant")
+    build.add_argument("--arch", choices=("olmo", "gpt-neox"), default="olmo",
+                       help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
     build.add_argument("--seed", type=int, default=None)
     build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
@@ -125,7 +127,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "suite":
         from trajectory.commands import suite_build
 
-        return suite_build(args.small, args.force, args.seed, args.cache_dir, progress)
+        return suite_build(args.small, args.arch, args.force, args.seed, args.cache_dir, progress)
     if args.command == "revisions":
         from trajectory.commands import list_revisions
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from trajectory.errors import TrajectoryError
 
 
-def suite_build(small: bool, force: bool, seed: int | None, cache_dir: str | None, progress: bool) -> int:
-    from trajectory.suite.build import FULL, SMALL, build_suite, probe_accuracy_summary, with_overrides
+def suite_build(small: bool, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool) -> int:
+    from trajectory.suite.build import build_suite, preset, probe_accuracy_summary, with_overrides
 
-    config = with_overrides(SMALL if small else FULL, seed=seed)
+    config = with_overrides(preset("small" if small else "full", arch), seed=seed)
     result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress)
     took = f"built in {result.seconds:.0f} s" if result.seconds else "already built"
     print(f"{result.repo_id}: {len(result.revisions)} revisions in {result.cache_dir} ({took})")

@@ -30,6 +30,7 @@ class PipelineConfig:
     exclude: tuple[str, ...] = ()
     revision_pattern: str | None = None  # a regex with named groups step (stage, ingredient, tokens) for other names
     suite: str | None = None  # "full" / "small": the self-built reference trajectory, built on first use
+    suite_arch: str = "olmo"  # the suite's architecture: "olmo" or "gpt-neox" (Pythia's)
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
     probe_set: str = "builtin"
@@ -105,6 +106,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "name": ("name", str),
     "model.repo": ("repo_id", str),
     "model.suite": ("suite", str),
+    "model.suite_arch": ("suite_arch", str),
     "model.cache_dir": ("cache_dir", str),
     "model.offline": ("offline", bool),
     "model.dtype": ("dtype", str),
@@ -182,6 +184,8 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
     values.setdefault("name", path.stem)
     if values.get("suite") is not None and values["suite"] not in ("full", "small"):
         raise TrajectoryError(f"{path}: model.suite must be 'full' or 'small', got {values['suite']!r}")
+    if values.get("suite_arch", "olmo") not in ("olmo", "gpt-neox"):
+        raise TrajectoryError(f"{path}: model.suite_arch must be 'olmo' or 'gpt-neox', got {values['suite_arch']!r}")
     if values.get("dtype", "float32") not in DTYPES:
         raise TrajectoryError(f"{path}: model.dtype must be one of {', '.join(DTYPES)}, got {values['dtype']!r}")
     if "cache_dir" in values:

@@ -147,25 +147,40 @@ SELECT r.analysis_id, r.model, r.revision, v.ordinal, r.kind, r.layer, coalesce(
 FROM roles r JOIN role_names n USING (role) JOIN revisions v USING (analysis_id, revision)
 GROUP BY ALL;
 
--- Where each revision sits on a step axis and a tokens axis. A revision whose name carries no step
--- (`main`, other unparsed names; they sort last) is placed after the last numbered one at the median
--- spacing of the numbered ones, and flagged: its true step is unknown. Tokens missing from a name are
--- estimated from the step at the model's median tokens per step; NULL when no name carries tokens.
+-- Where each revision sits on a step axis and a tokens axis. Steps and tokens of a later training stage
+-- (OLMo-2's stage 2 counts from 0 again) are placed after the earlier stages: each stage is offset by the
+-- last step (and tokens) stored of every stage before it; a stage's ingredients (alternative data mixes
+-- from the same start) share that offset. A revision whose name carries no step (`main`, other unparsed
+-- names; they sort last) is placed after the last numbered one at the median spacing of the numbered
+-- ones, and flagged: its true step is unknown. Tokens missing from a name are estimated from the step at
+-- the model's median tokens per step; NULL when no name carries tokens.
 CREATE OR REPLACE VIEW revision_axis AS
-WITH numbered AS (
-    SELECT analysis_id, ordinal, step, tokens,
-           step - lag(step) OVER (PARTITION BY analysis_id ORDER BY ordinal) AS step_gap
-    FROM revisions WHERE step IS NOT NULL
+WITH stage_ends AS (
+    SELECT analysis_id, coalesce(stage, 0) AS stage_no, max(step) AS last_step, max(tokens) AS last_tokens
+    FROM revisions WHERE step IS NOT NULL GROUP BY ALL
+), offsets AS (
+    SELECT analysis_id, stage_no,
+           coalesce(sum(last_step) OVER earlier, 0) AS step_offset,
+           coalesce(sum(last_tokens) OVER earlier, 0) AS tokens_offset
+    FROM stage_ends
+    WINDOW earlier AS (PARTITION BY analysis_id ORDER BY stage_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), placed AS (
+    SELECT v.*, v.step + o.step_offset AS run_step, v.tokens + o.tokens_offset AS run_tokens
+    FROM revisions v LEFT JOIN offsets o ON o.analysis_id = v.analysis_id AND o.stage_no = coalesce(v.stage, 0)
+), numbered AS (
+    SELECT analysis_id, ordinal, run_step, run_tokens,
+           run_step - lag(run_step) OVER (PARTITION BY analysis_id ORDER BY ordinal) AS step_gap
+    FROM placed WHERE step IS NOT NULL
 ), spacing AS (
-    SELECT analysis_id, count(*) AS n_numbered, max(step) AS last_step, coalesce(median(step_gap), 1) AS step_gap,
-           median(tokens / nullif(step, 0)) AS tokens_per_step
+    SELECT analysis_id, count(*) AS n_numbered, max(run_step) AS last_step, coalesce(median(step_gap), 1) AS step_gap,
+           median(run_tokens / nullif(run_step, 0)) AS tokens_per_step
     FROM numbered GROUP BY analysis_id
 )
 SELECT v.analysis_id, v.model, v.revision, v.ordinal, v.step, v.tokens, v.step IS NOT NULL AS step_known,
-       CASE WHEN v.step IS NOT NULL THEN v.step
+       CASE WHEN v.step IS NOT NULL THEN v.run_step
             WHEN s.n_numbered IS NULL THEN v.ordinal
             ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END AS x_step,
-       coalesce(v.tokens, round(CASE WHEN v.step IS NOT NULL THEN v.step
-                                     ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END
-                                * s.tokens_per_step)) AS x_tokens
-FROM revisions v LEFT JOIN spacing s USING (analysis_id);
+       coalesce(v.run_tokens, round(CASE WHEN v.step IS NOT NULL THEN v.run_step
+                                         ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END
+                                    * s.tokens_per_step)) AS x_tokens
+FROM placed v LEFT JOIN spacing s USING (analysis_id);

@@ -45,6 +45,8 @@ def check_graftable(recipient: torch.nn.Module, donor: torch.nn.Module) -> None:
     if type(recipient) is not type(donor) or recipient.config.to_dict() != donor.config.to_dict():
         raise TrajectoryError("grafting needs two revisions of one architecture (the same config)")
     for layer in decoder_layers(recipient):
+        if getattr(layer, "self_attn", None) is None or not hasattr(layer.self_attn, "q_proj"):
+            raise TrajectoryError(f"grafting {type(recipient).__name__} is not implemented (it needs separate q/k/v/o projections)")
         for norm in ("input_layernorm", "post_attention_layernorm"):
             if getattr(getattr(layer, norm, None), "weight", None) is not None:
                 raise TrajectoryError(f"grafting models whose norms have weights ({type(recipient).__name__}) is not implemented")

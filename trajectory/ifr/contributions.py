@@ -1,6 +1,8 @@
 """Proximity contributions of Information Flow Routes (METHOD.md §3): pure tensors in, tensors out.
 
 For parts z_k summing to a whole w: prox_k = max(ε, ‖w‖₁ − ‖w − z_k‖₁), c_k = prox_k / Σ prox.
+A sequential block (OLMo, Llama) has two wholes, m_i = x_i + attention and y_i = m_i + FFN_i; a parallel
+block (GPT-NeoX) has one, y_i = x_i + attention + FFN_i (:func:`parallel_contributions`).
 Everything here is float32 and vectorised; the only loop is over diagonal offsets i − j (and chunks
 of a diagonal's rows), which bounds the [rows, B, H, d] temporary (never [B, T, T, H, d]).
 """
@@ -35,7 +37,8 @@ def attention_contributions(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised contributions of every (source j ≤ i, head h) part and of the residual to m_i.
 
-    residual  [B, T, d]  x_i, the stream entering the layer
+    residual  [B, T, d]  x_i, the stream entering the layer (plus any output-projection bias, which no
+              source carries)
     pattern   [B, H, T, T] attention weights a^h_{ij}, already multiplied by any per-target branch
               scale (post-norm models); zero above the diagonal
     head_out  [B, T, H, d] f^h_j (times any per-dimension branch weight)
@@ -44,16 +47,44 @@ def attention_contributions(
     targets are 0. Parts and residual sum to 1 per valid target. ``dtype``: what the decomposition
     computes in (float32, METHOD.md §3; bfloat16 only to measure what it would change); returns float32.
     """
+    c_attn, c_res, _ = _block_contributions(residual, pattern, head_out, None, valid, max_chunk_elements, dtype)
+    return c_attn, c_res
+
+
+def parallel_contributions(
+    residual: torch.Tensor,
+    pattern: torch.Tensor,
+    head_out: torch.Tensor,
+    ffn_out: torch.Tensor,
+    valid: torch.Tensor,
+    *,
+    max_chunk_elements: int = 1 << 26,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A parallel block's contributions (GPT-NeoX): one whole y_i = x_i + Σ_{j,h} a^h_ij f^h_j + FFN_i.
+
+    Attention and FFN both read the layer input, so neither comes first: the block has one whole, the
+    layer output y_i, and three kinds of parts, the (source, head) pieces, the residual x_i (plus the
+    output-projection bias) and the FFN output FFN_i, all normalised together. Arguments as
+    :func:`attention_contributions`, plus ffn_out [B, T, d]. Returns (c_attn [B, T, T, H], c_res [B, T],
+    c_ffn [B, T]), summing to 1 per valid target, 0 on padding.
+    """
+    return _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_elements, dtype)
+
+
+def _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_elements, dtype):
     batch, length, _ = residual.shape
     heads, dim = head_out.shape[2], head_out.shape[3]
     pattern = pattern.to(dtype)
     head_out = head_out.to(dtype)
     weights = pattern.permute(0, 2, 3, 1)  # [B, T(i), T(j), H]
     branch = torch.einsum("bijh,bjhd->bid", weights, head_out)  # Σ_{j,h} a f
-    whole = residual.to(dtype) + branch  # m_i
+    whole = residual.to(dtype) + branch  # m_i (sequential), or y_i with the FFN (parallel)
+    if ffn_out is not None:
+        whole = whole + ffn_out.to(dtype)
     whole_norm = whole.abs().sum(-1)  # [B, T]
 
-    # ‖m_i − a^h_ij f^h_j‖₁ for the causal pairs, one diagonal offset δ = i − j at a time: targets δ..T−1
+    # ‖w_i − a^h_ij f^h_j‖₁ for the causal pairs, one diagonal offset δ = i − j at a time: targets δ..T−1
     # and sources 0..T−1−δ are contiguous slices of position-major copies, so nothing is gathered; rows
     # of a diagonal are chunked to bound the [rows, B, H, d] temporary, kept in one reused buffer (a
     # fresh allocation per chunk costs more than the arithmetic on CPU).
@@ -70,20 +101,25 @@ def attention_contributions(
         for first in range(0, length - offset, rows):
             last = min(first + rows, length - offset)
             distance = buffer[: last - first]
-            # a f − m (the sign does not matter under |·|): one fused pass, then abs in place
+            # a f − w (the sign does not matter under |·|): one fused pass, then abs in place
             torch.addcmul(-m_by_target[offset + first : offset + last], f_by_source[first:last], diagonal[first:last], out=distance)
             prox[:, :, first:last] = (norm_by_target[offset + first : offset + last] - distance.abs_().sum(-1)).permute(1, 2, 0)
     # Sources after the target are not parts (they stay 0); every causal pair gets at least ε.
     causal = torch.ones(length, length, dtype=torch.bool, device=residual.device).tril()
     c_attn.clamp_(min=EPSILON).mul_(causal[None, :, :, None])
-    res_prox = (whole_norm - branch.abs().sum(-1)).clamp(min=EPSILON)  # ‖m‖ − ‖m − x‖
-
+    others = branch if ffn_out is None else branch + ffn_out.to(dtype)  # w − x
+    res_prox = (whole_norm - others.abs().sum(-1)).clamp(min=EPSILON)  # ‖w‖ − ‖w − x‖
     total = c_attn.sum(dim=(2, 3)) + res_prox
+    c_ffn = None
+    if ffn_out is not None:
+        ffn_prox = (whole_norm - (whole - ffn_out.to(dtype)).abs().sum(-1)).clamp(min=EPSILON)  # ‖w‖ − ‖w − FFN‖
+        total = total + ffn_prox
+        c_ffn = (ffn_prox / total * valid).float()
     c_attn /= total[:, :, None, None]
     c_res = res_prox / total
     # Padding sources are never parts of a real target (right padding, causal); padding targets root nothing.
     c_attn *= (valid[:, :, None] & valid[:, None, :]).unsqueeze(-1)
-    return c_attn.float(), (c_res * valid).float()
+    return c_attn.float(), (c_res * valid).float(), c_ffn
 
 
 def ffn_contributions(mid: torch.Tensor, ffn_out: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,3 +174,20 @@ def threshold_ffn(
         raise ValueError(f"unknown FFN renormalisation {renormalisation!r}")
     total = total.clamp(min=torch.finfo(torch.float32).tiny)
     return c_ffn / total, c_res / total
+
+
+def threshold_parallel(
+    c_attn: torch.Tensor, c_res: torch.Tensor, c_ffn: torch.Tensor, tau: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A parallel block's parts ≤ τ zeroed and the survivors renormalised together, per target.
+
+    c_attn [..., T, T, H], c_res [..., T], c_ffn [..., T]: one whole, so one normalisation (METHOD.md §3
+    applied to the block's single whole). A target whose parts all fall at or below τ keeps none.
+    """
+    if tau <= 0:
+        return c_attn, c_res, c_ffn
+    c_attn = c_attn * (c_attn > tau)
+    c_res = c_res * (c_res > tau)
+    c_ffn = c_ffn * (c_ffn > tau)
+    total = (c_attn.sum(dim=(-2, -1)) + c_res + c_ffn).clamp(min=torch.finfo(torch.float32).tiny)
+    return c_attn / total[..., None, None], c_res / total, c_ffn / total

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 
 from trajectory.ifr.circuits import circuit_activity
-from trajectory.ifr.contributions import attention_contributions, ffn_contributions, threshold_attention, threshold_ffn
+from trajectory.errors import TrajectoryError
+from trajectory.ifr.contributions import (
+    attention_contributions, ffn_contributions, parallel_contributions, threshold_attention, threshold_ffn, threshold_parallel,
+)
 from trajectory.models.architectures import architecture_of
 from trajectory.models.capture import LayerParts, capture_layers
 from trajectory.prompts import next_token_ranks
@@ -25,6 +28,8 @@ class IFRResult:
 
     attn          [B, L, T, T, H] c_attn[l, target, source, head] (None with ``return_attn=False``)
     attn_residual [B, L, T]; ffn [B, L, T]; ffn_residual [B, L, T]
+                  (a parallel block has one whole: attn, attn_residual and ffn are its parts, and
+                  ffn_residual is what is not the FFN, attn summed + attn_residual)
     heads         [B, T, L, H] bool: head (l, h) active in the circuit rooted at position t
     ffns          [B, T, L] bool: FFN l active in the circuit rooted at t
     next_token_rank [B, T] int64: rank of token t+1 in the logits at t (0 = top-1; −1 at the end/padding)
@@ -90,6 +95,9 @@ def trace_variants(
     """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
     depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant."""
     architecture = architecture_of(model)
+    if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
+        raise TrajectoryError(f"ffn_renormalisation 'study' reproduces the study's code on sequential blocks; "
+                              f"{architecture.name} blocks are parallel (one whole): use 'per_position'")
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)
     attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(device)
@@ -141,15 +149,25 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
+    def threshold(variant: Variant, c_attn, c_res, c_ffn, c_ffn_res) -> tuple[torch.Tensor, ...]:
+        if architecture.parallel:
+            c_attn, c_res, c_ffn = threshold_parallel(c_attn, c_res, c_ffn, variant.threshold)
+            return c_attn, c_res, c_ffn, c_attn.sum((-2, -1)) + c_res
+        return (*threshold_attention(c_attn, c_res, variant.threshold),
+                *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation))
+
     def on_layer(index: int, parts: LayerParts) -> None:
-        c_attn, c_res = attention_contributions(
-            parts.residual, parts.pattern, parts.head_out, valid, max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype
-        )
-        c_ffn, c_ffn_res = ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid)
+        residual = parts.residual + parts.attn_bias  # the output bias joins the residual part
+        if architecture.parallel:
+            c_attn, c_res, c_ffn = parallel_contributions(residual, parts.pattern, parts.head_out, parts.ffn_branch, valid,
+                                                          max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
+            c_ffn_res = c_attn.sum((-2, -1)) + c_res
+        else:
+            c_attn, c_res = attention_contributions(residual, parts.pattern, parts.head_out, valid,
+                                                    max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
+            c_ffn, c_ffn_res = ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid)
         if len(variants) == 1:  # threshold now: only the thresholded copy of this layer stays alive
-            (variant,) = variants
-            per_layer.append((*threshold_attention(c_attn, c_res, variant.threshold),
-                              *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation)))
+            per_layer.append(threshold(variants[0], c_attn, c_res, c_ffn, c_ffn_res))
         else:
             per_layer.append((c_attn, c_res, c_ffn, c_ffn_res))
 
@@ -159,12 +177,8 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     del per_layer
     chunks = {}
     for variant in variants:
-        if len(variants) == 1:
-            attn, attn_res, ffn, ffn_res = raw
-        else:
-            attn, attn_res = threshold_attention(raw[0], raw[1], variant.threshold)
-            ffn, ffn_res = threshold_ffn(raw[2], raw[3], variant.threshold, variant.ffn_renormalisation)
-        heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, variant.threshold)
+        attn, attn_res, ffn, ffn_res = raw if len(variants) == 1 else threshold(variant, *raw)
+        heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, variant.threshold, parallel=architecture.parallel)
         chunks[variant] = {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns}
     ranks = next_token_ranks(logits, ids)
     # The last real token has no next token: mark it (and padding) −1.

@@ -1,13 +1,20 @@
 """Where each supported architecture keeps the pieces IFR needs, and how its branches are scaled.
 
 Supported (tested against the Hugging Face modules): OLMo (non-parametric LayerNorm, clip_qkv),
-OLMo-2 (norms on the branch outputs), Llama family (GQA). Anything else is refused by name: silent
-wrong numbers are worse than no numbers.
+OLMo-2 (norms on the branch outputs), Llama family (GQA), GPT-NeoX / Pythia (parallel residual or not,
+biases everywhere, partial rotary). Anything else is refused by name: silent wrong numbers are worse than
+no numbers.
+
+Biases. A bias inside a head's value (the q/k/v projection's, a LayerNorm's) travels with the value of
+its source position, so it stays in that source's part. The attention output projection's bias depends
+on no source position: it is assigned to the residual part (x_i + b_O), so the parts still sum exactly
+to the whole. An FFN's biases are inside the FFN's output, one part. A bias the decomposition cannot place
+(an output bias inside a post-branch norm) is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -20,12 +27,18 @@ class Architecture:
     post_norm: bool  # branch outputs pass through an RMSNorm before joining the residual (OLMo-2)
     attn_norm: str | None = None  # layer attribute of the attention branch's output norm
     ffn_norm: str | None = None  # layer attribute of the FFN branch's output norm
+    attention: str = "self_attn"  # layer attribute of the attention module
+    out_proj: str = "o_proj"  # the attention module's output projection
+    # Attention and FFN both read the layer input: y = x + attn(ln₁ x) + ffn(ln₂ x) (GPT-NeoX
+    # use_parallel_residual); set per model from its config.
+    parallel: bool = False
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "OlmoForCausalLM": Architecture("OLMo", post_norm=False),
     "Olmo2ForCausalLM": Architecture("OLMo-2", post_norm=True, attn_norm="post_attention_layernorm", ffn_norm="post_feedforward_layernorm"),
     "LlamaForCausalLM": Architecture("Llama", post_norm=False),
+    "GPTNeoXForCausalLM": Architecture("GPT-NeoX", post_norm=False, attention="attention", out_proj="dense"),
 }
 
 
@@ -35,14 +48,25 @@ def architecture_of(model: torch.nn.Module) -> Architecture:
         raise TrajectoryError(
             f"unsupported architecture {name}: Information Flow Routes are implemented for {', '.join(ARCHITECTURES)}"
         )
-    for layer in decoder_layers(model):
-        if getattr(layer.self_attn.o_proj, "bias", None) is not None:
-            raise TrajectoryError(f"{name} with an output-projection bias is not supported (its parts would not sum to the whole)")
-    return ARCHITECTURES[name]
+    architecture = ARCHITECTURES[name]
+    if name == "GPTNeoXForCausalLM":
+        architecture = replace(architecture, parallel=bool(model.config.use_parallel_residual))
+    if architecture.post_norm and any(out_projection(layer, architecture).bias is not None for layer in decoder_layers(model)):
+        raise TrajectoryError(f"{name} with an output-projection bias is not supported: the bias sits inside the "
+                              f"branch's output norm, so no part can hold it")
+    return architecture
 
 
 def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
-    return model.model.layers
+    return model.base_model.layers
+
+
+def attention_module(layer: torch.nn.Module, architecture: Architecture) -> torch.nn.Module:
+    return getattr(layer, architecture.attention)
+
+
+def out_projection(layer: torch.nn.Module, architecture: Architecture) -> torch.nn.Linear:
+    return getattr(attention_module(layer, architecture), architecture.out_proj)
 
 
 def rms_scale(hidden: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from trajectory.models.architectures import Architecture, decoder_layers, rms_scale
+from trajectory.models.architectures import Architecture, decoder_layers, out_projection, rms_scale
 
 IMPLEMENTATION = "trajectory_ifr"
 _RECORDERS: list["_Recorder"] = []
@@ -28,13 +28,16 @@ class LayerParts:
     """One layer's decomposition inputs, in float32.
 
     residual [B, T, d] x; pattern [B, H, T, T] attention weights times any per-target branch scale;
-    head_out [B, T, H, d] f^h_j (times any per-dimension branch weight); attn_branch [B, T, d] and
-    ffn_branch [B, T, d] as added to the residual; output [B, T, d] y as the model computed it.
+    head_out [B, T, H, d] f^h_j (times any per-dimension branch weight); attn_bias [d] the output
+    projection's bias (zeros without one), the part of the attention branch no source carries, so that
+    Σ_{j,h} a f + attn_bias = attn_branch; attn_branch [B, T, d] and ffn_branch [B, T, d] as added to the
+    residual; output [B, T, d] y as the model computed it (x + attn + ffn, sequential or parallel).
     """
 
     residual: torch.Tensor
     pattern: torch.Tensor
     head_out: torch.Tensor
+    attn_bias: torch.Tensor
     attn_branch: torch.Tensor
     ffn_branch: torch.Tensor
     output: torch.Tensor
@@ -67,7 +70,8 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
     n_heads = model.config.num_attention_heads
 
     for index, layer in enumerate(decoder_layers(model)):
-        attn_out_module = getattr(layer, architecture.attn_norm) if architecture.post_norm else layer.self_attn.o_proj
+        o_proj = out_projection(layer, architecture)
+        attn_out_module = getattr(layer, architecture.attn_norm) if architecture.post_norm else o_proj
         ffn_out_module = getattr(layer, architecture.ffn_norm) if architecture.post_norm else layer.mlp
 
         def before(module, args, kwargs):
@@ -79,10 +83,11 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
 
             return hook
 
-        def after(module, args, output, index=index, layer=layer):
+        def after(module, args, output, index=index, layer=layer, o_proj=o_proj):
             c = recorder.current
             pattern = c["pattern"].float()
-            head_out = head_outputs(c["values"], layer.self_attn.o_proj.weight, n_heads)
+            head_out = head_outputs(c["values"], o_proj.weight, n_heads)
+            bias = o_proj.bias.detach().float() if o_proj.bias is not None else head_out.new_zeros(head_out.shape[-1])
             if architecture.post_norm:
                 norm = getattr(layer, architecture.attn_norm)
                 pattern = pattern * rms_scale(c["o_proj"], norm)[:, None, :, None]
@@ -92,6 +97,7 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
                 residual=c["residual"].float(),
                 pattern=pattern,
                 head_out=head_out,
+                attn_bias=bias,
                 attn_branch=c["attn_branch"].float(),
                 ffn_branch=c["ffn_branch"].float(),
                 output=y.float(),
@@ -100,7 +106,7 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
             on_layer(index, parts)
 
         handles.append(layer.register_forward_pre_hook(before, with_kwargs=True))
-        handles.append(layer.self_attn.o_proj.register_forward_hook(store("o_proj")))
+        handles.append(o_proj.register_forward_hook(store("o_proj")))
         handles.append(attn_out_module.register_forward_hook(store("attn_branch")))
         handles.append(ffn_out_module.register_forward_hook(store("ffn_branch")))
         handles.append(layer.register_forward_hook(after))

@@ -50,8 +50,8 @@ def linear_modules(model: torch.nn.Module) -> list[dict[str, torch.nn.Linear]]:
     """Per layer, the seven projections by name (OLMo / Llama naming)."""
     found = []
     for index, layer in enumerate(decoder_layers(model)):
-        modules = {name: getattr(layer.self_attn, name, None) for name in ATTENTION}
-        modules |= {name: getattr(layer.mlp, name, None) for name in MLP}
+        modules = {name: getattr(getattr(layer, "self_attn", None), name, None) for name in ATTENTION}
+        modules |= {name: getattr(getattr(layer, "mlp", None), name, None) for name in MLP}
         missing = [name for name, module in modules.items() if module is None]
         if missing:
             raise TrajectoryError(f"{type(model).__name__} layer {index} has no {', '.join(missing)}: extractive scores need them")

@@ -248,9 +248,9 @@ def process_revision(config, models: _LoadedModels, revision: Revision, ordinal:
     for analysis_id, tables in frames.items():
         tables["revisions"] = pl.DataFrame({
             "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
-            "step": [revision.step], "tokens": [revision.tokens], "commit": [commit], "content_hash": [content_hash],
+            "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
             "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
-        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64})
+        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
     shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
               "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
     bar.set_postfix_str(f"{revision.name}: write")

@@ -13,12 +13,12 @@ from trajectory.hub.source import RevisionSource
 def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource:
     """The pipeline's revision source; a reference suite is built on first use."""
     if config.suite:
-        from trajectory.suite.build import PRESETS, build_suite
+        from trajectory.suite.build import build_suite, preset
 
-        preset = PRESETS[config.suite]
-        if preset.repo_id != config.repo_id:
-            raise TrajectoryError(f"{config.path}: suite {config.suite!r} builds {preset.repo_id}, not {config.repo_id}")
-        build_suite(preset, config.cache_dir, progress=progress)
+        suite = preset(config.suite, config.suite_arch)
+        if suite.repo_id != config.repo_id:
+            raise TrajectoryError(f"{config.path}: suite {config.suite!r} ({config.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
+        build_suite(suite, config.cache_dir, progress=progress)
     return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=name_pattern(config))
 
 

@@ -1,9 +1,11 @@
 """Build the reference trajectory: a tiny OLMo pretrained from scratch on the synthetic fact corpus.
 
-It saves ``n_checkpoints`` revisions along training, named in OLMo's style
-(``step{N}-tokens{K}K``), plus ``main`` (the final weights), in the Hugging Face cache layout under
-``$TRAJECTORY_HOME/hub``; ``from_pretrained(repo_id, revision=name, cache_dir=..., local_files_only=True)``
-loads each one. Deterministic for a seed (same machine, same torch).
+It saves ``n_checkpoints`` revisions along training, named in OLMo's style (``step{N}-tokens{K}K``),
+plus ``main`` (the final weights), in the Hugging Face cache layout under ``$TRAJECTORY_HOME/hub``;
+``from_pretrained(repo_id, revision=name, cache_dir=..., local_files_only=True)`` loads each one.
+Deterministic for a seed (same machine, same torch). ``architecture="gpt-neox"`` trains the same shape as
+a GPT-NeoX with Pythia's settings (parallel residual, biases, parametric LayerNorm, partial rotary) on the
+same corpus, and names its revisions as Pythia does: ``step{N}``, the final step saved again as ``main``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from trajectory.errors import TrajectoryError
 from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
@@ -30,6 +33,9 @@ from trajectory.suite.corpus import CorpusConfig, fact_sentences, fact_weights, 
 
 REFERENCE_REPO = "trajectory/olmo-tiny-facts"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
+NEOX_REPO = "trajectory/neox-tiny-facts"
+NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
+SUITE_ARCHITECTURES = ("olmo", "gpt-neox")
 MARKER = "trajectory-suite.json"
 EOS, PAD = "<|endoftext|>", "<|padding|>"
 
@@ -37,6 +43,7 @@ EOS, PAD = "<|endoftext|>", "<|padding|>"
 @dataclass(frozen=True)
 class SuiteConfig:
     repo_id: str = REFERENCE_REPO
+    architecture: str = "olmo"  # or "gpt-neox" (Pythia's architecture and naming)
     seed: int = 0
     vocab_size: int = 768
     hidden_size: int = 128
@@ -64,6 +71,15 @@ SMALL = SuiteConfig(
     steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, n_checkpoints=4, corpus=CorpusConfig(filler_pool=300),
 )
 PRESETS = {"full": FULL, "small": SMALL}
+NEOX_REPOS = {"full": NEOX_REPO, "small": NEOX_SMALL_REPO}
+
+
+def preset(size: str, architecture: str = "olmo") -> SuiteConfig:
+    """The ``full`` or ``small`` reference, as a tiny OLMo or a tiny GPT-NeoX (same sizes and corpus)."""
+    if architecture not in SUITE_ARCHITECTURES:
+        raise TrajectoryError(f"unknown suite architecture {architecture!r} (known: {', '.join(SUITE_ARCHITECTURES)})")
+    config = PRESETS[size]
+    return config if architecture == "olmo" else replace(config, repo_id=NEOX_REPOS[size], architecture=architecture)
 
 
 @dataclass
@@ -141,11 +157,10 @@ def build_suite(
         optimizer.zero_grad(set_to_none=True)
         bar.update(1)
         if step in checkpoint_steps or step == config.steps:
-            names = [f"step{step}-tokens{tokens_seen // 1000}K"] if step in checkpoint_steps else []
-            if step == config.steps:
-                names.append(MAIN)
+            names = _checkpoint_names(config, step, tokens_seen, step in checkpoint_steps)
             for name in names:
-                extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if name == MAIN else {}
+                listed = name == MAIN and config.architecture == "olmo"  # OLMo lists its branches on main; Pythia does not
+                extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if listed else {}
                 _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
                 saved.append(name)
             measured = _accuracy(model, encoded)
@@ -178,7 +193,17 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS, pad_token=PAD)
 
 
+def _checkpoint_names(config: SuiteConfig, step: int, tokens_seen: int, is_checkpoint: bool) -> list[str]:
+    """OLMo: ``step{N}-tokens{K}K`` for a checkpoint, ``main`` for the final weights. Pythia: ``step{N}``
+    for a checkpoint and for the final step, which ``main`` repeats (as ``main`` repeats step143000)."""
+    if config.architecture == "gpt-neox":
+        return [f"step{step}"] + ([MAIN] if step == config.steps else [])
+    return ([f"step{step}-tokens{tokens_seen // 1000}K"] if is_checkpoint else []) + ([MAIN] if step == config.steps else [])
+
+
 def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
+    if config.architecture == "gpt-neox":
+        return _new_neox(config, vocab_size, tokenizer)
     from transformers import OlmoConfig, OlmoForCausalLM
 
     model_config = OlmoConfig(
@@ -196,6 +221,30 @@ def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
         tie_word_embeddings=False,
     )
     return OlmoForCausalLM(model_config)
+
+
+def _new_neox(config: SuiteConfig, vocab_size: int, tokenizer):
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    model_config = GPTNeoXConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        hidden_act="gelu",
+        # Pythia's settings: parallel residual, biases, a quarter of each head rotary (here at least 2 dims).
+        use_parallel_residual=True,
+        attention_bias=True,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                         "partial_rotary_factor": max(0.25, 2 / (config.hidden_size // config.num_heads))},
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    return GPTNeoXForCausalLM(model_config)
 
 
 def _lr_factor(step: int, config: SuiteConfig) -> float:
@@ -258,7 +307,10 @@ def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dic
 
 
 def _config_dict(config: SuiteConfig) -> dict:
-    return json.loads(json.dumps(asdict(config)))
+    values = json.loads(json.dumps(asdict(config)))
+    if values["architecture"] == "olmo":  # builds from before the architecture was a setting stay valid
+        del values["architecture"]
+    return values
 
 
 def with_overrides(config: SuiteConfig, **overrides) -> SuiteConfig:
