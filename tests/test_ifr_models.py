@@ -105,23 +105,31 @@ def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position")
                 graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
                 graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
                 graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
-        strong = graph.edge_subgraph([(u, v) for u, v, w in graph.edges(data="weight") if w > tau]).reverse(copy=True)
-        heads = torch.zeros(n, L, H, dtype=torch.bool)
-        ffns = torch.zeros(n, L, dtype=torch.bool)
-        for t in range(n):
-            root = ("I", L - 1, t)
-            if root not in strong:
-                continue
-            reached = set(nx.dfs_preorder_nodes(strong, root))
-            for node in reached:
-                if node[0] == "M":
-                    ffns[t, node[1]] = True
-                if node[0] == "A":
-                    for source in strong.successors(node):  # reversed graph: successors are sources
-                        data = graph.edges[source, node]
-                        heads[t, data["layer"]] |= attn[data["layer"], data["i"], data["j"]] > 0
+        heads, ffns = search_circuits(graph, attn, tau)
         results.append((attn, res_a, ffn, res_f, heads, ffns))
     return results
+
+
+def search_circuits(graph: nx.DiGraph, attn: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth-first from every root I_{L−1,t} over the edges of weight > τ: FFN l is active when M_{l,i} is
+    reached, head (l, h) when an attention edge (one with a ``layer``) into a reached node has its part > 0.
+    attn [L, n, n, H]; returns heads [n, L, H] and ffns [n, L]."""
+    L, n, _, H = attn.shape
+    strong = graph.edge_subgraph([(u, v) for u, v, w in graph.edges(data="weight") if w > tau]).reverse(copy=True)
+    heads = torch.zeros(n, L, H, dtype=torch.bool)
+    ffns = torch.zeros(n, L, dtype=torch.bool)
+    for t in range(n):
+        root = ("I", L - 1, t)
+        if root not in strong:
+            continue
+        for node in nx.dfs_preorder_nodes(strong, root):
+            if node[0] == "M":
+                ffns[t, node[1]] = True
+            for source in strong.successors(node):  # reversed graph: successors are sources
+                data = graph.edges[source, node]
+                if "layer" in data:
+                    heads[t, data["layer"]] |= attn[data["layer"], data["i"], data["j"]] > 0
+    return heads, ffns
 
 
 @pytest.mark.parametrize("kind", ["olmo", "olmo2", "llama"])

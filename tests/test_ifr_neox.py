@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-from test_ifr_models import batch, layer_parts, literal_reference
+from test_ifr_models import batch, layer_parts, literal_reference, search_circuits
 from trajectory.errors import TrajectoryError
 from trajectory.ifr import trace
 from trajectory.ifr.circuits import circuit_activity
@@ -100,21 +100,7 @@ def literal_parallel_reference(model, ids, mask, tau):
                     graph.add_edge(node(l - 1, j), node(l, i), weight=w, layer=l, i=i, j=j)
                 graph.add_edge(node(l - 1, i), ("M", l, i), weight=float(ffn[l, i]))  # the FFN reads the layer input
                 graph.add_edge(("M", l, i), node(l, i), weight=float(ffn[l, i]))
-        strong = graph.edge_subgraph([(u, v) for u, v, w in graph.edges(data="weight") if w > tau]).reverse(copy=True)
-        heads = torch.zeros(n, L, H, dtype=torch.bool)
-        ffns = torch.zeros(n, L, dtype=torch.bool)
-        for t in range(n):
-            root = ("I", L - 1, t)
-            if root not in strong:
-                continue
-            for reached in nx.dfs_preorder_nodes(strong, root):
-                if reached[0] == "M":
-                    ffns[t, reached[1]] = True
-                    continue
-                for source in strong.successors(reached):  # reversed graph: successors are sources
-                    data = graph.edges[source, reached]
-                    if "layer" in data:
-                        heads[t, data["layer"]] |= attn[data["layer"], data["i"], data["j"]] > 0
+        heads, ffns = search_circuits(graph, attn, tau)
         results.append((attn, res, ffn, heads, ffns))
     return results
 
