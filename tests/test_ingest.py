@@ -85,3 +85,14 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
     assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {2}
     assert stages["ocr_rows"].n_unique() == 1 and stages["ocr_rows"][0] > 0
     assert sorted(stages["graft_rows"].to_list()) == [0] + [stages["graft_rows"].max()] * (len(small_suite.revisions) - 1)
+
+
+def test_the_logit_lens_is_stored_with_each_revision_and_its_last_layer_is_the_prediction(small_store):
+    check = run_sql(small_store, """
+        SELECT count(*) AS n, count(*) FILTER (WHERE l.rank_last <> a.answer_rank) AS disagree,
+               count(DISTINCT l.revision) AS revisions, count(DISTINCT l.fact_id) AS facts
+        FROM logit_lens l JOIN accuracy a USING (analysis_id, revision, fact_id)
+        WHERE l.layer = (SELECT max(layer) FROM logit_lens)""")
+    assert check.row(0) == (5 * 160, 0, 5, 160)
+    (layers,) = run_sql(small_store, "SELECT count(DISTINCT layer) AS n FROM logit_lens")["n"]
+    assert layers == 2

@@ -8,6 +8,7 @@ comes out of the same forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -91,9 +92,15 @@ def trace_variants(
     batch_size: int | None = None,
     max_chunk_elements: int = 1 << 26,
     decomposition_dtype: torch.dtype = torch.float32,
+    on_layer_output: Callable[[torch.Tensor, int, torch.Tensor], None] | None = None,
 ) -> dict[Variant, IFRResult]:
     """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
-    depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant."""
+    depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant.
+
+    ``on_layer_output(rows, layer, y)``, when given, sees every chunk's residual stream after each layer
+    from the same pass (rows [b]: the chunk's prompt indices; y [b, T', d] float32, T' the chunk's length):
+    what the logit lens reads.
+    """
     architecture = architecture_of(model)
     if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
         raise TrajectoryError(f"ffn_renormalisation 'study' reproduces the study's code on sequential blocks; "
@@ -129,7 +136,8 @@ def trace_variants(
             picked = rows.to(device)
             chunk_len = int(attention_mask[picked].sum(1).max())  # trim shared padding
             ids, mask = input_ids[picked, :chunk_len], attention_mask[picked, :chunk_len]
-            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype)
+            observe = None if on_layer_output is None else (lambda layer, y, rows=rows: on_layer_output(rows, layer, y))
+            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype, observe)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()
             for variant, chunk in chunks.items():
@@ -145,7 +153,7 @@ def trace_variants(
     return {variant: IFRResult(**out, next_token_rank=ranks) for variant, out in outs.items()}
 
 
-def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype):
+def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None):
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
@@ -157,6 +165,8 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
                 *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation))
 
     def on_layer(index: int, parts: LayerParts) -> None:
+        if observe is not None:
+            observe(index, parts.output)
         residual = parts.residual + parts.attn_bias  # the output bias joins the residual part
         if architecture.parallel:
             c_attn, c_res, c_ffn = parallel_contributions(residual, parts.pattern, parts.head_out, parts.ffn_branch, valid,

@@ -14,6 +14,7 @@ to the whole. An FFN's biases are inside the FFN's output, one part. A bias the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -32,13 +33,15 @@ class Architecture:
     # Attention and FFN both read the layer input: y = x + attn(ln₁ x) + ffn(ln₂ x) (GPT-NeoX
     # use_parallel_residual); set per model from its config.
     parallel: bool = False
+    final_norm: str = "norm"  # the base model's norm before the unembedding
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "OlmoForCausalLM": Architecture("OLMo", post_norm=False),
     "Olmo2ForCausalLM": Architecture("OLMo-2", post_norm=True, attn_norm="post_attention_layernorm", ffn_norm="post_feedforward_layernorm"),
     "LlamaForCausalLM": Architecture("Llama", post_norm=False),
-    "GPTNeoXForCausalLM": Architecture("GPT-NeoX", post_norm=False, attention="attention", out_proj="dense"),
+    "GPTNeoXForCausalLM": Architecture("GPT-NeoX", post_norm=False, attention="attention", out_proj="dense",
+                                       final_norm="final_layer_norm"),
 }
 
 
@@ -67,6 +70,14 @@ def attention_module(layer: torch.nn.Module, architecture: Architecture) -> torc
 
 def out_projection(layer: torch.nn.Module, architecture: Architecture) -> torch.nn.Linear:
     return getattr(attention_module(layer, architecture), architecture.out_proj)
+
+
+def readout(model: torch.nn.Module, architecture: Architecture) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's own last steps, final norm then unembedding, for any residual stream: [K, d] -> [K, V]
+    float32 logits (the logit lens). Computed in the model's dtype, as its forward computes the real logits."""
+    norm = getattr(model.base_model, architecture.final_norm)
+    head = model.get_output_embeddings()
+    return lambda hidden: head(norm(hidden.to(head.weight.dtype))).float()
 
 
 def rms_scale(hidden: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:

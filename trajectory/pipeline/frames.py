@@ -7,6 +7,7 @@ import polars as pl
 import torch
 
 from trajectory.ifr.trace import IFRResult
+from trajectory.lens.answer import AnswerLens
 from trajectory.prompts import EncodedProbes, first_answer_ranks
 from trajectory.roles.scores import ROLES, RoleScores, assign_roles, role_scores
 
@@ -112,3 +113,15 @@ def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes) -> pl.Da
         "n_tokens": encoded.lengths.tolist(), "subject_positions": encoded.subject_positions,
         "answer_positions": encoded.answer_positions,
     }, schema_overrides={"fact_id": pl.Int32, "n_tokens": pl.Int32, "subject_positions": pl.List(pl.Int32), "answer_positions": pl.List(pl.Int32)})
+
+
+def lens_frame(analysis_id: str, model: str, revision: str, encoded: EncodedProbes, lens: AnswerLens) -> pl.DataFrame:
+    """Table ``logit_lens``: one row per (fact, layer)."""
+    n_facts, n_layers = lens.rank_last.shape
+    fact_ids = np.array([f.fact_id for f in encoded.facts], dtype=np.int32)
+    return pl.DataFrame({
+        "analysis_id": analysis_id, "model": model, "revision": revision,
+        "fact_id": np.repeat(fact_ids, n_layers), "layer": np.tile(np.arange(n_layers, dtype=np.int32), n_facts),
+        "rank_last": lens.rank_last.reshape(-1).numpy().astype(np.int32),
+        "rank_subject": lens.rank_subject.reshape(-1).numpy().astype(np.int32),
+    })

@@ -34,7 +34,9 @@ from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
-from trajectory.pipeline.frames import prompt_frame, revision_frames
+from trajectory.lens.answer import AnswerLens
+from trajectory.models.architectures import architecture_of, readout
+from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
 from trajectory.pipeline.stages import extractive_revision, grafting_revision
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
@@ -232,14 +234,19 @@ def process_revision(config, models: _LoadedModels, revision: Revision, ordinal:
     if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
         said.add(choice)
         bar.write(plan.describe(len(encoded.facts), encoded.input_ids.shape[1]))
+    # The logit lens reads each layer's output from the same pass (METHOD: no second forward).
+    lens = AnswerLens.of(encoded, shape.num_hidden_layers)
+    read = readout(model, architecture_of(model))
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
-                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements)
-    del model
+                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
+                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read))
+    del model, read
     bar.set_postfix_str(f"{revision.name}: roles")
     frames, summaries = {}, []
     for analysis in analyses:
         tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
                                           results[variant_of[analysis.analysis_id]], analysis.theta, config.store_circuits)
+        tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
     seconds = time.perf_counter() - started

@@ -21,7 +21,7 @@ from trajectory.store.analyses import choose
 from trajectory.store.db import reader, scope
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "prompts", "runs", "revisions")
-PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "extractive_scores", "ocr", "stage_runs", "grafts")
+PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "extractive_scores", "ocr", "stage_runs", "grafts")
 
 
 def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool = True) -> tuple[str, list[Path]]:
