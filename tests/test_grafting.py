@@ -14,8 +14,8 @@ from transformers import DynamicCache, OlmoConfig, OlmoForCausalLM
 from trajectory.extractive.measure import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft, default_configs, layer_range, position_mask
 from trajectory.grafting.graft import COMPONENTS, grafted
-from trajectory.grafting.measure import (GraftPrompts, last_token_logits, left_aligned, prefix_groups,
-                                         ranks_in_chunks, vocabulary_ranks)
+from trajectory.grafting.measure import GraftPrompts, last_token_logits, left_aligned, prefix_groups, ranks_in_chunks
+from trajectory.prompts import vocabulary_ranks
 
 
 def tiny(seed: int) -> OlmoForCausalLM:

@@ -9,8 +9,9 @@ import torch
 from test_ifr_models import batch, tiny
 from test_ifr_neox import tiny_neox
 from trajectory.ifr import Variant, trace_variants
-from trajectory.lens.answer import AnswerLens, token_ranks
+from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, decoder_layers, readout
+from trajectory.prompts import vocabulary_ranks
 
 
 def probes(ids, mask):
@@ -56,7 +57,7 @@ def test_lens_from_the_ifr_pass_equals_the_literal_lens(make):
     # The last layer at the last prompt token is the model's own prediction of the answer.
     logits = model(input_ids=ids, attention_mask=mask).logits
     for b, answer in enumerate(encoded.answer_positions):
-        assert lens.rank_last[b, -1] == token_ranks(logits[b, answer[0] - 1][None], ids[b, answer[0]][None])[0]
+        assert lens.rank_last[b, -1] == vocabulary_ranks(logits[b, answer[0] - 1], ids[b, answer[0]])
     # Observing changes nothing of the trace.
     alone = trace_variants(model, ids, mask, [Variant()], batch_size=2)
     assert torch.equal(with_lens[Variant()].heads, alone[Variant()].heads)

@@ -93,16 +93,19 @@ def right_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.T
     return ids, mask
 
 
+def vocabulary_ranks(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each target over the vocabulary, ties in its favour (the number of strictly larger
+    logits): logits [..., V], targets [...] -> [...] int64."""
+    logits = logits.float()
+    return (logits > logits.gather(-1, targets.unsqueeze(-1))).sum(-1)
+
+
 def next_token_ranks(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
     """Rank (0 = top-1) of the actual next token at each position.
 
     logits [B, T, V], input_ids [B, T] -> [B, T] int64; the last column is -1 (no next token).
-    Ties count in the token's favour (rank = number of strictly larger logits).
     """
-    logits = logits.float()
-    target = input_ids[:, 1:]
-    target_logit = logits[:, :-1].gather(-1, target.unsqueeze(-1))
-    ranks = (logits[:, :-1] > target_logit).sum(-1)
+    ranks = vocabulary_ranks(logits[:, :-1], input_ids[:, 1:])
     return torch.cat([ranks, torch.full_like(ranks[:, :1], -1)], dim=1)
 
 

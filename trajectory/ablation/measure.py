@@ -10,7 +10,7 @@ from trajectory.ablation.hooks import Replacement, ablated
 from trajectory.ablation.masks import Ablation
 from trajectory.extractive.measure import RewardBatch
 from trajectory.extractive.scores import reward
-from trajectory.lens.answer import token_ranks
+from trajectory.prompts import vocabulary_ranks
 
 
 @dataclass
@@ -49,7 +49,7 @@ def run_ablations(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation
             position = batch.position[prompt]
             rewards[rows] = reward(logits, position, batch.answer[prompt], batch.candidates[prompt], batch.candidate_mask[prompt]).cpu()
             at = logits[torch.arange(len(rows), device=device), position]
-            ranks[rows] = token_ranks(at, batch.answer[prompt]).cpu()
+            ranks[rows] = vocabulary_ranks(at, batch.answer[prompt]).cpu()
     finally:
         model.train(was_training)
     return AblationOutcome(rewards.reshape(configs, prompts), ranks.reshape(configs, prompts))

@@ -21,6 +21,7 @@ from trajectory.errors import TrajectoryError
 from trajectory.extractive.measure import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft
 from trajectory.grafting.graft import Graft, grafted
+from trajectory.prompts import vocabulary_ranks
 
 
 @dataclass
@@ -53,12 +54,6 @@ def left_aligned(batch: RewardBatch) -> GraftPrompts:
     source = (positions - shift[:, None]) % length
     subject = (positions >= (batch.subject_start + shift)[:, None]) & (positions < (batch.subject_end + shift)[:, None])
     return GraftPrompts(batch.input_ids.gather(1, source), batch.attention_mask.gather(1, source), subject, batch.answer)
-
-
-def vocabulary_ranks(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
-    """0-based rank of the answer over the vocabulary (ties in its favour): logits [N, V], answer [N] -> [N]."""
-    logits = logits.float()
-    return (logits > logits.gather(1, answer[:, None])).sum(1)
 
 
 def prefix_groups(graft: Graft, configs: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,12 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trajectory.prompts import EncodedProbes
-
-
-def token_ranks(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """logits [K, V], targets [K] -> [K] int64: how many tokens score strictly above the target."""
-    return (logits > logits.gather(-1, targets[:, None])).sum(-1)
+from trajectory.prompts import EncodedProbes, vocabulary_ranks
 
 
 @dataclass
@@ -52,7 +47,7 @@ class AnswerLens:
         picked = chunk_row[self.prompt] >= 0
         device = hidden.device
         read = hidden[chunk_row[self.prompt[picked]].to(device), self.position[picked].to(device)]  # [k, d]
-        ranks = token_ranks(readout(read), self.target[picked].to(device)).cpu()
+        ranks = vocabulary_ranks(readout(read), self.target[picked].to(device)).cpu()
         prompts, last = self.prompt[picked], self.is_last[picked]
         self.rank_last[prompts[last], layer] = ranks[last]
         best = torch.full((len(self.rank_last),), torch.iinfo(torch.long).max)
