@@ -69,7 +69,8 @@ def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position")
         for l, p in enumerate(parts):
             for i in range(n):
                 pieces = {(j, h): p.pattern[0, h, i, j] * p.head_out[0, j, h] for j in range(i + 1) for h in range(H)}
-                residual = p.residual[0, i] + p.attn_bias  # an output-projection bias belongs to no source
+                # An output-projection bias (None without one) belongs to no source: it joins the residual.
+                residual = p.residual[0, i] + (0 if p.attn_bias is None else p.attn_bias)
                 whole = residual + sum(pieces.values())
                 prox = lambda z: max(EPSILON, float(whole.abs().sum() - (whole - z).abs().sum()))
                 raw = {k: prox(z) for k, z in pieces.items()}

@@ -157,7 +157,8 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
-    def threshold(variant: Variant, c_attn, c_res, c_ffn, c_ffn_res) -> tuple[torch.Tensor, ...]:
+    def threshold(variant: Variant, c_attn, c_res, c_ffn, c_ffn_res=None) -> tuple[torch.Tensor, ...]:
+        # A parallel block's raw parts are (c_attn, c_res, c_ffn); its ffn_residual comes from the thresholded ones.
         if architecture.parallel:
             c_attn, c_res, c_ffn = threshold_parallel(c_attn, c_res, c_ffn, variant.threshold)
             return c_attn, c_res, c_ffn, c_attn.sum((-2, -1)) + c_res
@@ -167,19 +168,17 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     def on_layer(index: int, parts: LayerParts) -> None:
         if observe is not None:
             observe(index, parts.output)
-        residual = parts.residual + parts.attn_bias  # the output bias joins the residual part
+        # The output bias, if any, joins the residual part.
+        residual = parts.residual if parts.attn_bias is None else parts.residual + parts.attn_bias
         if architecture.parallel:
-            c_attn, c_res, c_ffn = parallel_contributions(residual, parts.pattern, parts.head_out, parts.ffn_branch, valid,
-                                                          max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
-            c_ffn_res = c_attn.sum((-2, -1)) + c_res
+            raw = parallel_contributions(residual, parts.pattern, parts.head_out, parts.ffn_branch, valid,
+                                         max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
         else:
-            c_attn, c_res = attention_contributions(residual, parts.pattern, parts.head_out, valid,
-                                                    max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
-            c_ffn, c_ffn_res = ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid)
-        if len(variants) == 1:  # threshold now: only the thresholded copy of this layer stays alive
-            per_layer.append(threshold(variants[0], c_attn, c_res, c_ffn, c_ffn_res))
-        else:
-            per_layer.append((c_attn, c_res, c_ffn, c_ffn_res))
+            raw = (*attention_contributions(residual, parts.pattern, parts.head_out, valid,
+                                            max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype),
+                   *ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid))
+        # With one variant, threshold now: only the thresholded copy of this layer stays alive.
+        per_layer.append(threshold(variants[0], *raw) if len(variants) == 1 else raw)
 
     with capture_layers(model, architecture, on_layer):
         logits = model(input_ids=ids, attention_mask=mask).logits

@@ -29,15 +29,15 @@ class LayerParts:
 
     residual [B, T, d] x; pattern [B, H, T, T] attention weights times any per-target branch scale;
     head_out [B, T, H, d] f^h_j (times any per-dimension branch weight); attn_bias [d] the output
-    projection's bias (zeros without one), the part of the attention branch no source carries, so that
-    Σ_{j,h} a f + attn_bias = attn_branch; attn_branch [B, T, d] and ffn_branch [B, T, d] as added to the
+    projection's bias (None without one), the part of the attention branch no source carries, so that
+    Σ_{j,h} a f (+ attn_bias) = attn_branch; attn_branch [B, T, d] and ffn_branch [B, T, d] as added to the
     residual; output [B, T, d] y as the model computed it (x + attn + ffn, sequential or parallel).
     """
 
     residual: torch.Tensor
     pattern: torch.Tensor
     head_out: torch.Tensor
-    attn_bias: torch.Tensor
+    attn_bias: torch.Tensor | None
     attn_branch: torch.Tensor
     ffn_branch: torch.Tensor
     output: torch.Tensor
@@ -87,7 +87,7 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
             c = recorder.current
             pattern = c["pattern"].float()
             head_out = head_outputs(c["values"], o_proj.weight, n_heads)
-            bias = o_proj.bias.detach().float() if o_proj.bias is not None else head_out.new_zeros(head_out.shape[-1])
+            bias = o_proj.bias.detach().float() if o_proj.bias is not None else None
             if architecture.post_norm:
                 norm = getattr(layer, architecture.attn_norm)
                 pattern = pattern * rms_scale(c["o_proj"], norm)[:, None, :, None]
