@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 
+from trajectory.config import SUITE_ARCHITECTURES
 from trajectory.errors import TrajectoryError
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
     build = suite_commands.add_parser("build", help="pretrain the tiny model and save its checkpoints in the HF cache layout")
     build.add_argument("--small", action="store_true", help="the seconds-to-build test variant")
-    build.add_argument("--arch", choices=("olmo", "gpt-neox"), default="olmo",
+    build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
                        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
     build.add_argument("--seed", type=int, default=None)

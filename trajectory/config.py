@@ -19,6 +19,7 @@ from trajectory.paths import PIPELINES_DIR, reference_hub_cache
 
 DEFAULT_PIPELINE = "reference"
 DTYPES = ("float32", "bfloat16", "float16")
+SUITE_ARCHITECTURES = ("olmo", "gpt-neox")  # what `trajectory suite build --arch` trains
 FFN_RENORMALISATIONS = ("per_position", "study")  # METHOD.md §3; "study" reproduces the study's code
 
 
@@ -184,8 +185,8 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
     values.setdefault("name", path.stem)
     if values.get("suite") is not None and values["suite"] not in ("full", "small"):
         raise TrajectoryError(f"{path}: model.suite must be 'full' or 'small', got {values['suite']!r}")
-    if values.get("suite_arch", "olmo") not in ("olmo", "gpt-neox"):
-        raise TrajectoryError(f"{path}: model.suite_arch must be 'olmo' or 'gpt-neox', got {values['suite_arch']!r}")
+    if values.get("suite_arch", "olmo") not in SUITE_ARCHITECTURES:
+        raise TrajectoryError(f"{path}: model.suite_arch must be {' or '.join(map(repr, SUITE_ARCHITECTURES))}, got {values['suite_arch']!r}")
     if values.get("dtype", "float32") not in DTYPES:
         raise TrajectoryError(f"{path}: model.dtype must be one of {', '.join(DTYPES)}, got {values['dtype']!r}")
     if "cache_dir" in values:

@@ -36,33 +36,33 @@ def _modules(model: torch.nn.Module) -> list[tuple[torch.nn.Module, torch.nn.Mod
 def mean_replacement(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Replacement:
     """Each head's z slice and each FFN's output averaged over the real token positions of the prompts."""
     heads = model.config.num_attention_heads
-    sums: dict[tuple[str, int], torch.Tensor] = {}
+    modules = _modules(model)
+    z_means: list[torch.Tensor] = [torch.empty(0)] * len(modules)
+    ffn_means: list[torch.Tensor] = [torch.empty(0)] * len(modules)
     valid = attention_mask.bool()
     handles = []
-    for index, (o_proj, mlp) in enumerate(_modules(model)):
-        def keep(key):
-            def hook(module, args, output):
-                tensor = args[0] if key[0] == "z" else output
-                sums[key] = tensor[valid].float().mean(0)
-            return hook
-        handles.append(o_proj.register_forward_hook(keep(("z", index))))
-        handles.append(mlp.register_forward_hook(keep(("ffn", index))))
+    for index, (o_proj, mlp) in enumerate(modules):
+        def keep_z(module, args, output, index=index):
+            z_means[index] = args[0][valid].float().mean(0).reshape(heads, -1)
+
+        def keep_ffn(module, args, output, index=index):
+            ffn_means[index] = output[valid].float().mean(0)
+
+        handles += [o_proj.register_forward_hook(keep_z), mlp.register_forward_hook(keep_ffn)]
     try:
         model(input_ids=input_ids, attention_mask=attention_mask)
     finally:
         for handle in handles:
             handle.remove()
-    layers = len(handles) // 2
-    head_z = torch.stack([sums[("z", l)].reshape(heads, -1) for l in range(layers)])
-    return Replacement(head_z, torch.stack([sums[("ffn", l)] for l in range(layers)]))
+    return Replacement(torch.stack(z_means), torch.stack(ffn_means))
 
 
 def zero_replacement(model: torch.nn.Module) -> Replacement:
-    config = model.config
-    head_dim = config.hidden_size // config.num_attention_heads
-    device = next(model.parameters()).device
-    return Replacement(torch.zeros(config.num_hidden_layers, config.num_attention_heads, head_dim, device=device),
-                       torch.zeros(config.num_hidden_layers, config.hidden_size, device=device))
+    heads = model.config.num_attention_heads
+    modules = _modules(model)
+    o_proj = modules[0][0]
+    return Replacement(o_proj.weight.new_zeros(len(modules), heads, o_proj.in_features // heads, dtype=torch.float32),
+                       o_proj.weight.new_zeros(len(modules), o_proj.out_features, dtype=torch.float32))
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from trajectory.config import SUITE_ARCHITECTURES
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
@@ -35,7 +36,6 @@ REFERENCE_REPO = "trajectory/olmo-tiny-facts"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
 NEOX_REPO = "trajectory/neox-tiny-facts"
 NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
-SUITE_ARCHITECTURES = ("olmo", "gpt-neox")
 MARKER = "trajectory-suite.json"
 EOS, PAD = "<|endoftext|>", "<|padding|>"
 
@@ -202,49 +202,36 @@ def _checkpoint_names(config: SuiteConfig, step: int, tokens_seen: int, is_check
 
 
 def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
-    if config.architecture == "gpt-neox":
-        return _new_neox(config, vocab_size, tokenizer)
-    from transformers import OlmoConfig, OlmoForCausalLM
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OlmoConfig, OlmoForCausalLM
 
-    model_config = OlmoConfig(
+    shared = dict(
         vocab_size=vocab_size,
         hidden_size=config.hidden_size,
         intermediate_size=config.intermediate_size,
         num_hidden_layers=config.num_layers,
         num_attention_heads=config.num_heads,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    if config.architecture == "gpt-neox":
+        # Pythia's settings: parallel residual, biases, a quarter of each head rotary (here at least 2 dims).
+        return GPTNeoXForCausalLM(GPTNeoXConfig(
+            **shared,
+            hidden_act="gelu",
+            use_parallel_residual=True,
+            attention_bias=True,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                             "partial_rotary_factor": max(0.25, 2 / (config.hidden_size // config.num_heads))},
+            bos_token_id=tokenizer.eos_token_id,
+        ))
+    return OlmoForCausalLM(OlmoConfig(
+        **shared,
         num_key_value_heads=config.num_heads,
         clip_qkv=config.clip_qkv,  # as OLMo-7B-0424; its LayerNorm is non-parametric by construction
-        max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
-        tie_word_embeddings=False,
-    )
-    return OlmoForCausalLM(model_config)
-
-
-def _new_neox(config: SuiteConfig, vocab_size: int, tokenizer):
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
-    model_config = GPTNeoXConfig(
-        vocab_size=vocab_size,
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        hidden_act="gelu",
-        # Pythia's settings: parallel residual, biases, a quarter of each head rotary (here at least 2 dims).
-        use_parallel_residual=True,
-        attention_bias=True,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                         "partial_rotary_factor": max(0.25, 2 / (config.hidden_size // config.num_heads))},
-        max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-    )
-    return GPTNeoXForCausalLM(model_config)
+    ))
 
 
 def _lr_factor(step: int, config: SuiteConfig) -> float:
