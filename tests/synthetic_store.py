@@ -100,3 +100,62 @@ def write_synthetic_grafts(db: Path, analysis: str = ANALYSIS) -> Path:
                                 [analysis, MODEL, REVISIONS[a][0], REVISIONS[b][0], config, positions, layers, component,
                                  fact_id, relation, rank, rank == 0, rank < 5, learned])
     return db
+
+
+# Ablation-stage rows (clean / circuit_only / complement / none per fact; a general set and each relation's
+# relation set, with CAUSAL_DRAWS controls each), per-root circuits, frequency buckets and logit-lens rows.
+CAUSAL_DRAWS = 3
+BUCKET = {0: "high", 1: "low", 2: "medium", 3: "high"}
+
+
+def write_synthetic_ablations(db: Path, seed: int = 1) -> tuple[dict, dict, dict]:
+    """Returns the rewards {(revision, fact, target)}, the role-set rewards {(revision, role, relation, draw,
+    fact)} (draw None: the role set itself) and the circuit nodes {(revision, fact): {(kind, layer, head)}}."""
+    import random
+
+    rng = random.Random(seed)
+    rewards, sets, nodes = {}, {}, {}
+    with writer(db) as con:
+        for k, (revision, _, _) in enumerate(REVISIONS):
+            for fact, _ in FACTS:
+                clean = rng.choice([0.2, 3.0, 5.0])  # 0.2: the denominator is tiny (or negative) for some facts
+                values = {"clean": clean, "circuit_only": clean * rng.uniform(0.3, 1.1), "complement": rng.uniform(-1, 1),
+                          "none": rng.uniform(-0.5, 0.5)}
+                for target, reward in values.items():
+                    rewards[(revision, fact, target)] = reward
+                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, 3, 1, ?, ?, ?)",
+                                [ANALYSIS, MODEL, revision, target, fact, reward, 0 if reward > 2 else 5, reward > 2])
+            # Role sets: general ('*') and the relation role of each relation; each with its controls.
+            for role, relation in [("general", None), ("relation", "city_in_country"), ("relation", "company_ceo")]:
+                strength = rng.choice([0.0, -3.0])  # -3: knocks out R where it applies
+                for fact, fact_relation in FACTS:
+                    hits = relation is None or fact_relation == relation or rng.random() < 0.2
+                    role_reward = rewards[(revision, fact, "clean")] + (strength if hits else 0.0) + rng.uniform(-0.1, 0.1)
+                    sets[(revision, role, relation, None, fact)] = role_reward
+                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'role', ?, ?, NULL, ?, 2, 0, ?, 1, false)",
+                                [ANALYSIS, MODEL, revision, role, relation, fact, role_reward])
+                    for d in range(CAUSAL_DRAWS):
+                        control = rewards[(revision, fact, "clean")] + rng.uniform(-1.0, 0.2)
+                        sets[(revision, role, relation, d, fact)] = control
+                        con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'random', ?, ?, ?, ?, 2, 0, ?, 1, false)",
+                                    [ANALYSIS, MODEL, revision, role, relation, d, fact, control])
+            for fact, _ in FACTS:
+                for root in range(2):
+                    for layer in range(LAYERS):
+                        for head in range(HEADS):
+                            if rng.random() < 0.5:
+                                nodes.setdefault((revision, fact), set()).add(("head", layer, head))
+                                con.execute("INSERT INTO circuits VALUES (?, ?, ?, ?, ?, 'head', ?, ?)",
+                                            [ANALYSIS, MODEL, revision, fact, root, layer, head])
+                        if rng.random() < 0.5:
+                            nodes.setdefault((revision, fact), set()).add(("ffn", layer, None))
+                            con.execute("INSERT INTO circuits VALUES (?, ?, ?, ?, ?, 'ffn', ?, NULL)",
+                                        [ANALYSIS, MODEL, revision, fact, root, layer])
+                con.execute("INSERT INTO fact_frequency VALUES ('ps1', ?, ?, ?, ?, ?, ?)",
+                            [MODEL, revision, fact, 10 * (k + 1), 20 * (k + 1), BUCKET[fact]])
+                for layer in range(LAYERS):
+                    con.execute("INSERT INTO logit_lens VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [ANALYSIS, MODEL, revision, fact, layer, rng.choice([0, 3]), rng.choice([0, 1, 20])])
+    return rewards, sets, nodes
+
+

@@ -3,16 +3,20 @@ ablated components are replaced by hooks written here (a loop over heads), R com
 
 import copy
 
+import polars as pl
 import pytest
 import torch
 
 from test_ifr_models import tiny
 from test_ifr_neox import tiny_neox
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
-from trajectory.ablation.masks import Ablation, fact_ablations, random_like
-from trajectory.ablation.measure import run_ablations
+from trajectory.ablation.masks import FACT_TARGETS, Ablation, fact_ablations, random_like
+from trajectory.ablation.measure import run_ablations, run_rows
+from trajectory.ablation.plan import revision_plan, sample_per_relation
+from trajectory.ablation.stage import circuit_masks, role_codes
 from trajectory.extractive.measure import RewardBatch
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
+from trajectory.roles.scores import ROLES
 
 L, H = 3, 4
 
@@ -41,30 +45,31 @@ def configurations(seed=3) -> Ablation:
 
 
 @torch.no_grad()
-def literal_rewards(model, batch, ablation, replacement):
+def literal_rewards(model, batch, ablation, replacement, pairs=None):
+    """R per (configuration, prompt): [C, B] for every pair, or [K] for the K ``pairs``."""
     head_dim = model.config.hidden_size // H
     out = torch.empty(len(ablation), batch.input_ids.shape[0])
-    for c in range(len(ablation)):
-        for b in range(batch.input_ids.shape[0]):
-            copy_ = copy.deepcopy(model)
-            for l, layer in enumerate(decoder_layers(copy_)):
-                def pre(module, args, l=l):
-                    z = args[0].clone()
-                    for h in range(H):
-                        if ablation.heads[c, l, h]:
-                            z[..., h * head_dim:(h + 1) * head_dim] = replacement.head_z[l, h]
-                    return (z,)
+    every = [(c, b) for c in range(len(ablation)) for b in range(batch.input_ids.shape[0])]
+    for c, b in pairs if pairs is not None else every:
+        copy_ = copy.deepcopy(model)
+        for l, layer in enumerate(decoder_layers(copy_)):
+            def pre(module, args, l=l):
+                z = args[0].clone()
+                for h in range(H):
+                    if ablation.heads[c, l, h]:
+                        z[..., h * head_dim:(h + 1) * head_dim] = replacement.head_z[l, h]
+                return (z,)
 
-                def post(module, args, output, l=l):
-                    return replacement.ffn[l].expand_as(output).clone() if ablation.ffns[c, l] else output
+            def post(module, args, output, l=l):
+                return replacement.ffn[l].expand_as(output).clone() if ablation.ffns[c, l] else output
 
-                out_projection(layer, architecture_of(copy_)).register_forward_pre_hook(pre)
-                layer.mlp.register_forward_hook(post)
-            n = int(batch.attention_mask[b].sum())
-            logits = copy_(input_ids=batch.input_ids[b : b + 1, :n]).logits[0, n - 1]
-            chosen = [int(t) for t, keep in zip(batch.candidates[b], batch.candidate_mask[b]) if keep]
-            out[c, b] = logits[batch.answer[b]] - sum(logits[t] for t in chosen) / len(chosen)
-    return out
+            out_projection(layer, architecture_of(copy_)).register_forward_pre_hook(pre)
+            layer.mlp.register_forward_hook(post)
+        n = int(batch.attention_mask[b].sum())
+        logits = copy_(input_ids=batch.input_ids[b : b + 1, :n]).logits[0, n - 1]
+        chosen = [int(t) for t, keep in zip(batch.candidates[b], batch.candidate_mask[b]) if keep]
+        out[c, b] = logits[batch.answer[b]] - sum(logits[t] for t in chosen) / len(chosen)
+    return out if pairs is None else out[[c for c, _ in pairs], [b for _, b in pairs]]
 
 
 @pytest.mark.parametrize("make", [lambda: tiny("olmo"), lambda: tiny("llama"), lambda: tiny_neox(True)])
@@ -142,3 +147,72 @@ def test_fact_configurations_and_random_controls():
     assert len({tuple(controls.heads[k].flatten().tolist()) for k in range(4)}) > 1  # draws differ
     again = random_like(role_heads, role_ffns, draws=4, generator=torch.Generator().manual_seed(1))
     assert torch.equal(again.heads, controls.heads)  # a fixed seed draws the same
+
+
+def test_plan_rows_against_the_literal_model():
+    """A revision's plan (fact targets on their own prompt, role sets and controls on the role prompts):
+    every measured row equals the literal copy's R for its (configuration, prompt)."""
+    model = tiny("olmo")
+    batch = reward_batch()
+    g = torch.Generator().manual_seed(5)
+    circuit_heads, circuit_ffns = torch.rand(4, L, H, generator=g) < 0.6, torch.rand(4, L, generator=g) < 0.6
+    head_roles = torch.randint(0, 5, (2, L, H), generator=g)
+    head_roles[1] = torch.where(head_roles[0] <= ROLES.index("entity"), head_roles[0], head_roles[1])  # general/entity: per component
+    ffn_roles = torch.tensor([[0, 4, 3], [0, 2, 4]])
+    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], torch.tensor([0, 2, 3]), 2, g)
+    replacement = mean_replacement(model, batch.input_ids, batch.attention_mask)
+    outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, rows_per_pass=5)
+    pairs = list(zip(plan.config_of_row.tolist(), plan.prompt_of_row.tolist()))
+    torch.testing.assert_close(outcome.reward, literal_rewards(model, batch, plan.ablation, replacement, pairs), rtol=1e-5, atol=1e-5)
+
+
+def test_plan_targets_sets_and_controls():
+    circuit_heads = torch.zeros(3, L, H, dtype=torch.bool)
+    circuit_heads[:, 0] = True
+    circuit_ffns = torch.zeros(3, L, dtype=torch.bool)
+    deactivated = ROLES.index("deactivated")
+    head_roles = torch.full((2, L, H), deactivated)
+    head_roles[:, 0, 0] = ROLES.index("general")  # general: the same component for both relations
+    head_roles[0, 1, 2] = ROLES.index("relation")  # relation heads of q0 only
+    head_roles[1, 2, :2] = ROLES.index("fact")  # fact heads of q1 only
+    ffn_roles = torch.full((2, L), deactivated)
+    ffn_roles[1, 1] = ROLES.index("fact")
+    prompts = torch.tensor([0, 2])
+    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], prompts, 3, torch.Generator().manual_seed(0))
+    facts = 3 * len(FACT_TARGETS)
+    assert plan.target[:facts] == list(FACT_TARGETS) * 3
+    assert plan.prompt_of_row[:facts].tolist() == [f for f in range(3) for _ in FACT_TARGETS]
+    sets = list(zip(plan.target[facts:], plan.role[facts:], plan.relation[facts:], plan.draw[facts:]))
+    assert sets[:3] == [("role", "general", None, None), ("role", "relation", "q0", None), ("role", "fact", "q1", None)]
+    assert sets[3:6] == [("random", "general", None, d) for d in range(3)]  # entity and empty sets are skipped
+    assert len(plan.target) == facts + 3 + 9
+    fact_set = facts + 2
+    assert plan.ablation.heads[fact_set].sum() == 2 and plan.ablation.ffns[fact_set].tolist() == [False, True, False]
+    for k in range(facts + 3 + 2 * 3, facts + 3 + 3 * 3):  # the fact set's controls: as many heads and FFNs, outside it
+        assert plan.ablation.heads[k].sum() == 2 and plan.ablation.ffns[k].sum() == 1
+        assert not (plan.ablation.heads[k] & plan.ablation.heads[fact_set]).any() and not plan.ablation.ffns[k, 1]
+    role_rows = plan.config_of_row[facts:]
+    assert role_rows.tolist() == [c for c in range(facts, facts + 12) for _ in prompts]
+    assert plan.prompt_of_row[facts:].tolist() == prompts.tolist() * 12
+
+
+def test_prompt_sample_per_relation():
+    relation_of = torch.tensor([0, 1, 0, 2, 1, 0, 0, 1])
+    chosen = sample_per_relation(relation_of, 2, torch.Generator().manual_seed(3))
+    assert torch.bincount(relation_of[chosen]).tolist() == [2, 2, 1]
+    assert chosen.tolist() == sorted(set(chosen.tolist()))
+    assert torch.equal(sample_per_relation(relation_of, 0, torch.Generator()), torch.arange(8))
+
+
+def test_masks_from_store_rows():
+    circuits = pl.DataFrame({"fact_id": [7, 7, 9, 9, 11], "kind": ["head", "ffn", "head", "head", "head"],
+                             "layer": [0, 2, 1, 1, 0], "head": [3, None, 0, 2, 1]}, schema_overrides={"head": pl.Int32})
+    heads, ffns = circuit_masks(circuits, [9, 7], L, H)  # fact 11 is not among the prompts
+    expected_heads = torch.zeros(2, L, H, dtype=torch.bool)
+    expected_heads[0, 1, 0] = expected_heads[0, 1, 2] = expected_heads[1, 0, 3] = True
+    assert torch.equal(heads, expected_heads) and ffns.tolist() == [[False] * 3, [False, False, True]]
+    roles = pl.DataFrame({"relation": ["b", "a", "a"], "kind": ["head", "ffn", "head"], "layer": [2, 1, 0], "head": [1, None, 0],
+                          "role": ["fact", "general", "entity"]}, schema_overrides={"head": pl.Int32})
+    head_roles, ffn_roles = role_codes(roles, ["a", "b"], L, H)
+    assert head_roles[1, 2, 1] == ROLES.index("fact") and head_roles[0, 0, 0] == ROLES.index("entity")
+    assert ffn_roles[0].tolist() == [4, 0, 4] and (head_roles == ROLES.index("deactivated")).sum() == 2 * L * H - 2

@@ -213,7 +213,7 @@ def test_store_written_by_older_version_is_read_through_current_views(store, tmp
 def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
     """End to end on the real pipeline's output: every component counted once per revision."""
     pages = build_dashboards(small_store, tmp_path / "out", progress=False)
-    assert sorted(p.name for p in pages) == ["extractive.html", "grafting.html", "index.html", "training.html"]
+    assert sorted(p.name for p in pages) == ["causal.html", "extractive.html", "grafting.html", "index.html", "training.html"]
     with reader(small_store) as con:
         (summary,) = stored_analyses(con)
         spec = next(s for s in load_dashboards() if s.name == "training")

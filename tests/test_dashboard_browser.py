@@ -226,3 +226,50 @@ def test_the_grafting_page_draws_the_stored_recoveries(browser_page, tmp_path):
     assert len(GRAFT_PAIRS) == 4
     browser_page.screenshot(path=str(_artifacts() / "dashboard-grafting.png"), full_page=True)
     assert problems == []
+
+
+def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
+    """The causal-checks page of the hand-made store: five figures; the faithfulness line over all facts is
+    the literal median per revision, the grouping menu swaps relations for frequency buckets, and the
+    role × relation slider shows the chosen revision's role effect minus its control's."""
+    import statistics
+
+    from synthetic_store import FACTS, REVISIONS, write_synthetic_ablations
+    from test_causal_views import faithfulness, literal_effects
+
+    store = write_synthetic_store(tmp_path / "causal.duckdb")
+    rewards, sets, _ = write_synthetic_ablations(store)
+    (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "causal.html"]
+    problems = watch(browser_page)
+    browser_page.goto(page_path.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
+    ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
+    assert ids == ["causal-faithfulness", "causal-role-effects", "causal-onset", "causal-emergence", "causal-circuit-shape"]
+    traces = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.map(t => [t.name, t.y, t.visible])")
+    (whole,) = [y for name, y, visible in traces if name == "all facts" and visible]
+    for k, (revision, _, _) in enumerate(REVISIONS):
+        values = [v for f, _ in FACTS if (v := faithfulness(rewards, revision, f)) is not None]
+        assert whole[k] == (pytest.approx(statistics.median(values)) if values else None)
+    assert {name for name, _, visible in traces if visible} == {"all facts", "city in country", "company ceo"}
+    choose_from_menu(browser_page, "causal-faithfulness", "faithfulness")  # the first menu: the measure
+    browser_page.locator("#causal-faithfulness .updatemenu-header").nth(1).click()
+    browser_page.locator("#causal-faithfulness .updatemenu-dropdown-button", has_text="bucket").click()
+    browser_page.wait_for_timeout(300)
+    shown = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true).map(t => t.name)")
+    assert sorted(shown) == ["all facts", "high", "low", "medium"]
+    effects = literal_effects(sets, rewards)
+    last = figure_state(browser_page, "causal-role-effects")
+    assert last["active"] == len(REVISIONS) - 1
+    drag_slider(browser_page, "causal-role-effects", 0.0)
+    first = figure_state(browser_page, "causal-role-effects")
+    assert first["active"] == 0 and first["z"] != last["z"]
+    revision = REVISIONS[0][0]
+    rows = [("general", "*"), ("relation", "city_in_country"), ("relation", "company_ceo")]
+    for row, (role, relation) in zip(first["z"][0], rows):
+        for value, measured in zip(row, ["city_in_country", "company_ceo"]):
+            facts = [f for f, rel in FACTS if rel == measured]
+            control = statistics.mean(statistics.mean(sets[(revision, role, None if relation == "*" else relation, d, f)]
+                                                      - rewards[(revision, f, "clean")] for f in facts) for d in range(3))
+            assert value == pytest.approx(effects[(revision, role, relation, measured)][0] - control)
+    browser_page.screenshot(path=str(_artifacts() / "dashboard-causal.png"), full_page=True)
+    assert problems == []

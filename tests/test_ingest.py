@@ -29,7 +29,7 @@ def test_ingest_query_and_rerun(small_suite, tmp_path, capsys):
     assert len(plans) == 1 and plans[0].startswith("IFR: 160 prompts of up to") and ", 64 at a time" in plans[0]
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0  # nothing to redo
     out = capsys.readouterr().out
-    assert "of 5 selected revisions, stored: 5 ifr, 5 grafting, 5 extractive" in out and "0 revisions to ingest" in out
+    assert "of 5 selected revisions, stored: 5 ifr, 5 ablation, 5 grafting, 5 extractive" in out and "0 revisions to ingest" in out
     assert run_sql(db, COUNTS).equals(counts)
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db), "-r", "main", "--force"]) == 0
     assert run_sql(db, COUNTS).equals(counts)  # redone, not duplicated
@@ -82,7 +82,7 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
                             (SELECT count(*) FROM ocr o WHERE o.revision = s.revision) AS ocr_rows,
                             (SELECT count(*) FROM grafts g WHERE g.revision = s.revision) AS graft_rows
                             FROM stage_runs s GROUP BY s.revision ORDER BY s.revision""")
-    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {2}
+    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {3}
     assert stages["ocr_rows"].n_unique() == 1 and stages["ocr_rows"][0] > 0
     assert sorted(stages["graft_rows"].to_list()) == [0] + [stages["graft_rows"].max()] * (len(small_suite.revisions) - 1)
 
@@ -96,3 +96,39 @@ def test_the_logit_lens_is_stored_with_each_revision_and_its_last_layer_is_the_p
     assert check.row(0) == (5 * 160, 0, 5, 160)
     (layers,) = run_sql(small_store, "SELECT count(DISTINCT layer) AS n FROM logit_lens")["n"]
     assert layers == 2
+
+
+def test_the_ablation_stage_runs_with_each_revision(small_store):
+    """Per revision: the four fact targets for every fact, role sets with their two draws each on three facts
+    per relation, R_clean equal to R with nothing ablated recomputed from the model, and frequency buckets."""
+    import torch
+
+    from trajectory.config import load_pipeline
+    from trajectory.extractive.prompts import encode_rewards
+    from trajectory.extractive.scores import reward
+    from trajectory.extractive.stage import fact_prompts
+    from trajectory.facts import load_builtin
+    from trajectory.pipeline.sources import open_source
+
+    targets = run_sql(small_store, """SELECT revision, target, count(*) AS n, count(DISTINCT fact_id) AS facts
+                                      FROM ablations GROUP BY ALL ORDER BY ALL""")
+    per_revision = {}
+    for revision, target, n, facts in targets.rows():
+        per_revision.setdefault(revision, {})[target] = (n, facts)
+    assert len(per_revision) == 5
+    for counts in per_revision.values():
+        assert all(counts[t] == (160, 160) for t in ("clean", "circuit_only", "complement", "none"))
+        if "role" in counts:
+            assert counts["random"][0] == 2 * counts["role"][0] and counts["role"][1] == 30  # 3 facts × 10 relations
+    source = open_source(load_pipeline("reference-small"), progress=False)
+    model, tokenizer = source.load("main")
+    batch = encode_rewards(tokenizer, fact_prompts(load_builtin()), counterfactuals=0)
+    with torch.no_grad():
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    expected = reward(logits, batch.position, batch.answer, batch.candidates, batch.candidate_mask)
+    stored = run_sql(small_store, "SELECT reward FROM ablations WHERE revision = 'main' AND target = 'clean' ORDER BY fact_id")
+    torch.testing.assert_close(torch.tensor(stored["reward"].to_numpy()), expected.double(), rtol=1e-4, atol=1e-4)
+    buckets = run_sql(small_store, "SELECT count(DISTINCT revision) AS revisions, count(DISTINCT fact_id) AS facts FROM fact_frequency")
+    assert buckets.row(0) == (5, 160)
+    assert run_sql(small_store, "SELECT count(*) AS n FROM faithfulness_over_revisions")["n"][0] > 0
+

@@ -101,6 +101,8 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
     with writer(db) as con:
         con.execute("ALTER TABLE revisions DROP COLUMN stage")
         con.execute("DROP TABLE logit_lens")  # version 6
+        con.execute("DROP TABLE ablations")  # version 7
+        con.execute("DROP TABLE fact_frequency")
         con.execute("DELETE FROM schema_version WHERE version >= 5")
         for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
             con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
     ingest.add_argument("--extractive", default=None, action=argparse.BooleanOptionalAction,
                         help="run the extractive-structures stage (default: the pipeline's extractive.enabled)")
+    ingest.add_argument("--ablation", default=None, action=argparse.BooleanOptionalAction,
+                        help="run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)")
     ingest.add_argument("--grafting", default=None, action=argparse.BooleanOptionalAction,
                         help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
     ingest.add_argument("--graft-pair", default=None, metavar="A,B",

@@ -2,7 +2,8 @@
 
 A pipeline names the model repository, the revision selection, the probe set, the IFR threshold τ,
 the role threshold θ, the FFN renormalisation, dtype, batch size and device, and whether (and how) the
-extractive stage runs ([extractive], [extractive.finetune]). τ, θ and the FFN
+extractive stage runs ([extractive], [extractive.finetune]), the ablation stage ([ablation]) and the
+frequency buckets ([frequency]). τ, θ and the FFN
 renormalisation may be lists: a sweep, one analysis per combination from one forward pass per revision.
 Unknown keys, wrong types and out-of-range values are errors that name the file and the key.
 """
@@ -60,7 +61,26 @@ class PipelineConfig:
     grafting: bool = False
     graft_configs: tuple[str, ...] | None = None  # None: trajectory.grafting.configs.default_configs()
     grafting_batch_size: int = 32
+    # The ablation stage (issue #16, trajectory.ablation): off unless the pipeline turns it on; it reads
+    # the IFR stage's circuits, so it needs store.circuits.
+    ablation: bool = False
+    ablation_mode: str = "mean"
+    ablation_draws: int = 3
+    ablation_facts_per_relation: int = 0  # role sets measured on this many facts per relation (0: all)
+    ablation_seed: int = 0
+    ablation_batch_size: int = 256  # (configuration, prompt) rows per forward pass
+    # Frequency buckets: a fact's count at the last revision >= high is high, < low is low, else medium.
+    frequency_high: int = 300
+    frequency_low: int = 100
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        where = self.path or self.name
+        if self.ablation and not self.store_circuits:
+            raise TrajectoryError(f"{where}: the ablation stage reads the circuits table: set store.circuits = true "
+                                  "(or ablation.enabled = false, --no-ablation)")
+        if self.frequency_low > self.frequency_high:
+            raise TrajectoryError(f"{where}: frequency.low ({self.frequency_low}) must not exceed frequency.high ({self.frequency_high})")
 
     @property
     def selection(self) -> list[str]:
@@ -96,10 +116,17 @@ class PipelineConfig:
             return GraftingSettings(batch_size=self.grafting_batch_size)
         return GraftingSettings(self.graft_configs, self.grafting_batch_size)
 
+    def ablation_settings(self):
+        from trajectory.ablation.stage import AblationSettings
+
+        return AblationSettings(self.ablation_mode, self.ablation_draws, self.ablation_facts_per_relation, self.ablation_seed,
+                                self.ablation_batch_size)
+
     def stages(self) -> tuple[str, ...]:
-        """The ingest's stages, in the order they run on a revision (grafting before the extractive stage,
-        whose float32 copies would otherwise replace the loaded pair of another dtype)."""
-        return ("ifr",) + ("grafting",) * self.grafting + ("extractive",) * self.extractive
+        """The ingest's stages, in the order they run on a revision (ablation on the IFR stage's model and
+        rows; grafting before the extractive stage, whose float32 copies would otherwise replace the loaded
+        pair of another dtype)."""
+        return ("ifr",) + ("ablation",) * self.ablation + ("grafting",) * self.grafting + ("extractive",) * self.extractive
 
 
 # TOML table.key -> dataclass field, with the expected type.
@@ -134,6 +161,14 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "extractive.finetune.epochs": ("finetune_epochs", int),
     "extractive.finetune.batch_size": ("finetune_batch_size", int),
     "extractive.finetune.train": ("finetune_train", str),
+    "ablation.enabled": ("ablation", bool),
+    "ablation.mode": ("ablation_mode", str),
+    "ablation.draws": ("ablation_draws", int),
+    "ablation.facts_per_relation": ("ablation_facts_per_relation", int),
+    "ablation.seed": ("ablation_seed", int),
+    "ablation.batch_size": ("ablation_batch_size", int),
+    "frequency.high": ("frequency_high", int),
+    "frequency.low": ("frequency_low", int),
     "grafting.enabled": ("grafting", bool),
     "grafting.configs": ("graft_configs", list),
     "grafting.batch_size": ("grafting_batch_size", int),
@@ -143,10 +178,12 @@ _CHOICES = {
     "extractive.ocr": ("ocr_probe", ("world", "reference", "none")),
     "extractive.finetune.optimizer": ("finetune_optimizer", ("adam", "sgd")),
     "extractive.finetune.train": ("finetune_train", ("attention_mlp", "early", "late")),
+    "ablation.mode": ("ablation_mode", ("mean", "zero")),
 }
 _POSITIVE = {"ifr.memory_gb": "memory_gb", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
-             "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size"}
+             "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size",
+             "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size"}
 
 
 def resolve_pipeline_path(spec: str | Path | None) -> Path:
@@ -214,6 +251,10 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         revision_pattern(values["revision_pattern"], f"{path}: revisions.pattern")
     if "graft_configs" in values:
         values["graft_configs"] = parse_graft_configs(values["graft_configs"], f"{path}: grafting.configs")
+    for key, field_name in (("ablation.facts_per_relation", "ablation_facts_per_relation"), ("frequency.high", "frequency_high"),
+                            ("frequency.low", "frequency_low")):
+        if values.get(field_name, 0) < 0:
+            raise TrajectoryError(f"{path}: {key} must not be negative, got {values[field_name]!r}")
     return PipelineConfig(path=path, **values)
 
 

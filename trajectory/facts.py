@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +40,8 @@ class Fact:
     template: str
     subject: str
     object: str
+    # How often the training data states the fact, where the probe file says (an optional `frequency` column).
+    frequency: int | None = field(default=None, compare=False)
 
     @property
     def prompt(self) -> str:
@@ -152,6 +154,19 @@ def _read_json(text: str, where: str) -> list[tuple[int, dict]]:
     return rows
 
 
+def _frequency(value, where: str, label: str, line: int) -> int | None:
+    """The optional ``frequency`` column: a count >= 0, or empty (unknown)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        count = int(value.strip()) if isinstance(value, str) else value
+    except ValueError:
+        count = None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise TrajectoryError(f"{where}: {label} {line}: frequency must be a whole number >= 0, got {value!r}")
+    return count
+
+
 def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
     label = "fact" if where.endswith(".json") else "line"
     facts: list[Fact] = []
@@ -179,7 +194,8 @@ def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
                 f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}), first on {label} {seen[key]}"
             )
         seen[key] = line
-        facts.append(Fact(len(facts), values["relation"], values["template"], values["subject"], values["object"]))
+        facts.append(Fact(len(facts), values["relation"], values["template"], values["subject"], values["object"],
+                          _frequency(row.get("frequency"), where, label, line)))
     if not facts:
         raise TrajectoryError(f"{where}: no facts")
     return tuple(facts)

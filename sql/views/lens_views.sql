@@ -29,3 +29,15 @@ SELECT analysis_id, model, revision, ordinal, coalesce(relation_type, '*') AS re
            FILTER (WHERE first_layer_last IS NOT NULL) AS subject_first
 FROM answer_emergence
 GROUP BY GROUPING SETS ((analysis_id, model, revision, ordinal, relation_type), (analysis_id, model, revision, ordinal));
+
+-- answer_emergence_by_revision by frequency bucket (fact_buckets; '*': all facts with a bucket).
+CREATE OR REPLACE VIEW answer_emergence_by_bucket AS
+SELECT e.analysis_id, e.model, e.revision, e.ordinal, CASE WHEN grouping(k.bucket) = 1 THEN '*' ELSE k.bucket END AS bucket,
+       count(*) AS n_facts,
+       avg((e.final_rank_last = 0)::INTEGER) AS share_top1_last,
+       avg((e.best_rank_subject = 0)::INTEGER) AS share_top1_subject,
+       avg((e.best_rank_subject < 10)::INTEGER) AS share_top10_subject,
+       avg((e.first_layer_subject IS NOT NULL AND e.first_layer_subject <= e.first_layer_last)::INTEGER)
+           FILTER (WHERE e.first_layer_last IS NOT NULL) AS subject_first
+FROM answer_emergence e JOIN fact_buckets k ON k.analysis_id = e.analysis_id AND k.fact_id = e.fact_id
+GROUP BY GROUPING SETS ((e.analysis_id, e.model, e.revision, e.ordinal, k.bucket), (e.analysis_id, e.model, e.revision, e.ordinal));

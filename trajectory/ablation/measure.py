@@ -1,4 +1,4 @@
-"""R, the answer's rank and top-1 for every (configuration, prompt), all configurations batched."""
+"""R, the answer's rank and top-1 for (configuration, prompt) rows, all configurations batched."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from trajectory.prompts import vocabulary_ranks
 
 @dataclass
 class AblationOutcome:
-    """Per configuration c and prompt b: reward [C, B] (METHOD.md §6's R at the last prompt token),
-    answer_rank [C, B] over the vocabulary (0 = top-1), top1 [C, B]."""
+    """Per measured row (or per configuration c and prompt b): reward (METHOD.md §6's R at the last prompt
+    token), answer_rank over the vocabulary (0 = top-1), top1."""
 
     reward: torch.Tensor
     answer_rank: torch.Tensor
@@ -27,29 +27,42 @@ class AblationOutcome:
 
 
 @torch.no_grad()
-def run_ablations(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement,
-                  rows_per_pass: int = 256) -> AblationOutcome:
-    """Every configuration of ``ablation`` (C rows) on every prompt of ``batch`` (B), as C·B batch rows in
-    passes of ``rows_per_pass``; row k is configuration k // B on prompt k % B."""
-    configs, prompts = len(ablation), batch.input_ids.shape[0]
+def run_rows(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement,
+             config_of_row: torch.Tensor, prompt_of_row: torch.Tensor, rows_per_pass: int = 256) -> AblationOutcome:
+    """Row k: configuration ``config_of_row[k]`` of ``ablation`` on prompt ``prompt_of_row[k]`` of ``batch``.
+    K rows in passes of ``rows_per_pass``, ordered by prompt length so that a pass pads little; the
+    unembedding is applied at the last prompt token only. Returns reward [K], answer_rank [K]."""
     device = next(model.parameters()).device
     batch = batch.to(device)
-    rewards = torch.empty(configs * prompts)
-    ranks = torch.empty(configs * prompts, dtype=torch.long)
+    lengths = batch.attention_mask.sum(1).cpu()
+    order = torch.argsort(lengths[prompt_of_row], stable=True)
+    rewards = torch.empty(len(order))
+    ranks = torch.empty(len(order), dtype=torch.long)
+    unembed = model.get_output_embeddings()
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, configs * prompts, rows_per_pass):
-            rows = torch.arange(start, min(start + rows_per_pass, configs * prompts))
-            config, prompt = rows // prompts, (rows % prompts).to(device)
-            length = int(batch.attention_mask[prompt].sum(1).max())
+        for start in range(0, len(order), rows_per_pass):
+            rows = order[start:start + rows_per_pass]
+            config, prompt = config_of_row[rows], prompt_of_row[rows].to(device)
+            length = int(lengths[prompt.cpu()].max())
             ids, mask = batch.input_ids[prompt, :length], batch.attention_mask[prompt, :length]
             with ablated(model, Ablation(ablation.heads[config], ablation.ffns[config]), replacement):
-                logits = model(input_ids=ids, attention_mask=mask).logits.float()
+                hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
             position = batch.position[prompt]
-            rewards[rows] = reward(logits, position, batch.answer[prompt], batch.candidates[prompt], batch.candidate_mask[prompt]).cpu()
-            at = logits[torch.arange(len(rows), device=device), position]
+            at = unembed(hidden[torch.arange(len(rows), device=device), position]).float()  # [n, V]
+            rewards[rows] = reward(at[:, None], torch.zeros_like(position), batch.answer[prompt], batch.candidates[prompt],
+                                   batch.candidate_mask[prompt]).cpu()
             ranks[rows] = vocabulary_ranks(at, batch.answer[prompt]).cpu()
     finally:
         model.train(was_training)
-    return AblationOutcome(rewards.reshape(configs, prompts), ranks.reshape(configs, prompts))
+    return AblationOutcome(rewards, ranks)
+
+
+def run_ablations(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement,
+                  rows_per_pass: int = 256) -> AblationOutcome:
+    """Every configuration of ``ablation`` (C rows) on every prompt of ``batch`` (B): reward and answer_rank [C, B]."""
+    configs, prompts = len(ablation), batch.input_ids.shape[0]
+    rows = torch.arange(configs * prompts)
+    outcome = run_rows(model, batch, ablation, replacement, rows // prompts, rows % prompts, rows_per_pass)
+    return AblationOutcome(outcome.reward.reshape(configs, prompts), outcome.answer_rank.reshape(configs, prompts))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard import comparison, extractive, grafting, role_maps, time_series
+from trajectory.dashboard import causal, comparison, extractive, grafting, role_maps, time_series
 from trajectory.dashboard.controls import ChartContext
 
 
@@ -41,4 +41,7 @@ CHARTS: dict[str, Chart] = {
     "pathway_lines": Chart(grafting.pathway_lines),
     "component_heatmap": Chart(grafting.component_heatmap),
     "relation_type_bars": Chart(grafting.relation_type_bars),
+    "group_lines": Chart(causal.group_lines),
+    "role_effect_heatmap": Chart(causal.role_effect_heatmap),
+    "onset_dumbbells": Chart(causal.onset_dumbbells),
 }

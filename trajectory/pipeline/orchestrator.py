@@ -36,21 +36,23 @@ from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, readout
+from trajectory.pipeline.frequency import frequency_frame
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
-from trajectory.pipeline.stages import extractive_revision, grafting_revision
+from trajectory.pipeline.stages import ablation_revision, extractive_revision, grafting_revision
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, transaction, write_revision, writer
+from trajectory.store.db import (check_store, finished_revisions, ingest_lock, replace_frequency, transaction, write_revision,
+                                 writer)
 
 log = logging.getLogger(__name__)
-STAGE_NAMES = {"ifr": "IFR and roles", "grafting": "weight grafting", "extractive": "extractive structures"}
+STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "grafting": "weight grafting", "extractive": "extractive structures"}
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides(
         device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
-        grafting=args.grafting, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
+        grafting=args.grafting, ablation=args.ablation, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
         if args.ffn_renormalisation else None,
@@ -93,6 +95,9 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     with ingest_lock(db):
         with writer(db) as con, transaction(con):
             names = register(con, probes, config.probe_name or probes.name, analyses)
+        frequency = frequency_frame(config, probes, source.list_revisions())
+        if frequency is not None:
+            replace_frequency(db, frequency)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress)
@@ -134,8 +139,9 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
         return 0
     device = config.resolved_device()
     run = _run_frame(config, device, ids)
-    # The pair stages (grafting, extractive) take each selected revision with the next selected one.
-    pair_stages = [(stage, run) for stage, run in (("grafting", grafting_revision), ("extractive", extractive_revision)) if stage in stages]
+    # The stages after IFR; the pair stages (grafting, extractive) take each selected revision with the next selected one.
+    pair_stages = [(stage, run) for stage, run in (("ablation", ablation_revision), ("grafting", grafting_revision),
+                                                   ("extractive", extractive_revision)) if stage in stages]
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
     to_process = {r.name for r in todo}
     models = _LoadedModels(source, device)

@@ -1,5 +1,8 @@
-"""The per-revision stages after the IFR stage, each over a revision and the next selected one, each
+"""The per-revision stages after the IFR stage, each over a revision (and the next selected one), each
 computed once and written for every analysis that lacks it in one transaction, its stage_runs row last.
+
+- ``ablation_revision``: causal checks of the revision's circuits and roles (trajectory.ablation), on the
+  model the IFR stage loaded, reading that stage's circuits and roles rows of the revision.
 
 - ``grafting_revision``: dynamic weight grafting, recipient = the revision, donor = the next one
   (trajectory.grafting), in the pipeline's dtype (the pair the IFR stage loaded).
@@ -17,12 +20,40 @@ from pathlib import Path
 
 import polars as pl
 
+from trajectory.ablation.stage import run_stage as run_ablation_stage
 from trajectory.extractive.stage import run_stage
+from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.grafting.stage import graft_pair
 from trajectory.hub.revisions import Revision
 from trajectory.store.analyses import Analysis
-from trajectory.store.db import EXTRACTIVE_TABLES, GRAFTING_TABLES, write_revision
+from trajectory.paths import SQL_DIR
+from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, reader, write_revision
+
+
+def ablation_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet, analyses: list[Analysis],
+                      db: Path, device: str, bar) -> str:
+    """The ablation stage of one revision, for every analysis in ``analyses`` (each has its circuits and roles)."""
+    started = time.perf_counter()
+    settings = config.ablation_settings()
+    bar.set_postfix_str(f"{revision.name}: ablation")
+    ids = [a.analysis_id for a in analyses]
+    params = {"revision": revision.name, "analyses": ids}
+    with reader(db) as con:
+        circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
+                           for name in ("ablation_circuits.sql", "ablation_roles.sql"))
+    inputs = {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in ids}
+    for a, (circuit_rows, role_rows) in inputs.items():
+        if circuit_rows.is_empty() or role_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
+            raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits or roles for the ablation stage; "
+                                  "re-run the IFR stage with store.circuits = true (trajectory ingest --force)")
+    model, tokenizer = models.get(revision.name, config.dtype)
+    frames, summary = run_ablation_stage(model, tokenizer, probes, inputs, settings, device)
+    seconds = time.perf_counter() - started
+    keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
+    by_analysis = {a: {"ablations": frame.with_columns(pl.lit(a).alias("analysis_id"), *keys)} for a, frame in frames.items()}
+    _write_stage_rows(config, revision, by_analysis, db, "ablation", None, asdict(settings), seconds, ABLATION_TABLES, bar)
+    return f"{summary} ({seconds:.1f} s)"
 
 
 def grafting_revision(config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis],
@@ -64,13 +95,22 @@ def extractive_revision(config, models, revision: Revision, following: Revision 
 
 def _write_stage(config, revision: Revision, analyses: list[Analysis], db: Path, tables: dict[str, pl.DataFrame], stage: str,
                  to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...], bar) -> None:
-    """The stage's tables and its stage_runs row, keyed to every analysis, in one transaction."""
-    tables["stage_runs"] = pl.DataFrame({"stage": [stage], "to_revision": [to_revision.name if to_revision else None],
-                                         "settings": [json.dumps(settings)], "seconds": [seconds],
-                                         "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
-                                        schema_overrides={"to_revision": pl.Utf8})
+    """The stage's tables (the same for every analysis) and its stage_runs row, keyed to every analysis, in one transaction."""
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     frames = {a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys)
                               for name, frame in tables.items()} for a in analyses}
+    _write_stage_rows(config, revision, frames, db, stage, to_revision, settings, seconds, table_names, bar)
+
+
+def _write_stage_rows(config, revision: Revision, frames: dict[str, dict[str, pl.DataFrame]], db: Path, stage: str,
+                      to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...], bar) -> None:
+    """Each analysis's keyed tables of the stage and its stage_runs row, in one transaction."""
+    run = pl.DataFrame({"stage": [stage], "to_revision": [to_revision.name if to_revision else None],
+                        "settings": [json.dumps(settings)], "seconds": [seconds],
+                        "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
+                       schema_overrides={"to_revision": pl.Utf8})
+    keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
+    for analysis_id, tables in frames.items():
+        tables["stage_runs"] = run.with_columns(pl.lit(analysis_id).alias("analysis_id"), *keys)
     bar.set_postfix_str(f"{revision.name}: write")
     write_revision(db, revision.name, frames, {}, table_names)

@@ -35,15 +35,18 @@ REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_l
 EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
 # The grafting stage's: one revision pair's rows (A = revision, B = donor_revision), then its stage_runs row.
 GRAFTING_TABLES = ("grafts", "stage_runs")
+# The ablation stage's: the revision's ablated rows, then its stage_runs row.
+ABLATION_TABLES = ("ablations", "stage_runs")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
 # the stages (pairs) its frame holds.
 _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
 # Tables a scoped reader filters to its analyses, with the filter.
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
-    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, "runs", "analyses")},
+    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, "ablations", "runs", "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
+    "fact_frequency": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
     "prompts": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
 }
 BUSY_WAIT_S = 10.0
@@ -253,6 +256,14 @@ def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Dat
             for table in tables:
                 if table in by_table and by_table[table].height:
                     insert_frame(con, table, by_table[table])
+
+
+def replace_frequency(path: Path, frame: pl.DataFrame) -> None:
+    """The fact_frequency rows of the frame's (probe set, model), replaced in one transaction."""
+    with writer(path) as con, transaction(con):
+        for probe_set_id, model in frame.select("probe_set_id", "model").unique().iter_rows():
+            con.execute("DELETE FROM fact_frequency WHERE probe_set_id = ? AND model = ?", [probe_set_id, model])
+        insert_frame(con, "fact_frequency", frame)
 
 
 @contextmanager

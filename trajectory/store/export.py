@@ -20,8 +20,8 @@ from trajectory.errors import TrajectoryError
 from trajectory.store.analyses import choose
 from trajectory.store.db import reader, scope
 
-SINGLE_FILES = ("analyses", "probe_sets", "facts", "prompts", "runs", "revisions")
-PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "extractive_scores", "ocr", "stage_runs", "grafts")
+SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions")
+PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "extractive_scores", "ocr", "stage_runs", "grafts", "ablations")
 
 
 def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool = True) -> tuple[str, list[Path]]:

@@ -247,22 +247,40 @@ def _checkpoint_steps(config: SuiteConfig) -> set[int]:
     return {round(config.steps * k / (config.n_checkpoints + 1)) for k in range(1, config.n_checkpoints + 1)}
 
 
-def _sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
-    rows: list[list[int]] = []
+@dataclass
+class SampledRows:
+    """One training batch as indices: facts (with the wording: 0 = the probe template) and two-hop pairs
+    (with the hop: 0 = the fact, 1 = its implication), then fillers."""
+
+    facts: list[int]
+    wordings: list[int]
+    pairs: list[int]
+    hops: list[int]
+    fillers: list[int]
+
+
+def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights,
+                generator) -> SampledRows:
+    """The batch's draws from ``generator``, in a fixed order (trajectory.suite.frequency replays them)."""
     kind = torch.rand(config.batch_size, generator=generator)
     n_facts = int((kind < config.corpus.fact_share).sum())
-    n_pairs = int(((kind >= config.corpus.fact_share) & (kind < config.corpus.fact_share + config.corpus.two_hop_share)).sum())
+    n_two_hop = int(((kind >= config.corpus.fact_share) & (kind < config.corpus.fact_share + config.corpus.two_hop_share)).sum())
     chosen_facts = torch.multinomial(weights, n_facts, replacement=True, generator=generator).tolist() if n_facts else []
     use_probe = (torch.rand(n_facts, generator=generator) < config.corpus.probe_template_share).tolist()
     paraphrase = torch.randint(1, 1 << 30, (n_facts,), generator=generator).tolist()
-    chosen_pairs = torch.randint(len(pair_ids), (n_pairs,), generator=generator).tolist()
-    second = (torch.rand(n_pairs, generator=generator) < (0.5 if implications else 0.0)).tolist()
-    fillers = torch.randint(len(filler_ids), (config.batch_size - n_facts - n_pairs,), generator=generator).tolist()
-    for fact, probe, k in zip(chosen_facts, use_probe, paraphrase):
-        options = fact_ids[fact]
-        rows.append(options[0] if probe or len(options) == 1 else options[1 + k % (len(options) - 1)])
-    rows.extend(pair_ids[i][int(implication)] for i, implication in zip(chosen_pairs, second))
-    rows.extend(filler_ids[i] for i in fillers)
+    chosen_pairs = torch.randint(n_pairs, (n_two_hop,), generator=generator).tolist()
+    second = (torch.rand(n_two_hop, generator=generator) < (0.5 if implications else 0.0)).tolist()
+    fillers = torch.randint(n_fillers, (config.batch_size - n_facts - n_two_hop,), generator=generator).tolist()
+    wordings = [0 if probe or n_wordings[fact] == 1 else 1 + k % (n_wordings[fact] - 1)
+                for fact, probe, k in zip(chosen_facts, use_probe, paraphrase)]
+    return SampledRows(chosen_facts, wordings, chosen_pairs, [int(s) for s in second], fillers)
+
+
+def _sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
+    drawn = sample_rows(config, [len(options) for options in fact_ids], len(pair_ids), len(filler_ids), implications, weights, generator)
+    rows = [fact_ids[fact][wording] for fact, wording in zip(drawn.facts, drawn.wordings)]
+    rows.extend(pair_ids[i][hop] for i, hop in zip(drawn.pairs, drawn.hops))
+    rows.extend(filler_ids[i] for i in drawn.fillers)
     length = max(len(r) for r in rows)
     batch = torch.full((len(rows), length), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):

@@ -1,0 +1,186 @@
+-- Causal checks (issue #16): ablations (the ablation stage), circuit shape (the circuits table) and the
+-- frequency of facts in the training data (fact_frequency). Reads tables only (the files' order).
+
+-- Each fact's frequency bucket in an analysis (high | medium | low; facts without a count are absent), with
+-- its count at the last revision.
+CREATE OR REPLACE VIEW fact_buckets AS
+SELECT a.analysis_id, q.fact_id, any_value(q.bucket) AS bucket, max(q.fact_count) AS final_fact_count
+FROM analyses a JOIN fact_frequency q ON q.probe_set_id = a.probe_set_id AND q.model = a.model
+GROUP BY ALL;
+
+-- Per revision and fact: R clean, with only its circuit kept, with its circuit ablated (complement) and with
+-- everything ablated; top-1 of each; the circuit's size (the complement's ablated heads and FFNs).
+-- faithfulness = (R_circuit_only − R_none) / (R_clean − R_none) where R_clean − R_none >= 1 logit: below
+-- that the whole model barely beats its fully ablated self and the ratio is noise (NULL there).
+CREATE OR REPLACE VIEW fact_ablation AS
+WITH wide AS (
+    SELECT b.analysis_id, b.model, b.revision, b.fact_id,
+           max(b.reward) FILTER (WHERE b.target = 'clean') AS reward_clean,
+           max(b.reward) FILTER (WHERE b.target = 'circuit_only') AS reward_circuit_only,
+           max(b.reward) FILTER (WHERE b.target = 'complement') AS reward_complement,
+           max(b.reward) FILTER (WHERE b.target = 'none') AS reward_none,
+           bool_or(b.top1) FILTER (WHERE b.target = 'clean') AS top1_clean,
+           bool_or(b.top1) FILTER (WHERE b.target = 'circuit_only') AS top1_circuit_only,
+           bool_or(b.top1) FILTER (WHERE b.target = 'complement') AS top1_complement,
+           bool_or(b.top1) FILTER (WHERE b.target = 'none') AS top1_none,
+           max(b.n_heads) FILTER (WHERE b.target = 'complement') AS circuit_heads,
+           max(b.n_ffns) FILTER (WHERE b.target = 'complement') AS circuit_ffns
+    FROM ablations b
+    WHERE b.target IN ('clean', 'circuit_only', 'complement', 'none')
+    GROUP BY ALL
+)
+SELECT w.analysis_id, w.model, w.revision, v.ordinal, w.fact_id, f.relation, coalesce(k.bucket, 'unknown') AS bucket,
+       w.reward_clean, w.reward_circuit_only, w.reward_complement, w.reward_none,
+       CASE WHEN w.reward_clean - w.reward_none >= 1.0
+            THEN (w.reward_circuit_only - w.reward_none) / (w.reward_clean - w.reward_none) END AS faithfulness,
+       w.top1_clean, w.top1_circuit_only, w.top1_complement, w.top1_none, w.circuit_heads, w.circuit_ffns
+FROM wide w
+JOIN revisions v USING (analysis_id, revision)
+JOIN analyses a USING (analysis_id)
+JOIN facts f ON f.probe_set_id = a.probe_set_id AND f.fact_id = w.fact_id
+LEFT JOIN fact_buckets k ON k.analysis_id = w.analysis_id AND k.fact_id = w.fact_id;
+
+-- Per revision, by relation (bucket '*') and by frequency bucket (relation '*'), and over all facts (both
+-- '*'): how many facts, how many with a faithfulness (the denominator rule above), its median and mean,
+-- the top-1 shares clean / circuit only / complement, and the circuit's mean size.
+CREATE OR REPLACE VIEW faithfulness_over_revisions AS
+SELECT analysis_id, model, revision, ordinal,
+       CASE WHEN grouping(relation) = 1 THEN '*' ELSE relation END AS relation,
+       CASE WHEN grouping(bucket) = 1 THEN '*' ELSE bucket END AS bucket,
+       count(*) AS n_facts, count(faithfulness) AS n_measured,
+       median(faithfulness) AS faithfulness_median, avg(faithfulness) AS faithfulness_mean,
+       avg(top1_clean::INTEGER) AS share_top1_clean, avg(top1_circuit_only::INTEGER) AS share_top1_circuit_only,
+       avg(top1_complement::INTEGER) AS share_top1_complement,
+       avg(reward_clean) AS mean_reward_clean, avg(reward_circuit_only) AS mean_reward_circuit_only,
+       avg(reward_complement) AS mean_reward_complement, avg(reward_none) AS mean_reward_none,
+       avg(circuit_heads + circuit_ffns) AS mean_circuit_components
+FROM fact_ablation
+GROUP BY GROUPING SETS ((analysis_id, model, revision, ordinal, relation), (analysis_id, model, revision, ordinal, bucket),
+                        (analysis_id, model, revision, ordinal));
+
+-- The role × relation matrix per revision: ablating the components that hold `role` for `ablated_relation`
+-- ('*' for general and entity: the same set for every relation), its effect on each measured relation's
+-- facts (mean of R_ablated − R_clean; negative = R drops) against its controls (the same numbers of heads
+-- and FFNs drawn at random outside the set: mean, spread and least over the draws). beats_control: the
+-- role's effect is below every draw's and at least 0.5 logit below the draws' mean. size_matched: the controls
+-- are as large as the set (false where fewer components lie outside it than in it, e.g. a general set
+-- holding most of the model: its controls are all the rest, and beating them is no evidence).
+CREATE OR REPLACE VIEW role_effects AS
+WITH measured AS (
+    SELECT b.analysis_id, b.model, b.revision, b.target, b.role, coalesce(b.relation, '*') AS ablated_relation, b.draw,
+           f.relation AS measured_relation, b.reward - c.reward AS effect, b.top1::INTEGER - c.top1::INTEGER AS top1_change,
+           b.n_heads, b.n_ffns
+    FROM ablations b
+    JOIN ablations c ON c.analysis_id = b.analysis_id AND c.revision = b.revision AND c.fact_id = b.fact_id AND c.target = 'clean'
+    JOIN analyses a ON a.analysis_id = b.analysis_id
+    JOIN facts f ON f.probe_set_id = a.probe_set_id AND f.fact_id = b.fact_id
+    WHERE b.target IN ('role', 'random')
+), per_draw AS (
+    SELECT analysis_id, model, revision, target, role, ablated_relation, measured_relation, draw,
+           avg(effect) AS effect, avg(top1_change) AS top1_change, count(*) AS n_facts,
+           max(n_heads) AS n_heads, max(n_ffns) AS n_ffns
+    FROM measured GROUP BY ALL
+), controls AS (
+    SELECT analysis_id, revision, role, ablated_relation, measured_relation, avg(effect) AS control_effect,
+           stddev_samp(effect) AS control_sd, min(effect) AS control_min, avg(top1_change) AS control_top1_change,
+           count(*) AS n_draws, min(n_heads + n_ffns) AS control_components
+    FROM per_draw WHERE target = 'random' GROUP BY ALL
+)
+SELECT r.analysis_id, r.model, r.revision, v.ordinal, r.role, r.ablated_relation, r.measured_relation,
+       r.n_heads, r.n_ffns, r.n_facts, r.effect AS role_effect, r.top1_change AS role_top1_change,
+       c.control_effect, c.control_sd, c.control_min, c.control_top1_change, coalesce(c.n_draws, 0) AS n_draws,
+       coalesce(c.control_components = r.n_heads + r.n_ffns, false) AS size_matched,
+       r.effect < c.control_min AND c.control_effect - r.effect >= 0.5 AS beats_control
+FROM per_draw r
+JOIN revisions v USING (analysis_id, revision)
+LEFT JOIN controls c USING (analysis_id, revision, role, ablated_relation, measured_relation)
+WHERE r.target = 'role';
+
+-- Is a role causal at a revision? relation and fact roles: it beats its control on its own relation's facts
+-- and on no other relation's (specific). general and entity ('*'): it beats its control on every relation.
+-- Only with size-matched controls (size_matched above); causal is false otherwise, size_matched says why.
+CREATE OR REPLACE VIEW role_causality AS
+SELECT analysis_id, model, revision, ordinal, role, ablated_relation AS relation, any_value(n_heads) AS n_heads,
+       any_value(n_ffns) AS n_ffns,
+       bool_and(size_matched) AS size_matched,
+       bool_or(beats_control) FILTER (WHERE measured_relation = ablated_relation) AS beats_own,
+       count(*) FILTER (WHERE beats_control) AS n_relations_beaten, count(*) AS n_relations,
+       bool_and(size_matched) AND CASE WHEN ablated_relation = '*' THEN count(*) FILTER (WHERE beats_control) = count(*)
+            ELSE coalesce(bool_or(beats_control) FILTER (WHERE measured_relation = ablated_relation), false)
+                 AND count(*) FILTER (WHERE beats_control AND measured_relation <> ablated_relation) = 0 END AS causal
+FROM role_effects
+GROUP BY analysis_id, model, revision, ordinal, role, ablated_relation;
+
+-- When a role first holds components (attribution: the roles table) against when it is first causal (above),
+-- per role and relation ('*' for general and entity), in revisions of the analysis.
+CREATE OR REPLACE VIEW role_causal_onset AS
+WITH attributed AS (
+    SELECT r.analysis_id, r.model, r.role, CASE WHEN r.role IN ('general', 'entity') THEN '*' ELSE r.relation END AS relation,
+           min(v.ordinal) AS attributed_ordinal, arg_min(r.revision, v.ordinal) AS first_attributed
+    FROM roles r JOIN revisions v USING (analysis_id, revision)
+    WHERE r.role <> 'deactivated'
+    GROUP BY ALL
+), causal AS (
+    SELECT analysis_id, role, relation, min(ordinal) AS causal_ordinal, arg_min(revision, ordinal) AS first_causal,
+           count(*) AS n_causal_revisions
+    FROM role_causality WHERE causal GROUP BY ALL
+)
+SELECT a.analysis_id, a.model, a.role, a.relation, a.first_attributed, a.attributed_ordinal, c.first_causal, c.causal_ordinal,
+       c.causal_ordinal - a.attributed_ordinal AS lag_revisions, coalesce(c.n_causal_revisions, 0) AS n_causal_revisions
+FROM attributed a LEFT JOIN causal c USING (analysis_id, role, relation);
+
+-- Circuit shape per revision and fact, from the stored per-root circuits (their union): components, heads,
+-- FFNs, mean layer, and the IoU of its component set with the same fact's at the analysis's last revision
+-- (edges are not stored, so no edge IoU).
+CREATE OR REPLACE VIEW circuit_shape AS
+WITH nodes AS (
+    SELECT DISTINCT analysis_id, model, revision, fact_id, kind, layer, head FROM circuits
+), per_fact AS (
+    SELECT analysis_id, model, revision, fact_id, count(*) AS n_components, count(*) FILTER (WHERE kind = 'head') AS n_heads,
+           count(*) FILTER (WHERE kind = 'ffn') AS n_ffns, avg(layer) AS mean_layer
+    FROM nodes GROUP BY ALL
+), final AS (
+    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+), shared AS (
+    SELECT n.analysis_id, n.revision, n.fact_id, count(*) AS n_shared
+    FROM nodes n
+    JOIN final f ON f.analysis_id = n.analysis_id
+    JOIN nodes m ON m.analysis_id = n.analysis_id AND m.revision = f.revision AND m.fact_id = n.fact_id AND m.kind = n.kind
+     AND m.layer = n.layer AND m.head IS NOT DISTINCT FROM n.head
+    GROUP BY ALL
+)
+SELECT p.analysis_id, p.model, p.revision, v.ordinal, p.fact_id, coalesce(k.bucket, 'unknown') AS bucket, p.n_components,
+       p.n_heads, p.n_ffns, p.mean_layer,
+       coalesce(s.n_shared, 0) / (p.n_components + q.n_components - coalesce(s.n_shared, 0)) AS iou_final
+FROM per_fact p
+JOIN revisions v USING (analysis_id, revision)
+JOIN final f ON f.analysis_id = p.analysis_id
+LEFT JOIN per_fact q ON q.analysis_id = p.analysis_id AND q.revision = f.revision AND q.fact_id = p.fact_id
+LEFT JOIN shared s ON s.analysis_id = p.analysis_id AND s.revision = p.revision AND s.fact_id = p.fact_id
+LEFT JOIN fact_buckets k ON k.analysis_id = p.analysis_id AND k.fact_id = p.fact_id;
+
+-- Per revision and frequency bucket ('*': all facts): the circuits' mean size, mean layer and mean IoU with
+-- the last revision's.
+CREATE OR REPLACE VIEW circuit_shape_by_revision AS
+SELECT analysis_id, model, revision, ordinal, CASE WHEN grouping(bucket) = 1 THEN '*' ELSE bucket END AS bucket,
+       count(*) AS n_facts, avg(n_components) AS mean_components, avg(n_heads) AS mean_heads, avg(n_ffns) AS mean_ffns,
+       avg(mean_layer) AS mean_layer, avg(iou_final) AS mean_iou_final
+FROM circuit_shape
+GROUP BY GROUPING SETS ((analysis_id, model, revision, ordinal, bucket), (analysis_id, model, revision, ordinal));
+
+-- The circuits' layer profile per revision: the share of a fact's circuit components in each layer, averaged
+-- over the revision's facts (each revision's shares sum to 1 over the layers).
+CREATE OR REPLACE VIEW circuit_layer_profile AS
+WITH nodes AS (
+    SELECT DISTINCT analysis_id, model, revision, fact_id, kind, layer, head FROM circuits
+), sizes AS (
+    SELECT analysis_id, revision, fact_id, count(*) AS n_components FROM nodes GROUP BY ALL
+), facts_here AS (
+    SELECT analysis_id, revision, count(*) AS n_facts FROM sizes GROUP BY ALL
+)
+SELECT n.analysis_id, n.model, n.revision, v.ordinal, n.layer, sum(1.0 / s.n_components) / any_value(t.n_facts) AS share
+FROM nodes n
+JOIN sizes s USING (analysis_id, revision, fact_id)
+JOIN facts_here t USING (analysis_id, revision)
+JOIN revisions v USING (analysis_id, revision)
+GROUP BY ALL;

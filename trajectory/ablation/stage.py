@@ -1,0 +1,117 @@
+"""The ablation stage of one revision (issue #16): the plan of trajectory.ablation.plan for every analysis,
+measured in one batched run per analysis on the revision's model; circuits and roles come from the
+IFR stage's rows of that revision (frames in, frames out: the store is the caller's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+
+from trajectory.ablation.hooks import mean_replacement, zero_replacement
+from trajectory.ablation.measure import run_rows
+from trajectory.ablation.plan import AblationPlan, revision_plan, sample_per_relation
+from trajectory.extractive.prompts import encode_rewards
+from trajectory.extractive.stage import fact_prompts
+from trajectory.facts import ProbeSet
+from trajectory.prompts import encode_probe_set
+from trajectory.roles.scores import ROLES
+
+MODES = ("mean", "zero")
+# Faithfulness (R_circuit − R_none) / (R_clean − R_none) is reported where the denominator is at least this
+# many logits: below it, the whole model barely beats its fully ablated self and the ratio is noise.
+MIN_EFFECT = 1.0
+
+
+@dataclass(frozen=True)
+class AblationSettings:
+    mode: str = "mean"  # replacement: the mean over the probe prompts' real positions, or zero
+    draws: int = 3  # random controls per role set
+    facts_per_relation: int = 0  # role sets are measured on this many facts of each relation (0: all)
+    seed: int = 0
+    rows_per_pass: int = 256
+
+
+def circuit_masks(circuits: pl.DataFrame, fact_ids: list[int], n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows (fact_id, kind, layer, head) -> heads [F, L, H], ffns [F, L] bool in ``fact_ids`` order."""
+    heads = torch.zeros(len(fact_ids), n_layers, n_heads, dtype=torch.bool)
+    ffns = torch.zeros(len(fact_ids), n_layers, dtype=torch.bool)
+    index = {f: i for i, f in enumerate(fact_ids)}
+    circuits = circuits.filter(pl.col("fact_id").is_in(fact_ids))
+    row = torch.tensor(circuits["fact_id"].replace_strict(index, return_dtype=pl.Int64).to_numpy())
+    layer = torch.tensor(circuits["layer"].to_numpy().astype(np.int64))
+    is_head = torch.tensor((circuits["kind"] == "head").to_numpy())
+    head = torch.tensor(circuits["head"].fill_null(0).to_numpy().astype(np.int64))
+    heads[row[is_head], layer[is_head], head[is_head]] = True
+    ffns[row[~is_head], layer[~is_head]] = True
+    return heads, ffns
+
+
+def role_codes(roles: pl.DataFrame, relations: list[str], n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows (relation, kind, layer, head, role) -> codes (indices into ROLES) heads [Q, L, H], ffns [Q, L];
+    a component without a row is deactivated."""
+    deactivated = ROLES.index("deactivated")
+    heads = torch.full((len(relations), n_layers, n_heads), deactivated)
+    ffns = torch.full((len(relations), n_layers), deactivated)
+    roles = roles.filter(pl.col("relation").is_in(relations))
+    q = torch.tensor(roles["relation"].replace_strict({r: i for i, r in enumerate(relations)}, return_dtype=pl.Int64).to_numpy())
+    code = torch.tensor(roles["role"].replace_strict({r: i for i, r in enumerate(ROLES)}, return_dtype=pl.Int64).to_numpy())
+    layer = torch.tensor(roles["layer"].to_numpy().astype(np.int64))
+    is_head = torch.tensor((roles["kind"] == "head").to_numpy())
+    head = torch.tensor(roles["head"].fill_null(0).to_numpy().astype(np.int64))
+    heads[q[is_head], layer[is_head], head[is_head]] = code[is_head]
+    ffns[q[~is_head], layer[~is_head]] = code[~is_head]
+    return heads, ffns
+
+
+def plan_frame(plan: AblationPlan, reward: torch.Tensor, answer_rank: torch.Tensor, fact_ids: list[int]) -> pl.DataFrame:
+    """Table ``ablations`` (without its keys): one row per measured (configuration, prompt)."""
+    config = plan.config_of_row.numpy()
+    sizes_h = plan.ablation.heads.flatten(1).sum(1).numpy()
+    sizes_f = plan.ablation.ffns.sum(1).numpy()
+    labels = pl.DataFrame({"target": plan.target, "role": plan.role, "relation": plan.relation, "draw": plan.draw},
+                          schema={"target": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8, "draw": pl.Int32})
+    return labels[config].with_columns(
+        pl.Series("fact_id", np.asarray(fact_ids, dtype=np.int32)[plan.prompt_of_row.numpy()]),
+        pl.Series("n_heads", sizes_h[config].astype(np.int32)), pl.Series("n_ffns", sizes_f[config].astype(np.int32)),
+        pl.Series("reward", reward.double().numpy()), pl.Series("answer_rank", answer_rank.numpy().astype(np.int32)),
+        pl.Series("top1", (answer_rank == 0).numpy()),
+    )
+
+
+def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.DataFrame, pl.DataFrame]], settings: AblationSettings,
+              device) -> tuple[dict[str, pl.DataFrame], str]:
+    """inputs: analysis_id -> (circuits, roles) rows of this revision. Returns analysis_id -> ablations frame,
+    and a line for the log."""
+    facts = encode_probe_set(tokenizer, probes).facts  # the facts the IFR stage traced
+    batch = encode_rewards(tokenizer, fact_prompts(facts), counterfactuals=0).to(device)
+    fact_ids = [f.fact_id for f in facts]
+    relations = sorted({f.relation for f in facts})
+    relation_of = torch.tensor([relations.index(f.relation) for f in facts])
+    shape = model.config
+    n_layers, n_heads = shape.num_hidden_layers, shape.num_attention_heads
+    replacement = (mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean"
+                   else zero_replacement(model))
+    frames, rows, faithful = {}, 0, []
+    for analysis_id, (circuits, roles) in inputs.items():
+        generator = torch.Generator().manual_seed(settings.seed)  # the same prompts and draws for every analysis
+        role_prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator)
+        heads, ffns = circuit_masks(circuits, fact_ids, n_layers, n_heads)
+        head_roles, ffn_roles = role_codes(roles, relations, n_layers, n_heads)
+        plan = revision_plan(heads, ffns, head_roles, ffn_roles, relations, role_prompts, settings.draws, generator)
+        outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, settings.rows_per_pass)
+        frames[analysis_id] = plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
+        rows += len(plan.config_of_row)
+        faithful.append(_median_faithfulness(frames[analysis_id]))
+    shown = ", ".join("n/a" if f is None else f"{f:.2f}" for f in faithful)
+    return frames, f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth), faithfulness median {shown}"
+
+
+def _median_faithfulness(frame: pl.DataFrame) -> float | None:
+    wide = frame.filter(pl.col("target").is_in(["clean", "circuit_only", "none"])).pivot(
+        "target", index="fact_id", values="reward")
+    denominator = wide["clean"] - wide["none"]
+    ratio = ((wide["circuit_only"] - wide["none"]) / denominator).filter(denominator >= MIN_EFFECT)
+    return None if ratio.is_empty() else float(ratio.median())
