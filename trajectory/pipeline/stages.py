@@ -3,7 +3,6 @@ computed once and written for every analysis that lacks it in one transaction, i
 
 - ``ablation_revision``: causal checks of the revision's circuits and roles (trajectory.ablation), on the
   model the IFR stage loaded, reading that stage's circuits and roles rows of the revision.
-
 - ``grafting_revision``: dynamic weight grafting, recipient = the revision, donor = the next one
   (trajectory.grafting), in the pipeline's dtype (the pair the IFR stage loaded).
 - ``extractive_revision``: extractive structures of the update to the next revision and the OCR
@@ -21,13 +20,13 @@ from pathlib import Path
 import polars as pl
 
 from trajectory.ablation.stage import run_stage as run_ablation_stage
-from trajectory.extractive.stage import run_stage
 from trajectory.errors import TrajectoryError
+from trajectory.extractive.stage import run_stage
 from trajectory.facts import ProbeSet
 from trajectory.grafting.stage import graft_pair
 from trajectory.hub.revisions import Revision
-from trajectory.store.analyses import Analysis
 from trajectory.paths import SQL_DIR
+from trajectory.store.analyses import Analysis
 from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, reader, write_revision
 
 
