@@ -7,8 +7,7 @@ WITH per_relation AS (
     SELECT '* ' || f.relation_type AS relation, f.relation_type, a.revision, count(*) AS n_facts,
            avg(a.top1::INTEGER) AS top1, avg(a.top10::INTEGER) AS top10, true AS is_mean
     FROM accuracy a
-    JOIN analyses n USING (analysis_id)
-    JOIN facts f ON f.probe_set_id = n.probe_set_id AND f.fact_id = a.fact_id
+    JOIN analysis_facts f USING (analysis_id, fact_id)
     WHERE a.analysis_id = $analysis
     GROUP BY ALL
 )

@@ -1,3 +1,7 @@
+-- Each analysis's probe facts: (analysis_id, fact_id) -> relation, relation type, subject, object, template.
+CREATE OR REPLACE VIEW analysis_facts AS
+SELECT a.analysis_id, f.* FROM analyses a JOIN facts f USING (probe_set_id);
+
 -- One row per analysis: what shapes its numbers, and what is stored for it.
 CREATE OR REPLACE VIEW analysis_summary AS
 SELECT a.analysis_id, a.name, a.model, p.name AS probe_set, a.probe_set_id, p.n_facts, a.tau, a.theta,

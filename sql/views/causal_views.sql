@@ -1,5 +1,5 @@
 -- Causal checks (issue #16): ablations (the ablation stage), circuit shape (the circuits table) and the
--- frequency of facts in the training data (fact_frequency). Reads tables only (the files' order).
+-- frequency of facts in the training data (fact_frequency). Reads tables and analysis_facts (analysis_views.sql).
 
 -- Each fact's frequency bucket in an analysis (high | medium | low; facts without a count are absent), with
 -- its count at the last revision.
@@ -36,8 +36,7 @@ SELECT w.analysis_id, w.model, w.revision, v.ordinal, w.fact_id, f.relation, coa
        w.top1_clean, w.top1_circuit_only, w.top1_complement, w.top1_none, w.circuit_heads, w.circuit_ffns
 FROM wide w
 JOIN revisions v USING (analysis_id, revision)
-JOIN analyses a USING (analysis_id)
-JOIN facts f ON f.probe_set_id = a.probe_set_id AND f.fact_id = w.fact_id
+JOIN analysis_facts f USING (analysis_id, fact_id)
 LEFT JOIN fact_buckets k ON k.analysis_id = w.analysis_id AND k.fact_id = w.fact_id;
 
 -- Per revision, by relation (bucket '*') and by frequency bucket (relation '*'), and over all facts (both
@@ -72,8 +71,7 @@ WITH measured AS (
            b.n_heads, b.n_ffns
     FROM ablations b
     JOIN ablations c ON c.analysis_id = b.analysis_id AND c.revision = b.revision AND c.fact_id = b.fact_id AND c.target = 'clean'
-    JOIN analyses a ON a.analysis_id = b.analysis_id
-    JOIN facts f ON f.probe_set_id = a.probe_set_id AND f.fact_id = b.fact_id
+    JOIN analysis_facts f ON f.analysis_id = b.analysis_id AND f.fact_id = b.fact_id
     WHERE b.target IN ('role', 'random')
 ), per_draw AS (
     SELECT analysis_id, model, revision, target, role, ablated_relation, measured_relation, draw,

@@ -21,8 +21,7 @@ JOIN grafts a ON a.analysis_id = g.analysis_id AND a.revision = g.revision AND a
      AND a.fact_id = g.fact_id AND a.config = 'A'
 JOIN grafts b ON b.analysis_id = g.analysis_id AND b.revision = g.revision AND b.donor_revision = g.donor_revision
      AND b.fact_id = g.fact_id AND b.config = 'B'
-JOIN analyses n ON n.analysis_id = g.analysis_id
-JOIN facts f ON f.probe_set_id = n.probe_set_id AND f.fact_id = g.fact_id
+JOIN analysis_facts f ON f.analysis_id = g.analysis_id AND f.fact_id = g.fact_id
 LEFT JOIN ordered o ON o.analysis_id = g.analysis_id AND o.revision = g.revision
 WHERE g.config NOT IN ('A', 'B');
 

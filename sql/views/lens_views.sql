@@ -10,8 +10,7 @@ SELECT l.analysis_id, l.model, l.revision, v.ordinal, l.fact_id, f.relation, f.r
        arg_max(l.rank_last, l.layer) AS final_rank_last
 FROM logit_lens l
 JOIN revisions v USING (analysis_id, revision)
-JOIN analyses a USING (analysis_id)
-JOIN facts f ON f.probe_set_id = a.probe_set_id AND f.fact_id = l.fact_id
+JOIN analysis_facts f USING (analysis_id, fact_id)
 GROUP BY ALL;
 
 -- Per revision and relation type ('*': all facts): the share of facts whose answer is top-1 at the last

@@ -108,8 +108,7 @@ SELECT a.analysis_id, a.model, a.revision, v.step, v.tokens, v.ordinal, f.relati
        count(*) AS n_facts, avg(a.top1::INTEGER) AS top1, avg(a.top10::INTEGER) AS top10
 FROM accuracy a
 JOIN revisions v USING (analysis_id, revision)
-JOIN analyses n USING (analysis_id)
-JOIN facts f ON f.probe_set_id = n.probe_set_id AND f.fact_id = a.fact_id
+JOIN analysis_facts f USING (analysis_id, fact_id)
 GROUP BY ALL;
 
 -- Per-component scores in one row (for hover text): general, entity, and this relation's relation score,
