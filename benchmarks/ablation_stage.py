@@ -19,17 +19,15 @@ import polars as pl
 import torch
 from timing import best_of
 
-from trajectory.ablation.plan import revision_plan, sample_per_relation
-from trajectory.ablation.stage import circuit_masks, role_codes, run_stage
+from trajectory.ablation.stage import run_stage
 from trajectory.config import load_pipeline
 from trajectory.extractive.prompts import encode_rewards
 from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import load_builtin
-from trajectory.paths import SQL_DIR
-from trajectory.pipeline.orchestrator import ingest
+from trajectory.pipeline.orchestrator import ingest, pipeline_analyses
 from trajectory.pipeline.sources import open_source
+from trajectory.pipeline.stages import ablation_inputs
 from trajectory.prompts import encode_probe_set
-from trajectory.store.db import reader
 
 RESULTS = Path(__file__).parent / "results" / "ablation_stage.json"
 
@@ -45,32 +43,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         ingest(config, db, spec=",".join(chosen), progress=False)
+        (analysis_id,) = [a.analysis_id for a in pipeline_analyses(config, probes)]
         for name in chosen:
             model, tokenizer = source.load(name)
-            with reader(db) as con:
-                params = {"revision": name, "analyses": [con.sql("SELECT analysis_id FROM analyses").fetchall()[0][0]]}
-                circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / f).read_text(), params=params).to_arrow_table())
-                                   for f in ("ablation_circuits.sql", "ablation_roles.sql"))
-            inputs = {"a": (circuits, roles)}
+            inputs = ablation_inputs(db, name, [analysis_id])
             facts = encode_probe_set(tokenizer, probes).facts
             batch = encode_rewards(tokenizer, fact_prompts(facts), counterfactuals=0)
             with torch.no_grad():
                 forward = best_of(lambda: model(input_ids=batch.input_ids, attention_mask=batch.attention_mask))
             stage = best_of(lambda: run_stage(model, tokenizer, probes, inputs, settings, "cpu"))
-            relations = sorted({f.relation for f in facts})
-            relation_of = torch.tensor([relations.index(f.relation) for f in facts])
-            generator = torch.Generator().manual_seed(settings.seed)
-            prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator)
-            shape = model.config
-            plan = revision_plan(*circuit_masks(circuits, [f.fact_id for f in facts], shape.num_hidden_layers, shape.num_attention_heads),
-                                 *role_codes(roles, relations, shape.num_hidden_layers, shape.num_attention_heads),
-                                 relations, prompts, settings.draws, generator)
-            n_rows = len(plan.config_of_row)
-            passes = n_rows / len(facts)
-            targets = {t: plan.target.count(t) for t in dict.fromkeys(plan.target)}
+            frame = run_stage(model, tokenizer, probes, inputs, settings, "cpu")[0][analysis_id]
+            # A fact target's configuration is measured on one prompt; a role set's or control's on several.
+            per_fact = frame.filter(pl.col("role").is_null()).group_by("target", maintain_order=True).len()
+            per_set = frame.filter(pl.col("role").is_not_null()).select("target", "role", "relation", "draw").unique()
+            targets = dict(per_fact.rows()) | dict(per_set.group_by("target", maintain_order=True).len().sort("target", descending=True).rows())
+            passes = frame.height / len(facts)
             rows.append({
-                "revision": name, "configurations": len(plan.target), "configurations_by_target": targets,
-                "role_sets": targets.get("role", 0), "rows": n_rows, "forward_passes_worth": round(passes, 2),
+                "revision": name, "configurations": sum(targets.values()), "configurations_by_target": targets,
+                "role_sets": targets.get("role", 0), "rows": frame.height, "forward_passes_worth": round(passes, 2),
                 "plain_forward_s": round(forward, 4), "stage_s": round(stage, 3),
                 "stage_over_that_many_plain_passes": round(stage / (forward * passes), 2),
             })

@@ -44,8 +44,9 @@ def run_rows(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, rep
     try:
         for start in range(0, len(order), rows_per_pass):
             rows = order[start:start + rows_per_pass]
-            config, prompt = config_of_row[rows], prompt_of_row[rows].to(device)
-            length = int(lengths[prompt.cpu()].max())
+            config, prompt = config_of_row[rows], prompt_of_row[rows]
+            length = int(lengths[prompt].max())
+            prompt = prompt.to(device)
             ids, mask = batch.input_ids[prompt, :length], batch.attention_mask[prompt, :length]
             with ablated(model, Ablation(ablation.heads[config], ablation.ffns[config]), replacement):
                 hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state

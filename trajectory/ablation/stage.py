@@ -34,6 +34,14 @@ class AblationSettings:
     rows_per_pass: int = 256
 
 
+def _component_index(rows: pl.DataFrame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows with kind, layer, head (NULL for FFNs) -> layer, is_head, head (0 for FFNs) as tensors."""
+    layer = torch.tensor(rows["layer"].to_numpy().astype(np.int64))
+    is_head = torch.tensor((rows["kind"] == "head").to_numpy())
+    head = torch.tensor(rows["head"].fill_null(0).to_numpy().astype(np.int64))
+    return layer, is_head, head
+
+
 def circuit_masks(circuits: pl.DataFrame, fact_ids: list[int], n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows (fact_id, kind, layer, head) -> heads [F, L, H], ffns [F, L] bool in ``fact_ids`` order."""
     heads = torch.zeros(len(fact_ids), n_layers, n_heads, dtype=torch.bool)
@@ -41,9 +49,7 @@ def circuit_masks(circuits: pl.DataFrame, fact_ids: list[int], n_layers: int, n_
     index = {f: i for i, f in enumerate(fact_ids)}
     circuits = circuits.filter(pl.col("fact_id").is_in(fact_ids))
     row = torch.tensor(circuits["fact_id"].replace_strict(index, return_dtype=pl.Int64).to_numpy())
-    layer = torch.tensor(circuits["layer"].to_numpy().astype(np.int64))
-    is_head = torch.tensor((circuits["kind"] == "head").to_numpy())
-    head = torch.tensor(circuits["head"].fill_null(0).to_numpy().astype(np.int64))
+    layer, is_head, head = _component_index(circuits)
     heads[row[is_head], layer[is_head], head[is_head]] = True
     ffns[row[~is_head], layer[~is_head]] = True
     return heads, ffns
@@ -58,9 +64,7 @@ def role_codes(roles: pl.DataFrame, relations: list[str], n_layers: int, n_heads
     roles = roles.filter(pl.col("relation").is_in(relations))
     q = torch.tensor(roles["relation"].replace_strict({r: i for i, r in enumerate(relations)}, return_dtype=pl.Int64).to_numpy())
     code = torch.tensor(roles["role"].replace_strict({r: i for i, r in enumerate(ROLES)}, return_dtype=pl.Int64).to_numpy())
-    layer = torch.tensor(roles["layer"].to_numpy().astype(np.int64))
-    is_head = torch.tensor((roles["kind"] == "head").to_numpy())
-    head = torch.tensor(roles["head"].fill_null(0).to_numpy().astype(np.int64))
+    layer, is_head, head = _component_index(roles)
     heads[q[is_head], layer[is_head], head[is_head]] = code[is_head]
     ffns[q[~is_head], layer[~is_head]] = code[~is_head]
     return heads, ffns

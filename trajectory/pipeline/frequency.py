@@ -36,7 +36,7 @@ def _suite_frame(config: PipelineConfig, probes: ProbeSet, revisions: list[Revis
 
     suite = preset(config.suite, config.suite_arch)
     counts = corpus_counts(suite)
-    index = reference_facts_index(list(probes))
+    index = reference_facts_index()
     matched = [(f.fact_id, index[key]) for f in probes if (key := (f.relation, f.subject, f.object)) in index]
     steps = [(r.name, suite.steps if r.is_main else r.step) for r in revisions]
     steps = [(name, step) for name, step in steps if step in counts]

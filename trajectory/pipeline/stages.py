@@ -30,18 +30,22 @@ from trajectory.store.analyses import Analysis
 from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, reader, write_revision
 
 
+def ablation_inputs(db: Path, revision: str, analysis_ids: list[str]) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """analysis_id -> (circuits, roles) rows of the revision, as the IFR stage stored them."""
+    params = {"revision": revision, "analyses": analysis_ids}
+    with reader(db) as con:
+        circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
+                           for name in ("ablation_circuits.sql", "ablation_roles.sql"))
+    return {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in analysis_ids}
+
+
 def ablation_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet, analyses: list[Analysis],
                       db: Path, device: str, bar) -> str:
     """The ablation stage of one revision, for every analysis in ``analyses`` (each has its circuits and roles)."""
     started = time.perf_counter()
     settings = config.ablation_settings()
     bar.set_postfix_str(f"{revision.name}: ablation")
-    ids = [a.analysis_id for a in analyses]
-    params = {"revision": revision.name, "analyses": ids}
-    with reader(db) as con:
-        circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
-                           for name in ("ablation_circuits.sql", "ablation_roles.sql"))
-    inputs = {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in ids}
+    inputs = ablation_inputs(db, revision.name, [a.analysis_id for a in analyses])
     for a, (circuit_rows, role_rows) in inputs.items():
         if circuit_rows.is_empty() or role_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
             raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits or roles for the ablation stage; "

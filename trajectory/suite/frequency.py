@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from trajectory.facts import Fact, load_builtin
+from trajectory.facts import load_builtin
 from trajectory.suite.build import SuiteConfig, _checkpoint_steps, sample_rows
 from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
 
@@ -49,25 +49,25 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     fact_of_sentence[:pair_base] = np.repeat(np.arange(len(facts)), [len(v) for v in variants])
 
     wanted = _checkpoint_steps(config) | {config.steps}
-    drawn_ids: list[np.ndarray] = []
+    seen = np.zeros(len(sentences), dtype=np.int64)  # times each sentence was drawn so far
     counts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     n_wordings = [len(v) for v in variants]
     for step in range(1, config.steps + 1):
         implications = step > config.corpus.implications_from * config.steps
         rows = sample_rows(config, n_wordings, len(pairs), len(fillers), implications, weights, generator)
-        drawn_ids.append(np.concatenate([
+        drawn = np.concatenate([
             first_wording[np.asarray(rows.facts, dtype=np.int64)] + np.asarray(rows.wordings, dtype=np.int64),
             pair_base + 2 * np.asarray(rows.pairs, dtype=np.int64) + np.asarray(rows.hops, dtype=np.int64),
             filler_base + np.asarray(rows.fillers, dtype=np.int64),
-        ]).astype(np.int64))
+        ]).astype(np.int64)
+        seen += np.bincount(drawn, minlength=len(sentences))
         if step in wanted:
-            seen = np.bincount(np.concatenate(drawn_ids), minlength=len(sentences))
             stating = fact_of_sentence >= 0
             fact_count = np.bincount(fact_of_sentence[stating], weights=seen[stating], minlength=len(facts)).astype(np.int64)
             counts[step] = (fact_count, seen @ per_sentence)
     return counts
 
 
-def reference_facts_index(facts: list[Fact]) -> dict[tuple[str, str, str], int]:
+def reference_facts_index() -> dict[tuple[str, str, str], int]:
     """(relation, subject, object) -> index among the built-in facts: a probe set's facts matched to the suite's."""
-    return {(f.relation, f.subject, f.object): i for i, f in enumerate(load_builtin())} if facts else {}
+    return {(f.relation, f.subject, f.object): i for i, f in enumerate(load_builtin())}
