@@ -3,6 +3,8 @@ built once per session."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -31,11 +33,15 @@ def small_suite(trajectory_home):
 
 @pytest.fixture(scope="session")
 def small_store(small_suite, tmp_path_factory) -> Path:
+    """The small reference ingested in this process (every stage); ``ingest.log`` beside it holds what it printed."""
     from trajectory.config import load_pipeline
     from trajectory.pipeline.orchestrator import ingest
 
     db = tmp_path_factory.mktemp("store") / "small.duckdb"
-    assert ingest(load_pipeline("reference-small"), db, progress=False) == 0
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert ingest(load_pipeline("reference-small"), db, progress=False) == 0
+    (db.parent / "ingest.log").write_text(said.getvalue())  # what the ingest printed, beside the store
     return db
 
 

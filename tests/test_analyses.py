@@ -69,7 +69,11 @@ def view_rows(db: Path, view: str, analysis_id: str) -> pl.DataFrame:
 def test_views_per_analysis_equal_separate_stores(shared_store, custom_facts, tmp_path):
     analyses = run_sql(shared_store, "SELECT analysis_id, name, tau FROM analyses ORDER BY name")
     assert analyses.height == 4 and sorted(analyses["tau"].to_list()) == [0.01, 0.01, 0.05, 0.05]
-    for row in analyses.iter_rows(named=True):
+    # Two of the four, alone: one of each probe set, one of each τ (each separate ingest costs seconds).
+    chosen = [row for row in analyses.iter_rows(named=True)
+              if ("/facts_160/" in row["name"] and row["tau"] == 0.01) or ("/my_facts/" in row["name"] and row["tau"] == 0.05)]
+    assert len(chosen) == 2
+    for row in chosen:
         alone = tmp_path / f"{row['analysis_id']}.duckdb"
         facts = ["--facts", str(custom_facts)] if "my_facts" in row["name"] else []
         assert main([*SMALL, *THREE, "--db", str(alone), "--tau", str(row["tau"]), *facts]) == 0

@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition) or study (the study's code), or both comma-separated")
+    ray = ingest.add_argument_group("executor", "where the revisions run (pipeline table [executor]); Ray needs pip install -e '.[ray]'")
+    ray.add_argument("--executor", default=None, choices=["in-process", "ray"], help="in this process (default), or one Ray task per revision")
+    ray.add_argument("--address", default=None, help="a running Ray cluster (default: start a local one on 127.0.0.1, stopped at the end)")
+    ray.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per revision (default: 1 on a cluster with GPUs, else 0; 0.5 shares a GPU between two)")
+    ray.add_argument("--cpus-per-task", type=float, default=None, help="CPUs per revision (default 1)")
+    ray.add_argument("--memory-per-task", type=float, default=None, metavar="GB", help="memory Ray reserves per revision")
+    ray.add_argument("--max-in-flight", type=int, default=None, help="revisions submitted at once (bounds concurrent downloads)")
+    ray.add_argument("--max-retries", type=int, default=None, help="retries of a revision whose worker or node died (default 3)")
+    ray.add_argument("--scratch", default=None, help="node-local folder for each task's downloads (default: $TRAJECTORY_SCRATCH or the temp folder)")
 
     analyses = commands.add_parser("analyses", help="list the analyses in a store (model, probe set, τ, θ, ...)")
     _db_arg(analyses)

@@ -22,6 +22,7 @@ DEFAULT_PIPELINE = "reference"
 DTYPES = ("float32", "bfloat16", "float16")
 SUITE_ARCHITECTURES = ("olmo", "gpt-neox")  # what `trajectory suite build --arch` trains
 FFN_RENORMALISATIONS = ("per_position", "study")  # METHOD.md §3; "study" reproduces the study's code
+EXECUTORS = ("in-process", "ray")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,15 @@ class PipelineConfig:
     # Frequency buckets: a fact's count at the last revision >= high is high, < low is low, else medium.
     frequency_high: int = 300
     frequency_low: int = 100
+    # Where the revisions run (trajectory.pipeline.ray_executor): in this process, or one Ray task each.
+    executor: str = "in-process"
+    ray_address: str | None = None  # None: start a local cluster on the loopback interface, stopped at the end
+    ray_gpus_per_task: float | None = None  # None: 1 on a cluster with GPUs, else 0; fractions share a GPU
+    ray_cpus_per_task: float = 1.0
+    ray_memory_gb_per_task: float | None = None
+    ray_max_in_flight: int | None = None  # None: as many tasks as the cluster can run at once
+    ray_max_retries: int = 3  # retries of a task whose worker or node died
+    scratch_dir: str | None = None  # node-local folder for downloads (None: $TRAJECTORY_SCRATCH, else the temp folder)
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -79,6 +89,12 @@ class PipelineConfig:
         if self.ablation and not self.store_circuits:
             raise TrajectoryError(f"{where}: the ablation stage reads the circuits table: set store.circuits = true "
                                   "(or ablation.enabled = false, --no-ablation)")
+        if self.executor not in EXECUTORS:
+            raise TrajectoryError(f"{where}: executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        for name in ("ray_gpus_per_task", "ray_cpus_per_task", "ray_memory_gb_per_task", "ray_max_in_flight", "ray_max_retries"):
+            value = getattr(self, name)
+            if value is not None and (value < 0 or (value == 0 and name in ("ray_memory_gb_per_task", "ray_max_in_flight"))):
+                raise TrajectoryError(f"{where}: {name.replace('ray_', 'executor.')} must be positive, got {value!r}")
         if self.frequency_low > self.frequency_high:
             raise TrajectoryError(f"{where}: frequency.low ({self.frequency_low}) must not exceed frequency.high ({self.frequency_high})")
 
@@ -121,6 +137,12 @@ class PipelineConfig:
 
         return AblationSettings(self.ablation_mode, self.ablation_draws, self.ablation_facts_per_relation, self.ablation_seed,
                                 self.ablation_batch_size)
+
+    def ray_settings(self):
+        from trajectory.pipeline.ray_executor import RaySettings
+
+        return RaySettings(self.ray_address, self.ray_gpus_per_task, self.ray_cpus_per_task, self.ray_memory_gb_per_task,
+                           self.ray_max_in_flight, self.ray_max_retries, self.scratch_dir)
 
     def stages(self) -> tuple[str, ...]:
         """The ingest's stages, in the order they run on a revision (ablation on the IFR stage's model and
@@ -172,6 +194,14 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "grafting.enabled": ("grafting", bool),
     "grafting.configs": ("graft_configs", list),
     "grafting.batch_size": ("grafting_batch_size", int),
+    "executor.kind": ("executor", str),
+    "executor.address": ("ray_address", str),
+    "executor.gpus_per_task": ("ray_gpus_per_task", (float, int)),
+    "executor.cpus_per_task": ("ray_cpus_per_task", (float, int)),
+    "executor.memory_gb_per_task": ("ray_memory_gb_per_task", (float, int)),
+    "executor.max_in_flight": ("ray_max_in_flight", int),
+    "executor.max_retries": ("ray_max_retries", int),
+    "executor.scratch": ("scratch_dir", str),
 }
 # Choices of string keys: (field, allowed values).
 _CHOICES = {

@@ -148,6 +148,21 @@ class RevisionSource:
         hashes = {s.rfilename: s.lfs.sha256 for s in info.siblings or [] if s.lfs and _is_weight_name(s.rfilename)}
         return content_hash_from_file_hashes(hashes) if hashes else None
 
+    def download_bytes(self, revision: str) -> int:
+        """Bytes a download of the revision's weights would write: 0 when it is on disk here, else the
+        Hub's file sizes (0 offline, where nothing can be downloaded)."""
+        if self.is_on_disk(revision) or self.offline:
+            return 0
+        from huggingface_hub import HfApi
+
+        try:
+            info = HfApi().model_info(self.repo_id, revision=revision, files_metadata=True)
+        except Exception as err:
+            raise TrajectoryError(f"cannot size {self.repo_id}@{revision} on the Hub: {_one_line(err)}") from None
+        weights = [s.size or 0 for s in info.siblings or [] if _is_weight_name(s.rfilename)]
+        safetensors = [s.size or 0 for s in info.siblings or [] if s.rfilename.endswith(".safetensors")]
+        return sum(safetensors or weights)  # download() takes the .bin files only where there is no safetensors
+
     # -- download / load / release ---------------------------------------------------------
 
     def download(self, revision: str) -> Path:

@@ -4,10 +4,13 @@ Per revision: download (overlapping the previous revision's processing) → load
 once → for every analysis of the pipeline (one per τ, θ, FFN renormalisation): accuracy, role scores
 and roles → write all of them in one transaction → (with ``grafting.enabled``) the grafting stage: the
 revision as recipient, the next selected one as donor → (with ``extractive.enabled``) the extractive
-stage: the update to the next selected revision and the OCR experiment → release the checkpoint. Each
-stage writes its rows of a revision in its own transaction (trajectory.pipeline.stages). Each stage an
-analysis has stored for a revision is skipped on a re-run; a failing revision is reported and the
-others go on.
+stage: the update to the next selected revision and the OCR experiment → release the checkpoint
+(trajectory.pipeline.revision). Each stage's rows of a revision are written in their own transaction,
+by this process only. Each stage an analysis has stored for a revision is skipped on a re-run; a failing
+revision is reported and the others go on.
+
+Executors: in this process (the default), or one Ray task per revision (``executor = "ray"``,
+trajectory.pipeline.ray_executor), whose results this process writes as they arrive.
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ import argparse
 import json
 import logging
 import sys
-import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,18 +34,12 @@ from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
-from trajectory.ifr import Variant, trace_variants
-from trajectory.ifr.memory import memory_budget, plan_chunks
-from trajectory.lens.answer import AnswerLens
-from trajectory.models.architectures import architecture_of, readout
 from trajectory.pipeline.frequency import frequency_frame
-from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
-from trajectory.pipeline.stages import ablation_revision, extractive_revision, grafting_revision
+from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_job
 from trajectory.pipeline.sources import open_source, selected_revisions
-from trajectory.prompts import encode_probe_set
+from trajectory.pipeline.stages import StageWrite, ablation_inputs, grafting_revision
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import (check_store, finished_revisions, ingest_lock, replace_frequency, transaction, write_revision,
-                                 writer)
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, write_revision, writer
 
 log = logging.getLogger(__name__)
 STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "grafting": "weight grafting", "extractive": "extractive structures"}
@@ -56,6 +52,9 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
         if args.ffn_renormalisation else None,
+        executor=args.executor or ("ray" if args.address else None), ray_address=args.address, ray_gpus_per_task=args.gpus_per_task, ray_cpus_per_task=args.cpus_per_task,
+        ray_memory_gb_per_task=args.memory_per_task, ray_max_in_flight=args.max_in_flight, ray_max_retries=args.max_retries,
+        scratch_dir=args.scratch,
     )
     if args.facts:
         config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
@@ -100,7 +99,8 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
             replace_frequency(db, frequency)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
-        return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress)
+        executor = config.ray_settings() if config.executor == "ray" else None
+        return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
 
 
 def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision, probes, analyses, force, progress) -> int:
@@ -111,12 +111,13 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     if not needed:
         print(f"the pair {recipient.name} -> {donor.name} is stored; --force redoes it")
         return 0
-    models = _LoadedModels(source, config.resolved_device())
+    models = LoadedModels(source, config.resolved_device())
     kept: list[str] = []
     try:
         with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
-            summary = grafting_revision(config, models, recipient, donor, probes, needed, db, models.device, bar, stage)
-            bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {summary}")
+            write = grafting_revision(config, models, recipient, donor, probes, needed, models.device, bar, stage)
+            write_stage(db, write)
+            bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {write.summary}")
             bar.update(1)
     finally:
         for name in (recipient.name, donor.name):
@@ -124,165 +125,87 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     return 0
 
 
-def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress) -> int:
+def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor) -> int:
     all_names = [r.name for r in source.list_revisions()]
     ids = [a.analysis_id for a in analyses]
     stages = config.stages()
     done = {stage: {a: set() for a in ids} if force else finished_revisions(db, ids, stage) for stage in stages}
-    todo = [r for r in chosen if any(r.name not in done[stage][a] for stage in stages for a in ids)]
+    following = {a.name: b for a, b in zip(chosen, chosen[1:])}
+    jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
+                        {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]) for stage in stages})
+            for r in chosen]
+    jobs = [job for job in jobs if any(job.needed.values())]
     for analysis_id in ids:
         stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}" for stage in stages)
         print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
-    print(f"{config.name}: {len(todo)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
-          + (f" (stages: {', '.join(STAGE_NAMES[s] for s in stages)})" if len(stages) > 1 else ""))
-    if not todo:
+    print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
+          + (f" (stages: {', '.join(STAGE_NAMES[s] for s in stages)})" if len(stages) > 1 else "")
+          + (" on Ray" if executor is not None else ""))
+    if not jobs:
         return 0
+    if executor is not None:
+        from trajectory.pipeline.ray_executor import run_on_ray
+
+        failures = run_on_ray(config, db, jobs, probes, ids, executor, progress)
+    else:
+        failures = _run_in_process(config, db, source, jobs, probes, ids, progress)
+    _report_duplicates(db, config.repo_id)
+    if failures:
+        print(f"error: {len(failures)} of {len(jobs)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def with_stored_inputs(db: Path, job: RevisionJob) -> RevisionJob:
+    """The job with the stored IFR rows its ablation stage reads, for the analyses whose IFR stage is not redone."""
+    redone = {a.analysis_id for a in job.needed.get("ifr", ())}
+    from_store = [a.analysis_id for a in job.needed.get("ablation", ()) if a.analysis_id not in redone]
+    return replace(job, stored_ablation_inputs=ablation_inputs(db, job.revision.name, from_store)) if from_store else job
+
+
+def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, progress) -> list[str]:
+    """Each job in turn, the next revision's download overlapping the current one's work; each stage written as it ends."""
     device = config.resolved_device()
-    run = _run_frame(config, device, ids)
-    # The stages after IFR; the pair stages (grafting, extractive) take each selected revision with the next selected one.
-    pair_stages = [(stage, run) for stage, run in (("ablation", ablation_revision), ("grafting", grafting_revision),
-                                                   ("extractive", extractive_revision)) if stage in stages]
-    following = {a.name: b for a, b in zip(chosen, chosen[1:])}
-    to_process = {r.name for r in todo}
-    models = _LoadedModels(source, device)
+    run = run_frame(config, device, ids)
+    to_process = {job.revision.name for job in jobs}
+    models = LoadedModels(source, device)
     said: set[str] = set()  # log lines said once per ingest
     failures: list[str] = []
     kept: list[str] = []
-    bar = tqdm(total=len(todo), desc="ingest", unit="rev", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="ingest", unit="rev", disable=not progress)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-        pending: Future | None = pool.submit(source.download, todo[0].name)
-        for index, revision in enumerate(todo):
+        # One worker: the next download starts when this one ends, and overlaps the work of the current revision.
+        pending: Future | None = pool.submit(source.download, jobs[0].revision.name)
+        for index, job in enumerate(jobs):
+            revision = job.revision
             bar.set_postfix_str(f"{revision.name}: download")
             download, pending = pending, None
-            if index + 1 < len(todo):
-                # One worker: the next download starts when this one ends, and overlaps the work below.
-                pending = pool.submit(source.download, todo[index + 1].name)
+            models.downloads = {}
+            if index + 1 < len(jobs):
+                pending = pool.submit(source.download, jobs[index + 1].revision.name)
+                models.downloads[jobs[index + 1].revision.name] = pending  # a pair stage waits for it, never races it
             try:
                 download.result()
-            except TrajectoryError as err:
-                failures.append(f"{revision.name}: {err}")
-                bar.write(f"error: {err}")
-                bar.update(1)
-                continue
-            try:
-                needed = [a for a in analyses if revision.name not in done["ifr"][a.analysis_id]]
-                if needed:
-                    summary = process_revision(config, models, revision, all_names.index(revision.name), probes, needed, run, db,
-                                               device, bar, said)
-                    bar.write(f"stored {revision.name}: {summary}")
-                for stage, run_pair_stage in pair_stages:
-                    needed = [a for a in analyses if revision.name not in done[stage][a.analysis_id]]
-                    if needed:
-                        if pending is not None:
-                            wait([pending])  # the next revision's download (the pair's second model) must not race a second one
-                        summary = run_pair_stage(config, models, revision, following.get(revision.name), probes, needed, db, device, bar)
-                        bar.write(f"stored {revision.name} ({stage}): {summary}")
+                for write in run_job(config, with_stored_inputs(db, job), models, probes, run, device, bar, said):
+                    bar.set_postfix_str(f"{revision.name}: write")
+                    write_stage(db, write)
+                    bar.write(write.log_line())
                 sys.stdout.flush()
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
                 bar.write(f"error: {err}")
             finally:
-                after = following.get(revision.name)
+                after = job.following
                 models.release_except(after)
                 _release(source, revision.name, config.keep_revisions, kept)
                 if after is not None and after.name not in to_process:  # downloaded only as this pair's W′
                     _release(source, after.name, config.keep_revisions, kept)
             bar.update(1)
     bar.close()
-    _report_duplicates(db, config.repo_id)
-    if failures:
-        print(f"error: {len(failures)} of {len(todo)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
-        return 1
-    return 0
+    return failures
 
 
-class _LoadedModels:
-    """Loaded revisions, so that a revision loaded as the "after" of one pair is not loaded again as the
-    "before" of the next. Holds at most the ones in use."""
-
-    def __init__(self, source: RevisionSource, device: str) -> None:
-        self.source, self.device = source, device
-        self.loaded: dict[tuple[str, str], tuple] = {}
-
-    def get(self, name: str, dtype: str):
-        key = (name, dtype)
-        if key not in self.loaded:
-            self.source.download(name)  # a no-op when it is on disk (the prefetch got it)
-            self.loaded[key] = self.source.load(name, dtype=dtype, device=self.device)
-        return self.loaded[key]
-
-    def keep_only(self, dtype: str) -> None:
-        """Drop the loaded copies of other dtypes (a 7B model's bfloat16 copy before its float32 pair)."""
-        self.loaded = {k: v for k, v in self.loaded.items() if k[1] == dtype}
-
-    def release_except(self, revision: Revision | None) -> None:
-        keep = revision.name if revision is not None else None
-        self.loaded = {k: v for k, v in self.loaded.items() if k[0] == keep}
-
-
-def process_revision(config, models: _LoadedModels, revision: Revision, ordinal: int, probes: ProbeSet,
-                     analyses: list[Analysis], run: pl.DataFrame, db: Path, device: str, bar, said: set[str]) -> str:
-    """Load, trace once for every (τ, FFN renormalisation) the analyses need, score and write all the
-    analyses' rows of this revision in one transaction; returns a line for the log."""
-    started = time.perf_counter()
-    bar.set_postfix_str(f"{revision.name}: load")
-    model, tokenizer = models.get(revision.name, config.dtype)
-    source = models.source
-    encoded = encode_probe_set(tokenizer, probes)
-    for fact, reason in encoded.skipped:
-        log.warning("fact %d (%s, %r) skipped: %s", fact.fact_id, fact.relation, fact.subject, reason)
-    bar.set_postfix_str(f"{revision.name}: trace")
-    variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
-    shape = model.config
-    plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
-                       shape.hidden_size, memory_budget(device, config.memory_gb), config.batch_size)
-    choice = f"{len(encoded.facts)} prompts, T={encoded.input_ids.shape[1]}, {plan.batch_size} at a time"
-    if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
-        said.add(choice)
-        bar.write(plan.describe(len(encoded.facts), encoded.input_ids.shape[1]))
-    # The logit lens reads each layer's output from the same pass (METHOD: no second forward).
-    lens = AnswerLens.of(encoded, shape.num_hidden_layers)
-    read = readout(model, architecture_of(model))
-    results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
-                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
-                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read))
-    del model, read
-    bar.set_postfix_str(f"{revision.name}: roles")
-    frames, summaries = {}, []
-    for analysis in analyses:
-        tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
-                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store_circuits)
-        tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
-        frames[analysis.analysis_id] = tables
-        summaries.append(summary)
-    seconds = time.perf_counter() - started
-    commit, content_hash = source.cached_commit(revision.name), source.content_hash(revision.name)
-    ingested_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    for analysis_id, tables in frames.items():
-        tables["revisions"] = pl.DataFrame({
-            "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
-            "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
-            "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
-        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
-    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
-              "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
-    bar.set_postfix_str(f"{revision.name}: write")
-    write_revision(db, revision.name, frames, shared)
-    return _summary_line(summaries, seconds)
-
-
-def _summary_line(summaries: list[dict], seconds: float) -> str:
-    top1 = summaries[0]["top1"]  # accuracy does not depend on the analysis settings
-    if len(summaries) == 1:
-        s = summaries[0]
-        return f"top-1 {top1:.2f}, active heads {s['active_heads']}, active FFNs {s['active_ffns']} ({seconds:.1f} s)"
-    heads = sorted(s["active_heads"] for s in summaries)
-    ffns = sorted(s["active_ffns"] for s in summaries)
-    return (f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} "
-            f"over {len(summaries)} analyses ({seconds:.1f} s)")
-
-
-def _run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> pl.DataFrame:
+def run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> pl.DataFrame:
     import duckdb
     import transformers
 
@@ -293,6 +216,11 @@ def _run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> 
         "device": [device] * n, "versions": [json.dumps(versions)] * n,
         "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
     })
+
+
+def write_stage(db: Path, write: StageWrite) -> None:
+    """One stage's rows of one revision, in one transaction."""
+    write_revision(db, write.revision, write.frames, write.shared, write.tables)
 
 
 def _release(source: RevisionSource, name: str, keep: int, kept: list[str]) -> None:

@@ -1,8 +1,10 @@
 """The per-revision stages after the IFR stage, each over a revision (and the next selected one), each
-computed once and written for every analysis that lacks it in one transaction, its stage_runs row last.
+computed once for every analysis that lacks it and returned as one :class:`StageWrite` (its stage_runs
+row last), which the caller writes in one transaction.
 
 - ``ablation_revision``: causal checks of the revision's circuits and roles (trajectory.ablation), on the
-  model the IFR stage loaded, reading that stage's circuits and roles rows of the revision.
+  model the IFR stage loaded, from that stage's circuits and roles rows of the revision (as stored, or as
+  just computed: :func:`ablation_inputs`, :func:`computed_ablation_inputs`).
 - ``grafting_revision``: dynamic weight grafting, recipient = the revision, donor = the next one
   (trajectory.grafting), in the pipeline's dtype (the pair the IFR stage loaded).
 - ``extractive_revision``: extractive structures of the update to the next revision and the OCR
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,25 +29,60 @@ from trajectory.grafting.stage import graft_pair
 from trajectory.hub.revisions import Revision
 from trajectory.paths import SQL_DIR
 from trajectory.store.analyses import Analysis
-from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, reader, write_revision
+from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader
+
+AblationInputs = dict[str, tuple[pl.DataFrame, pl.DataFrame]]  # analysis_id -> (circuits, roles) rows of one revision
 
 
-def ablation_inputs(db: Path, revision: str, analysis_ids: list[str]) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+@dataclass
+class StageWrite:
+    """One stage's rows of one revision for some analyses, to be written in one transaction
+    (trajectory.store.db.write_revision), and a line for the log."""
+
+    stage: str  # "ifr", "ablation", "grafting" (or "grafting:<donor>"), "extractive"
+    revision: str
+    frames: dict[str, dict[str, pl.DataFrame]]  # analysis_id -> table -> rows
+    shared: dict[str, pl.DataFrame]  # model-level tables (prompts, runs), inserted where new
+    tables: tuple[str, ...]  # the stage's tables, its mark last
+    summary: str
+
+    def log_line(self) -> str:
+        return f"stored {self.revision}" + ("" if self.stage == "ifr" else f" ({self.stage})") + f": {self.summary}"
+
+
+def ablation_inputs(db: Path, revision: str, analysis_ids: list[str]) -> AblationInputs:
     """analysis_id -> (circuits, roles) rows of the revision, as the IFR stage stored them."""
-    params = {"revision": revision, "analyses": analysis_ids}
+    if not analysis_ids:
+        return {}
     with reader(db) as con:
-        circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
-                           for name in ("ablation_circuits.sql", "ablation_roles.sql"))
+        return _ablation_inputs(con, revision, analysis_ids)
+
+
+def computed_ablation_inputs(ifr: StageWrite) -> AblationInputs:
+    """The same rows from an IFR stage's frames not yet stored: the same SQL over an in-memory store, so
+    that columns and types are the stored ones."""
+    with memory_store() as con:
+        for tables in ifr.frames.values():
+            for name in ("circuits", "roles"):
+                if name in tables and tables[name].height:
+                    insert_frame(con, name, tables[name])
+        return _ablation_inputs(con, ifr.revision, list(ifr.frames))
+
+
+def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInputs:
+    params = {"revision": revision, "analyses": analysis_ids}
+    circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
+                       for name in ("ablation_circuits.sql", "ablation_roles.sql"))
     return {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in analysis_ids}
 
 
-def ablation_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet, analyses: list[Analysis],
-                      db: Path, device: str, bar) -> str:
-    """The ablation stage of one revision, for every analysis in ``analyses`` (each has its circuits and roles)."""
+def ablation_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs,
+                      device: str, bar) -> StageWrite:
+    """The ablation stage of one revision, for every analysis in ``analyses``, from their circuits and roles rows."""
     started = time.perf_counter()
     settings = config.ablation_settings()
     bar.set_postfix_str(f"{revision.name}: ablation")
-    inputs = ablation_inputs(db, revision.name, [a.analysis_id for a in analyses])
+    inputs = {a.analysis_id: inputs.get(a.analysis_id, (pl.DataFrame(), pl.DataFrame())) for a in analyses}
     for a, (circuit_rows, role_rows) in inputs.items():
         if circuit_rows.is_empty() or role_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
             raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits or roles for the ablation stage; "
@@ -55,12 +92,12 @@ def ablation_revision(config, models, revision: Revision, following: Revision | 
     seconds = time.perf_counter() - started
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     by_analysis = {a: {"ablations": frame.with_columns(pl.lit(a).alias("analysis_id"), *keys)} for a, frame in frames.items()}
-    _write_stage_rows(config, revision, by_analysis, db, "ablation", None, asdict(settings), seconds, ABLATION_TABLES, bar)
-    return f"{summary} ({seconds:.1f} s)"
+    return _stage_write(config, revision, by_analysis, "ablation", None, asdict(settings), seconds, ABLATION_TABLES,
+                        f"{summary} ({seconds:.1f} s)")
 
 
 def grafting_revision(config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis],
-                      db: Path, device: str, bar, stage: str = "grafting") -> str:
+                      device: str, bar, stage: str = "grafting") -> StageWrite:
     """The grafting stage of the pair (revision, donor); the last revision (no donor) is marked done with no rows."""
     started = time.perf_counter()
     settings = config.grafting_settings()
@@ -72,12 +109,12 @@ def grafting_revision(config, models, revision: Revision, donor: Revision | None
         frame, summary = graft_pair(recipient, models.get(donor.name, config.dtype)[0], tokenizer, probes, settings, device)
         tables["grafts"] = frame.with_columns(pl.lit(donor.name).alias("donor_revision"))
     seconds = time.perf_counter() - started
-    _write_stage(config, revision, analyses, db, tables, stage, donor, asdict(settings), seconds, GRAFTING_TABLES, bar)
-    return f"{summary} ({seconds:.1f} s)"
+    return _keyed_stage_write(config, revision, analyses, tables, stage, donor, asdict(settings), seconds, GRAFTING_TABLES,
+                              f"{summary} ({seconds:.1f} s)")
 
 
 def extractive_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet,
-                        analyses: list[Analysis], db: Path, device: str, bar) -> str:
+                        analyses: list[Analysis], device: str, bar) -> StageWrite:
     """The extractive stage of one revision (trajectory.extractive.stage). W and W′ are float32 whatever
     the analysis dtype."""
     started = time.perf_counter()
@@ -92,22 +129,23 @@ def extractive_revision(config, models, revision: Revision, following: Revision 
         pair_to = following.name if following is not None else revision.name
         tables["extractive_scores"] = tables["extractive_scores"].with_columns(
             pl.when(pl.col("measure") == "pretraining").then(pl.lit(pair_to)).otherwise(pl.lit(revision.name)).alias("to_revision"))
-    _write_stage(config, revision, analyses, db, tables, "extractive", following, asdict(settings), seconds, EXTRACTIVE_TABLES, bar)
-    return f"{summary} ({seconds:.1f} s)"
+    return _keyed_stage_write(config, revision, analyses, tables, "extractive", following, asdict(settings), seconds,
+                              EXTRACTIVE_TABLES, f"{summary} ({seconds:.1f} s)")
 
 
-def _write_stage(config, revision: Revision, analyses: list[Analysis], db: Path, tables: dict[str, pl.DataFrame], stage: str,
-                 to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...], bar) -> None:
-    """The stage's tables (the same for every analysis) and its stage_runs row, keyed to every analysis, in one transaction."""
+def _keyed_stage_write(config, revision: Revision, analyses: list[Analysis], tables: dict[str, pl.DataFrame], stage: str,
+                       to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...],
+                       summary: str) -> StageWrite:
+    """The stage's tables (the same for every analysis) and its stage_runs row, keyed to every analysis."""
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     frames = {a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys)
                               for name, frame in tables.items()} for a in analyses}
-    _write_stage_rows(config, revision, frames, db, stage, to_revision, settings, seconds, table_names, bar)
+    return _stage_write(config, revision, frames, stage, to_revision, settings, seconds, table_names, summary)
 
 
-def _write_stage_rows(config, revision: Revision, frames: dict[str, dict[str, pl.DataFrame]], db: Path, stage: str,
-                      to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...], bar) -> None:
-    """Each analysis's keyed tables of the stage and its stage_runs row, in one transaction."""
+def _stage_write(config, revision: Revision, frames: dict[str, dict[str, pl.DataFrame]], stage: str, to_revision: Revision | None,
+                 settings: dict, seconds: float, table_names: tuple[str, ...], summary: str) -> StageWrite:
+    """Each analysis's keyed tables of the stage and its stage_runs row."""
     run = pl.DataFrame({"stage": [stage], "to_revision": [to_revision.name if to_revision else None],
                         "settings": [json.dumps(settings)], "seconds": [seconds],
                         "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
@@ -115,5 +153,4 @@ def _write_stage_rows(config, revision: Revision, frames: dict[str, dict[str, pl
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     for analysis_id, tables in frames.items():
         tables["stage_runs"] = run.with_columns(pl.lit(analysis_id).alias("analysis_id"), *keys)
-    bar.set_postfix_str(f"{revision.name}: write")
-    write_revision(db, revision.name, frames, {}, table_names)
+    return StageWrite(stage, revision.name, frames, {}, table_names, summary)

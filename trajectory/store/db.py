@@ -139,6 +139,19 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+@contextmanager
+def memory_store() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An empty in-memory store with the current schema (no views): the stored column types for rows
+    computed but not yet written."""
+    con = duckdb.connect()
+    try:
+        for _, file in schema_files():
+            con.execute(file.read_text())
+        yield con
+    finally:
+        con.close()
+
+
 def check_store(path: Path) -> None:
     """Fail now, with one line, if ``path`` cannot be written as a store; create nothing. An existing
     store is opened (and migrated) as a writer would."""

@@ -1,0 +1,156 @@
+"""One revision's work, wherever it runs (in the ingest's process, or as a Ray task): load → trace all
+prompts once → for every analysis that lacks it: accuracy, role scores and roles (the IFR stage) → the
+later stages (ablation, grafting, extractive). Each stage is returned as a :class:`StageWrite` for the
+caller to write in its own transaction; nothing here opens the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import polars as pl
+
+from trajectory.facts import ProbeSet
+from trajectory.hub.revisions import Revision
+from trajectory.hub.source import RevisionSource
+from trajectory.ifr import Variant, trace_variants
+from trajectory.ifr.memory import memory_budget, plan_chunks
+from trajectory.lens.answer import AnswerLens
+from trajectory.models.architectures import architecture_of, readout
+from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
+from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_revision, computed_ablation_inputs, extractive_revision,
+                                        grafting_revision)
+from trajectory.prompts import encode_probe_set
+from trajectory.store.analyses import Analysis
+from trajectory.store.db import REVISION_TABLES
+
+log = logging.getLogger(__name__)
+# The stages after IFR, in the order they run; grafting and extractive take the revision with the next selected one.
+PAIR_STAGES = ("grafting", "extractive")
+
+
+@dataclass(frozen=True)
+class RevisionJob:
+    """What one revision still needs: per stage, the analyses that lack it."""
+
+    revision: Revision
+    ordinal: int  # the revision's index among all of the repository's revisions
+    following: Revision | None  # the next selected revision (donor, W′), None for the last
+    needed: dict[str, tuple[Analysis, ...]]  # stage -> analyses
+    stored_ablation_inputs: AblationInputs = field(default_factory=dict)  # for analyses whose IFR stage was stored before
+
+    def downloads(self) -> list[str]:
+        """The revisions this job loads: its own, and the next one when a pair stage runs."""
+        pair = self.following is not None and any(self.needed.get(stage) for stage in PAIR_STAGES)
+        return [self.revision.name] + ([self.following.name] if pair else [])
+
+
+class LoadedModels:
+    """Loaded revisions, so that a revision loaded as the "after" of one pair is not loaded again as the
+    "before" of the next. Holds at most the ones in use. ``downloads``: revisions whose download is under
+    way elsewhere (the ingest's prefetch), waited for instead of started again."""
+
+    def __init__(self, source: RevisionSource, device: str) -> None:
+        self.source, self.device = source, device
+        self.loaded: dict[tuple[str, str], tuple] = {}
+        self.downloads: dict[str, Future] = {}
+
+    def get(self, name: str, dtype: str):
+        key = (name, dtype)
+        if key not in self.loaded:
+            pending = self.downloads.get(name)
+            if pending is not None:
+                pending.result()
+            else:
+                self.source.download(name)  # a no-op when it is on disk
+            self.loaded[key] = self.source.load(name, dtype=dtype, device=self.device)
+        return self.loaded[key]
+
+    def keep_only(self, dtype: str) -> None:
+        """Drop the loaded copies of other dtypes (a 7B model's bfloat16 copy before its float32 pair)."""
+        self.loaded = {k: v for k, v in self.loaded.items() if k[1] == dtype}
+
+    def release_except(self, revision: Revision | None) -> None:
+        keep = revision.name if revision is not None else None
+        self.loaded = {k: v for k, v in self.loaded.items() if k[0] == keep}
+
+
+def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, run: pl.DataFrame, device: str, bar,
+            said: set[str]) -> Iterator[StageWrite]:
+    """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
+    next one starts). The ablation stage reads the IFR rows this job computed, or those stored before."""
+    ifr = None
+    if job.needed.get("ifr"):
+        ifr = ifr_revision(config, models, job.revision, job.ordinal, probes, list(job.needed["ifr"]), run, device, bar, said)
+        yield ifr
+    if job.needed.get("ablation"):
+        inputs = {**job.stored_ablation_inputs, **(computed_ablation_inputs(ifr) if ifr is not None else {})}
+        yield ablation_revision(config, models, job.revision, probes, list(job.needed["ablation"]), inputs, device, bar)
+    for stage, run_stage in (("grafting", grafting_revision), ("extractive", extractive_revision)):
+        if job.needed.get(stage):
+            yield run_stage(config, models, job.revision, job.following, probes, list(job.needed[stage]), device, bar)
+
+
+def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int, probes: ProbeSet, analyses: list[Analysis],
+                 run: pl.DataFrame, device: str, bar, said: set[str]) -> StageWrite:
+    """Load, trace once for every (τ, FFN renormalisation) the analyses need, score: all the analyses' rows
+    of this revision."""
+    started = time.perf_counter()
+    bar.set_postfix_str(f"{revision.name}: load")
+    model, tokenizer = models.get(revision.name, config.dtype)
+    source = models.source
+    encoded = encode_probe_set(tokenizer, probes)
+    for fact, reason in encoded.skipped:
+        log.warning("fact %d (%s, %r) skipped: %s", fact.fact_id, fact.relation, fact.subject, reason)
+    bar.set_postfix_str(f"{revision.name}: trace")
+    variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
+    shape = model.config
+    plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
+                       shape.hidden_size, memory_budget(device, config.memory_gb), config.batch_size)
+    choice = f"{len(encoded.facts)} prompts, T={encoded.input_ids.shape[1]}, {plan.batch_size} at a time"
+    if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
+        said.add(choice)
+        bar.write(plan.describe(len(encoded.facts), encoded.input_ids.shape[1]))
+    # The logit lens reads each layer's output from the same pass (METHOD: no second forward).
+    lens = AnswerLens.of(encoded, shape.num_hidden_layers)
+    read = readout(model, architecture_of(model))
+    results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
+                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
+                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read))
+    del model, read
+    bar.set_postfix_str(f"{revision.name}: roles")
+    frames, summaries = {}, []
+    for analysis in analyses:
+        tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
+                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store_circuits)
+        tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
+        frames[analysis.analysis_id] = tables
+        summaries.append(summary)
+    seconds = time.perf_counter() - started
+    commit, content_hash = source.cached_commit(revision.name), source.content_hash(revision.name)
+    ingested_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    for analysis_id, tables in frames.items():
+        tables["revisions"] = pl.DataFrame({
+            "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
+            "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
+            "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
+        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
+    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
+              "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
+    return StageWrite("ifr", revision.name, frames, shared, REVISION_TABLES, _summary_line(summaries, seconds))
+
+
+def _summary_line(summaries: list[dict], seconds: float) -> str:
+    top1 = summaries[0]["top1"]  # accuracy does not depend on the analysis settings
+    if len(summaries) == 1:
+        s = summaries[0]
+        return f"top-1 {top1:.2f}, active heads {s['active_heads']}, active FFNs {s['active_ffns']} ({seconds:.1f} s)"
+    heads = sorted(s["active_heads"] for s in summaries)
+    ffns = sorted(s["active_ffns"] for s in summaries)
+    return (f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} "
+            f"over {len(summaries)} analyses ({seconds:.1f} s)")
