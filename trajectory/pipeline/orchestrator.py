@@ -52,7 +52,8 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
         if args.ffn_renormalisation else None,
-        executor=args.executor or ("ray" if args.address else None), ray_address=args.address, ray_gpus_per_task=args.gpus_per_task, ray_cpus_per_task=args.cpus_per_task,
+        executor=args.executor or ("ray" if args.address else None),  # an address means Ray
+        ray_address=args.address, ray_gpus_per_task=args.gpus_per_task, ray_cpus_per_task=args.cpus_per_task,
         ray_memory_gb_per_task=args.memory_per_task, ray_max_in_flight=args.max_in_flight, ray_max_retries=args.max_retries,
         scratch_dir=args.scratch,
     )

@@ -307,7 +307,7 @@ def scratch_budget_mb(scratch: str | None) -> int:
 
 
 def import_ray(local: bool):
-    """Ray, imported now (an optional dependency); for a local cluster in its loopback-only mode."""
+    """Ray, imported now (an optional dependency); ``local``: in its loopback-only mode."""
     if "ray" not in sys.modules:
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # stage lines of different revisions differ only in numbers
         if local:
@@ -324,7 +324,8 @@ def ray_cluster(settings: RaySettings, progress: bool, disk_budget_mb: float):
     """Ray connected to ``settings.address``, or to a new local cluster listening on 127.0.0.1 only (with
     a disk budget of ``disk_budget_mb``), stopped at the end with all its processes."""
     local = settings.address is None
-    ray = import_ray(local)
+    # A cluster on this machine's loopback interface (one started in the same mode) is reached in that mode too.
+    ray = import_ray(local or _is_loopback(settings.address.rsplit(":", 1)[0]))
     if ray.is_initialized():
         raise TrajectoryError("Ray is already initialised in this process; run the ingest in a fresh one")
     # A local cluster's notices (its token file, for one) are Ray's business; a remote one's warnings are the user's.
