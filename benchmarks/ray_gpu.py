@@ -27,7 +27,7 @@ from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.source import repo_folder
 
 REPO = "bench/olmo-7b-random"
-REVISIONS = [f"step{1000 * (k + 1)}-tokens{4 * (k + 1)}B" for k in range(4)] + ["main"]
+REVISIONS = [f"step{1000 * (k + 1)}-tokens{4 * (k + 1)}B" for k in range(5)] + ["main"]
 
 
 def build_revisions(cache: Path, tokenizer: Path) -> None:

@@ -153,10 +153,7 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
                 while queue and len(pending) < plan.max_in_flight:
                     job = queue.popleft()
                     try:
-                        need = disk_mb(sizes, job)
-                        if plan.disk_budget_mb is not None and need > plan.disk_budget_mb:
-                            raise TrajectoryError(f"{job.revision.name} needs {need:,} MB of scratch; the largest node declares "
-                                                  f"{plan.disk_budget_mb:,.0f} MB ({DISK_RESOURCE})")
+                        need = _disk_within_budget(sizes, job, plan)
                         job = with_stored_inputs(db, job)
                     except TrajectoryError as err:
                         _fail(failures, bar, job.revision.name, str(err))
@@ -185,6 +182,15 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
             for ref in pending:  # an interrupted driver: stop what it will not write
                 ray.cancel(ref, force=True)
     return failures
+
+
+def _disk_within_budget(sizes: RevisionSource, job: RevisionJob, plan: TaskPlan) -> int:
+    """The job's disk need in MB; one larger than every node's budget would wait forever: refused."""
+    need = disk_mb(sizes, job)
+    if plan.disk_budget_mb is not None and need > plan.disk_budget_mb:
+        raise TrajectoryError(f"{job.revision.name} needs {need:,} MB of scratch; the largest node declares "
+                              f"{plan.disk_budget_mb:,.0f} MB ({DISK_RESOURCE})")
+    return need
 
 
 def _fail(failures: list[str], bar, revision: str, message: str, advance: bool = True) -> None:
