@@ -9,6 +9,7 @@ where a missing Ray is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -198,31 +199,46 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+RAY_SERVERS = re.compile(r'users:\(\("(gcs_server|raylet|ray::[^"]*|python[^"]*)",pid=(\d+),')
+
+
 class ClusterWatch(threading.Thread):
-    """While the ingest runs: record Ray's processes and their listening sockets, and kill (SIGKILL) the
-    first worker seen running a revision task."""
+    """While the ingest runs: record Ray's processes (this process's descendants) and the sockets that Ray's
+    servers listen on, and kill (SIGKILL) the first worker seen running a revision task."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.seen: dict[int, str] = {}
         self.killed: tuple[int, str] | None = None
-        self.listening: list[str] = []
+        self.listening: dict[str, str] = {}  # ss line -> the process's name
+        self.errors: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            processes = _descendants(os.getpid())
-            self.seen.update(processes)
-            if self.killed is None:
-                for pid, command in processes.items():
-                    if command.startswith("ray::revision_task"):
+            try:
+                self.poll()
+            except Exception as err:  # a failed poll must fail the test, not end the watch silently
+                self.errors.append(repr(err))
+            time.sleep(0.1)
+
+    def poll(self) -> None:
+        processes = _descendants(os.getpid())
+        self.seen.update(processes)
+        if self.killed is None:
+            for pid, command in processes.items():
+                if command.startswith("ray::revision_task"):
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                         self.killed = (pid, command)
-                        break
-            if processes:
-                sockets = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout.splitlines()
-                self.listening += [line for line in sockets if any(f"pid={pid}," in line for pid in processes)]
-            time.sleep(0.1)
+                    break
+        for line in subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout.splitlines():
+            match = RAY_SERVERS.search(line)
+            pid = int(match[2]) if match else 0
+            if match and (not match[1].startswith("python") or pid in processes or pid == os.getpid()):  # the driver is this process
+                self.listening[line] = match[1]
+                if pid != os.getpid():
+                    self.seen.setdefault(pid, match[1])
 
 
 BROKEN = "step8-tokens3K"  # its weights replaced by bytes that are no checkpoint: its task fails, the others go on
@@ -261,8 +277,9 @@ def test_the_small_reference_through_ray_equals_the_in_process_store_with_a_work
     # A worker was killed mid-task and its revision retried: the rest of the store is complete, nothing doubled.
     assert watch.killed is not None, "no revision task was seen running"
     _assert_same_store(small_store, db, without=BROKEN)
+    assert not watch.errors, watch.errors
     # Every server of the local cluster listened on the loopback interface only.
-    assert any("gcs_server" in command for command in watch.seen.values()) and watch.listening
+    assert {"gcs_server", "raylet"} <= set(watch.listening.values()), watch.listening
     addresses = {line.split()[3].rsplit(":", 1)[0] for line in watch.listening}
     assert addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}, watch.listening
     # The cluster is gone: none of its processes is left.
