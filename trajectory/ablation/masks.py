@@ -23,10 +23,6 @@ class Ablation:
     def __len__(self) -> int:
         return self.heads.shape[0]
 
-    def repeat_each(self, k: int) -> "Ablation":
-        """Row n becomes rows n·k … n·k + k − 1 (one configuration for k prompts)."""
-        return Ablation(self.heads.repeat_interleave(k, 0), self.ffns.repeat_interleave(k, 0))
-
 
 def fact_ablations(circuit_heads: torch.Tensor, circuit_ffns: torch.Tensor) -> Ablation:
     """The four per-fact configurations of :data:`FACT_TARGETS`, for F facts: rows f·4 + k.

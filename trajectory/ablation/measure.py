@@ -16,14 +16,10 @@ from trajectory.prompts import vocabulary_ranks
 @dataclass
 class AblationOutcome:
     """Per measured row (or per configuration c and prompt b): reward (METHOD.md §6's R at the last prompt
-    token), answer_rank over the vocabulary (0 = top-1), top1."""
+    token), answer_rank over the vocabulary (0 = top-1)."""
 
     reward: torch.Tensor
     answer_rank: torch.Tensor
-
-    @property
-    def top1(self) -> torch.Tensor:
-        return self.answer_rank == 0
 
 
 @torch.no_grad()

@@ -77,11 +77,12 @@ def _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_
     heads, dim = head_out.shape[2], head_out.shape[3]
     pattern = pattern.to(dtype)
     head_out = head_out.to(dtype)
+    ffn = None if ffn_out is None else ffn_out.to(dtype)
     weights = pattern.permute(0, 2, 3, 1)  # [B, T(i), T(j), H]
     branch = torch.einsum("bijh,bjhd->bid", weights, head_out)  # Σ_{j,h} a f
     whole = residual.to(dtype) + branch  # m_i (sequential), or y_i with the FFN (parallel)
-    if ffn_out is not None:
-        whole = whole + ffn_out.to(dtype)
+    if ffn is not None:
+        whole = whole + ffn
     whole_norm = whole.abs().sum(-1)  # [B, T]
 
     # ‖w_i − a^h_ij f^h_j‖₁ for the causal pairs, one diagonal offset δ = i − j at a time: targets δ..T−1
@@ -107,12 +108,12 @@ def _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_
     # Sources after the target are not parts (they stay 0); every causal pair gets at least ε.
     causal = torch.ones(length, length, dtype=torch.bool, device=residual.device).tril()
     c_attn.clamp_(min=EPSILON).mul_(causal[None, :, :, None])
-    others = branch if ffn_out is None else branch + ffn_out.to(dtype)  # w − x
+    others = branch if ffn is None else branch + ffn  # w − x
     res_prox = (whole_norm - others.abs().sum(-1)).clamp(min=EPSILON)  # ‖w‖ − ‖w − x‖
     total = c_attn.sum(dim=(2, 3)) + res_prox
     c_ffn = None
-    if ffn_out is not None:
-        ffn_prox = (whole_norm - (whole - ffn_out.to(dtype)).abs().sum(-1)).clamp(min=EPSILON)  # ‖w‖ − ‖w − FFN‖
+    if ffn is not None:
+        ffn_prox = (whole_norm - (whole - ffn).abs().sum(-1)).clamp(min=EPSILON)  # ‖w‖ − ‖w − FFN‖
         total = total + ffn_prox
         c_ffn = (ffn_prox / total * valid).float()
     c_attn /= total[:, :, None, None]

@@ -24,7 +24,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.source import RevisionSource
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_job
-from trajectory.pipeline.sources import name_pattern
+from trajectory.pipeline.sources import cache_source
 from trajectory.pipeline.stages import StageWrite
 
 log = logging.getLogger(__name__)
@@ -78,9 +77,6 @@ class TaskResult:
     revision: str
     writes: list[StageWrite]  # the stages computed, in order
     error: str | None  # a TrajectoryError that stopped the revision (the stages before it are in writes)
-    host: str
-    pid: int
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -145,7 +141,7 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
         run = run_frame(config, device, analysis_ids)
         context = ray.put(TaskContext(config, probes, run, settings.scratch, plan.gpus))
         task = ray.remote(revision_task)
-        sizes = RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=name_pattern(config))
+        sizes = cache_source(config)
         queue, pending, failures = deque(jobs), {}, []
         bar = tqdm(total=len(jobs), desc="ingest", unit="rev", disable=not progress)
         try:
@@ -230,7 +226,6 @@ class TaskLog:
 def revision_task(context: TaskContext, job: RevisionJob) -> TaskResult:
     """One revision's stages on a worker; a TrajectoryError ends the revision and is returned, not raised
     (Ray retries only dead workers)."""
-    started = time.perf_counter()
     config = context.config
     device = config.resolved_device()  # in the worker: CUDA only when Ray gave this task a GPU
     if device.startswith("cuda") and 0 < context.gpu_fraction < 1 and config.memory_gb is None:
@@ -248,7 +243,7 @@ def revision_task(context: TaskContext, job: RevisionJob) -> TaskResult:
                 writes.append(write)
     except TrajectoryError as err:
         error = str(err)
-    return TaskResult(job.revision.name, writes, error, socket.gethostname(), os.getpid(), time.perf_counter() - started)
+    return TaskResult(job.revision.name, writes, error)
 
 
 def _shared_gpu_budget_gb(device: str, fraction: float) -> float:
@@ -268,8 +263,7 @@ def task_source(config, names: list[str], scratch: str | None) -> Iterator[Revis
     """The source a task reads ``names`` from: the pipeline's cache when all of them are on disk there
     (read in place, never deleted), else a cache folder of its own under the node's scratch folder, removed
     when the task ends."""
-    pattern = name_pattern(config)
-    cached = RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=pattern)
+    cached = cache_source(config)
     if all(cached.is_on_disk(name) for name in names):
         yield cached
         return
@@ -278,7 +272,7 @@ def task_source(config, names: list[str], scratch: str | None) -> Iterator[Revis
     folder = root / f"{TASK_FOLDER_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     try:
-        yield RevisionSource(config.repo_id, cache_dir=folder, offline=config.offline, pattern=pattern)
+        yield cache_source(config, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
@@ -19,7 +20,12 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSou
         if suite.repo_id != config.repo_id:
             raise TrajectoryError(f"{config.path}: suite {config.suite!r} ({config.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
         build_suite(suite, config.cache_dir, progress=progress)
-    return RevisionSource(config.repo_id, cache_dir=config.cache_dir, offline=config.offline, pattern=name_pattern(config))
+    return cache_source(config)
+
+
+def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> RevisionSource:
+    """The pipeline's revisions in its cache (or in ``cache_dir``: a Ray task's own download folder)."""
+    return RevisionSource(config.repo_id, cache_dir=cache_dir or config.cache_dir, offline=config.offline, pattern=name_pattern(config))
 
 
 def selected_revisions(config: PipelineConfig, source: RevisionSource, spec: str | None = None) -> list[Revision]:
