@@ -7,11 +7,49 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
-from trajectory.config import SUITE_ARCHITECTURES
-from trajectory.errors import TrajectoryError
+from trajectory.config import SUITE_ARCHITECTURES, check_device_name
+from trajectory.errors import TrajectoryError, describe_failure
+
+DEFAULT_QUERY_TIMEOUT_S = 300.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its mistakes said the CLI's way: one ``error:`` line, exit 2 (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 0 to 65535 (0: any free one), got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    try:
+        check_device_name(text, "the device")
+    except TrajectoryError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def _pipeline_arg(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +69,7 @@ def _analysis_arg(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trajectory", description="How factual-recall circuits form over pretraining checkpoints.")
+    parser = _Parser(prog="trajectory", description="How factual-recall circuits form over pretraining checkpoints.")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -54,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(ingest)
     ingest.add_argument("--revisions", "-r", default=None, help="selection spec replacing the pipeline's")
     ingest.add_argument("--force", action="store_true", help="redo revisions already stored")
-    ingest.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
+    ingest.add_argument("--device", default=None, type=_device, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
     ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
-    ingest.add_argument("--batch-size", type=int, default=None)
+    ingest.add_argument("--batch-size", type=_at_least(1), default=None, help="at most this many prompts per forward pass")
     ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object (default: the pipeline's)")
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
@@ -76,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per revision (default: 1 on a cluster with GPUs, else 0; 0.5 shares a GPU between two)")
     ray.add_argument("--cpus-per-task", type=float, default=None, help="CPUs per revision (default 1)")
     ray.add_argument("--memory-per-task", type=float, default=None, metavar="GB", help="memory Ray reserves per revision")
-    ray.add_argument("--max-in-flight", type=int, default=None, help="revisions submitted at once (bounds concurrent downloads)")
-    ray.add_argument("--max-retries", type=int, default=None, help="retries of a revision whose worker or node died (default 3)")
+    ray.add_argument("--max-in-flight", type=_at_least(1), default=None, help="revisions submitted at once (bounds concurrent downloads)")
+    ray.add_argument("--max-retries", type=_at_least(0), default=None, help="retries of a revision whose worker or node died (default 3)")
     ray.add_argument("--scratch", default=None, help="node-local folder for each task's downloads (default: $TRAJECTORY_SCRATCH or the temp folder)")
 
     analyses = commands.add_parser("analyses", help="list the analyses in a store (model, probe set, τ, θ, ...)")
@@ -89,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--list", action="store_true", help="list the named queries")
     query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
+    query.add_argument("--timeout", type=float, default=DEFAULT_QUERY_TIMEOUT_S, metavar="SECONDS",
+                       help=f"stop a query that runs longer (default {DEFAULT_QUERY_TIMEOUT_S:g}; 0: no limit)")
     _analysis_arg(query, "the analyses the query sees")
 
     export = commands.add_parser("export", help="write every table of one analysis as Parquet (Hive-partitioned where large)")
@@ -105,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
     _db_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8050, help="0 picks a free port (default: 8050)")
+    serve.add_argument("--port", type=_port, default=8050, help="0 picks a free port (default: 8050)")
     _analysis_arg(serve, "the analyses drawn")
     _flows_arg(serve)
 
@@ -122,7 +162,10 @@ def _flows_arg(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `trajectory query ... | head` ends quietly
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a mistake already said in one line
+        return int(done.code or 0)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return _dispatch(args)
@@ -132,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - every failure is one line; TRAJECTORY_DEBUG=1 shows the traceback
+        if os.environ.get("TRAJECTORY_DEBUG"):
+            raise
+        print(f"error: {describe_failure(err)}", file=sys.stderr)
+        return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:

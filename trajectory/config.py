@@ -10,8 +10,9 @@ Unknown keys, wrong types and out-of-range values are errors that name the file 
 
 from __future__ import annotations
 
-import tomllib
 import itertools
+import re
+import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,6 +96,13 @@ class PipelineConfig:
             value = getattr(self, name)
             if value is not None and (value < 0 or (value == 0 and name in ("ray_memory_gb_per_task", "ray_max_in_flight"))):
                 raise TrajectoryError(f"{where}: {name.replace('ray_', 'executor.')} must be positive, got {value!r}")
+        if self.batch_size < 1:
+            raise TrajectoryError(f"{where}: ifr.batch_size must be at least 1, got {self.batch_size}")
+        if self.keep_revisions < 0:
+            raise TrajectoryError(f"{where}: cache.keep_revisions must be 0 or more, got {self.keep_revisions}")
+        check_device_name(self.device, f"{where}: model.device")
+        if not [item for item in self.revisions.split(",") if item.strip()]:
+            raise TrajectoryError(f"{where}: revisions.select is empty; use 'all', names, or a step range like 5000:200000:5000")
         if self.frequency_low > self.frequency_high:
             raise TrajectoryError(f"{where}: frequency.low ({self.frequency_low}) must not exceed frequency.high ({self.frequency_high})")
 
@@ -103,11 +111,22 @@ class PipelineConfig:
         return [self.revisions] + [f"-{name}" for name in self.exclude]
 
     def resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
+        """The device to compute on; a device this machine does not have is an error, not a fallback."""
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        kind, _, index = self.device.partition(":")
+        if kind == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                why = "this torch is built without CUDA" if not torch.backends.cuda.is_built() else "no CUDA GPU is visible"
+                raise TrajectoryError(f"device {self.device!r}: {why}; use --device cpu (or auto)")
+            if index and int(index) >= count:
+                raise TrajectoryError(f"device {self.device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+        if kind == "mps" and not torch.backends.mps.is_available():
+            raise TrajectoryError(f"device {self.device!r}: Apple's MPS is not available here; use --device cpu (or auto)")
+        return self.device
 
     def with_overrides(self, **overrides) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -216,6 +235,12 @@ _POSITIVE = {"ifr.memory_gb": "memory_gb", "extractive.counterfactuals": "extrac
              "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size"}
 
 
+def check_device_name(device: str, where: str) -> None:
+    """auto, cpu, cuda, cuda:N or mps: anything else (tpu, gpu, cuda:x) is an error naming where it came from."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise TrajectoryError(f"{where} must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+
+
 def resolve_pipeline_path(spec: str | Path | None) -> Path:
     """A path, or the name of a file in ``pipelines/`` (``reference`` -> ``pipelines/reference.toml``)."""
     spec = spec or DEFAULT_PIPELINE
@@ -235,6 +260,8 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise TrajectoryError(f"{path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise TrajectoryError(f"{path}: not UTF-8 text; save the pipeline as UTF-8") from None
     values: dict = {}
     for key, value in _flatten(data):
         if key not in _KEYS:
@@ -267,8 +294,6 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
             values[field_name] = parse_fractions(values[field_name], f"{path}: {key}")
     if "ffn_renormalisations" in values:
         values["ffn_renormalisations"] = parse_choices(values["ffn_renormalisations"], FFN_RENORMALISATIONS, f"{path}: ifr.ffn_renormalisation")
-    if values.get("batch_size", 1) < 1:
-        raise TrajectoryError(f"{path}: ifr.batch_size must be at least 1")
     for key, (field_name, allowed) in _CHOICES.items():
         if field_name in values and values[field_name] not in allowed:
             raise TrajectoryError(f"{path}: {key} must be one of {', '.join(allowed)}, got {values[field_name]!r}")

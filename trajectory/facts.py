@@ -2,12 +2,17 @@
 
 The 160 facts of the reference study ship with the package (``trajectory/data/facts_160.tsv``);
 users can bring their own file as TSV, CSV or JSON with the same four fields.
+
+A TSV file is plain tab-separated text: one fact per line, no quoting (a field may start with ``"``), and
+every line has as many fields as the header. A CSV file follows RFC 4180 quoting, but a fact never spans
+lines. Files are UTF-8 (a byte-order mark is allowed); anything else is an error naming file and line.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -74,6 +79,12 @@ class Fact:
 class ProbeSet:
     name: str
     facts: tuple[Fact, ...]
+    # The whole file's hash when some facts are left out for one model (:meth:`without`): the set's identity stays.
+    identity: str | None = field(default=None, compare=False)
+
+    def without(self, fact_ids: set[int]) -> "ProbeSet":
+        """The set less some facts (those a model cannot read), keeping the whole set's identity in the store."""
+        return ProbeSet(self.name, tuple(f for f in self.facts if f.fact_id not in fact_ids), self.content_hash)
 
     def __len__(self) -> int:
         return len(self.facts)
@@ -92,6 +103,8 @@ class ProbeSet:
         Fields are joined by U+001F and facts by U+001E; ``sql/schema/002_analyses.sql`` computes the
         same hash for the facts of a version-1 store.
         """
+        if self.identity is not None:
+            return self.identity
         text = "\x1e".join("\x1f".join((f.relation, f.template, f.subject, f.object)) for f in self.facts)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -99,7 +112,7 @@ class ProbeSet:
 def load_builtin() -> ProbeSet:
     """The study's 160 facts in 10 relations."""
     text = resources.files("trajectory").joinpath("data", f"{BUILTIN_NAME}.tsv").read_text(encoding="utf-8")
-    return ProbeSet(BUILTIN_NAME, _validate(_read_delimited(text, "\t", BUILTIN_NAME + ".tsv"), BUILTIN_NAME + ".tsv"))
+    return ProbeSet(BUILTIN_NAME, _validate(_read_tsv(text, BUILTIN_NAME + ".tsv"), BUILTIN_NAME + ".tsv"))
 
 
 def load_probe_set(spec: str | Path | None = None) -> ProbeSet:
@@ -112,26 +125,79 @@ def load_probe_set(spec: str | Path | None = None) -> ProbeSet:
     path = Path(spec).expanduser()
     if not path.is_file():
         raise TrajectoryError(f"{path}: probe file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         rows = _read_json(text, str(path))
     elif suffix in (".tsv", ".tab"):
-        rows = _read_delimited(text, "\t", str(path))
+        rows = _read_tsv(text, str(path))
     elif suffix == ".csv":
-        rows = _read_delimited(text, ",", str(path))
+        rows = _read_csv(text, str(path))
     else:
         raise TrajectoryError(f"{path}: unknown probe file type {suffix!r}; use .tsv, .csv or .json")
     return ProbeSet(path.stem, _validate(rows, str(path)))
 
 
-def _read_delimited(text: str, delimiter: str, where: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+def read_text(path: Path) -> str:
+    """A probe file's text: UTF-8, an optional byte-order mark dropped; other bytes are an error naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise TrajectoryError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x}); save the file as UTF-8") from None
+
+
+def _header(fields: list[str], where: str) -> list[str]:
+    names = [name.strip() for name in fields]
+    missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise TrajectoryError(f"{where}:1: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)})")
-    # DictReader's line_num counts physical lines; the header is line 1.
-    return [(reader.line_num, row) for row in reader]
+        raise TrajectoryError(f"{where}:1: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)}; "
+                              f"the header has {', '.join(map(repr, names))})")
+    return names
+
+
+def _read_tsv(text: str, where: str) -> list[tuple[int, dict]]:
+    """Plain tab-separated lines: no quoting, the header's field count on every non-empty line."""
+    lines = text.split("\n")
+    header = _header(lines[0].rstrip("\r").split("\t"), where)
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise TrajectoryError(f"{where}:{number}: {len(fields)} tab-separated fields, the header has {len(header)}")
+        rows.append((number, dict(zip(header, fields))))
+    return rows
+
+
+def _read_csv(text: str, where: str) -> list[tuple[int, dict]]:
+    """RFC 4180 CSV, one fact per line: a quoted field that runs past its line (an unbalanced quote) is an error."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    previous = csv.field_size_limit()
+    csv.field_size_limit(len(text) + 1)  # a long field is the validator's business, not the csv module's
+    try:
+        header, rows, line = None, [], 1
+        for fields in reader:
+            first, line = line, reader.line_num + 1
+            if reader.line_num != first:
+                raise TrajectoryError(f"{where}:{first}: a quoted field runs over {reader.line_num - first + 1} lines "
+                                      "(an unbalanced quote?); one fact per line")
+            if header is None:
+                header = _header(fields, where)
+            elif any(f.strip() for f in fields):
+                if len(fields) != len(header):
+                    raise TrajectoryError(f"{where}:{first}: {len(fields)} comma-separated fields, the header has {len(header)}")
+                rows.append((first, dict(zip(header, fields))))
+    except csv.Error as err:
+        raise TrajectoryError(f"{where}:{reader.line_num}: invalid CSV: {err}") from None
+    finally:
+        csv.field_size_limit(previous)
+    if header is None:
+        _header([], where)
+    return rows
 
 
 def _read_json(text: str, where: str) -> list[tuple[int, dict]]:

@@ -78,6 +78,14 @@ def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
     return EncodedProbes(kept, input_ids, attention_mask, subjects, answers, skipped)
 
 
+def beyond_context(tokenizer, probes: ProbeSet, context: int | None) -> list[tuple[Fact, int]]:
+    """The facts whose sentence (prompt and answer) is longer than ``context`` tokens, with their lengths."""
+    if not context or not len(probes):
+        return []
+    lengths = [len(ids) for ids in tokenizer([f.sentence for f in probes], add_special_tokens=False)["input_ids"]]
+    return [(fact, n) for fact, n in zip(probes, lengths) if n > context]
+
+
 def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
 

@@ -8,6 +8,7 @@ dashboards, side by side).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,14 @@ def analysis_folder(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name.split("/", 1)[-1].replace("=", "")).strip("-")
 
 
+def analysis_folders(summaries: list[AnalysisSummary]) -> dict[str, str]:
+    """analysis_id -> its folder under the model's: the readable name, with the id's start where two
+    analyses' names differ only in characters a folder name drops (``my facts`` and ``my-facts``)."""
+    names = {s.analysis_id: (s.model, analysis_folder(s.name)) for s in summaries}
+    taken = Counter(names.values())
+    return {a: folder if taken[(model, folder)] == 1 else f"{folder}-{a[:6]}" for a, (model, folder) in names.items()}
+
+
 def resolve_flow_revisions(spec: list[str] | None, revisions: tuple[str, ...]) -> tuple[str, ...]:
     """Names (or first / middle / last) in training order, without repeats; default first, middle, last."""
     aliases = {"first": revisions[0], "middle": revisions[len(revisions) // 2], "last": revisions[-1]}
@@ -95,11 +104,12 @@ def build_dashboards(
         pages = {s.analysis_id: [spec for spec in per_analysis if _has_rows(con, spec.requires, s.analysis_id)] for s in summaries}
         total = sum(len(spec.figures) for specs in pages.values() for spec in specs) + len(compared) * sum(len(s.figures) for s in comparisons)
         bar = tqdm(total=total, desc="dashboard", unit="figure", disable=not progress)
+        folders = analysis_folders(summaries)
         for summary in summaries:
             context = analysis_context(summary, flows)
             links = []
             for spec in pages[summary.analysis_id]:
-                path = Path(out) / model_folder(summary.model) / analysis_folder(summary.name) / f"{spec.name}.html"
+                path = Path(out) / model_folder(summary.model) / folders[summary.analysis_id] / f"{spec.name}.html"
                 write_atomically(path, _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar))
                 written.append(path)
                 links.append((spec.title, path.relative_to(out).as_posix()))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
+import socket
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
 from trajectory.dashboard.build import build_dashboards
-from trajectory.errors import TrajectoryError
+from trajectory.errors import TrajectoryError, describe_failure
 
 
 class _Pages:
@@ -23,7 +25,10 @@ class _Pages:
 
     def refresh(self, say=lambda line: None) -> None:
         with self.lock:
-            stamp = self.db.stat().st_mtime
+            try:
+                stamp = self.db.stat().st_mtime
+            except FileNotFoundError:
+                raise TrajectoryError(f"the store {self.db} is gone (deleted or moved); serving the pages as they were") from None
             if stamp != self.built_for:
                 build_dashboards(self.db, self.folder, analysis=self.analysis, flows=self.flows, progress=False, say=say)
                 self.built_for = stamp
@@ -42,6 +47,8 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                         pages.refresh()
                     except TrajectoryError as err:  # e.g. an ingest is writing: serve the pages as they were
                         print(f"warning: pages not rebuilt: {err}", file=sys.stderr, flush=True)
+                    except Exception as err:  # noqa: BLE001 - a damaged store: one line, never a traceback per request
+                        print(f"warning: pages not rebuilt: {describe_failure(err)}", file=sys.stderr, flush=True)
                 super().do_GET()
 
             def log_message(self, format: str, *args) -> None:  # noqa: A002
@@ -50,10 +57,23 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
         try:
             server = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=folder))
         except OSError as err:
-            raise TrajectoryError(f"cannot serve on {host}:{port} ({err.strerror}); pick another --port (0: any free one)") from None
+            raise TrajectoryError(f"cannot serve on {host}:{port}: {_bind_advice(err)}") from None
         print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         print(*chosen, sep="\n", flush=True)
         try:
             server.serve_forever()
         finally:
             server.server_close()
+
+
+def _bind_advice(err: OSError) -> str:
+    """What to change when the server cannot listen: the port, the host, or the privileges."""
+    if err.errno == errno.EADDRINUSE:
+        return "the port is in use; pick another --port (0: any free one)"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return "that address is not one of this machine's; use --host 127.0.0.1 (the default)"
+    if err.errno == errno.EACCES:
+        return "ports below 1024 need privileges; pick another --port (0: any free one)"
+    if isinstance(err, socket.gaierror):
+        return f"unknown host ({err.strerror}); use --host 127.0.0.1 (the default)"
+    return f"{err.strerror or err}"

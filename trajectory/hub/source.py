@@ -27,6 +27,8 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # What a causal LM needs to load: weights, configs, tokenizer. Skips optimizer states, ONNX, etc.
 ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*", "revisions.txt"]
 BIN_PATTERNS = ["pytorch_model*.bin", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*"]
+# The cache keeps pull requests as refs/pr/N beside the branches: never a checkpoint of the model.
+PULL_REQUEST_REF = re.compile(r"pr/\d+")
 
 
 def repo_folder(cache_dir: Path, repo_id: str) -> Path:
@@ -105,6 +107,7 @@ class RevisionSource:
         if not refs.is_dir():
             return []
         names = [p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        names = [name for name in names if not PULL_REQUEST_REF.fullmatch(name)]
         main = self.cached_commit(MAIN)
         listed = self.folder / "snapshots" / main / "revisions.txt" if main else None
         if listed is not None and listed.is_file():
@@ -206,12 +209,26 @@ class RevisionSource:
         hf_logging.disable_progress_bar()  # the ingest shows its own progress
 
         common = dict(revision=revision, cache_dir=self.cache_dir, local_files_only=bool(self.offline))
+        where = f"{self.repo_id}@{revision}"
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.repo_id, **common)
-            model = AutoModelForCausalLM.from_pretrained(self.repo_id, dtype=getattr(torch, dtype), **common)
         except Exception as err:
-            raise TrajectoryError(f"cannot load {self.repo_id}@{revision}: {_one_line(err)}") from None
-        return model.to(device).eval(), tokenizer
+            raise TrajectoryError(f"cannot load the tokenizer of {where}: {_one_line(err)}") from None
+        check_tokenizer(tokenizer, where)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its load report goes to stderr; check_loading_info says it in one line
+        try:
+            model, info = AutoModelForCausalLM.from_pretrained(self.repo_id, dtype=getattr(torch, dtype), output_loading_info=True,
+                                                               **common)
+        except Exception as err:
+            raise TrajectoryError(f"cannot load {where}: {_one_line(err)}") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        # transformers fills a missing tensor with random values and only says so on stderr: refuse instead.
+        check_loading_info(info, where)
+        model = model.to(device).eval()
+        check_finite_weights(model, where)
+        return model, tokenizer
 
     def was_cached_before(self, revision: str) -> bool:
         return self.cached_commit(revision) in self._preexisting_commits
@@ -229,6 +246,47 @@ class RevisionSource:
             log.warning("could not release %s@%s from the cache: %s", self.repo_id, revision, _one_line(err))
             return False
         return True
+
+
+def check_tokenizer(tokenizer, where: str) -> None:
+    """A tokenizer that can locate subjects (a fast one, with a vocabulary), or one line saying which files are missing."""
+    encodes = getattr(tokenizer, "is_fast", False) and tokenizer("The answer is", add_special_tokens=False)["input_ids"]
+    if not encodes:  # without its files transformers builds an empty tokenizer that encodes every text to nothing
+        raise TrajectoryError(f"{where} has no usable tokenizer (tokenizer.json, or vocab and merges files, missing or empty); "
+                              "a fast tokenizer is needed to locate subjects and answers")
+
+
+def check_loading_info(info: dict, where: str) -> None:
+    """Missing, unexpected or mis-shaped tensors of a checkpoint: one error naming them."""
+    problems = []
+    for kind, keys in (("missing", info.get("missing_keys")), ("unexpected", info.get("unexpected_keys"))):
+        if keys:
+            problems.append(f"{kind} {_some(sorted(keys))}")
+    mismatched = info.get("mismatched_keys") or ()
+    if mismatched:
+        problems.append("mis-shaped " + _some(sorted(f"{k} ({tuple(a)} in the checkpoint, {tuple(b)} expected)" for k, a, b in mismatched)))
+    if info.get("error_msgs"):
+        problems.append(_one_line(Exception(info["error_msgs"][0])).removeprefix("Exception: "))
+    if problems:
+        raise TrajectoryError(f"{where} is not a complete checkpoint: {'; '.join(problems)}")
+
+
+def check_finite_weights(model, where: str) -> None:
+    """Every parameter and buffer finite, checked on the device with one synchronisation."""
+    import torch
+
+    named = [(n, t) for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_floating_point() and t.numel()]
+    if not named:
+        return
+    finite = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
+    bad = [name for (name, _), ok in zip(named, finite.tolist()) if not ok]
+    if bad:
+        raise TrajectoryError(f"{where} has non-finite weights (NaN or inf) in {_some(bad)}; the checkpoint is broken")
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _is_weight_name(name: str) -> bool:

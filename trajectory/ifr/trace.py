@@ -177,11 +177,14 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
             raw = (*attention_contributions(residual, parts.pattern, parts.head_out, valid,
                                             max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype),
                    *ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid))
+        finite.append(torch.stack([torch.isfinite(part).all() for part in raw]).all())  # on the device: no sync per layer
         # With one variant, threshold now: only the thresholded copy of this layer stays alive.
         per_layer.append(threshold(variants[0], *raw) if len(variants) == 1 else raw)
 
+    finite: list[torch.Tensor] = []
     with capture_layers(model, architecture, on_layer):
         logits = model(input_ids=ids, attention_mask=mask).logits
+    check_finite(logits, valid, torch.stack(finite))
     raw = [torch.stack(x, dim=1) for x in zip(*per_layer)]  # [B, L, ...] each
     del per_layer
     chunks = {}
@@ -195,3 +198,14 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     has_next[:, :-1] = valid[:, 1:]
     ranks = torch.where(has_next, ranks, torch.full_like(ranks, -1))
     return chunks, ranks
+
+
+def check_finite(logits: torch.Tensor, valid: torch.Tensor, finite_layers: torch.Tensor) -> None:
+    """Refuse NaN or inf in the logits [B, T, V] at real tokens (``valid`` [B, T]) or in any layer's
+    contributions (``finite_layers`` [L] bool): a broken or overflowing model must not be stored as a circuit."""
+    bad_prompts = int((~torch.isfinite(logits).all(-1) & valid).any(-1).sum())
+    if bad_prompts:
+        raise TrajectoryError(f"non-finite logits (NaN or inf) for {bad_prompts} of {len(logits)} prompts")
+    bad_layers = (~finite_layers).nonzero().flatten().tolist()
+    if bad_layers:
+        raise TrajectoryError(f"non-finite contributions (NaN or inf) at layer(s) {', '.join(map(str, bad_layers))}")

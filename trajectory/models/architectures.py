@@ -60,6 +60,15 @@ def architecture_of(model: torch.nn.Module) -> Architecture:
     return architecture
 
 
+def context_length(config) -> int | None:
+    """The longest input the model's positions cover (None when its config does not say)."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     return model.base_model.layers
 

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from trajectory.config import FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
-from trajectory.errors import TrajectoryError
+from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
@@ -84,6 +84,8 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     probes = load_probe_set(config.probe_set)
     analyses = pipeline_analyses(config, probes)
     check_store(db)  # a directory, a read-only file, a file that is no store: say so before any work
+    if config.executor != "ray":  # a Ray task picks its device on its node
+        config.resolved_device()  # a device this machine lacks: say so now, not after the first download
     source = open_source(config, progress=progress)
     if graft_pair is not None:
         chosen = selected_revisions(config, source, ",".join(graft_pair))
@@ -192,9 +194,11 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
                     write_stage(db, write)
                     bar.write(write.log_line())
                 sys.stdout.flush()
+            except StoreWriteError:
+                raise  # the store cannot take more: every further revision would fail the same way
             except TrajectoryError as err:
                 failures.append(f"{revision.name}: {err}")
-                bar.write(f"error: {err}")
+                bar.write(f"error: {revision.name}: {err}")
             finally:
                 after = job.following
                 models.release_except(after)

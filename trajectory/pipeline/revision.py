@@ -15,17 +15,18 @@ from datetime import datetime, timezone
 
 import polars as pl
 
+from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
-from trajectory.models.architectures import architecture_of, readout
+from trajectory.models.architectures import architecture_of, context_length, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
 from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_revision, computed_ablation_inputs, extractive_revision,
                                         grafting_revision)
-from trajectory.prompts import encode_probe_set
+from trajectory.prompts import beyond_context, encode_probe_set
 from trajectory.store.analyses import Analysis
 from trajectory.store.db import REVISION_TABLES
 
@@ -84,6 +85,19 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
             said: set[str]) -> Iterator[StageWrite]:
     """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
     next one starts). The ablation stage reads the IFR rows this job computed, or those stored before."""
+    model, tokenizer = models.get(job.revision.name, config.dtype)
+    too_long = beyond_context(tokenizer, probes, context_length(model.config))
+    if too_long:  # refused in every stage, named once per ingest
+        for fact, length in too_long:
+            line = (f"fact {fact.fact_id} ({fact.relation}, {fact.subject[:40]!r}) left out: its sentence is {length} tokens, "
+                    f"longer than the model's context of {context_length(model.config)}")
+            if line not in said:
+                said.add(line)
+                bar.write(f"warning: {line}")
+        probes = probes.without({fact.fact_id for fact, _ in too_long})
+        if not len(probes):
+            raise TrajectoryError("every probe fact is longer than the model's context")
+    del model
     ifr = None
     if job.needed.get("ifr"):
         ifr = ifr_revision(config, models, job.revision, job.ordinal, probes, list(job.needed["ifr"]), run, device, bar, said)

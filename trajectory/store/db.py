@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from trajectory.errors import DatabaseBusyError, TrajectoryError
+from trajectory.errors import DatabaseBusyError, StoreWriteError, TrajectoryError
 from trajectory.paths import SQL_DIR
 
 # Per-revision tables, keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a
@@ -64,37 +65,72 @@ def schema_files() -> list[tuple[int, Path]]:
 SCHEMA_VERSION = max(v for v, _ in schema_files())
 
 
+# No extension is ever installed or loaded behind the user's back: a store path never causes network access.
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the store. A reader that finds a writer waits up to BUSY_WAIT_S, then says the store is busy; a
+    writer (the ingest) waits for readers as long as they stay, saying so once, so that it loses nothing."""
     if path.is_dir():
         raise TrajectoryError(f"{path} is a directory, not a store; pass --db a .duckdb file")
     if not read_only:
         _check_writable(path)
     deadline = time.monotonic() + BUSY_WAIT_S
+    said = False
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=_NO_EXTENSIONS)
             con.execute("SET enable_progress_bar = false")  # the CLI draws its own bars; -q means quiet
             return con
         except duckdb.Error as err:
             message = str(err).splitlines()[0]
             if "lock" not in message.lower():
-                if "not a valid DuckDB database" in message or "Invalid Input Error" in message or "Serialization" in message:
-                    raise TrajectoryError(f"{path} is not a DuckDB file; pass --db a trajectory store or a new file name") from None
-                raise TrajectoryError(f"cannot open {path}: {message}") from None
-            if time.monotonic() > deadline:
+                raise TrajectoryError(_open_failure(path, message)) from None
+            if not read_only:
+                if not said:
+                    holder = re.search(r"PID (\d+)", str(err))
+                    print(f"waiting for {path}: another process{f' (pid {holder[1]})' if holder else ''} has it open; "
+                          "the ingest goes on when it closes (Ctrl-C stops)", file=sys.stderr, flush=True)
+                    said = True
+            elif time.monotonic() > deadline:
                 raise DatabaseBusyError(f"database {path} is busy (another process is writing to it); try again shortly") from None
             time.sleep(0.2)
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse a read-only store or folder by its permission bits (as root, the OS alone would not)."""
+def _open_failure(path: Path, message: str) -> str:
+    """One line for a file DuckDB cannot open as a database."""
+    if "extension" in message.lower():  # DuckDB recognised another format (SQLite, ...) and would load a reader for it
+        return f"{path} is not a DuckDB file (another database format); pass --db a trajectory store or a new file name"
+    if "not a valid DuckDB database" in message or "Invalid Input Error" in message or "Serialization" in message:
+        return f"{path} is not a DuckDB file; pass --db a trajectory store or a new file name"
+    if "Could not read enough bytes" in message or "Corrupt" in message or "checksum" in message.lower():
+        return f"{path} is truncated or damaged ({message}); restore it from a copy or pass another --db"
+    return f"cannot open {path}: {message}"
+
+
+def _check_writable(path: Path, flag: str = "--db") -> None:
+    """Refuse a read-only store or folder by its permission bits (as root, the OS alone would not), or on
+    a read-only filesystem."""
     target = path
     while not target.exists():
         target = target.parent
     mode = target.stat().st_mode
-    if not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(target, os.W_OK):
-        what = "store" if target == path else "folder"
-        raise TrajectoryError(f"{target} is read-only; make the {what} writable or pass another --db")
+    if not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(target, os.W_OK) or _read_only_mount(target):
+        what = "store" if target == path and flag == "--db" else "folder"
+        raise TrajectoryError(f"{target} is read-only; make the {what} writable or pass another {flag}")
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """:func:`_check_writable` for any output, naming the flag that chose it."""
+    _check_writable(Path(path), flag)
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -143,7 +179,7 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def memory_store() -> Iterator[duckdb.DuckDBPyConnection]:
     """An empty in-memory store with the current schema (no views): the stored column types for rows
     computed but not yet written."""
-    con = duckdb.connect()
+    con = duckdb.connect(config=_NO_EXTENSIONS)
     try:
         for _, file in schema_files():
             con.execute(file.read_text())
@@ -253,6 +289,16 @@ def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Dat
     ``revisions`` or ``stage_runs``, is last in ``tables``); ``shared``: model-level tables (prompts,
     runs) inserted where their keys are new.
     """
+    try:
+        _write_revision(path, revision, frames, shared, tables)
+    except (duckdb.Error, OSError) as err:
+        text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise StoreWriteError(f"cannot write {revision} into {path} ({text}); nothing of it was stored, the revisions "
+                              "before it are kept: free space (or fix the store) and re-run") from None
+
+
+def _write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame],
+                    tables: tuple[str, ...]) -> None:
     with writer(path) as con, transaction(con):
         for analysis_id, by_table in frames.items():
             for table in tables:
@@ -312,22 +358,30 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
 @contextmanager
 def ingest_lock(path: Path) -> Iterator[None]:
     """Hold ``<store>.ingest.lock`` for a whole ingest: a second ingest into the same store says it is
-    busy instead of doing the same revisions again. The kernel drops the lock if the process dies."""
+    busy instead of doing the same revisions again. The kernel drops the lock if the process dies; the
+    file is removed when the ingest ends."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".ingest.lock")
-    handle = open(lock_path, "a+")
-    try:
+    while True:
+        handle = open(lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise DatabaseBusyError(f"{path} is busy: an ingest ({holder}) is writing to it; wait for it to finish or pass another --db") from None
+        # The file we locked may have been removed by the ingest that just ended: then lock the new one.
+        if lock_path.exists() and os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
         handle.flush()
         yield
     finally:
+        lock_path.unlink(missing_ok=True)  # while still holding the lock, so no other ingest holds this file
         handle.close()

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from trajectory.errors import TrajectoryError
 from trajectory.store.analyses import choose
-from trajectory.store.db import reader, scope
+from trajectory.store.db import check_writable, reader, scope
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions")
 PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "extractive_scores", "ocr", "stage_runs", "grafts", "ablations")
@@ -28,9 +28,10 @@ def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool
     """Write the analysis ``analysis`` names (see :func:`choose`) into the new folder ``out``.
 
     Returns the analysis's name and the files written."""
-    out = Path(out)
+    out = Path(os.path.realpath(Path(out).expanduser()))  # a symlink: export where it points
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TrajectoryError(f"{out} exists and is not an empty folder; pass a new --out")
+    check_writable(out.parent, "--out")  # the export is written beside it, then renamed into place
     with reader(db) as con:
         chosen = choose(con, analysis)
         if chosen.height != 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -28,12 +30,13 @@ def named_queries() -> dict[str, tuple[str, str]]:
 READ_ONLY_STATEMENTS = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
 
 
-def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool = False) -> pl.DataFrame:
+def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool = False, timeout: float | None = None) -> pl.DataFrame:
     """Run one read-only statement over the analyses ``analysis`` names (``all``: the whole store;
     None: each model's latest, see :func:`trajectory.store.analyses.choose`).
 
     The statement runs on a read-only connection with file access switched off; anything but a
-    SELECT-like statement (DROP, DELETE, ATTACH, COPY, SET ...) is refused before it runs.
+    SELECT-like statement (DROP, DELETE, ATTACH, COPY, SET ...) is refused before it runs. It stops at
+    once on Ctrl-C, and after ``timeout`` seconds when given, with one line.
     """
     with reader(db) as con:
         statements = _parse(con, sql)
@@ -49,10 +52,43 @@ def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool =
                 print(describe_choice(con, chosen), file=sys.stderr)
             scope(con, chosen["analysis_id"].to_list())
         lock_down(con)
+        return pl.from_arrow(_interruptible(con, sql, timeout))
+
+
+def _interruptible(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None):
+    """The query's Arrow table, computed in a thread so that Ctrl-C and the time limit interrupt DuckDB
+    (a signal reaches Python only between its calls, so a long join would otherwise run on). The wait is
+    on an Event: a Thread.join broken by Ctrl-C can leave the thread reported as ended while it runs."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def work() -> None:
         try:
-            return pl.from_arrow(con.sql(sql).to_arrow_table())
-        except duckdb.Error as err:
+            outcome["table"] = con.sql(sql).to_arrow_table()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    deadline = None if not timeout else time.monotonic() + timeout
+    threading.Thread(target=work, name="query", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            if deadline is not None and time.monotonic() > deadline:
+                con.interrupt()
+                done.wait()
+                raise TrajectoryError(f"query stopped after its time limit of {timeout:g} s; pass --timeout SECONDS (0: none) "
+                                      "for a longer one")
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait()
+        raise
+    if "error" in outcome:
+        err = outcome["error"]
+        if isinstance(err, duckdb.Error):
             raise TrajectoryError(f"query failed: {str(err).splitlines()[0]}") from None
+        raise err
+    return outcome["table"]
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:
@@ -71,10 +107,12 @@ def run_query_command(args: argparse.Namespace) -> int:
     sql = queries[args.sql][1] if args.sql in queries else args.sql
     if args.sql not in queries and len(args.sql.split()) == 1:  # one word: meant as a query name
         raise TrajectoryError(f"unknown query {args.sql!r}; 'trajectory query --list' shows the named ones")
-    frame = run_sql(Path(args.db), sql, args.analysis, say_which=True)
+    if args.format == "parquet" and not args.output:
+        raise TrajectoryError("--format parquet needs --output FILE")
+    if args.output and Path(args.output).is_dir():
+        raise TrajectoryError(f"--output {args.output} is a folder; name a file to write")
+    frame = run_sql(Path(args.db), sql, args.analysis, say_which=True, timeout=args.timeout or None)
     if args.format == "parquet":
-        if not args.output:
-            raise TrajectoryError("--format parquet needs --output FILE")
         frame.write_parquet(args.output)
     elif args.format == "csv":
         frame.write_csv(args.output or sys.stdout)

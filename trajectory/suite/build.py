@@ -11,6 +11,8 @@ same corpus, and names its revisions as Pythia does: ``step{N}``, the final step
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
 import shutil
 import tempfile
@@ -36,6 +38,7 @@ REFERENCE_REPO = "trajectory/olmo-tiny-facts"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
 NEOX_REPO = "trajectory/neox-tiny-facts"
 NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
+log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
 EOS, PAD = "<|endoftext|>", "<|padding|>"
 
@@ -92,8 +95,23 @@ class SuiteResult:
 
 
 def is_built(config: SuiteConfig, cache_dir: Path | None = None) -> bool:
-    marker = repo_folder(cache_dir or reference_hub_cache(), config.repo_id) / MARKER
-    return marker.is_file() and json.loads(marker.read_text()).get("config") == _config_dict(config)
+    marker = _read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id))
+    return marker is not None and marker.get("config") == _config_dict(config)
+
+
+def _read_marker(folder: Path) -> dict | None:
+    """The finished build's marker, or None when there is none or it is damaged (then the build is redone)."""
+    path = folder / MARKER
+    if not path.is_file():
+        return None
+    try:
+        marker = json.loads(path.read_text())
+        if isinstance(marker, dict) and {"config", "revisions", "accuracy"} <= marker.keys():
+            return marker
+    except (ValueError, UnicodeDecodeError):
+        pass
+    log.warning("%s is damaged (truncated or edited); the reference is built again", path)
+    return None
 
 
 def build_suite(
@@ -103,7 +121,7 @@ def build_suite(
     cache_dir = Path(cache_dir or reference_hub_cache())
     folder = repo_folder(cache_dir, config.repo_id)
     if not force and is_built(config, cache_dir):
-        marker = json.loads((folder / MARKER).read_text())
+        marker = _read_marker(folder)
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
     (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
     for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
@@ -170,7 +188,9 @@ def build_suite(
 
     seconds = time.perf_counter() - started
     marker = {"config": _config_dict(config), "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1)}
-    (folder / MARKER).write_text(json.dumps(marker, indent=1))
+    partial = folder / (MARKER + ".partial")  # written whole, then renamed: a crash leaves no truncated marker
+    partial.write_text(json.dumps(marker, indent=1))
+    os.replace(partial, folder / MARKER)
     return SuiteResult(config.repo_id, cache_dir, saved, accuracy, seconds)
 
 
