@@ -21,13 +21,11 @@ from timing import best_of
 
 from trajectory.ablation.stage import run_stage
 from trajectory.config import load_pipeline
-from trajectory.extractive.prompts import encode_rewards
-from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest, pipeline_analyses
 from trajectory.pipeline.sources import open_source
-from trajectory.pipeline.stages import ablation_inputs
-from trajectory.prompts import encode_probe_set
+from trajectory.pipeline.stages import ablation_inputs, ablation_settings
+from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 
 RESULTS = Path(__file__).parent / "results" / "ablation_stage.json"
 
@@ -38,7 +36,7 @@ def main() -> None:
     names = [r.name for r in source.list_revisions()]
     chosen = [names[4], names[len(names) // 2], names[-1]]
     probes = load_builtin()
-    settings = load_pipeline("reference").ablation_settings()
+    settings = ablation_settings(load_pipeline("reference"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
@@ -48,7 +46,7 @@ def main() -> None:
             model, tokenizer = source.load(name)
             inputs = ablation_inputs(db, name, [analysis_id])
             facts = encode_probe_set(tokenizer, probes).facts
-            batch = encode_rewards(tokenizer, fact_prompts(facts), counterfactuals=0)
+            batch = encode_prompts(tokenizer, fact_prompts(facts))
             with torch.no_grad():
                 forward = best_of(lambda: model(input_ids=batch.input_ids, attention_mask=batch.attention_mask))
             stage = best_of(lambda: run_stage(model, tokenizer, probes, inputs, settings, "cpu"))

@@ -19,6 +19,7 @@ from trajectory.extractive.ocr import load_ocr_probes
 from trajectory.extractive.stage import between_revisions, out_of_context
 from trajectory.facts import load_builtin
 from trajectory.ifr import trace
+from trajectory.pipeline.stages import extractive_settings
 from trajectory.prompts import encode_probe_set
 
 RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"
@@ -67,7 +68,7 @@ def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_fac
 def main() -> None:
     config, (before_name, before), (after_name, after), tokenizer = middle_pair()
     facts = load_builtin()
-    settings = config.extractive_settings()
+    settings = extractive_settings(config)
     encoded = encode_probe_set(tokenizer, facts)
     probes = load_ocr_probes(settings.ocr, settings.seed)
 

@@ -1,4 +1,4 @@
-"""What the study's FFN renormalisation changes on the reference trajectory (not a test; METHOD.md §3).
+"""What llm-transparency-tool's FFN renormalisation (``llm-tt``) changes on the reference trajectory (not a test; METHOD.md §3).
 
 Ingests every reference revision once with both ``ifr.ffn_renormalisation`` modes at τ = 0.01 (the
 study's) and 0.05 (four analyses from one forward pass per revision, into one store), then compares
@@ -43,7 +43,7 @@ ROLE_CHANGES = """
 SELECT ap.tau, p.kind, count(*) AS n_pairs, count(*) FILTER (WHERE p.role <> s.role) AS n_differ,
        count(*) FILTER (WHERE p.role <> 'deactivated' AND s.role = 'deactivated') AS active_to_deactivated
 FROM roles p JOIN analyses ap ON ap.analysis_id = p.analysis_id AND ap.ffn_renormalisation = 'per_position'
-JOIN analyses ast ON ast.tau = ap.tau AND ast.ffn_renormalisation = 'study'
+JOIN analyses ast ON ast.tau = ap.tau AND ast.ffn_renormalisation = 'llm-tt'
 JOIN roles s ON s.analysis_id = ast.analysis_id AND s.revision = p.revision AND s.relation = p.relation
             AND s.kind = p.kind AND s.layer = p.layer AND coalesce(s.head, -1) = coalesce(p.head, -1)
 GROUP BY ALL ORDER BY ALL"""
@@ -55,9 +55,9 @@ WITH rows AS (
     FROM circuits c JOIN analyses a USING (analysis_id)
 )
 SELECT tau, kind, count(*) FILTER (WHERE mode = 'per_position') AS per_position_rows,
-       count(*) FILTER (WHERE mode = 'study') AS study_rows,
+       count(*) FILTER (WHERE mode = 'llm-tt') AS llm_tt_rows,
        (SELECT count(*) FROM (SELECT revision, fact_id, root, kind, layer, head FROM rows r WHERE r.tau = o.tau AND r.kind = o.kind AND mode = 'per_position'
-                              EXCEPT SELECT revision, fact_id, root, kind, layer, head FROM rows r WHERE r.tau = o.tau AND r.kind = o.kind AND mode = 'study')) AS only_per_position
+                              EXCEPT SELECT revision, fact_id, root, kind, layer, head FROM rows r WHERE r.tau = o.tau AND r.kind = o.kind AND mode = 'llm-tt')) AS only_per_position
 FROM rows o GROUP BY ALL ORDER BY ALL
 """
 
@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "ffn.duckdb"
-        config = replace(load_pipeline("reference"), thresholds=(0.01, 0.05), ffn_renormalisations=("per_position", "study"))
+        config = replace(load_pipeline("reference"), thresholds=(0.01, 0.05), ffn_renormalisations=("per_position", "llm-tt"))
         assert ingest(config, db, progress=False) == 0
         result = {
             "command": "python benchmarks/ffn_renormalisation.py",

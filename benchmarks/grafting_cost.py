@@ -13,13 +13,12 @@ from pathlib import Path
 import torch
 from timing import best_of, middle_pair
 
-from trajectory.extractive.prompts import encode_rewards
-from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import load_builtin
 from trajectory.grafting.configs import GraftConfig, build_graft, default_configs
 from trajectory.grafting.graft import grafted
 from trajectory.grafting.measure import left_aligned
 from trajectory.grafting.stage import GraftingSettings, graft_pair
+from trajectory.prompts import encode_prompts, fact_prompts
 
 BATCH = 40  # prompts per chunk, as pipelines/reference.toml
 
@@ -27,7 +26,7 @@ BATCH = 40  # prompts per chunk, as pipelines/reference.toml
 def main() -> None:
     _, (recipient_name, recipient), (donor_name, donor), tokenizer = middle_pair()
     facts = load_builtin()
-    prompts = left_aligned(encode_rewards(tokenizer, fact_prompts(facts), counterfactuals=0))
+    prompts = left_aligned(encode_prompts(tokenizer, fact_prompts(facts), candidates=False))
     configs = [GraftConfig("none")] + default_configs()
     layers = recipient.config.num_hidden_layers
     valid = prompts.attention_mask.bool()

@@ -14,7 +14,7 @@ from trajectory.ablation.masks import FACT_TARGETS, Ablation, fact_ablations, ra
 from trajectory.ablation.measure import run_ablations, run_rows
 from trajectory.ablation.plan import revision_plan, sample_per_relation
 from trajectory.ablation.stage import circuit_masks, role_codes
-from trajectory.extractive.measure import RewardBatch
+from trajectory.prompts import RewardBatch
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.roles.scores import ROLES
 

@@ -117,6 +117,12 @@ def test_query_defaults_to_the_latest_analysis_and_says_so(shared_store, capsys)
     some = run_sql(shared_store, "SELECT analysis_id FROM analyses ORDER BY name LIMIT 1")["analysis_id"][0]
     assert main(["query", "SELECT DISTINCT analysis_id FROM role_counts", "--db", str(shared_store), "-f", "csv", "-a", some[:6]]) == 0
     assert capsys.readouterr().out.split() == ["analysis_id", some]
+    # As a table for one analysis, the analysis and model columns (one value, named above) are left out.
+    assert main(["query", "final_roles", "--db", str(shared_store)]) == 0
+    table = capsys.readouterr().out
+    assert "│ kind" in table and "analysis" not in table and "model" not in table
+    assert main(["query", "final_roles", "--db", str(shared_store), "-a", "all"]) == 0
+    assert "analysis" in capsys.readouterr().out
 
 
 def test_export_writes_one_analysis_readable_as_is(shared_store, tmp_path, capsys):

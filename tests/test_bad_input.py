@@ -333,11 +333,11 @@ def test_pull_request_refs_are_not_revisions(tmp_path):
 
 def test_a_damaged_suite_marker_means_not_built(tmp_path):
     from trajectory.hub.source import repo_folder
-    from trajectory.suite.build import MARKER, SMALL as SMALL_SUITE, _config_dict, is_built
+    from trajectory.suite.build import LAYOUT, MARKER, SMALL as SMALL_SUITE, _config_dict, is_built
 
     marker = repo_folder(tmp_path, SMALL_SUITE.repo_id) / MARKER
     marker.parent.mkdir(parents=True)
-    whole = json.dumps({"config": _config_dict(SMALL_SUITE), "revisions": ["main"], "accuracy": {}})
+    whole = json.dumps({"config": _config_dict(SMALL_SUITE), "layout": LAYOUT, "revisions": ["main"], "accuracy": {}})
     marker.write_text(whole)
     assert is_built(SMALL_SUITE, tmp_path)
     marker.write_text(whole[: len(whole) // 2])  # truncated

@@ -4,8 +4,9 @@ import torch
 
 from trajectory.ifr.circuits import circuit_activity
 from trajectory.ifr.contributions import (
-    EPSILON, attention_contributions, ffn_contributions, head_outputs, threshold_attention, threshold_ffn,
+    EPSILON, attention_contributions, ffn_contributions, threshold_attention, threshold_ffn,
 )
+from trajectory.models.capture import head_outputs
 
 
 def _random_layer(batch=2, length=5, heads=3, dim=8, seed=0):
@@ -93,14 +94,14 @@ def test_circuit_of_a_hand_made_graph():
     assert ffns[0, :, 0].tolist() == [False, False, True]
 
 
-def test_study_ffn_renormalisation_divides_by_the_prompts_ffn_total():
-    """METHOD.md §3: the study's code divided position i by c_res[i] + Σ_j c_ffn[j] over the prompt."""
+def test_llm_tt_ffn_renormalisation_divides_by_the_prompts_ffn_total():
+    """METHOD.md §3: llm-transparency-tool's helper divides position i by c_res[i] + Σ_j c_ffn[j] over the prompt."""
     g = torch.Generator().manual_seed(3)
     c_ffn = torch.rand(2, 3, 6, generator=g)  # [B, L, T]
     c_ffn[1, :, 4:] = 0  # padding of prompt 1
     c_res = (1 - c_ffn) * (c_ffn > 0)
     tau = 0.3
-    got_ffn, got_res = threshold_ffn(c_ffn, c_res, tau, "study")
+    got_ffn, got_res = threshold_ffn(c_ffn, c_res, tau, "llm-tt")
     for b in range(2):
         for l in range(3):
             kept_ffn = [float(v) if v > tau else 0.0 for v in c_ffn[b, l]]
@@ -111,4 +112,4 @@ def test_study_ffn_renormalisation_divides_by_the_prompts_ffn_total():
                 torch.testing.assert_close(got_res[b, l, i], torch.tensor(kept_res[i] / denominator))
     per_position_ffn, per_position_res = threshold_ffn(c_ffn, c_res, tau)
     torch.testing.assert_close((per_position_ffn + per_position_res)[0], torch.ones(3, 6))
-    assert (got_ffn + got_res < 0.9).any()  # the study's parts no longer sum to one per position
+    assert (got_ffn + got_res < 0.9).any()  # the helper's parts no longer sum to one per position

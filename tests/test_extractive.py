@@ -15,7 +15,8 @@ import pytest
 import torch
 from transformers import OlmoConfig, OlmoForCausalLM
 
-from trajectory.extractive.measure import RewardBatch, score_update
+from trajectory.extractive.measure import score_update
+from trajectory.prompts import RewardBatch
 from trajectory.extractive.scores import align_positions
 
 

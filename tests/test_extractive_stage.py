@@ -14,11 +14,12 @@ from trajectory.config import load_pipeline
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.finetune import FinetuneRecipe, finetune, trained_parameters
 from trajectory.extractive.ocr import reference_probes
-from trajectory.extractive.scores import candidate_ranks
-from trajectory.extractive.stage import fact_prompts, score_prompts
+from trajectory.extractive.stage import score_prompts
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
+from trajectory.pipeline.stages import extractive_settings
+from trajectory.prompts import candidate_ranks, fact_prompts
 from trajectory.store.db import reader
 
 
@@ -29,7 +30,7 @@ def frame(con, sql: str, params=None) -> pl.DataFrame:
 def test_stored_pretraining_scores_equal_a_direct_computation(small_store, small_pair):
     config = load_pipeline("reference-small")
     names, before, after, tokenizer = small_pair
-    direct = score_prompts(before, after, tokenizer, fact_prompts(load_builtin()), config.extractive_settings(), "cpu")
+    direct = score_prompts(before, after, tokenizer, fact_prompts(load_builtin()), extractive_settings(config), "cpu")
     with reader(small_store) as con:
         stored = frame(con, """SELECT fact_id, layer, head, informative, upstream, downstream FROM extractive_scores
                                WHERE revision = $r AND measure = 'pretraining' AND kind = 'head' AND fact_id IS NOT NULL

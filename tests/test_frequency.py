@@ -4,15 +4,18 @@ a probe file's own frequency column."""
 from dataclasses import replace
 
 import numpy as np
+import polars as pl
 import pytest
 
 import trajectory.suite.build as build
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import load_builtin, load_probe_set
-from trajectory.pipeline.frequency import buckets, frequency_frame
+from trajectory.hub.source import RevisionSource
+from trajectory.pipeline.frequency import buckets, frequency_frame, published_counts
 from trajectory.suite.corpus import fact_sentences
 from trajectory.suite.frequency import corpus_counts
+from trajectory.suite.recipe import checkpoint_steps
 
 
 def whole_word_count(text: str, word: str) -> int:
@@ -45,13 +48,37 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch):
     facts = list(load_builtin())
     wordings = [set(fact_sentences(f)) for f in facts]
     counts = corpus_counts(config)
-    assert sorted(counts) == sorted(build._checkpoint_steps(config) | {config.steps})
+    assert sorted(counts) == sorted(checkpoint_steps(config) | {config.steps})
     for step, (fact_count, subject_count) in counts.items():
         texts = [t for batch in texts_per_step[:step] for t in batch]
         expected_facts = [sum(t in wording for t in texts) for wording in wordings]
         expected_subjects = [sum(whole_word_count(t, f.subject) for t in texts) for f in facts]
         assert fact_count.tolist() == expected_facts and subject_count.tolist() == expected_subjects
     assert counts[config.steps][0].sum() > 0 and (counts[config.steps][1] > counts[config.steps][0]).any()  # not vacuous
+    # The build publishes them beside each checkpoint; the pipeline reads them from there, matched by fact.
+    source = RevisionSource(config.repo_id, cache_dir=tmp_path, offline=True)
+    revisions = source.list_revisions()
+    published = published_counts(source, revisions)
+    assert list(published) == [r.name for r in revisions]
+    for revision in revisions:
+        fact_count, subject_count = counts[config.steps if revision.is_main else revision.step]
+        assert published[revision.name]["fact_count"].to_list() == fact_count.tolist()
+        assert published[revision.name]["subject_count"].to_list() == subject_count.tolist()
+    pipeline = PipelineConfig(name="x", repo_id=config.repo_id, frequency_high=3, frequency_low=1)
+    shuffled = load_probe_set_from(tmp_path, facts[::-7])
+    frame = frequency_frame(pipeline, shuffled, published)
+    final = dict(zip(frame.filter(pl.col("revision") == "main")["fact_id"], frame.filter(pl.col("revision") == "main")["fact_count"]))
+    assert final == {f.fact_id: int(counts[config.steps][0][facts.index(next(g for g in facts if g.subject == f.subject
+                                                                                    and g.relation == f.relation))])
+                     for f in shuffled}
+    assert set(frame["bucket"]) <= {"high", "medium", "low"} and frame["revision"].n_unique() == len(revisions)
+
+
+def load_probe_set_from(folder, facts):
+    """A probe file of these facts, in this order (fact ids follow the file)."""
+    path = folder / "some.tsv"
+    path.write_text("relation\ttemplate\tsubject\tobject\n" + "".join(f"{f.relation}\t{f.template}\t{f.subject}\t{f.object}\n" for f in facts))
+    return load_probe_set(path)
 
 
 def test_buckets_and_a_probe_files_frequency_column(tmp_path):
@@ -64,10 +91,10 @@ def test_buckets_and_a_probe_files_frequency_column(tmp_path):
     probes = load_probe_set(path)
     assert [f.frequency for f in probes] == [12, None, 2]
     config = PipelineConfig(name="mine", repo_id="org/model", frequency_high=10, frequency_low=3)
-    frame = frequency_frame(config, probes, [])
+    frame = frequency_frame(config, probes, {})
     assert frame["fact_id"].to_list() == [0, 2] and frame["bucket"].to_list() == ["high", "low"]
     assert frame["revision"].null_count() == 2 and frame["fact_count"].to_list() == [12, 2]
-    assert frequency_frame(config, load_builtin(), []) is None  # no counts known: no rows
+    assert frequency_frame(config, load_builtin(), {}) is None  # no counts known: no rows
     path.write_text("relation\ttemplate\tsubject\tobject\tfrequency\ncapital\tThe capital of {} is\tFrance\tParis\tmany\n")
     with pytest.raises(TrajectoryError, match="line 2: frequency must be a whole number"):
         load_probe_set(path)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from transformers import DynamicCache, OlmoConfig, OlmoForCausalLM
 
-from trajectory.extractive.measure import RewardBatch
+from trajectory.prompts import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft, default_configs, layer_range, position_mask
 from trajectory.grafting.graft import COMPONENTS, grafted
-from trajectory.grafting.measure import GraftPrompts, last_token_logits, left_aligned, prefix_groups, ranks_in_chunks
+from trajectory.grafting.measure import GraftPrompts, cache_kwargs, last_token_logits, left_aligned, prefix_groups, ranks_in_chunks
 from trajectory.prompts import vocabulary_ranks
 
 
@@ -65,8 +65,7 @@ def literal_logits(recipient, donor, config: GraftConfig, ids, valid, subject, l
                 for (w, name), (src, _) in zip(module_of(mine, component), module_of(d if use_donor else a, component)):
                     getattr(w, name).weight.copy_(getattr(src, name).weight)
         embeddings = (donor if config.embedding and grafted_at[t] else recipient).get_input_embeddings()
-        out = work(inputs_embeds=embeddings(ids[b, t : t + 1])[None], past_key_values=cache, use_cache=True)
-        cache = out.past_key_values
+        out = work(inputs_embeds=embeddings(ids[b, t : t + 1])[None], **cache_kwargs(cache))  # the cache grows in place
         rows.append(out.logits[0, -1])
     return torch.stack(rows)
 

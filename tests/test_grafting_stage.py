@@ -12,10 +12,9 @@ from test_grafting import literal_logits
 
 from trajectory.config import load_pipeline
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.prompts import encode_rewards
-from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import load_builtin
 from trajectory.grafting.configs import GraftConfig, default_configs
+from trajectory.prompts import encode_prompts, fact_prompts
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
 from trajectory.store.db import reader
@@ -31,7 +30,7 @@ def test_stored_ranks_equal_direct_computations(small_store, small_pair):
     names, recipient, donor, tokenizer = small_pair
     facts = load_builtin()
     prompts = fact_prompts(facts)
-    batch = encode_rewards(tokenizer, [prompts[i] for i in FACTS_CHECKED], counterfactuals=0)
+    batch = encode_prompts(tokenizer, [prompts[i] for i in FACTS_CHECKED], candidates=False)
     valid = batch.attention_mask.bool()
     positions = torch.arange(valid.shape[1])[None]
     subject = (positions >= batch.subject_start[:, None]) & (positions < batch.subject_end[:, None])

@@ -44,8 +44,8 @@ def layer_parts(model, ids, mask):
     return parts
 
 
-def study_threshold_and_renormalise(tau, c_blocks, c_residual):
-    """The study's thresholding helper as it behaves (llm-transparency-tool's routes): blocks and
+def llm_tt_threshold_and_renormalise(tau, c_blocks, c_residual):
+    """llm-transparency-tool's released thresholding helper as it behaves (its routes): blocks and
     residual below τ are zeroed, then divided by the residual plus the blocks summed over the axes the
     blocks have beyond the residual's. For the FFN those axes are none, the tuple is empty, and
     PyTorch's ``sum(dim=())`` sums every axis."""
@@ -58,7 +58,7 @@ def study_threshold_and_renormalise(tau, c_blocks, c_residual):
 
 def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position"):
     """Contributions by loops and circuits by depth-first search, for prompt 0..B-1, one at a time
-    (as the study traced them); the FFN renormalised per position or as the study's code did."""
+    (as the study traced them); the FFN renormalised per position or as llm-transparency-tool's helper does."""
     results = []
     for b in range(ids.shape[0]):
         n = int(mask[b].sum())
@@ -89,8 +89,8 @@ def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position")
                 pf = max(EPSILON, float(y.abs().sum() - m.abs().sum()))
                 pr = max(EPSILON, float(y.abs().sum() - p.ffn_branch[0, i].abs().sum()))
                 ffn[l, i], res_f[l, i] = pf / (pf + pr), pr / (pf + pr)
-            if ffn_renormalisation == "study":  # one prompt, one layer: blocks and residual both [1, n]
-                kept_ffn, kept_res = study_threshold_and_renormalise(tau, ffn[l : l + 1].clone(), res_f[l : l + 1].clone())
+            if ffn_renormalisation == "llm-tt":  # one prompt, one layer: blocks and residual both [1, n]
+                kept_ffn, kept_res = llm_tt_threshold_and_renormalise(tau, ffn[l : l + 1].clone(), res_f[l : l + 1].clone())
                 ffn[l], res_f[l] = kept_ffn[0], kept_res[0]
             else:
                 for i in range(n):
@@ -163,25 +163,25 @@ def test_trace_matches_literal_reference(kind):
     assert 0 < total_active < result.heads.numel()  # the comparison is not vacuous
 
 
-def test_study_ffn_renormalisation_matches_the_studys_helper():
+def test_llm_tt_ffn_renormalisation_matches_llm_transparency_tools_helper():
     model = tiny("olmo")
     ids, mask = batch()
-    study = trace(model, ids, mask, threshold=TAU, ffn_renormalisation="study")
+    llm_tt = trace(model, ids, mask, threshold=TAU, ffn_renormalisation="llm-tt")
     per_position = trace(model, ids, mask, threshold=TAU)
-    for b, (attn, res_a, ffn, res_f, heads, ffns) in enumerate(literal_reference(model, ids, mask, TAU, "study")):
+    for b, (attn, res_a, ffn, res_f, heads, ffns) in enumerate(literal_reference(model, ids, mask, TAU, "llm-tt")):
         n = attn.shape[1]
-        torch.testing.assert_close(study.ffn[b, :, :n], ffn, rtol=1e-4, atol=1e-6)
-        torch.testing.assert_close(study.ffn_residual[b, :, :n], res_f, rtol=1e-4, atol=1e-6)
-        torch.testing.assert_close(study.attn[b, :, :n, :n], attn, rtol=1e-4, atol=1e-6)
-        assert torch.equal(study.heads[b, :n], heads) and torch.equal(study.ffns[b, :n], ffns)
-    assert (study.ffn - per_position.ffn).abs().max() > 0.1  # the option changes the FFN edges: not vacuous
-    assert torch.equal(study.attn, per_position.attn)  # and touches only the FFN's renormalisation
+        torch.testing.assert_close(llm_tt.ffn[b, :, :n], ffn, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(llm_tt.ffn_residual[b, :, :n], res_f, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(llm_tt.attn[b, :, :n, :n], attn, rtol=1e-4, atol=1e-6)
+        assert torch.equal(llm_tt.heads[b, :n], heads) and torch.equal(llm_tt.ffns[b, :n], ffns)
+    assert (llm_tt.ffn - per_position.ffn).abs().max() > 0.1  # the option changes the FFN edges: not vacuous
+    assert torch.equal(llm_tt.attn, per_position.attn)  # and touches only the FFN's renormalisation
 
 
 def test_a_sweep_equals_separate_traces():
     model = tiny("llama")
     ids, mask = batch()
-    variants = [Variant(0.01), Variant(0.05), Variant(0.05, "study"), Variant(0.0)]
+    variants = [Variant(0.01), Variant(0.05), Variant(0.05, "llm-tt"), Variant(0.0)]
     together = trace_variants(model, ids, mask, variants, batch_size=2)
     for variant in variants:
         alone = trace(model, ids, mask, threshold=variant.threshold, ffn_renormalisation=variant.ffn_renormalisation, batch_size=2)

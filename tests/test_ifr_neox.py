@@ -164,8 +164,8 @@ def test_raw_parallel_parts_sum_to_one_and_ranks_come_from_the_same_pass():
 def test_what_gpt_neox_cannot_do_is_refused_in_one_line():
     model = tiny_neox(parallel=True)
     ids, mask = batch()
-    with pytest.raises(TrajectoryError, match="'study'.*parallel"):
-        trace(model, ids, mask, ffn_renormalisation="study")
+    with pytest.raises(TrajectoryError, match="'llm-tt'.*parallel"):
+        trace(model, ids, mask, ffn_renormalisation="llm-tt")
     from trajectory.grafting.graft import check_graftable
     from trajectory.models.taps import check_supported
 

@@ -105,9 +105,7 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     import torch
 
     from trajectory.config import load_pipeline
-    from trajectory.extractive.prompts import encode_rewards
-    from trajectory.extractive.scores import reward
-    from trajectory.extractive.stage import fact_prompts
+    from trajectory.prompts import encode_prompts, fact_prompts, reward
     from trajectory.facts import load_builtin
     from trajectory.pipeline.sources import open_source
 
@@ -123,7 +121,7 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
             assert counts["random"][0] == 2 * counts["role"][0] and counts["role"][1] == 30  # 3 facts × 10 relations
     source = open_source(load_pipeline("reference-small"), progress=False)
     model, tokenizer = source.load("main")
-    batch = encode_rewards(tokenizer, fact_prompts(load_builtin()), counterfactuals=0)
+    batch = encode_prompts(tokenizer, fact_prompts(load_builtin()))
     with torch.no_grad():
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
     expected = reward(logits, batch.position, batch.answer, batch.candidates, batch.candidate_mask)

@@ -27,9 +27,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from trajectory.config import RaySettings
 from trajectory.errors import TrajectoryError
 from trajectory.pipeline import ray_executor
-from trajectory.pipeline.ray_executor import DISK_RESOURCE, RaySettings, disk_mb, plan_tasks, task_source
+from trajectory.pipeline.ray_executor import DISK_RESOURCE, disk_mb, plan_tasks, task_source
 
 # Columns that say when and how long, not what: they differ between any two ingests.
 VOLATILE = {"run_id", "started_at", "seconds", "ingested_at", "finished_at", "applied_at", "created_at"}
@@ -124,7 +125,8 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     resume, the stored ones. Both readings are the same SQL and must agree row for row."""
     from trajectory.config import load_pipeline
     from trajectory.facts import load_probe_set
-    from trajectory.pipeline.orchestrator import pipeline_analyses, run_frame, write_stage
+    from trajectory.pipeline.orchestrator import pipeline_analyses
+    from trajectory.pipeline.revision import run_frame
     from trajectory.pipeline.revision import LoadedModels, ifr_revision
     from trajectory.pipeline.sources import open_source, selected_revisions
     from trajectory.pipeline.stages import ablation_inputs, computed_ablation_inputs
@@ -143,7 +145,7 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     write = ifr_revision(config, LoadedModels(source, "cpu"), revision, 4, probes, analyses, run_frame(config, "cpu", ids), "cpu",
                          _NoBar(), set())
     computed = computed_ablation_inputs(write)
-    write_stage(db, write)
+    write.write(db)
     stored = ablation_inputs(db, revision.name, ids)
     assert set(computed) == set(stored) == set(ids)
     for a in ids:

@@ -110,3 +110,32 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
     with writer(db) as con:
         assert dict(con.sql("SELECT revision, stage FROM revisions").fetchall()) == {
             "stage2-ingredient3-step11931-tokens50B": 2, "step5000-tokens21B": None}
+
+
+def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, caplog):
+    import hashlib
+
+    import trajectory.config as config
+    from trajectory.store.analyses import Analysis
+
+    pipeline = tmp_path / "old.toml"
+    pipeline.write_text('[model]\nrepo = "x/y"\n[ifr]\nffn_renormalisation = ["per_position", "study"]\n')
+    config._SAID.clear()
+    with caplog.at_level("WARNING"):
+        assert config.load_pipeline(pipeline).ffn_renormalisations == ("per_position", "llm-tt")
+        assert config.load_pipeline(pipeline).ffn_renormalisations == ("per_position", "llm-tt")
+    said = [r.getMessage() for r in caplog.records if "deprecated name" in r.getMessage()]
+    assert len(said) == 1 and "'study' is the deprecated name of 'llm-tt'" in said[0]
+    # The id of an llm-tt analysis is the one its analyses were stored under as 'study'.
+    analysis = Analysis("org/m", "p1", "facts", 0.01, 0.1, "llm-tt")
+    old = hashlib.sha256("\x1f".join(("org/m", "p1", "10000000", "100000000", "study", "float32")).encode()).hexdigest()[:12]
+    assert analysis.analysis_id == old
+    # A store written before the rename (version 7) is migrated: column and name say llm-tt, the id stays.
+    db = tmp_path / "v7.duckdb"
+    with writer(db) as con:
+        con.execute("INSERT INTO analyses VALUES (?, 'm/facts/tau=0.01/theta=0.1/ffn=study', 'org/m', 'p1', 0.01, 0.1, 'study', "
+                    "'float32', now())", [old])
+        con.execute("DELETE FROM schema_version WHERE version >= 8")
+    with writer(db) as con:
+        assert con.sql("SELECT analysis_id, name, ffn_renormalisation FROM analyses").fetchall() == [
+            (old, "m/facts/tau=0.01/theta=0.1/ffn=llm-tt", "llm-tt")]

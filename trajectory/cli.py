@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--graft-pair", default=None, metavar="A,B",
                         help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
     ingest.add_argument("--ffn-renormalisation", default=None,
-                        help="per_position (the definition) or study (the study's code), or both comma-separated")
+                        help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
     ray = ingest.add_argument_group("executor", "where the revisions run (pipeline table [executor]); Ray needs pip install -e '.[ray]'")
     ray.add_argument("--executor", default=None, choices=["in-process", "ray"], help="in this process (default), or one Ray task per revision")
     ray.add_argument("--address", default=None, help="a running Ray cluster (default: start a local one on 127.0.0.1, stopped at the end)")

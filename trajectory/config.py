@@ -11,6 +11,7 @@ Unknown keys, wrong types and out-of-range values are errors that name the file 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -19,11 +20,27 @@ from pathlib import Path
 from trajectory.errors import TrajectoryError
 from trajectory.paths import PIPELINES_DIR, reference_hub_cache
 
+log = logging.getLogger(__name__)
 DEFAULT_PIPELINE = "reference"
 DTYPES = ("float32", "bfloat16", "float16")
 SUITE_ARCHITECTURES = ("olmo", "gpt-neox")  # what `trajectory suite build --arch` trains
-FFN_RENORMALISATIONS = ("per_position", "study")  # METHOD.md §3; "study" reproduces the study's code
+# METHOD.md §3: per position (the definition, and the study's own code), or as llm-transparency-tool's released helper.
+FFN_RENORMALISATIONS = ("per_position", "llm-tt")
+DEPRECATED_FFN_NAMES = {"study": "llm-tt"}  # the first name of "llm-tt", which was never what the study's code did
 EXECUTORS = ("in-process", "ray")
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """What the Ray executor (trajectory.pipeline.ray_executor) needs of a pipeline."""
+
+    address: str | None = None  # None: a local cluster on 127.0.0.1, stopped at the end
+    gpus_per_task: float | None = None  # None: 1 on a cluster with GPUs, else 0
+    cpus_per_task: float = 1.0
+    memory_gb_per_task: float | None = None
+    max_in_flight: int | None = None  # None: as many as the cluster runs at once
+    max_retries: int = 3
+    scratch: str | None = None  # None: $TRAJECTORY_SCRATCH, else the node's temp folder
 
 
 @dataclass(frozen=True)
@@ -135,31 +152,7 @@ class PipelineConfig:
         """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
         return list(itertools.product(self.thresholds, self.ffn_renormalisations, self.thetas))
 
-    def extractive_settings(self):
-        from trajectory.extractive.finetune import FinetuneRecipe
-        from trajectory.extractive.stage import ExtractiveSettings
-
-        recipe = FinetuneRecipe(self.finetune_optimizer, self.finetune_learning_rate, self.finetune_epochs,
-                                self.finetune_batch_size, self.finetune_train)
-        return ExtractiveSettings(self.extractive_counterfactuals, self.extractive_per_fact, self.extractive_batch_size,
-                                  None if self.ocr_probe == "none" else self.ocr_probe, recipe)
-
-    def grafting_settings(self):
-        from trajectory.grafting.stage import GraftingSettings
-
-        if self.graft_configs is None:
-            return GraftingSettings(batch_size=self.grafting_batch_size)
-        return GraftingSettings(self.graft_configs, self.grafting_batch_size)
-
-    def ablation_settings(self):
-        from trajectory.ablation.stage import AblationSettings
-
-        return AblationSettings(self.ablation_mode, self.ablation_draws, self.ablation_facts_per_relation, self.ablation_seed,
-                                self.ablation_batch_size)
-
-    def ray_settings(self):
-        from trajectory.pipeline.ray_executor import RaySettings
-
+    def ray_settings(self) -> RaySettings:
         return RaySettings(self.ray_address, self.ray_gpus_per_task, self.ray_cpus_per_task, self.ray_memory_gb_per_task,
                            self.ray_max_in_flight, self.ray_max_retries, self.scratch_dir)
 
@@ -293,7 +286,8 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         if field_name in values:
             values[field_name] = parse_fractions(values[field_name], f"{path}: {key}")
     if "ffn_renormalisations" in values:
-        values["ffn_renormalisations"] = parse_choices(values["ffn_renormalisations"], FFN_RENORMALISATIONS, f"{path}: ifr.ffn_renormalisation")
+        values["ffn_renormalisations"] = parse_choices(values["ffn_renormalisations"], FFN_RENORMALISATIONS, f"{path}: ifr.ffn_renormalisation",
+                                                       DEPRECATED_FFN_NAMES)
     for key, (field_name, allowed) in _CHOICES.items():
         if field_name in values and values[field_name] not in allowed:
             raise TrajectoryError(f"{path}: {key} must be one of {', '.join(allowed)}, got {values[field_name]!r}")
@@ -351,15 +345,29 @@ def parse_fractions(value, where: str) -> tuple[float, ...]:
     return _parse_list(value, fraction, where)
 
 
-def parse_choices(value, allowed: tuple[str, ...], where: str) -> tuple[str, ...]:
-    """One of ``allowed`` or several (a list, or comma-separated text), without repeats."""
+def parse_choices(value, allowed: tuple[str, ...], where: str, renamed: dict[str, str] | None = None) -> tuple[str, ...]:
+    """One of ``allowed`` or several (a list, or comma-separated text), without repeats; a deprecated name
+    in ``renamed`` is read as its new one, saying so once."""
 
     def choice(item) -> str:
+        if renamed and item in renamed:
+            _say_renamed(item, renamed[item], where)
+            item = renamed[item]
         if item not in allowed:
             raise TrajectoryError(f"{where} must be one of {', '.join(allowed)}, got {item!r}")
         return item
 
     return _parse_list(value, choice, where)
+
+
+_SAID: set[str] = set()
+
+
+def _say_renamed(old: str, new: str, where: str) -> None:
+    if old not in _SAID:
+        _SAID.add(old)
+        log.warning("%s: %r is the deprecated name of %r (llm-transparency-tool's FFN renormalisation; the study's own "
+                    "code renormalised per position): write %r", where, old, new, new)
 
 
 def _parse_list(value, convert, where: str) -> tuple:

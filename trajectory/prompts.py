@@ -1,4 +1,7 @@
-"""Tokenise a probe set: right-padded ids, subject positions S_x and answer positions A_x.
+"""The inputs every measure shares: a probe set tokenised (right-padded ids, subject positions S_x and
+answer positions A_x: :func:`encode_probe_set`, the IFR pass), prompts cut at t* with their answers and
+candidates (:func:`encode_prompts`, for R, grafting, ablation and extractive structures), the reward R and
+vocabulary ranks.
 
 Positions come from the fast tokenizer's offset mapping (METHOD.md §2): a token belongs to the
 subject (answer) when its character span overlaps the subject's (object's) characters. This stays
@@ -7,6 +10,7 @@ right when a byte-level BPE merges a token across the boundary, where matching i
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import torch
@@ -84,6 +88,119 @@ def beyond_context(tokenizer, probes: ProbeSet, context: int | None) -> list[tup
         return []
     lengths = [len(ids) for ids in tokenizer([f.sentence for f in probes], add_special_tokens=False)["input_ids"]]
     return [(fact, n) for fact, n in zip(probes, lengths) if n > context]
+
+
+@dataclass
+class RewardBatch:
+    """Prompts truncated at t* (right-padded), with what R and the upstream score need. B prompts."""
+
+    input_ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    answer: torch.Tensor  # [B] first token of " " + answer
+    candidates: torch.Tensor  # [B, C] candidate first tokens (padded)
+    candidate_mask: torch.Tensor  # [B, C]
+    subject_start: torch.Tensor  # [B] first subject token
+    subject_end: torch.Tensor  # [B] one past the last subject token
+    partners: torch.Tensor  # [B, K] indices of counterfactual prompts in the batch
+    partner_mask: torch.Tensor  # [B, K]
+
+    @property
+    def position(self) -> torch.Tensor:
+        return self.attention_mask.sum(1) - 1  # t*: the last prompt token
+
+    def to(self, device) -> "RewardBatch":
+        return RewardBatch(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+@dataclass(frozen=True)
+class RewardPrompt:
+    key: int  # fact_id or probe_id
+    group: str  # candidates and partners come from the same group (a relation, a hop)
+    prompt: str  # text up to t* (no trailing space)
+    subject: str  # located in ``prompt`` (its last occurrence)
+    answer: str
+
+
+def first_token(tokenizer, answer: str) -> int:
+    ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
+    if tokenizer.bos_token_id is not None and ids and ids[0] == tokenizer.bos_token_id:
+        ids = ids[1:]
+    if not ids:
+        raise TrajectoryError(f"answer {answer!r} tokenises to nothing")
+    return ids[0]
+
+
+def encode_prompts(tokenizer, prompts: list[RewardPrompt], *, candidates: bool = True, counterfactuals: int = 0,
+                   seed: int = 0) -> RewardBatch:
+    """Tokenise prompts cut at t* (no special tokens, right-padded) with their subject spans and answers'
+    first tokens; with ``candidates``, each group's candidate answers (what R needs); with
+    ``counterfactuals`` K > 0, up to K partners per prompt (the extractive upstream score)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TrajectoryError("a fast tokenizer (with offset mappings) is needed to locate subjects")
+    rows, spans = [], []
+    for p in prompts:
+        enc = tokenizer(p.prompt, add_special_tokens=False, return_offsets_mapping=True)
+        start = p.prompt.rindex(p.subject)
+        inside = overlapping_tokens([tuple(o) for o in enc["offset_mapping"]], (start, start + len(p.subject)))
+        if not inside:
+            raise TrajectoryError(f"subject {p.subject!r} not found in the tokens of {p.prompt!r}")
+        rows.append(enc["input_ids"])
+        spans.append((inside[0], inside[-1] + 1))
+    answers = [first_token(tokenizer, p.answer) for p in prompts]
+    groups = members_by_group(prompts)
+    options = {g: sorted({answers[i] for i in members}) if candidates else [] for g, members in groups.items()}
+    width = max(len(c) for c in options.values())
+    rng = random.Random(seed)
+    partners, partner_mask = [], []
+    for i, p in enumerate(prompts):
+        pool = [j for j in groups[p.group] if prompts[j].subject != p.subject and answers[j] != answers[i]]
+        rng.shuffle(pool)
+        chosen = pool[:counterfactuals]
+        # No counterfactual (a group of one): its upstream score is undefined (NaN, stored as NULL).
+        partners.append(chosen + [chosen[0] if chosen else i] * (counterfactuals - len(chosen)))
+        partner_mask.append([True] * len(chosen) + [False] * (counterfactuals - len(chosen)))
+    ids, mask = right_padded(rows, pad_id(tokenizer))
+    cand = torch.tensor([options[p.group] + options[p.group][:1] * (width - len(options[p.group])) for p in prompts],
+                        dtype=torch.long).reshape(len(prompts), width)
+    cand_mask = torch.tensor([[True] * len(options[p.group]) + [False] * (width - len(options[p.group])) for p in prompts],
+                             dtype=torch.bool).reshape(len(prompts), width)
+    return RewardBatch(ids, mask, torch.tensor(answers), cand, cand_mask, torch.tensor([s for s, _ in spans]),
+                       torch.tensor([e for _, e in spans]), torch.tensor(partners, dtype=torch.long).reshape(len(prompts), counterfactuals),
+                       torch.tensor(partner_mask, dtype=torch.bool).reshape(len(prompts), counterfactuals))
+
+
+def members_by_group(prompts: list[RewardPrompt]) -> dict[str, list[int]]:
+    """group -> the indices of its prompts, in order."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(prompts):
+        groups.setdefault(p.group, []).append(i)
+    return groups
+
+
+def fact_prompts(facts: ProbeSet | list[Fact]) -> list[RewardPrompt]:
+    """Each fact's prompt for R: its template cut at the answer, grouped by relation."""
+    return [RewardPrompt(f.fact_id, f.relation, f.prompt, f.subject, f.object) for f in facts]
+
+
+def reward(logits: torch.Tensor, position: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor,
+           candidate_mask: torch.Tensor) -> torch.Tensor:
+    """R = ℓ_{t*}[answer] − mean over the relation's candidates of ℓ_{t*}[c] (raw logits).
+
+    logits [B, T, V]; position [B] t*; answer [B] token id; candidates [B, C] token ids, padded where
+    ``candidate_mask`` [B, C] is False. Returns [B].
+    """
+    at = logits[torch.arange(logits.shape[0], device=logits.device), position]  # [B, V]
+    right = at.gather(1, answer[:, None])[:, 0]
+    mask = candidate_mask.to(at.dtype)
+    mean = (at.gather(1, candidates) * mask).sum(1) / mask.sum(1)
+    return right - mean
+
+
+def candidate_ranks(logits_at: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor, candidate_mask: torch.Tensor) -> torch.Tensor:
+    """0-based rank of the answer among its candidates (ties in its favour): logits_at [B, V] -> [B] int64."""
+    right = logits_at.gather(1, answer[:, None])
+    better = (logits_at.gather(1, candidates) > right) & candidate_mask
+    return better.sum(1)
 
 
 def pad_id(tokenizer) -> int:

@@ -9,7 +9,7 @@
 -- Ids and names are computed exactly as trajectory/store/analyses.py computes them:
 --   probe_set_id = first 16 hex of sha256(facts as relation␟template␟subject␟object, joined by ␞, in file order)
 --   analysis_id  = first 12 hex of sha256(model␟probe_set_id␟round(τ·1e9)␟round(θ·1e9)␟renormalisation␟dtype)
---   name         = <repo name>/<probe set name>/tau=<τ>/theta=<θ>[/ffn=study][/<dtype> unless float32]
+--   name         = <repo name>/<probe set name>/tau=<τ>/theta=<θ>[/ffn=study, llm-tt since version 8][/<dtype> unless float32]
 
 -- Views of version 1 reference the tables reshaped below; the writer recreates the current views.
 DROP VIEW IF EXISTS component_roles;
@@ -39,7 +39,7 @@ CREATE TABLE analyses (
     probe_set_id         VARCHAR NOT NULL,
     tau                  DOUBLE NOT NULL,
     theta                DOUBLE NOT NULL,
-    ffn_renormalisation  VARCHAR NOT NULL,   -- per_position | study (METHOD.md §3)
+    ffn_renormalisation  VARCHAR NOT NULL,   -- per_position | study (llm-tt since version 8; METHOD.md §3)
     dtype                VARCHAR NOT NULL,
     created_at           TIMESTAMP NOT NULL,
     UNIQUE (model, probe_set_id, tau, theta, ffn_renormalisation, dtype)

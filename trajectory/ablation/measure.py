@@ -8,9 +8,7 @@ import torch
 
 from trajectory.ablation.hooks import Replacement, ablated
 from trajectory.ablation.masks import Ablation
-from trajectory.extractive.measure import RewardBatch
-from trajectory.extractive.scores import reward
-from trajectory.prompts import vocabulary_ranks
+from trajectory.prompts import RewardBatch, reward, vocabulary_ranks
 
 
 @dataclass

@@ -13,10 +13,8 @@ import torch
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.measure import run_rows
 from trajectory.ablation.plan import AblationPlan, revision_plan, sample_per_relation
-from trajectory.extractive.prompts import encode_rewards
-from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import ProbeSet
-from trajectory.prompts import encode_probe_set
+from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 from trajectory.roles.scores import ROLES
 
 MODES = ("mean", "zero")
@@ -90,7 +88,7 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.Dat
     """inputs: analysis_id -> (circuits, roles) rows of this revision. Returns analysis_id -> ablations frame,
     and a line for the log."""
     facts = encode_probe_set(tokenizer, probes).facts  # the facts the IFR stage traced
-    batch = encode_rewards(tokenizer, fact_prompts(facts), counterfactuals=0).to(device)
+    batch = encode_prompts(tokenizer, fact_prompts(facts)).to(device)
     fact_ids = [f.fact_id for f in facts]
     relations = sorted({f.relation for f in facts})
     relation_of = torch.tensor([relations.index(f.relation) for f in facts])

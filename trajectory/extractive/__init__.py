@@ -5,6 +5,6 @@ Layers: ``scores`` (pure tensor math), ``measure`` (the passes over a model pair
 ``trajectory.models.taps``), ``prompts`` / ``ocr`` (probe sets), ``finetune``, ``stage`` (a revision's tables).
 """
 
-from trajectory.extractive.measure import RewardBatch, UpdateScores, score_update
+from trajectory.extractive.measure import UpdateScores, score_update
 
-__all__ = ["RewardBatch", "UpdateScores", "score_update"]
+__all__ = ["UpdateScores", "score_update"]

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import torch
 
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.prompts import RewardPrompt
 from trajectory.models.taps import frozen, linear_modules
-from trajectory.prompts import pad_id, right_padded
+from trajectory.prompts import RewardPrompt, pad_id, right_padded
 
 TRAINED = ("attention_mlp", "early", "late")
 OPTIMIZERS = ("adam", "sgd")

@@ -16,30 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from trajectory.extractive.scores import (align_positions, counterfactual_mean, embedding_term, input_side,
-                                          output_side, paired_change, per_head, reward)
+                                          output_side, paired_change, per_head)
 from trajectory.models.taps import READERS, Taps, check_supported, frozen, linear_modules, tap_linears
-
-
-@dataclass
-class RewardBatch:
-    """Prompts truncated at t* (right-padded), with what R and the upstream score need. B prompts."""
-
-    input_ids: torch.Tensor  # [B, T]
-    attention_mask: torch.Tensor  # [B, T]
-    answer: torch.Tensor  # [B] first token of " " + answer
-    candidates: torch.Tensor  # [B, C] candidate first tokens (padded)
-    candidate_mask: torch.Tensor  # [B, C]
-    subject_start: torch.Tensor  # [B] first subject token
-    subject_end: torch.Tensor  # [B] one past the last subject token
-    partners: torch.Tensor  # [B, K] indices of counterfactual prompts in the batch
-    partner_mask: torch.Tensor  # [B, K]
-
-    @property
-    def position(self) -> torch.Tensor:
-        return self.attention_mask.sum(1) - 1  # t*: the last prompt token
-
-    def to(self, device) -> "RewardBatch":
-        return RewardBatch(**{k: v.to(device) for k, v in vars(self).items()})
+from trajectory.prompts import RewardBatch, reward
 
 
 @dataclass

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.prompts import RewardPrompt
 from trajectory.facts import ProbeSet, load_builtin
+from trajectory.prompts import RewardPrompt
 
 HOPS = ("first", "second")
 # Never used by the reference corpus's own people (trajectory.suite.corpus.POPULATION_FIRST_NAMES). One

@@ -18,27 +18,6 @@ from __future__ import annotations
 import torch
 
 
-def reward(logits: torch.Tensor, position: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor,
-           candidate_mask: torch.Tensor) -> torch.Tensor:
-    """R = ℓ_{t*}[answer] − mean over the relation's candidates of ℓ_{t*}[c] (raw logits).
-
-    logits [B, T, V]; position [B] t*; answer [B] token id; candidates [B, C] token ids, padded where
-    ``candidate_mask`` [B, C] is False. Returns [B].
-    """
-    at = logits[torch.arange(logits.shape[0], device=logits.device), position]  # [B, V]
-    right = at.gather(1, answer[:, None])[:, 0]
-    mask = candidate_mask.to(at.dtype)
-    mean = (at.gather(1, candidates) * mask).sum(1) / mask.sum(1)
-    return right - mean
-
-
-def candidate_ranks(logits_at: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor, candidate_mask: torch.Tensor) -> torch.Tensor:
-    """0-based rank of the answer among its candidates (ties in its favour): logits_at [B, V] -> [B] int64."""
-    right = logits_at.gather(1, answer[:, None])
-    better = (logits_at.gather(1, candidates) > right) & candidate_mask
-    return better.sum(1)
-
-
 def output_side(grad_out: torch.Tensor, inputs: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """Σ_t g_t ⊙ (ΔW u_t) per output unit: grad_out [B, T, o], inputs [B, T, i], delta [o, i] -> [B, o].
 

@@ -19,11 +19,11 @@ import polars as pl
 import torch
 
 from trajectory.extractive.finetune import FinetuneRecipe, finetune
-from trajectory.extractive.measure import RewardBatch, UpdateScores, score_update
+from trajectory.extractive.measure import UpdateScores, score_update
 from trajectory.extractive.ocr import OCRProbe, load_ocr_probes
-from trajectory.extractive.prompts import RewardPrompt, encode_rewards, group_chunks
-from trajectory.extractive.scores import candidate_ranks
+from trajectory.extractive.prompts import group_chunks
 from trajectory.facts import ProbeSet
+from trajectory.prompts import RewardBatch, RewardPrompt, candidate_ranks, encode_prompts, fact_prompts
 
 SCORES = ("informative", "upstream", "downstream")
 
@@ -38,15 +38,11 @@ class ExtractiveSettings:
     seed: int = 0
 
 
-def fact_prompts(facts: ProbeSet) -> list[RewardPrompt]:
-    return [RewardPrompt(f.fact_id, f.relation, f.prompt, f.subject, f.object) for f in facts]
-
-
 def score_prompts(before, after, tokenizer, prompts: list[RewardPrompt], settings: ExtractiveSettings, device) -> UpdateScores:
     """score_update over batches of whole groups, concatenated in the prompts' order."""
     parts, order = [], []
     for chunk in group_chunks(prompts, settings.batch_size):
-        batch = encode_rewards(tokenizer, [prompts[i] for i in chunk], settings.counterfactuals, settings.seed)
+        batch = encode_prompts(tokenizer, [prompts[i] for i in chunk], counterfactuals=settings.counterfactuals, seed=settings.seed)
         parts.append(score_update(before, after, batch.to(device)))
         order.extend(chunk)
     inverse = torch.argsort(torch.tensor(order))
@@ -121,8 +117,8 @@ def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: Extractiv
     """(ocr rows per probe, finetune score rows per hop, finetuning losses per epoch)."""
     facts = [p.fact for p in probes]
     implications = [p.implication for p in probes]
-    fact_batch = encode_rewards(tokenizer, facts, settings.counterfactuals, settings.seed).to(device)
-    implication_batch = encode_rewards(tokenizer, implications, settings.counterfactuals, settings.seed).to(device)
+    fact_batch = encode_prompts(tokenizer, facts, counterfactuals=settings.counterfactuals, seed=settings.seed).to(device)
+    implication_batch = encode_prompts(tokenizer, implications, counterfactuals=settings.counterfactuals, seed=settings.seed).to(device)
     before = (_ranks(model, fact_batch), _ranks(model, implication_batch))
     tuned, losses = finetune(model, tokenizer, facts, settings.recipe)
     after = (_ranks(tuned, fact_batch), _ranks(tuned, implication_batch))

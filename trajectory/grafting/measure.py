@@ -12,16 +12,16 @@ configuration gives (tests), as the last token is the only one a last-token graf
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.measure import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft
 from trajectory.grafting.graft import Graft, grafted
-from trajectory.prompts import vocabulary_ranks
+from trajectory.prompts import RewardBatch, vocabulary_ranks
 
 
 @dataclass
@@ -114,21 +114,36 @@ def last_token_logits(recipient: torch.nn.Module, donor: torch.nn.Module, prompt
         kept = _complement(prefix_graft, valid[:, prefix])
         if donor_alone is None and _size(kept) == 0:
             # B's own pass over the whole prompt: B alone's logits, and (the last token cropped) the prefix cache.
-            donor_alone = donor(**inputs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+            donor_alone = donor(**inputs, **cache_kwargs(cache), logits_to_keep=1).logits[:, -1]
             cache.crop(-1)
         else:
             # A prefix pass needs no unembedding: run the model whose weights hold most positions, the other grafted in.
             base, other, where = (donor, recipient, kept) if _size(kept) < _size(prefix_graft) else (recipient, donor, prefix_graft)
             with grafted(base, other, where):
-                base(**{k: v[:, prefix] for k, v in inputs.items()}, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                base(**{k: v[:, prefix] for k, v in inputs.items()}, **cache_kwargs(cache), logits_to_keep=1)
         members = torch.nonzero(group == g)[:, 0]
         cache.reorder_cache(torch.arange(batch, device=device).repeat(len(members)))  # configuration-major rows
         with grafted(recipient, donor, _rows(graft, members, batch, tail)):
-            out = recipient(**{k: v.repeat(len(members), 1) for k, v in step.items()}, past_key_values=cache, use_cache=True).logits
+            out = recipient(**{k: v.repeat(len(members), 1) for k, v in step.items()}, **cache_kwargs(cache)).logits
         logits[members.to(device)] = out[:, -1].reshape(len(members), batch, -1).float()
     if donor_alone is None:
         donor_alone = donor(**inputs, logits_to_keep=1).logits[:, -1]
     return logits, donor_alone.float()
+
+
+def cache_kwargs(cache: DynamicCache) -> dict:
+    """The KV cache as the installed transformers takes it: ``cache=`` (``past_key_values=`` before 5.2x, which
+    newer versions still accept with a FutureWarning)."""
+    return {_CACHE_ARGUMENT: cache, "use_cache": True}
+
+
+def _cache_argument() -> str:
+    from transformers import OlmoForCausalLM
+
+    return "cache" if "cache" in inspect.signature(OlmoForCausalLM.forward).parameters else "past_key_values"
+
+
+_CACHE_ARGUMENT = _cache_argument()
 
 
 def graft_ranks(recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts,

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from trajectory.extractive.prompts import encode_rewards
-from trajectory.extractive.stage import fact_prompts
 from trajectory.facts import ProbeSet
 from trajectory.grafting.configs import GraftConfig, default_configs
 from trajectory.grafting.measure import left_aligned, ranks_in_chunks
+from trajectory.prompts import encode_prompts, fact_prompts
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class GraftingSettings:
 def graft_pair(recipient, donor, tokenizer, facts: ProbeSet, settings: GraftingSettings, device) -> tuple[pl.DataFrame, str]:
     """(the pair's grafts rows without their keys, a line for the log)."""
     prompts = fact_prompts(facts)
-    batch = left_aligned(encode_rewards(tokenizer, prompts, counterfactuals=0)).to(device)
+    batch = left_aligned(encode_prompts(tokenizer, prompts, candidates=False)).to(device)
     configs = [GraftConfig("none")] + [GraftConfig.parse(name) for name in settings.configs]
     ranks, donor_ranks = ranks_in_chunks(recipient, donor, batch, configs, settings.batch_size)
     recipient_ranks = ranks[0]

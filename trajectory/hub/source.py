@@ -25,7 +25,10 @@ log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # What a causal LM needs to load: weights, configs, tokenizer. Skips optimizer states, ONNX, etc.
-ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*", "revisions.txt"]
+# A revision's side data: how often its training data stated each fact, a table a trainer may publish beside
+# its checkpoint (relation, subject, object, fact_count, subject_count; the reference trajectory does).
+FREQUENCY_FILE = "fact_frequency.tsv"
+ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*", "revisions.txt", FREQUENCY_FILE]
 BIN_PATTERNS = ["pytorch_model*.bin", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*"]
 # The cache keeps pull requests as refs/pr/N beside the branches: never a checkpoint of the model.
 PULL_REQUEST_REF = re.compile(r"pr/\d+")
@@ -131,6 +134,12 @@ class RevisionSource:
         commit = self.cached_commit(revision)
         path = self.folder / "snapshots" / commit if commit else None
         return path if path is not None and path.is_dir() else None
+
+    def side_file(self, revision: str, name: str) -> Path | None:
+        """A file published beside the revision's weights (e.g. :data:`FREQUENCY_FILE`), when it is on disk."""
+        snapshot = self.snapshot_dir(revision)
+        path = snapshot / name if snapshot is not None else None
+        return path if path is not None and path.is_file() else None
 
     def is_on_disk(self, revision: str) -> bool:
         snapshot = self.snapshot_dir(revision)

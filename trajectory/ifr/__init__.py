@@ -21,7 +21,7 @@ have no m_i: the model never forms x + attention, and neither branch comes first
   reads the layer input I_{l−1,i}, not the attention's output. Circuits and activity are defined as in
   §3 on this graph: head (l, h) is active when an attention edge into a reached I_{l,i} has its own part
   c_attn[l, i, j, h] > 0; FFN l when a reached I_{l,i} has c_ffn[l, i] > τ.
-- ``ffn_renormalisation = "study"`` (the study's code for sequential FFN blocks) is refused for parallel
+- ``ffn_renormalisation = "llm-tt"`` (llm-transparency-tool's helper, for sequential FFN blocks) is refused for parallel
   blocks; ``IFRResult.ffn_residual`` there holds the rest of the block, Σ c_attn + c_res.
 """
 

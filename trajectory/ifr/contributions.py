@@ -14,18 +14,6 @@ import torch
 EPSILON = 1e-5
 
 
-def head_outputs(values: torch.Tensor, o_weight: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Per-head value vectors through their slice of the output projection: f^h_j = v^h_j W_O^h.
-
-    values [B, H_kv, T, dh] (after any clamp, before GQA repetition); o_weight [d, H·dh].
-    Returns [B, T, H, d] float32. GQA: query head h reads key/value head h // (H / H_kv).
-    """
-    batch, kv_heads, length, head_dim = values.shape
-    values = values.float().repeat_interleave(n_heads // kv_heads, dim=1)  # [B, H, T, dh]
-    w = o_weight.float().reshape(o_weight.shape[0], n_heads, head_dim)  # [d, H, dh]
-    return torch.einsum("bhtk,dhk->bthd", values, w)
-
-
 def attention_contributions(
     residual: torch.Tensor,
     pattern: torch.Tensor,
@@ -157,11 +145,13 @@ def threshold_ffn(
 
     c_ffn, c_res [..., T] (the last axis: the positions of one prompt; padding 0).
     ``per_position`` (METHOD.md §3): divide by c_ffn[i] + c_res[i].
-    ``study``: what the study's code computed. Its thresholding helper divides the blocks by
-    ``c_res + c_blocks.sum(dim=tuple(range(resid_dims, block_dims)))``; for the FFN that tuple is
-    empty, and an empty-tuple sum in PyTorch reduces every axis, so position i is divided by
-    c_res[i] + Σ_j c_ffn[j] over all positions of the prompt (the study traced one prompt at a time).
-    The parts of a position then no longer sum to 1, and FFN edges fall below τ far more often.
+    ``llm-tt``: what llm-transparency-tool's released helper (``apply_threshold_and_renormalize``)
+    computes. It divides the blocks by ``c_res + c_blocks.sum(dim=tuple(range(resid_dims, block_dims)))``;
+    for the FFN that tuple is empty, and an empty-tuple sum in PyTorch reduces every axis, so position i is
+    divided by c_res[i] + Σ_j c_ffn[j] over all positions of the prompt (one prompt at a time). The parts of
+    a position then no longer sum to 1, and FFN edges fall below τ far more often. The study's own fork of
+    the tool (adhakimi/time-course-mechinterp) guards that case (``if bound_dims > 0``) and renormalises per
+    position: ``per_position``.
     """
     if tau <= 0 and renormalisation == "per_position":
         return c_ffn, c_res
@@ -169,7 +159,7 @@ def threshold_ffn(
     c_res = c_res * (c_res > tau)
     if renormalisation == "per_position":
         total = c_ffn + c_res
-    elif renormalisation == "study":
+    elif renormalisation == "llm-tt":
         total = c_res + c_ffn.sum(dim=-1, keepdim=True)
     else:
         raise ValueError(f"unknown FFN renormalisation {renormalisation!r}")

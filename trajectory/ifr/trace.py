@@ -69,7 +69,7 @@ def trace(
     """Trace every prompt of ``input_ids`` [B, T] (right-padded; ``attention_mask`` 1 for real tokens).
 
     ``threshold`` is τ (0 returns the raw normalised contributions); ``ffn_renormalisation`` is
-    ``per_position`` or ``study`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
+    ``per_position`` or ``llm-tt`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
     prompts of similar length go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
     temporary of the attention decomposition; ``decomposition_dtype`` is float32 (METHOD.md §3; bfloat16
     only to measure what it would change). The model is left as it was (attention implementation,
@@ -103,7 +103,7 @@ def trace_variants(
     """
     architecture = architecture_of(model)
     if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
-        raise TrajectoryError(f"ffn_renormalisation 'study' reproduces the study's code on sequential blocks; "
+        raise TrajectoryError(f"ffn_renormalisation 'llm-tt' reproduces llm-transparency-tool's helper on sequential blocks; "
                               f"{architecture.name} blocks are parallel (one whole): use 'per_position'")
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)

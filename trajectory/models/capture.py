@@ -23,6 +23,18 @@ IMPLEMENTATION = "trajectory_ifr"
 _RECORDERS: list["_Recorder"] = []
 
 
+def head_outputs(values: torch.Tensor, o_weight: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Per-head value vectors through their slice of the output projection: f^h_j = v^h_j W_O^h.
+
+    values [B, H_kv, T, dh] (after any clamp, before GQA repetition); o_weight [d, H·dh].
+    Returns [B, T, H, d] float32. GQA: query head h reads key/value head h // (H / H_kv).
+    """
+    batch, kv_heads, length, head_dim = values.shape
+    values = values.float().repeat_interleave(n_heads // kv_heads, dim=1)  # [B, H, T, dh]
+    w = o_weight.float().reshape(o_weight.shape[0], n_heads, head_dim)  # [d, H, dh]
+    return torch.einsum("bhtk,dhk->bthd", values, w)
+
+
 @dataclass
 class LayerParts:
     """One layer's decomposition inputs, in float32.
@@ -63,7 +75,6 @@ AttentionMaskInterface.register(IMPLEMENTATION, eager_mask)
 @contextmanager
 def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer: Callable[[int, LayerParts], None]) -> Iterator[None]:
     """Within the block, every forward of ``model`` calls ``on_layer(index, parts)`` after each layer."""
-    from trajectory.ifr.contributions import head_outputs
 
     recorder = _Recorder()
     handles = []

@@ -16,30 +16,26 @@ trajectory.pipeline.ray_executor), whose results this process writes as they arr
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
-import polars as pl
-import torch
 from tqdm.auto import tqdm
 
-from trajectory.config import FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
+from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource
-from trajectory.pipeline.frequency import frequency_frame
-from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_job
+from trajectory.pipeline.frequency import frequency_frame, published_counts
+from trajectory.pipeline.ray_executor import run_on_ray
+from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
-from trajectory.pipeline.stages import StageWrite, ablation_inputs, grafting_revision
+from trajectory.pipeline.stages import grafting_revision
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, write_revision, writer
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, writer
 
 log = logging.getLogger(__name__)
 STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "grafting": "weight grafting", "extractive": "extractive structures"}
@@ -50,7 +46,7 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
         device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
         grafting=args.grafting, ablation=args.ablation, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
-        ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation")
+        ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation", DEPRECATED_FFN_NAMES)
         if args.ffn_renormalisation else None,
         executor=args.executor or ("ray" if args.address else None),  # an address means Ray
         ray_address=args.address, ray_gpus_per_task=args.gpus_per_task, ray_cpus_per_task=args.cpus_per_task,
@@ -97,7 +93,7 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     with ingest_lock(db):
         with writer(db) as con, transaction(con):
             names = register(con, probes, config.probe_name or probes.name, analyses)
-        frequency = frequency_frame(config, probes, source.list_revisions())
+        frequency = frequency_frame(config, probes, published_counts(source, source.list_revisions()))
         if frequency is not None:
             replace_frequency(db, frequency)
         if graft_pair is not None:
@@ -119,7 +115,7 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     try:
         with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
             write = grafting_revision(config, models, recipient, donor, probes, needed, models.device, bar, stage)
-            write_stage(db, write)
+            write.write(db)
             bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {write.summary}")
             bar.update(1)
     finally:
@@ -147,8 +143,6 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     if not jobs:
         return 0
     if executor is not None:
-        from trajectory.pipeline.ray_executor import run_on_ray
-
         failures = run_on_ray(config, db, jobs, probes, ids, executor, progress)
     else:
         failures = _run_in_process(config, db, source, jobs, probes, ids, progress)
@@ -157,13 +151,6 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
         print(f"error: {len(failures)} of {len(jobs)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
         return 1
     return 0
-
-
-def with_stored_inputs(db: Path, job: RevisionJob) -> RevisionJob:
-    """The job with the stored IFR rows its ablation stage reads, for the analyses whose IFR stage is not redone."""
-    redone = {a.analysis_id for a in job.needed.get("ifr", ())}
-    from_store = [a.analysis_id for a in job.needed.get("ablation", ()) if a.analysis_id not in redone]
-    return replace(job, stored_ablation_inputs=ablation_inputs(db, job.revision.name, from_store)) if from_store else job
 
 
 def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, progress) -> list[str]:
@@ -191,7 +178,7 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
                 download.result()
                 for write in run_job(config, with_stored_inputs(db, job), models, probes, run, device, bar, said):
                     bar.set_postfix_str(f"{revision.name}: write")
-                    write_stage(db, write)
+                    write.write(db)
                     bar.write(write.log_line())
                 sys.stdout.flush()
             except StoreWriteError:
@@ -208,24 +195,6 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
             bar.update(1)
     bar.close()
     return failures
-
-
-def run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> pl.DataFrame:
-    import duckdb
-    import transformers
-
-    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__}
-    n = len(analysis_ids)
-    return pl.DataFrame({
-        "run_id": [uuid.uuid4().hex[:12]] * n, "analysis_id": analysis_ids, "pipeline": [config.name] * n,
-        "device": [device] * n, "versions": [json.dumps(versions)] * n,
-        "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
-    })
-
-
-def write_stage(db: Path, write: StageWrite) -> None:
-    """One stage's rows of one revision, in one transaction."""
-    write_revision(db, write.revision, write.frames, write.shared, write.tables)
 
 
 def _release(source: RevisionSource, name: str, keep: int, kept: list[str]) -> None:

@@ -34,10 +34,11 @@ from pathlib import Path
 import polars as pl
 from tqdm.auto import tqdm
 
+from trajectory.config import RaySettings
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.source import RevisionSource
-from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_job
+from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import cache_source
 from trajectory.pipeline.stages import StageWrite
 
@@ -48,17 +49,6 @@ DISK_RESOURCE = "trajectory_disk_mb"
 LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 TASK_FOLDER_PREFIX = "trajectory-task-"
 INSTALL_HINT = "the Ray executor needs Ray: pip install -e '.[ray]' (or pip install ray)"
-
-
-@dataclass(frozen=True)
-class RaySettings:
-    address: str | None = None  # None: a local cluster on 127.0.0.1, stopped at the end
-    gpus_per_task: float | None = None  # None: 1 on a cluster with GPUs, else 0
-    cpus_per_task: float = 1.0
-    memory_gb_per_task: float | None = None
-    max_in_flight: int | None = None  # None: as many as the cluster runs at once
-    max_retries: int = 3
-    scratch: str | None = None  # None: $TRAJECTORY_SCRATCH, else the node's temp folder
 
 
 @dataclass(frozen=True)
@@ -125,7 +115,6 @@ def disk_mb(source: RevisionSource, job: RevisionJob) -> int:
 def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: RaySettings,
                progress: bool) -> list[str]:
     """Run the jobs as Ray tasks; write each result as it arrives. Returns the failures, a line each."""
-    from trajectory.pipeline.orchestrator import run_frame, with_stored_inputs, write_stage
 
     with ray_cluster(settings, progress, scratch_budget_mb(settings.scratch)) as ray:
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
@@ -167,7 +156,7 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
                         continue
                     for write in result.writes:
                         bar.set_postfix_str(f"{write.revision}: write {write.stage}")
-                        write_stage(db, write)
+                        write.write(db)
                         bar.write(write.log_line())
                     if result.error:
                         _fail(failures, bar, job.revision.name, result.error, advance=False)

@@ -6,15 +6,19 @@ caller to write in its own transaction; nothing here opens the store.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import polars as pl
+import torch
 
+from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
@@ -24,8 +28,8 @@ from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, context_length, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
-from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_revision, computed_ablation_inputs, extractive_revision,
-                                        grafting_revision)
+from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_inputs, ablation_revision, computed_ablation_inputs,
+                                        extractive_revision, grafting_revision)
 from trajectory.prompts import beyond_context, encode_probe_set
 from trajectory.store.analyses import Analysis
 from trajectory.store.db import REVISION_TABLES
@@ -168,3 +172,23 @@ def _summary_line(summaries: list[dict], seconds: float) -> str:
     ffns = sorted(s["active_ffns"] for s in summaries)
     return (f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} "
             f"over {len(summaries)} analyses ({seconds:.1f} s)")
+
+
+def with_stored_inputs(db: Path, job: RevisionJob) -> RevisionJob:
+    """The job with the stored IFR rows its ablation stage reads, for the analyses whose IFR stage is not redone."""
+    redone = {a.analysis_id for a in job.needed.get("ifr", ())}
+    from_store = [a.analysis_id for a in job.needed.get("ablation", ()) if a.analysis_id not in redone]
+    return replace(job, stored_ablation_inputs=ablation_inputs(db, job.revision.name, from_store)) if from_store else job
+
+
+def run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> pl.DataFrame:
+    import duckdb
+    import transformers
+
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__}
+    n = len(analysis_ids)
+    return pl.DataFrame({
+        "run_id": [uuid.uuid4().hex[:12]] * n, "analysis_id": analysis_ids, "pipeline": [config.name] * n,
+        "device": [device] * n, "versions": [json.dumps(versions)] * n,
+        "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
+    })

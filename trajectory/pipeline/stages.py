@@ -21,15 +21,17 @@ from pathlib import Path
 
 import polars as pl
 
-from trajectory.ablation.stage import run_stage as run_ablation_stage
+from trajectory.ablation.stage import AblationSettings, run_stage as run_ablation_stage
+from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
-from trajectory.extractive.stage import run_stage
+from trajectory.extractive.finetune import FinetuneRecipe
+from trajectory.extractive.stage import ExtractiveSettings, run_stage
 from trajectory.facts import ProbeSet
-from trajectory.grafting.stage import graft_pair
+from trajectory.grafting.stage import GraftingSettings, graft_pair
 from trajectory.hub.revisions import Revision
 from trajectory.paths import SQL_DIR
 from trajectory.store.analyses import Analysis
-from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader
+from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader, write_revision
 
 AblationInputs = dict[str, tuple[pl.DataFrame, pl.DataFrame]]  # analysis_id -> (circuits, roles) rows of one revision
 
@@ -48,6 +50,10 @@ class StageWrite:
 
     def log_line(self) -> str:
         return f"stored {self.revision}" + ("" if self.stage == "ifr" else f" ({self.stage})") + f": {self.summary}"
+
+    def write(self, db: Path) -> None:
+        """The rows into the store, in one transaction."""
+        write_revision(db, self.revision, self.frames, self.shared, self.tables)
 
 
 def ablation_inputs(db: Path, revision: str, analysis_ids: list[str]) -> AblationInputs:
@@ -76,11 +82,29 @@ def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInp
     return {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in analysis_ids}
 
 
+def ablation_settings(config: PipelineConfig) -> AblationSettings:
+    return AblationSettings(config.ablation_mode, config.ablation_draws, config.ablation_facts_per_relation, config.ablation_seed,
+                            config.ablation_batch_size)
+
+
+def grafting_settings(config: PipelineConfig) -> GraftingSettings:
+    if config.graft_configs is None:
+        return GraftingSettings(batch_size=config.grafting_batch_size)
+    return GraftingSettings(config.graft_configs, config.grafting_batch_size)
+
+
+def extractive_settings(config: PipelineConfig) -> ExtractiveSettings:
+    recipe = FinetuneRecipe(config.finetune_optimizer, config.finetune_learning_rate, config.finetune_epochs,
+                            config.finetune_batch_size, config.finetune_train)
+    return ExtractiveSettings(config.extractive_counterfactuals, config.extractive_per_fact, config.extractive_batch_size,
+                              None if config.ocr_probe == "none" else config.ocr_probe, recipe)
+
+
 def ablation_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs,
                       device: str, bar) -> StageWrite:
     """The ablation stage of one revision, for every analysis in ``analyses``, from their circuits and roles rows."""
     started = time.perf_counter()
-    settings = config.ablation_settings()
+    settings = ablation_settings(config)
     bar.set_postfix_str(f"{revision.name}: ablation")
     inputs = {a.analysis_id: inputs.get(a.analysis_id, (pl.DataFrame(), pl.DataFrame())) for a in analyses}
     for a, (circuit_rows, role_rows) in inputs.items():
@@ -100,7 +124,7 @@ def grafting_revision(config, models, revision: Revision, donor: Revision | None
                       device: str, bar, stage: str = "grafting") -> StageWrite:
     """The grafting stage of the pair (revision, donor); the last revision (no donor) is marked done with no rows."""
     started = time.perf_counter()
-    settings = config.grafting_settings()
+    settings = grafting_settings(config)
     tables: dict[str, pl.DataFrame] = {}
     summary = "no next revision to graft from"
     if donor is not None:
@@ -118,7 +142,7 @@ def extractive_revision(config, models, revision: Revision, following: Revision 
     """The extractive stage of one revision (trajectory.extractive.stage). W and W′ are float32 whatever
     the analysis dtype."""
     started = time.perf_counter()
-    settings = config.extractive_settings()
+    settings = extractive_settings(config)
     bar.set_postfix_str(f"{revision.name}: extractive")
     models.keep_only("float32")
     before, tokenizer = models.get(revision.name, "float32")

@@ -19,6 +19,7 @@ from trajectory.facts import ProbeSet
 from trajectory.store.db import insert_frame
 
 ALL = "all"
+IDENTITY_NAMES = {"llm-tt": "study"}  # FFN renormalisations renamed since their analyses' ids were made
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Analysis:
 
     @property
     def analysis_id(self) -> str:
-        identity = (self.model, self.probe_set_id, _nano(self.tau), _nano(self.theta), self.ffn_renormalisation, self.dtype)
+        # "llm-tt" was first named "study": its analyses keep the ids they were stored under.
+        ffn = IDENTITY_NAMES.get(self.ffn_renormalisation, self.ffn_renormalisation)
+        identity = (self.model, self.probe_set_id, _nano(self.tau), _nano(self.theta), ffn, self.dtype)
         return hashlib.sha256("\x1f".join(identity).encode("utf-8")).hexdigest()[:12]
 
     @property

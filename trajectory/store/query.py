@@ -121,8 +121,18 @@ def run_query_command(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text) if args.output else print(text)
     else:
         with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_width_chars=200):
-            print(frame)
+            print(without_constant_keys(frame))
     return 0
+
+
+KEY_COLUMNS = ("analysis_id", "analysis", "model")  # said once on stderr when the query sees one analysis
+
+
+def without_constant_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """The table without the analysis and model columns when every row has the same one (one analysis was
+    chosen, and the line above the table names it), so that the columns that differ are not cut."""
+    constant = [c for c in KEY_COLUMNS if c in frame.columns and frame.height and frame[c].n_unique() == 1]
+    return frame.drop(constant) if "analysis_id" in constant or "analysis" in constant else frame
 
 
 def list_analyses_command(args: argparse.Namespace) -> int:

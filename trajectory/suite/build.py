@@ -17,72 +17,28 @@ import random
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from trajectory.config import SUITE_ARCHITECTURES
-from trajectory.errors import TrajectoryError
 from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.revisions import MAIN
-from trajectory.hub.source import repo_folder
+from trajectory.hub.source import FREQUENCY_FILE, repo_folder
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
-from trajectory.suite.corpus import CorpusConfig, fact_sentences, fact_weights, filler_sentences, two_hop_pairs
+from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
+from trajectory.suite.frequency import corpus_counts, frequency_table
+from trajectory.suite.recipe import FULL, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
 
-REFERENCE_REPO = "trajectory/olmo-tiny-facts"
-SMALL_REPO = "trajectory/olmo-tiny-facts-small"
-NEOX_REPO = "trajectory/neox-tiny-facts"
-NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
+# What a build writes beside its checkpoints; an older build (without fact_frequency.tsv) is built again.
+LAYOUT = 2
 EOS, PAD = "<|endoftext|>", "<|padding|>"
-
-
-@dataclass(frozen=True)
-class SuiteConfig:
-    repo_id: str = REFERENCE_REPO
-    architecture: str = "olmo"  # or "gpt-neox" (Pythia's architecture and naming)
-    seed: int = 0
-    vocab_size: int = 768
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_layers: int = 4
-    # 16 heads of width 8: with 8 heads every head stays in every per-root circuit (all "general" at
-    # θ = 0.1); with 16, entity, relation and fact heads separate out during training, as in the study.
-    num_heads: int = 16
-    clip_qkv: float = 8.0
-    # Tuned so the probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the
-    # middle, >= 90% at main, location facts before name facts (a long warm-up delays the rise).
-    steps: int = 1000
-    batch_size: int = 48
-    learning_rate: float = 3e-4
-    warmup_steps: int = 450
-    weight_decay: float = 0.01
-    n_checkpoints: int = 40
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
-
-
-FULL = SuiteConfig()
-# Seconds to build: for tests of everything downstream (the shape of learning is not expected here).
-SMALL = SuiteConfig(
-    repo_id=SMALL_REPO, vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
-    steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, n_checkpoints=4, corpus=CorpusConfig(filler_pool=300),
-)
-PRESETS = {"full": FULL, "small": SMALL}
-NEOX_REPOS = {"full": NEOX_REPO, "small": NEOX_SMALL_REPO}
-
-
-def preset(size: str, architecture: str = "olmo") -> SuiteConfig:
-    """The ``full`` or ``small`` reference, as a tiny OLMo or a tiny GPT-NeoX (same sizes and corpus)."""
-    if architecture not in SUITE_ARCHITECTURES:
-        raise TrajectoryError(f"unknown suite architecture {architecture!r} (known: {', '.join(SUITE_ARCHITECTURES)})")
-    config = PRESETS[size]
-    return config if architecture == "olmo" else replace(config, repo_id=NEOX_REPOS[size], architecture=architecture)
 
 
 @dataclass
@@ -96,7 +52,7 @@ class SuiteResult:
 
 def is_built(config: SuiteConfig, cache_dir: Path | None = None) -> bool:
     marker = _read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id))
-    return marker is not None and marker.get("config") == _config_dict(config)
+    return marker is not None and marker.get("config") == _config_dict(config) and marker.get("layout") == LAYOUT
 
 
 def _read_marker(folder: Path) -> dict | None:
@@ -154,7 +110,9 @@ def build_suite(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
-    checkpoint_steps = _checkpoint_steps(config)
+    saving = checkpoint_steps(config)
+    # How often the corpus stated each fact up to each checkpoint, published beside it as a trainer would its data counts.
+    counts = corpus_counts(config)
     generator = torch.Generator().manual_seed(config.seed)
     encoded = encode_probe_set(tokenizer, probes)
     saved: list[str] = []
@@ -174,11 +132,12 @@ def build_suite(
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         bar.update(1)
-        if step in checkpoint_steps or step == config.steps:
-            names = _checkpoint_names(config, step, tokens_seen, step in checkpoint_steps)
+        if step in saving or step == config.steps:
+            names = _checkpoint_names(config, step, tokens_seen, step in saving)
             for name in names:
                 listed = name == MAIN and config.architecture == "olmo"  # OLMo lists its branches on main; Pythia does not
                 extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if listed else {}
+                extra[FREQUENCY_FILE] = frequency_table(facts, *counts[step])
                 _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
                 saved.append(name)
             measured = _accuracy(model, encoded)
@@ -187,7 +146,7 @@ def build_suite(
     bar.close()
 
     seconds = time.perf_counter() - started
-    marker = {"config": _config_dict(config), "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1)}
+    marker = {"config": _config_dict(config), "layout": LAYOUT, "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1)}
     partial = folder / (MARKER + ".partial")  # written whole, then renamed: a crash leaves no truncated marker
     partial.write_text(json.dumps(marker, indent=1))
     os.replace(partial, folder / MARKER)
@@ -260,40 +219,6 @@ def _lr_factor(step: int, config: SuiteConfig) -> float:
         return (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     return 1.0 - 0.9 * progress
-
-
-def _checkpoint_steps(config: SuiteConfig) -> set[int]:
-    # n checkpoints evenly spaced strictly before the end; ``main`` is the final state.
-    return {round(config.steps * k / (config.n_checkpoints + 1)) for k in range(1, config.n_checkpoints + 1)}
-
-
-@dataclass
-class SampledRows:
-    """One training batch as indices: facts (with the wording: 0 = the probe template) and two-hop pairs
-    (with the hop: 0 = the fact, 1 = its implication), then fillers."""
-
-    facts: list[int]
-    wordings: list[int]
-    pairs: list[int]
-    hops: list[int]
-    fillers: list[int]
-
-
-def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights,
-                generator) -> SampledRows:
-    """The batch's draws from ``generator``, in a fixed order (trajectory.suite.frequency replays them)."""
-    kind = torch.rand(config.batch_size, generator=generator)
-    n_facts = int((kind < config.corpus.fact_share).sum())
-    n_two_hop = int(((kind >= config.corpus.fact_share) & (kind < config.corpus.fact_share + config.corpus.two_hop_share)).sum())
-    chosen_facts = torch.multinomial(weights, n_facts, replacement=True, generator=generator).tolist() if n_facts else []
-    use_probe = (torch.rand(n_facts, generator=generator) < config.corpus.probe_template_share).tolist()
-    paraphrase = torch.randint(1, 1 << 30, (n_facts,), generator=generator).tolist()
-    chosen_pairs = torch.randint(n_pairs, (n_two_hop,), generator=generator).tolist()
-    second = (torch.rand(n_two_hop, generator=generator) < (0.5 if implications else 0.0)).tolist()
-    fillers = torch.randint(n_fillers, (config.batch_size - n_facts - n_two_hop,), generator=generator).tolist()
-    wordings = [0 if probe or n_wordings[fact] == 1 else 1 + k % (n_wordings[fact] - 1)
-                for fact, probe, k in zip(chosen_facts, use_probe, paraphrase)]
-    return SampledRows(chosen_facts, wordings, chosen_pairs, [int(s) for s in second], fillers)
 
 
 def _sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:

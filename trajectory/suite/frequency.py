@@ -1,7 +1,8 @@
 """How often the reference corpus states each fact and names each subject, up to every checkpoint.
 
-The build draws its batches from one seeded generator (trajectory.suite.build.sample_rows); this replays
-the same draws without tokenising or training, and counts. fact_count: sentences stating the fact in any
+The build draws its batches from one seeded generator (trajectory.suite.recipe.sample_rows); this replays
+the same draws without tokenising or training, and counts. The build publishes the counts up to each
+checkpoint beside it (``fact_frequency.tsv``, :func:`frequency_table`), as a trainer would its data counts. fact_count: sentences stating the fact in any
 wording (the probe template or a paraphrase); subject_count: occurrences of the fact's subject, as a whole
 word, in every sampled sentence (facts, two-hop sentences, fillers).
 """
@@ -13,9 +14,9 @@ import re
 
 import numpy as np
 
-from trajectory.facts import load_builtin
-from trajectory.suite.build import SuiteConfig, _checkpoint_steps, sample_rows
+from trajectory.facts import Fact, load_builtin
 from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
+from trajectory.suite.recipe import SuiteConfig, checkpoint_steps, sample_rows
 
 
 def occurrences(sentences: list[str], subjects: list[str]) -> np.ndarray:
@@ -48,7 +49,7 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     fact_of_sentence = np.full(len(sentences), -1)
     fact_of_sentence[:pair_base] = np.repeat(np.arange(len(facts)), [len(v) for v in variants])
 
-    wanted = _checkpoint_steps(config) | {config.steps}
+    wanted = checkpoint_steps(config) | {config.steps}
     seen = np.zeros(len(sentences), dtype=np.int64)  # times each sentence was drawn so far
     counts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     n_wordings = [len(v) for v in variants]
@@ -68,6 +69,8 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     return counts
 
 
-def reference_facts_index() -> dict[tuple[str, str, str], int]:
-    """(relation, subject, object) -> index among the built-in facts: a probe set's facts matched to the suite's."""
-    return {(f.relation, f.subject, f.object): i for i, f in enumerate(load_builtin())}
+def frequency_table(facts: list[Fact], fact_count: np.ndarray, subject_count: np.ndarray) -> bytes:
+    """The published counts: a tab-separated table of relation, subject, object, fact_count, subject_count."""
+    lines = ["relation\tsubject\tobject\tfact_count\tsubject_count"]
+    lines += [f"{f.relation}\t{f.subject}\t{f.object}\t{int(n)}\t{int(m)}" for f, n, m in zip(facts, fact_count, subject_count)]
+    return ("\n".join(lines) + "\n").encode()
