@@ -176,7 +176,7 @@ def test_comparison_dashboard_puts_analyses_side_by_side(shared_store, tmp_path,
 
 
 def test_a_store_is_never_damaged_by_bad_input(shared_store, tmp_path, capsys):
-    """The catalogue of the README: each case is one line naming what to fix, a non-zero exit, and the
+    """The catalogue of docs/reference.md ("Mistakes and what you see"): each case is one line naming what to fix, a non-zero exit, and the
     store's bytes unchanged."""
     db = tmp_path / "store.duckdb"
     db.write_bytes(shared_store.read_bytes())

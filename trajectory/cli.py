@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
                        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
-    build.add_argument("--seed", type=int, default=None)
+    build.add_argument("--seed", type=int, default=None, help="the seed of the corpus draws and the initial weights (default 0)")
     build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
 
     revisions = commands.add_parser("revisions", help="list the revisions a pipeline selects (name, step, tokens, on disk)")
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--revisions", "-r", default=None, help="selection spec replacing the pipeline's")
     ingest.add_argument("--force", action="store_true", help="redo revisions already stored")
     ingest.add_argument("--device", default=None, type=_device, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
-    ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
+    ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                        help="the weights' dtype (default: the pipeline's); contributions are computed in float32 whatever it is")
     ingest.add_argument("--batch-size", type=_at_least(1), default=None, help="at most this many prompts per forward pass")
     ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object (default: the pipeline's)")
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(query)
     query.add_argument("sql", nargs="?", help="query name (see --list) or SQL text")
     query.add_argument("--list", action="store_true", help="list the named queries")
-    query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"])
+    query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"],
+                       help="table (default; one analysis's key columns left out), csv, json or parquet (needs --output)")
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
     query.add_argument("--timeout", type=float, default=DEFAULT_QUERY_TIMEOUT_S, metavar="SECONDS",
                        help=f"stop a query that runs longer (default {DEFAULT_QUERY_TIMEOUT_S:g}; 0: no limit)")
@@ -142,9 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_arg(dashboard, "the analyses drawn (two or more of one model are also compared side by side)")
     _flows_arg(dashboard)
 
+    findings = commands.add_parser("findings", help="what a store shows, as Markdown written from its own numbers")
+    _db_arg(findings)
+    _analysis_arg(findings, "the analysis described (one)")
+    findings.add_argument("--out", "-o", default=None, help="write to this file (default: print)")
+
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
     _db_arg(serve)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=_port, default=8050, help="0 picks a free port (default: 8050)")
     _analysis_arg(serve, "the analyses drawn")
     _flows_arg(serve)
@@ -212,6 +219,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trajectory.commands import dashboard
 
         return dashboard(args, progress)
+    if args.command == "findings":
+        from trajectory.commands import findings
+
+        return findings(args)
     if args.command == "serve":
         from trajectory.commands import serve
 

@@ -75,6 +75,22 @@ def dashboard(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def findings(args: argparse.Namespace) -> int:
+    from trajectory.dashboard.findings import findings_markdown
+    from trajectory.store.db import check_writable
+
+    text = findings_markdown(Path(args.db), args.analysis)
+    if args.out:
+        if Path(args.out).is_dir():
+            raise TrajectoryError(f"--out {args.out} is a folder; name a file to write")
+        check_writable(Path(args.out).parent, "--out")
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     from trajectory.dashboard.serve import serve as serve_pages
 

@@ -124,7 +124,7 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
             raise TrajectoryError(f"device {device} needs GPUs for the tasks: pass --gpus-per-task (the cluster has none, or 0 was asked)")
         if plan.disk_budget_mb is None:
             print(f"warning: the Ray cluster declares no {DISK_RESOURCE} resource: downloads are bounded by --max-in-flight "
-                  f"({plan.max_in_flight}) only (see the README's Ray section)")
+                  f"({plan.max_in_flight}) only (see docs/scaling.md)")
         print(f"Ray: {len(nodes)} node(s), {plan.max_in_flight} revisions at a time, per task {plan.cpus:g} CPU, {plan.gpus:g} GPU"
               + (f", disk budget {plan.disk_budget_mb:,.0f} MB on the largest node" if plan.disk_budget_mb is not None else ""))
         run = run_frame(config, device, analysis_ids)

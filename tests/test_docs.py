@@ -1,0 +1,96 @@
+"""The front door and the reference: README short with a measured time, docs/reference.md naming every
+command, flag, pipeline key, table, view and named query that exists, user docs without issue numbers or
+dated history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from trajectory.cli import build_parser
+from trajectory.config import _KEYS
+from trajectory.store.db import writer
+from trajectory.store.query import named_queries
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = (ROOT / "docs" / "reference.md").read_text()
+USER_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "trajectory"):
+    """(command, its option strings) for every command and sub-command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                options = [o for a in sub._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
+                           for o in a.option_strings]
+                yield f"{prefix} {name}", options
+                yield from commands(sub, f"{prefix} {name}")
+
+
+def test_the_reference_names_every_command_and_flag():
+    missing = []
+    for command, options in commands(build_parser()):
+        section = re.search(rf"### `{re.escape(command)}`\n(.*?)(?=\n### |\n## |\Z)", REFERENCE, re.S)
+        if section is None:
+            missing.append(command)
+            continue
+        missing += [f"{command} {o}" for o in options if f"`{o}`" not in section[1]]
+    assert not missing, missing
+
+
+def test_the_reference_names_every_pipeline_key_table_view_and_query(tmp_path):
+    with writer(tmp_path / "fresh.duckdb") as con:
+        relations = con.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+    names = [*_KEYS, *(name for (name,) in relations), *named_queries()]
+    assert len(names) > 100
+    missing = [name for name in names if f"`{name}`" not in REFERENCE]
+    assert not missing, missing
+
+
+def test_the_readme_is_a_front_door_with_the_measured_time():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    measured = json.loads((ROOT / "benchmarks" / "results" / "first_command.json").read_text())
+    minutes, seconds = divmod(round(measured["wall_s"]), 60)
+    assert f"{minutes}:{seconds:02d}" in readme  # the time the benchmark measured, not prose
+    assert (ROOT / "docs" / "images" / "dashboard.png").is_file() and "docs/images/dashboard.png" in readme
+    for doc in ("method", "questions", "reference", "findings", "performance", "scaling", "families"):
+        assert f"docs/{doc}.md" in readme and (ROOT / "docs" / f"{doc}.md").is_file()
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: p.name)
+def test_user_docs_carry_no_issue_numbers_or_dated_history(doc):
+    text = doc.read_text()
+    assert not re.search(r"issue #?\d+|#\d{1,3}\b", text, re.I), re.search(r"issue #?\d+|#\d{1,3}\b", text, re.I)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text), re.search(r"\b20\d\d-\d\d-\d\d\b", text)
+
+
+def test_findings_are_written_from_the_store_with_their_denominators(small_store, tmp_path, capsys):
+    """The learning counts against a literal walk over the stored accuracy rows."""
+    import duckdb
+
+    from trajectory.cli import main
+
+    out = tmp_path / "findings.md"
+    assert main(["findings", "--db", str(small_store), "--out", str(out)]) == 0
+    text = out.read_text()
+    con = duckdb.connect(str(small_store), read_only=True)
+    rows = con.sql("""SELECT a.fact_id, f.relation_type, v.ordinal, a.top1 FROM accuracy a JOIN revisions v USING (analysis_id, revision)
+                      JOIN facts f ON f.fact_id = a.fact_id ORDER BY v.ordinal""").fetchall()
+    con.close()
+    history: dict[int, list[bool]] = {}
+    kind: dict[int, str] = {}
+    for fact, relation_type, _, top1 in rows:
+        history.setdefault(fact, []).append(top1)
+        kind[fact] = relation_type
+    learned = {fact for fact, seen in history.items() if seen[-1]}  # right at the last revision: it stays right from some revision
+    for facts in ("location", "name"):
+        members = [f for f in history if kind[f] == facts]
+        assert f"- {facts} facts: {len(learned & set(members))} of {len(members)} learned" in text
+    assert text.startswith("# Findings: olmo-tiny-facts-small/") and "## Roles" in text and "## Causal checks" in text
+    assert "(n = 160 facts)" in text
