@@ -25,6 +25,7 @@ from trajectory.dashboard.page import render_index, render_page, write_atomicall
 from trajectory.dashboard.spec import QUERY_DIR, DashboardSpec, FigureSpec, load_dashboards
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import unknown_revision_message
+from trajectory.paths import trajectory_home
 from trajectory.store.analyses import choose, describe_choice
 from trajectory.store.db import reader, scope
 
@@ -42,8 +43,6 @@ class AnalysisSummary:
 
 
 def default_out(db: Path) -> Path:
-    from trajectory.paths import trajectory_home
-
     return trajectory_home() / "dashboards" / Path(db).stem
 
 

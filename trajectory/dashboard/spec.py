@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from trajectory.dashboard.charts import CHARTS
 from trajectory.errors import TrajectoryError
 from trajectory.paths import DASHBOARDS_DIR, SQL_DIR
 
@@ -52,8 +53,6 @@ def load_dashboards(folder: Path = DASHBOARDS_DIR) -> list[DashboardSpec]:
 
 
 def load_dashboard(path: Path) -> DashboardSpec:
-    from trajectory.dashboard.charts import CHARTS
-
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:

@@ -28,7 +28,7 @@ from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, Pipeli
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
-from trajectory.hub.source import RevisionSource
+from trajectory.hub.source import RevisionSource, find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.ray_executor import run_on_ray
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
@@ -36,6 +36,7 @@ from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.pipeline.stages import grafting_revision
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, writer
+from trajectory.store.query import run_sql
 
 log = logging.getLogger(__name__)
 STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "grafting": "weight grafting", "extractive": "extractive structures"}
@@ -207,9 +208,6 @@ def _release(source: RevisionSource, name: str, keep: int, kept: list[str]) -> N
 
 
 def _report_duplicates(db: Path, model: str) -> None:
-    from trajectory.hub.source import find_duplicates
-    from trajectory.store.query import run_sql
-
     rows = run_sql(db, f"""
         SELECT revision, any_value(content_hash) AS content_hash FROM revisions
         WHERE model = '{model.replace("'", "''")}' GROUP BY revision ORDER BY min(ordinal)""")
