@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
     build.add_argument("--seed", type=int, default=None, help="the seed of the corpus draws and the initial weights (default 0)")
     build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
+    build.add_argument("--run-folder", default=None, metavar="DIR",
+                       help="write the checkpoints as a trainer does instead: DIR/checkpoint-N/, each marked complete last")
 
     revisions = commands.add_parser("revisions", help="list the revisions a pipeline selects (name, step, tokens, on disk)")
     _pipeline_arg(revisions)
@@ -109,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
+    watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")
+    watch.add_argument("--watch", action="store_true", help="keep running and ingest new checkpoints as they complete (Ctrl-C stops)")
+    watch.add_argument("--until", type=_at_least(0), default=None, metavar="STEP", help="stop after the checkpoint at this step")
+    watch.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS", help="stop after this long without a new checkpoint")
+    watch.add_argument("--poll", type=float, default=5.0, metavar="SECONDS", help="how often to look for new checkpoints (default 5)")
     ray = ingest.add_argument_group("executor", "where the revisions run (pipeline table [executor]); Ray needs pip install -e '.[ray]'")
     ray.add_argument("--executor", default=None, choices=["in-process", "ray"], help="in this process (default), or one Ray task per revision")
     ray.add_argument("--address", default=None, help="a running Ray cluster (default: start a local one on 127.0.0.1, stopped at the end)")
@@ -194,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "suite":
         from trajectory.commands import suite_build
 
-        return suite_build(args.small, args.arch, args.force, args.seed, args.cache_dir, progress)
+        return suite_build(args.small, args.arch, args.force, args.seed, args.cache_dir, progress, args.run_folder)
     if args.command == "revisions":
         from trajectory.commands import list_revisions
 

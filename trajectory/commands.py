@@ -8,13 +8,15 @@ from pathlib import Path
 from trajectory.errors import TrajectoryError
 
 
-def suite_build(small: bool, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool) -> int:
+def suite_build(small: bool, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool,
+                run_folder: str | None = None) -> int:
     from trajectory.suite.build import build_suite, preset, probe_accuracy_summary, with_overrides
 
     config = with_overrides(preset("small" if small else "full", arch), seed=seed)
-    result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress)
+    run = Path(run_folder).expanduser() if run_folder else None
+    result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress, run_folder=run)
     took = f"built in {result.seconds:.0f} s" if result.seconds else "already built"
-    print(f"{result.repo_id}: {len(result.revisions)} revisions in {result.cache_dir} ({took})")
+    print(f"{result.repo_id}: {len(result.revisions)} revisions in {run or result.cache_dir} ({took})")
     print(probe_accuracy_summary(result))
     return 0
 
@@ -46,6 +48,9 @@ def list_revisions(pipeline: str | None, spec: str | None, progress: bool) -> in
         print(f"{revision.name:<28} {step:>8} {tokens:>14} {'yes' if on_disk else 'no':>8}")
     for group in find_duplicates(hashes):
         print(f"warning: identical weights: {', '.join(group)}")
+    pending = getattr(source, "pending", lambda: [])()
+    if pending:
+        print(f"being written (not complete yet): {', '.join(pending)}")
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -53,6 +54,8 @@ class PipelineConfig:
     suite: str | None = None  # "full" / "small": the self-built reference trajectory, built on first use
     suite_arch: str = "olmo"  # the suite's architecture: "olmo" or "gpt-neox" (Pythia's)
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
+    run_path: Path | None = None  # a training run's folder of checkpoint folders instead of a Hub repository
+    settle_s: float = 30.0  # a run's checkpoint folder without trainer_state.json is complete once unchanged this long
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
     probe_set: str = "builtin"
     probe_name: str | None = None  # the probe set's name in the store (default: the file's stem, or facts_160)
@@ -170,6 +173,8 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "model.suite": ("suite", str),
     "model.suite_arch": ("suite_arch", str),
     "model.cache_dir": ("cache_dir", str),
+    "model.path": ("run_path", str),
+    "model.settle_s": ("settle_s", (float, int)),
     "model.offline": ("offline", bool),
     "model.dtype": ("dtype", str),
     "model.device": ("device", str),
@@ -222,7 +227,7 @@ _CHOICES = {
     "extractive.finetune.train": ("finetune_train", ("attention_mlp", "early", "late")),
     "ablation.mode": ("ablation_mode", ("mean", "zero")),
 }
-_POSITIVE = {"ifr.memory_gb": "memory_gb", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
+_POSITIVE = {"ifr.memory_gb": "memory_gb", "model.settle_s": "settle_s", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
              "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size",
              "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size"}
@@ -264,8 +269,14 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
             kinds = expected if isinstance(expected, tuple) else (expected,)
             raise TrajectoryError(f"{path}: {key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
         values[field_name] = value
+    if "run_path" in values:
+        if values.get("suite"):
+            raise TrajectoryError(f"{path}: model.path (a run folder) and model.suite exclude each other")
+        values["run_path"] = Path(os.path.expandvars(values["run_path"])).expanduser()
+        values.setdefault("repo_id", f"run/{values['run_path'].resolve().name}")  # the run's name in the store
+        values.setdefault("offline", True)
     if "repo_id" not in values:
-        raise TrajectoryError(f"{path}: missing model.repo")
+        raise TrajectoryError(f"{path}: missing model.repo (or model.path, a training run's folder)")
     if isinstance(values.get("revisions"), list):
         values["revisions"] = ",".join(values["revisions"])
     values["exclude"] = tuple(values.get("exclude", ()))

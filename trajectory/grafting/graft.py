@@ -41,8 +41,13 @@ class Graft:
     embedding: torch.Tensor | None = None
 
 
+def _architecture(config) -> dict:
+    """A config without where it was loaded from (a run's checkpoint folders differ only in that)."""
+    return {k: v for k, v in config.to_dict().items() if k not in ("_name_or_path", "transformers_version")}
+
+
 def check_graftable(recipient: torch.nn.Module, donor: torch.nn.Module) -> None:
-    if type(recipient) is not type(donor) or recipient.config.to_dict() != donor.config.to_dict():
+    if type(recipient) is not type(donor) or _architecture(recipient.config) != _architecture(donor.config):
         raise TrajectoryError("grafting needs two revisions of one architecture (the same config)")
     for layer in decoder_layers(recipient):
         if getattr(layer, "self_attn", None) is None or not hasattr(layer.self_attn, "q_proj"):

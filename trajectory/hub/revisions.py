@@ -2,7 +2,8 @@
 
 Names as the families publish them: Pythia ``step{N}`` (``main`` is the last step), OLMo
 ``step{N}-tokens{B}B``, OLMo-2 ``stage1-step{N}-tokens{B}B`` and later stages
-``stage2-ingredient{K}-step{N}-tokens{B}B`` (ordered by stage, then ingredient, then step). Names with no
+``stage2-ingredient{K}-step{N}-tokens{B}B`` (ordered by stage, then ingredient, then step), and the Hugging
+Face Trainer's checkpoint folders ``checkpoint-{N}``. Names with no
 step sort after the numbered ones (kept), ``main`` last. A family not listed can give its own pattern: a
 regular expression with the named groups ``step`` and optionally ``stage``, ``ingredient`` and ``tokens``
 (a number with an optional K/M/B/T unit), tried before the built-in shapes.
@@ -22,6 +23,7 @@ MAIN = "main"
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 _STEP_TOKENS = re.compile(r"^(?:stage(?P<stage>\d+)-(?:ingredient(?P<ingredient>\d+)-)?)?"
                           r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?[KMBT]?))?$")
+_TRAINER = re.compile(r"^checkpoint-(?P<step>\d+)$")  # the Hugging Face Trainer's output_dir/checkpoint-N
 
 
 @dataclass(frozen=True, order=False)
@@ -64,7 +66,7 @@ def parse_revision(name: str, pattern: re.Pattern | None = None) -> Revision:
     """Parse stage, ingredient, step and token count from a branch name (``pattern`` first, then the
     built-in shapes); unknown shapes keep step=None."""
     match = pattern.fullmatch(name) if pattern is not None else None
-    match = match or _STEP_TOKENS.match(name)
+    match = match or _STEP_TOKENS.match(name) or _TRAINER.match(name)
     if not match or match.groupdict().get("step") is None:
         return Revision(name)
     groups = match.groupdict()

@@ -143,14 +143,14 @@ class RevisionSource:
 
     def is_on_disk(self, revision: str) -> bool:
         snapshot = self.snapshot_dir(revision)
-        return snapshot is not None and any(_is_weight_file(p) and p.exists() for p in snapshot.rglob("*"))
+        return snapshot is not None and any(is_weight_file(p) and p.exists() for p in snapshot.rglob("*"))
 
     def content_hash(self, revision: str) -> str | None:
         """Hash of the revision's weights; from the cache when on disk, else from the Hub's metadata."""
         snapshot = self.snapshot_dir(revision)
         if snapshot is not None and self.is_on_disk(revision):
             return content_hash_from_file_hashes(
-                {p.relative_to(snapshot).as_posix(): _blob_hash(p) for p in snapshot.rglob("*") if _is_weight_file(p)}
+                {p.relative_to(snapshot).as_posix(): _blob_hash(p) for p in snapshot.rglob("*") if is_weight_file(p)}
             )
         if self.offline:
             return None
@@ -191,7 +191,7 @@ class RevisionSource:
                     local_files_only=bool(self.offline),
                 )
             )
-            if not any(_is_weight_file(p) for p in path.rglob("*")):
+            if not any(is_weight_file(p) for p in path.rglob("*")):
                 path = Path(
                     snapshot_download(
                         self.repo_id,
@@ -211,33 +211,8 @@ class RevisionSource:
 
     def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu"):
         """``(model, tokenizer)`` through ``from_pretrained(repo, revision=...)``, in eval mode."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # the ingest shows its own progress
-
         common = dict(revision=revision, cache_dir=self.cache_dir, local_files_only=bool(self.offline))
-        where = f"{self.repo_id}@{revision}"
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(self.repo_id, **common)
-        except Exception as err:
-            raise TrajectoryError(f"cannot load the tokenizer of {where}: {_one_line(err)}") from None
-        check_tokenizer(tokenizer, where)
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # its load report goes to stderr; check_loading_info says it in one line
-        try:
-            model, info = AutoModelForCausalLM.from_pretrained(self.repo_id, dtype=getattr(torch, dtype), output_loading_info=True,
-                                                               **common)
-        except Exception as err:
-            raise TrajectoryError(f"cannot load {where}: {_one_line(err)}") from None
-        finally:
-            hf_logging.set_verbosity(verbosity)
-        # transformers fills a missing tensor with random values and only says so on stderr: refuse instead.
-        check_loading_info(info, where)
-        model = model.to(device).eval()
-        check_finite_weights(model, where)
-        return model, tokenizer
+        return load_checked(self.repo_id, self.repo_id, common, f"{self.repo_id}@{revision}", dtype, device)
 
     def was_cached_before(self, revision: str) -> bool:
         return self.cached_commit(revision) in self._preexisting_commits
@@ -255,6 +230,35 @@ class RevisionSource:
             log.warning("could not release %s@%s from the cache: %s", self.repo_id, revision, _one_line(err))
             return False
         return True
+
+
+def load_checked(model_from: str | Path, tokenizer_from: str | Path, common: dict, where: str, dtype: str, device: str):
+    """``(model, tokenizer)`` from a Hub repository or a local folder, in eval mode on ``device``; a checkpoint
+    that is not whole (a missing, unexpected or mis-shaped tensor, non-finite weights, no usable tokenizer)
+    is refused with one line naming ``where`` and the tensors, never loaded with random stand-ins."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the ingest shows its own progress
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_from, **common)
+    except Exception as err:
+        raise TrajectoryError(f"cannot load the tokenizer of {where}: {_one_line(err)}") from None
+    check_tokenizer(tokenizer, where)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report goes to stderr; check_loading_info says it in one line
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(model_from, dtype=getattr(torch, dtype), output_loading_info=True, **common)
+    except Exception as err:
+        raise TrajectoryError(f"cannot load {where}: {_one_line(err)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    # transformers fills a missing tensor with random values and only says so on stderr: refuse instead.
+    check_loading_info(info, where)
+    model = model.to(device).eval()
+    check_finite_weights(model, where)
+    return model, tokenizer
 
 
 def check_tokenizer(tokenizer, where: str) -> None:
@@ -302,7 +306,7 @@ def _is_weight_name(name: str) -> bool:
     return name.endswith(WEIGHT_SUFFIXES) and not name.endswith(("training_args.bin", "optimizer.bin"))
 
 
-def _is_weight_file(path: Path) -> bool:
+def is_weight_file(path: Path) -> bool:
     return _is_weight_name(path.name)
 
 
@@ -310,6 +314,10 @@ def _blob_hash(path: Path) -> str:
     """The blob's name when the snapshot entry is a cache symlink (its sha256), else hash the bytes."""
     if path.is_symlink():
         return Path(os.readlink(path)).name
+    return file_sha256(path)
+
+
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

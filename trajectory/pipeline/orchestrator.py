@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -31,7 +32,7 @@ from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource, find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.ray_executor import run_on_ray
-from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
+from trajectory.pipeline.revision import PAIR_STAGES, LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.pipeline.stages import grafting_revision
 from trajectory.store.analyses import Analysis, register
@@ -57,7 +58,10 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     if args.facts:
         config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
     pair = parse_pair(args.graft_pair) if args.graft_pair else None
-    return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress, graft_pair=pair)
+    watch = Watch(args.until, args.idle_timeout, args.poll) if args.watch else None
+    if not args.watch and (args.until is not None or args.idle_timeout is not None):
+        raise TrajectoryError("--until and --idle-timeout end a watch: add --watch")
+    return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress, graft_pair=pair, watch=watch)
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -73,11 +77,24 @@ def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis
     return [Analysis(config.repo_id, probes.content_hash, name, tau, theta, ffn, config.dtype) for tau, ffn, theta in config.settings()]
 
 
+@dataclass(frozen=True)
+class Watch:
+    """``ingest --watch``: follow a run while it trains. Stops after the checkpoint at step ``until`` (its pair
+    stages done as a batch ingest would), after ``idle_s`` seconds without a new checkpoint, or on Ctrl-C."""
+
+    until: int | None = None
+    idle_s: float | None = None
+    poll_s: float = 5.0
+
+
 def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: bool = False, progress: bool = True,
-           graft_pair: tuple[str, str] | None = None) -> int:
+           graft_pair: tuple[str, str] | None = None, watch: Watch | None = None) -> int:
     """Ingest the pipeline's revisions into its analyses (found or created in the store). Resume and
     ``force`` act within these analyses only; a revision is traced once for all of them. With
-    ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair."""
+    ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair. With ``watch``, keep
+    ingesting new checkpoints as they complete (:func:`_watch_locked`)."""
+    if watch is not None and (graft_pair is not None or config.executor == "ray"):
+        raise TrajectoryError("--watch runs in this process, over consecutive revisions: not with --graft-pair or the Ray executor")
     probes = load_probe_set(config.probe_set)
     analyses = pipeline_analyses(config, probes)
     check_store(db)  # a directory, a read-only file, a file that is no store: say so before any work
@@ -89,18 +106,64 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
         if len(chosen) != 2:
             raise TrajectoryError(f"--graft-pair: {', '.join(graft_pair)} are not two revisions of {config.repo_id} (see trajectory revisions)")
         recipient, donor = (next(r for r in chosen if r.name == name) for name in graft_pair)
-    else:
+    elif watch is None:
         chosen = selected_revisions(config, source, spec)
     with ingest_lock(db):
         with writer(db) as con, transaction(con):
             names = register(con, probes, config.probe_name or probes.name, analyses)
-        frequency = frequency_frame(config, probes, published_counts(source, source.list_revisions()))
-        if frequency is not None:
-            replace_frequency(db, frequency)
+        if watch is not None:
+            return _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch)
+        _store_frequency(config, db, source, probes)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
         executor = config.ray_settings() if config.executor == "ray" else None
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
+
+
+def _store_frequency(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
+    frequency = frequency_frame(config, probes, published_counts(source, source.list_revisions()))
+    if frequency is not None:
+        replace_frequency(db, frequency)
+
+
+def _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch) -> int:
+    """Ingest the complete checkpoints, then each new one as it completes. The pair stages of the newest
+    revision wait for its successor (or for the end at ``until``), so that they are computed once, with
+    it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current)."""
+    ingested: list[str] = []
+    failed, waiting_for, last_new = 0, None, time.monotonic()
+    run = run_frame(config, config.resolved_device(), [a.analysis_id for a in analyses])
+    while True:
+        try:
+            chosen = selected_revisions(config, source, spec)
+        except TrajectoryError as err:  # nothing complete yet, or nothing the selection names yet
+            if "selects nothing" not in str(err) and "no revisions" not in str(err):
+                raise
+            chosen = []
+        if watch.until is not None:
+            chosen = [r for r in chosen if r.step is None or r.step <= watch.until]
+        ended = watch.until is not None and any(r.step == watch.until for r in chosen)
+        if [r.name for r in chosen] != ingested:
+            _store_frequency(config, db, source, probes)
+            failed |= _ingest_locked(config, db, source, chosen, probes, analyses, names, force and not ingested, progress, None,
+                                     hold_last_pairs=not ended, run=run)
+            ingested, waiting_for, last_new = [r.name for r in chosen], None, time.monotonic()
+        if ended:
+            print(f"watch: reached step {watch.until}; stopping", flush=True)
+            return failed
+        if watch.idle_s is not None and time.monotonic() - last_new > watch.idle_s:
+            print(f"watch: no new checkpoint for {watch.idle_s:g} s; stopping (the newest revision's pair stages wait for its "
+                  "successor: the next ingest does them)", flush=True)
+            return failed
+        pending = getattr(source, "pending", lambda: [])()
+        state = (ingested[-1] if ingested else None, tuple(pending))
+        if state != waiting_for:  # one line per change of what it waits for
+            waiting_for = state
+            after = f"the checkpoint after {ingested[-1]}" if ingested else "the first complete checkpoint"
+            writing = f"; being written: {', '.join(pending)}" if pending else ""
+            print(f"watch: waiting for {after} in {getattr(source, 'run', config.repo_id)} ({len(ingested)} ingested{writing}; "
+                  "Ctrl-C stops)", flush=True)
+        time.sleep(watch.poll_s)
 
 
 def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision, probes, analyses, force, progress) -> int:
@@ -125,7 +188,10 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     return 0
 
 
-def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor) -> int:
+def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor, hold_last_pairs: bool = False,
+                   run=None) -> int:
+    """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
+    successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     all_names = [r.name for r in source.list_revisions()]
     ids = [a.analysis_id for a in analyses]
     stages = config.stages()
@@ -134,6 +200,9 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
                         {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]) for stage in stages})
             for r in chosen]
+    if hold_last_pairs and jobs:
+        last = jobs[-1]
+        jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
     jobs = [job for job in jobs if any(job.needed.values())]
     for analysis_id in ids:
         stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}" for stage in stages)
@@ -146,7 +215,7 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     if executor is not None:
         failures = run_on_ray(config, db, jobs, probes, ids, executor, progress)
     else:
-        failures = _run_in_process(config, db, source, jobs, probes, ids, progress)
+        failures = _run_in_process(config, db, source, jobs, probes, ids, progress, run)
     _report_duplicates(db, config.repo_id)
     if failures:
         print(f"error: {len(failures)} of {len(jobs)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
@@ -154,10 +223,10 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     return 0
 
 
-def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, progress) -> list[str]:
+def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, progress, run=None) -> list[str]:
     """Each job in turn, the next revision's download overlapping the current one's work; each stage written as it ends."""
     device = config.resolved_device()
-    run = run_frame(config, device, ids)
+    run = run if run is not None else run_frame(config, device, ids)
     to_process = {job.revision.name for job in jobs}
     models = LoadedModels(source, device)
     said: set[str] = set()  # log lines said once per ingest

@@ -8,10 +8,11 @@ from pathlib import Path
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
+from trajectory.hub.run_folder import RunFolderSource
 from trajectory.hub.source import RevisionSource
 
 
-def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource:
+def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource | RunFolderSource:
     """The pipeline's revision source; a reference suite is built on first use."""
     if config.suite:
         from trajectory.suite.build import build_suite, preset
@@ -23,8 +24,11 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSou
     return cache_source(config)
 
 
-def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> RevisionSource:
-    """The pipeline's revisions in its cache (or in ``cache_dir``: a Ray task's own download folder)."""
+def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> RevisionSource | RunFolderSource:
+    """The pipeline's revisions in its cache (or in ``cache_dir``: a Ray task's own download folder), or the
+    checkpoint folders of its training run (``model.path``), read in place."""
+    if config.run_path is not None:
+        return RunFolderSource(config.run_path, config.repo_id, name_pattern(config), config.settle_s)
     return RevisionSource(config.repo_id, cache_dir=cache_dir or config.cache_dir, offline=config.offline, pattern=name_pattern(config))
 
 

@@ -51,6 +51,7 @@ class SuiteResult:
 
 
 def is_built(config: SuiteConfig, cache_dir: Path | None = None) -> bool:
+    """An identical build of ``config`` is complete in the cache."""
     marker = _read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id))
     return marker is not None and marker.get("config") == _config_dict(config) and marker.get("layout") == LAYOUT
 
@@ -71,17 +72,24 @@ def _read_marker(folder: Path) -> dict | None:
 
 
 def build_suite(
-    config: SuiteConfig = FULL, cache_dir: Path | None = None, *, force: bool = False, progress: bool = True
+    config: SuiteConfig = FULL, cache_dir: Path | None = None, *, force: bool = False, progress: bool = True,
+    run_folder: Path | None = None,
 ) -> SuiteResult:
-    """Train and save the trajectory (skipped when an identical build is already complete)."""
+    """Train and save the trajectory (skipped when an identical build is already complete). With
+    ``run_folder``, write the checkpoints as a trainer does instead of into the Hub cache layout: one
+    ``checkpoint-{step}`` folder each (the last step's is the final model; there is no ``main``), its
+    ``trainer_state.json`` written last, as the Hugging Face Trainer marks a checkpoint complete."""
     cache_dir = Path(cache_dir or reference_hub_cache())
-    folder = repo_folder(cache_dir, config.repo_id)
-    if not force and is_built(config, cache_dir):
-        marker = _read_marker(folder)
+    folder = Path(run_folder) if run_folder is not None else repo_folder(cache_dir, config.repo_id)
+    marker = None if force else _read_marker(folder)
+    if marker is not None and marker.get("config") == _config_dict(config) and marker.get("layout") == LAYOUT:
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
     (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
     for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
         shutil.rmtree(folder / part, ignore_errors=True)
+    if run_folder is not None:
+        for old in folder.glob("checkpoint-*"):
+            shutil.rmtree(old)
 
     from transformers.utils import logging as hf_logging
 
@@ -133,12 +141,15 @@ def build_suite(
         optimizer.zero_grad(set_to_none=True)
         bar.update(1)
         if step in saving or step == config.steps:
-            names = _checkpoint_names(config, step, tokens_seen, step in saving)
+            names = [f"checkpoint-{step}"] if run_folder is not None else _checkpoint_names(config, step, tokens_seen, step in saving)
             for name in names:
                 listed = name == MAIN and config.architecture == "olmo"  # OLMo lists its branches on main; Pythia does not
                 extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if listed else {}
                 extra[FREQUENCY_FILE] = frequency_table(facts, *counts[step])
-                _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
+                if run_folder is not None:
+                    _save_checkpoint(model, tokenizer, folder / name, extra, step)
+                else:
+                    _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
                 saved.append(name)
             measured = _accuracy(model, encoded)
             accuracy.update((name, measured) for name in names)
@@ -254,6 +265,16 @@ def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dic
         files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
     files.update(extra)
     return write_snapshot(cache_dir, repo_id, name, files)
+
+
+def _save_checkpoint(model, tokenizer, folder: Path, extra: dict[str, bytes], step: int) -> None:
+    """A trainer's checkpoint folder: model, tokenizer and side files, then ``trainer_state.json`` last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    for name, data in extra.items():
+        (folder / name).write_bytes(data)
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
 
 
 def _config_dict(config: SuiteConfig) -> dict:
