@@ -1,0 +1,19 @@
+"""Intervals and tests over probe facts (METHOD: the probe fact is the resampling unit): pure tensors and
+arrays in, numbers out.
+
+- :func:`stratified_resamples`: bootstrap draws of facts with replacement within each relation.
+- :func:`percentile_interval`: the percentile interval of a statistic's resampled values.
+- :func:`share_interval`, :func:`ratio_interval`: a share (top-1 accuracy; learnings a graft recovers) with its
+  stratified bootstrap interval.
+- :func:`learning_steps`: each fact's learning step (the first revision from which it stays right).
+- :func:`emergence_order`: two groups' learning steps compared: Mann–Whitney U (scipy) and a bootstrap
+  interval of the difference of median steps.
+- :func:`permutation_p`: a set's effect against random draws, p = (1 + #{d ≤ e}) / (1 + D).
+- :func:`adjusted_p`: Benjamini–Hochberg within a family (scipy's ``false_discovery_control``).
+"""
+
+from trajectory.stats.resampling import Estimate, percentile_interval, ratio_interval, share_interval, stratified_resamples
+from trajectory.stats.comparisons import adjusted_p, emergence_order, learning_steps, permutation_p
+
+__all__ = ["Estimate", "adjusted_p", "emergence_order", "learning_steps", "percentile_interval", "permutation_p", "ratio_interval", "share_interval",
+           "stratified_resamples"]

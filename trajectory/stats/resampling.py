@@ -1,0 +1,67 @@
+"""Stratified bootstrap over probe facts: each relation keeps its number of facts in every resample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_RESAMPLES = 2000
+DEFAULT_LEVEL = 0.95
+
+
+def stratified_resamples(groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """[B, N] indices into the N facts: in each row, every group's positions are drawn with replacement from
+    that group's own facts. ``groups`` [N]: any labels (a fact's relation). One array op per group."""
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    draws = np.empty((resamples, len(groups)), dtype=np.int64)
+    for label in np.unique(groups):  # a loop over relations, each one vectorised draw
+        members = np.flatnonzero(groups == label)
+        draws[:, members] = members[rng.integers(0, len(members), size=(resamples, len(members)))]
+    return draws
+
+
+def percentile_interval(values: np.ndarray, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
+    """The central ``level`` percentile interval of resampled values [B] (NaN draws left out)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimate with its interval and the number of facts it rests on."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}] (n = {self.n})"
+
+
+def share_interval(hits: np.ndarray, groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                   level: float = DEFAULT_LEVEL) -> Estimate:
+    """The share of true ``hits`` [N] over facts, with its stratified bootstrap percentile interval."""
+    hits = np.asarray(hits, dtype=float)
+    return ratio_interval(hits, np.ones_like(hits), groups, resamples, seed, level)
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
+                   seed: int = 0, level: float = DEFAULT_LEVEL) -> Estimate:
+    """Σ numerator / Σ denominator over facts (e.g. learnings a graft recovers over learnings, per fact [N]),
+    with its stratified bootstrap interval over facts; n is Σ denominator."""
+    numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    total = denominator.sum()
+    if not len(numerator) or total == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), int(total))
+    draws = stratified_resamples(groups, resamples, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low, high = percentile_interval(numerator[draws].sum(axis=1) / denominator[draws].sum(axis=1), level)
+    return Estimate(float(numerator.sum() / total), low, high, int(total))
