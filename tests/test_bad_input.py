@@ -303,8 +303,12 @@ def test_an_ingest_waits_for_a_reader_and_loses_nothing(small_store, tmp_path):
     ingest = subprocess.Popen([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", SMALL, "--db", str(db), "--tau", "0.05",
                                "-r", "main", *IFR_ONLY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        line = ingest.stderr.readline()
-        assert line.startswith(f"waiting for {db}: another process (pid {os.getpid()}) has it open"), line
+        lines = []
+        for line in ingest.stderr:  # the first line that says what it waits for (other lines may come before)
+            lines.append(line)
+            if line.startswith("waiting for"):
+                break
+        assert lines and lines[-1].startswith(f"waiting for {db}: another process (pid {os.getpid()}) has it open"), lines
         time.sleep(2)
         assert ingest.poll() is None  # still waiting, not failed
     finally:
@@ -371,3 +375,9 @@ def test_serve_keeps_its_pages_when_the_store_is_deleted(small_store, tmp_path):
     with pytest.raises(TrajectoryError, match="is gone"):
         pages.refresh()
     assert (tmp_path / "pages" / "index.html").is_file()
+
+
+def test_csv_output_writes_nested_values_as_json_text(small_store, capsys):
+    assert main(["query", "SELECT [1, 2] AS positions, {'a': [3]} AS s, [[1], [2, 3]] AS nested", "--db", str(small_store),
+                 "-f", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ['positions,s,nested', '"[1, 2]","{""a"": [3]}","[[1], [2, 3]]"']

@@ -94,3 +94,78 @@ def test_benjamini_hochberg_by_hand():
     assert np.allclose(adjusted_p(p)[:4], [0.04, 0.05333333, 0.05333333, 0.20]) and np.isnan(adjusted_p(p)[4])
     for values in itertools.permutations([0.2, 0.01, 0.5]):
         assert np.allclose(np.sort(adjusted_p(np.array(values))), [0.03, 0.3, 0.5])
+
+
+def _literal_roles(activity, valid, subject, predicting, relation_of, n_relations, theta, counts):
+    """Roles of the resample that draws fact x counts[x] times, by loops over components, relations and facts."""
+    n_facts, _, n_components = activity.shape
+    roles = [[None] * n_components for _ in range(n_relations)]
+    for c in range(n_components):
+        general_sum, entity_hits, entity_count = 0.0, 0.0, 0.0
+        for x in range(n_facts):
+            positions = [t for t in range(activity.shape[1]) if valid[x, t]]
+            general_sum += counts[x] * sum(bool(activity[x, t, c]) for t in positions) / len(positions)
+            for t in positions:
+                weight = int(subject[x, t]) + int(predicting[x, t])
+                entity_hits += counts[x] * weight * bool(activity[x, t, c])
+                entity_count += counts[x] * weight
+        general = general_sum / sum(counts) > theta
+        entity = entity_hits / entity_count > theta
+        for r in range(n_relations):
+            members = [x for x in range(n_facts) if relation_of[x] == r]
+            hits = sum(counts[x] * sum(bool(activity[x, t, c]) for t in range(activity.shape[1]) if predicting[x, t]) for x in members)
+            count = sum(counts[x] * int(predicting[x].sum()) for x in members)
+            relation = hits / max(count, 1) > theta
+            fact = any(counts[x] > 0 and sum(bool(activity[x, t, c]) for t in range(activity.shape[1]) if predicting[x, t])
+                       / int(predicting[x].sum()) > theta for x in members)
+            roles[r][c] = 0 if general else 1 if entity else 2 if relation else 3 if fact else 4
+    return roles
+
+
+def test_resampled_roles_equal_a_literal_reclassification_and_the_stored_definition():
+    import torch
+
+    from trajectory.roles.scores import assign_roles, role_scores
+    from trajectory.stats.roles import fact_activity, resample_weights, resampled_roles
+
+    g = torch.Generator().manual_seed(0)
+    n_facts, length, n_components, n_relations, theta = 12, 7, 9, 3, 0.1234  # θ away from any reachable score
+    activity = torch.rand(n_facts, length, n_components, generator=g) < torch.rand(1, 1, n_components, generator=g)
+    lengths = torch.randint(4, length + 1, (n_facts,), generator=g)
+    valid = torch.arange(length)[None, :] < lengths[:, None]
+    activity &= valid[:, :, None]
+    subject = torch.zeros(n_facts, length, dtype=torch.bool)
+    predicting = torch.zeros(n_facts, length, dtype=torch.bool)
+    subject[:, 1:3] = True
+    predicting[torch.arange(n_facts), lengths - 2] = True
+    predicting[::2, 0] = True
+    relation_of = torch.arange(n_facts) % n_relations
+    draws = stratified_resamples(relation_of.numpy(), resamples=6, seed=1)
+    weights = torch.cat([torch.ones(1, n_facts, dtype=torch.double), resample_weights(draws, n_facts)])
+    got = resampled_roles(fact_activity(activity, valid, subject, predicting), weights, relation_of, n_relations, theta)
+    for b in range(len(weights)):
+        expected = _literal_roles(activity, valid, subject, predicting, relation_of.tolist(), n_relations, theta, weights[b].tolist())
+        assert got[b].tolist() == expected, b
+    stored = assign_roles(role_scores(activity, valid, subject, predicting, relation_of, n_relations), relation_of, n_relations, theta)
+    assert torch.equal(got[0].long(), stored)  # every fact once: the roles the ingest stores
+    assert len({tuple(r.flatten().tolist()) for r in got}) > 1  # resamples change some roles: not vacuous
+
+
+def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(small_store):
+    from trajectory.dashboard.resampled_roles import resample_roles
+    from trajectory.roles.scores import ROLES
+    from trajectory.store.db import reader, scope
+
+    with reader(small_store) as con:
+        (analysis_id, theta), = con.sql("SELECT analysis_id, theta FROM analyses").fetchall()
+        scope(con, [analysis_id])
+        resampled = resample_roles(con, theta, resamples=20)
+        stored = con.sql("SELECT v.ordinal, relation, kind, layer, coalesce(head, -1), role FROM roles "
+                         "JOIN revisions v USING (analysis_id, revision)").fetchall()
+    n_heads = int((resampled.kinds == "head").sum() // (resampled.kinds == "ffn").sum())
+    n_layers = int((resampled.kinds == "ffn").sum())
+    assert resampled.roles.shape[:2] == (5, 21) and len(stored) == 5 * 10 * (n_layers * n_heads + n_layers)
+    for ordinal, relation, kind, layer, head, role in stored:
+        component = layer * n_heads + head if kind == "head" else n_layers * n_heads + layer
+        k = resampled.ordinals.index(ordinal)
+        assert ROLES[int(resampled.roles[k, 0, resampled.relations.index(relation), component])] == role

@@ -7,17 +7,24 @@ The SQL is in ``sql/findings/``; this module only words it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import torch
 
+from trajectory.dashboard.resampled_roles import resample_roles
 from trajectory.paths import SQL_DIR
+from trajectory.roles.scores import ROLES
 from trajectory.store.analyses import choose
-from trajectory.stats import adjusted_p, emergence_order, learning_steps, permutation_p, ratio_interval, share_interval
+from trajectory.stats import (adjusted_p, emergence_order, learning_steps, percentile_interval, permutation_p, ratio_interval,
+                              share_interval)
+from trajectory.stats.roles import set_iou
 from trajectory.store.db import reader, scope
 
-RESAMPLES = 2000  # bootstrap resamples of every interval here (interval ends stable to about 0.01 on the reference)
+RESAMPLES = 2000  # bootstrap resamples of the intervals of shares and differences
+ROLE_RESAMPLES = 500  # of the role intervals (each re-classifies every revision's roles)
 
 
 def _frame(con, name: str) -> pl.DataFrame:
@@ -38,7 +45,8 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         parts = [f"# Findings: {name}\n",
                  f"Written by `trajectory findings` from the store ({n_revisions} revisions of analysis `{name}`). "
                  "Every figure says how many facts, components or learnings it rests on.\n"]
-        parts += _accuracy(con) + _roles(con) + _causal(con) + _grafting(con) + _ocr(con) + _lens(con)
+        theta = float(chosen["theta"][0])
+        parts += _accuracy(con) + _roles(con, theta) + _causal(con) + _grafting(con) + _ocr(con) + _lens(con)
     return "\n".join(parts) + "\n"
 
 
@@ -86,17 +94,43 @@ def _accuracy(con) -> list[str]:
     return lines + [""]
 
 
-def _roles(con) -> list[str]:
+def _roles(con, theta: float) -> list[str]:
     roles, iou = _frame(con, "roles"), _frame(con, "iou")
+    resampled = resample_roles(con, theta, ROLE_RESAMPLES)
     lines = ["## Roles\n", "| kind | role | at the final revision | first held (pooled over relations) |", "|---|---|---|---|"]
+    strongest = None if resampled is None else resampled.roles[-1].min(dim=1).values  # [B + 1, C]: one role per component
     for row in roles.iter_rows(named=True):
         first = row["first_revision"] or "never"
-        lines.append(f"| {row['kind']} | {row['role']} | {row['n_final']} of {row['n_components']} | {first} |")
-    lines.append("\nAt the final revision each component counts once, under its strongest role over the relations. "
-                 "IoU of each role set with the final revision's (mean over revisions):\n")
+        count = f"{row['n_final']} of {row['n_components']}"
+        if strongest is not None:
+            held = (strongest[:, resampled.kinds == row["kind"]] == ROLES.index(row["role"])).sum(1).double().numpy()
+            low, high = percentile_interval(held[1:])
+            count = f"{held[0]:.0f} [{low:.0f}, {high:.0f}] of {row['n_components']}"
+        lines.append(f"| {row['kind']} | {row['role']} | {count} | {first} |")
+    lines.append("\nAt the final revision each component counts once, under its strongest role over the relations"
+                 + ("" if resampled is None else f"; in brackets the 95 % interval when the probe facts are resampled within "
+                    f"relations ({ROLE_RESAMPLES} resamples) and the roles re-classified from the stored circuits") + ". IoU of each "
+                 "role set ((relation, component) members, pooled over relations) with the final revision's, mean over revisions:\n")
+    half = {}
+    if resampled is not None:
+        last = max(resampled.ordinals)
+        for k, ordinal in enumerate(resampled.ordinals[:-1]):
+            half.setdefault("first half" if ordinal * 2 < last else "second half", []).append(k)
     for (kind, role), rows in iou.group_by(["kind", "role"], maintain_order=True):
-        halves = "; ".join(f"{r['part']} {r['mean_iou']:.2f} (n = {r['n_revisions']} revisions)" for r in rows.iter_rows(named=True))
-        lines.append(f"- {role} {kind}s: {halves}.")
+        parts = []
+        for r in rows.iter_rows(named=True):
+            interval = ""
+            if resampled is not None:
+                members = torch.from_numpy(resampled.kinds == kind)
+                per_revision = torch.stack([set_iou(resampled.roles[k][:, :, members], resampled.roles[-1][:, :, members],
+                                                    ROLES.index(role)) for k in half[r["part"]]])  # [K', B + 1]
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a resample where a set is empty everywhere: NaN
+                    means = np.nanmean(per_revision.numpy(), axis=0)
+                low, high = percentile_interval(means[1:])
+                interval = f" [{low:.2f}, {high:.2f}]"
+            parts.append(f"{r['part']} {r['mean_iou']:.2f}{interval} (n = {r['n_revisions']} revisions)")
+        lines.append(f"- {role} {kind}s: {'; '.join(parts)}.")
     return lines + [""]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -115,7 +116,7 @@ def run_query_command(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         frame.write_parquet(args.output)
     elif args.format == "csv":
-        frame.write_csv(args.output or sys.stdout)
+        flat_csv(frame).write_csv(args.output or sys.stdout)
     elif args.format == "json":
         text = frame.write_json()
         Path(args.output).write_text(text) if args.output else print(text)
@@ -123,6 +124,13 @@ def run_query_command(args: argparse.Namespace) -> int:
         with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_width_chars=200):
             print(without_constant_keys(frame))
     return 0
+
+
+def flat_csv(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV holds no nested values: lists and structs are written as their JSON text (``[1, 2]``)."""
+    nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
+    return frame.with_columns(pl.Series(c, [None if v is None else json.dumps(v, default=str) for v in frame[c].to_list()],
+                                        dtype=pl.Utf8) for c in nested)
 
 
 KEY_COLUMNS = ("analysis_id", "analysis", "model")  # said once on stderr when the query sees one analysis

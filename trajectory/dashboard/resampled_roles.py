@@ -1,0 +1,66 @@
+"""Roles of every revision of one analysis under resampled probe sets, re-classified from the stored per-fact
+circuits (trajectory.stats.roles): the same resamples at every revision, so that a role set at revision k
+and at the final revision are compared under one draw of facts. Needs the circuits table (store.circuits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+
+from trajectory.paths import SQL_DIR
+from trajectory.stats import stratified_resamples
+from trajectory.stats.roles import fact_activity, resample_weights, resampled_roles
+
+
+@dataclass
+class ResampledRoles:
+    """roles [K, B + 1, R, C] int8 over the analysis's K revisions; row 0 of the second axis is the probe set
+    as stored (every fact once), rows 1.. the B resamples. kinds [C]: 'head' or 'ffn'."""
+
+    ordinals: list[int]
+    relations: list[str]
+    kinds: np.ndarray
+    roles: torch.Tensor
+
+
+def _frame(con, name: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql((SQL_DIR / "findings" / f"{name}.sql").read_text()).to_arrow_table())
+
+
+def resample_roles(con, theta: float, resamples: int, seed: int = 0) -> ResampledRoles | None:
+    """None when the analysis stored no circuits."""
+    members, facts = _frame(con, "circuit_members"), _frame(con, "fact_positions")
+    if members.is_empty():
+        return None
+    n_layers = int(members["layer"].max()) + 1
+    n_heads = int(members["head"].max()) + 1
+    n_facts, length = facts.height, int(facts["n_tokens"].max())
+    index_of = {fact: i for i, fact in enumerate(facts["fact_id"].to_list())}
+    relations = sorted(set(facts["relation"].to_list()))
+    relation_of = torch.tensor([relations.index(r) for r in facts["relation"].to_list()])
+    positions = torch.arange(length)
+    valid = positions[None, :] < torch.tensor(facts["n_tokens"].to_list())[:, None]
+    subject = torch.zeros(n_facts, length, dtype=torch.bool)
+    predicting = torch.zeros(n_facts, length, dtype=torch.bool)
+    for row, (s_pos, a_pos) in enumerate(zip(facts["subject_positions"].to_list(), facts["answer_positions"].to_list())):
+        subject[row, s_pos] = True
+        predicting[row, [a - 1 for a in a_pos]] = True
+    draws = stratified_resamples(facts["relation"].to_numpy(), resamples, seed)
+    weights = torch.cat([torch.ones(1, n_facts, dtype=torch.double), resample_weights(draws, n_facts)])
+    # Components: heads (layer-major), then FFNs.
+    component = np.where(members["kind"].to_numpy() == "head", members["layer"].to_numpy() * n_heads + members["head"].to_numpy(),
+                         n_layers * n_heads + members["layer"].to_numpy())
+    fact_rows = np.array([index_of[f] for f in members["fact_id"].to_list()])
+    ordinal_of_row = members["ordinal"].to_numpy()
+    ordinals = sorted(set(ordinal_of_row.tolist()))
+    roles = []
+    for ordinal in ordinals:  # one revision at a time: a dense activity map, then all resamples at once
+        here = ordinal_of_row == ordinal
+        activity = torch.zeros(n_facts, length, n_layers * n_heads + n_layers, dtype=torch.bool)
+        activity[fact_rows[here], members["root"].to_numpy()[here], component[here]] = True
+        roles.append(resampled_roles(fact_activity(activity, valid, subject, predicting), weights, relation_of, len(relations), theta))
+    kinds = np.array(["head"] * (n_layers * n_heads) + ["ffn"] * n_layers)
+    return ResampledRoles(ordinals, relations, kinds, torch.stack(roles))
