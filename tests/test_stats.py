@@ -152,6 +152,7 @@ def test_resampled_roles_equal_a_literal_reclassification_and_the_stored_definit
 
 
 def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(small_store):
+    from trajectory.dashboard.findings import findings_query
     from trajectory.dashboard.resampled_roles import resample_roles
     from trajectory.roles.scores import ROLES
     from trajectory.store.db import reader, scope
@@ -159,7 +160,7 @@ def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(smal
     with reader(small_store) as con:
         (analysis_id, theta), = con.sql("SELECT analysis_id, theta FROM analyses").fetchall()
         scope(con, [analysis_id])
-        resampled = resample_roles(con, theta, resamples=20)
+        resampled = resample_roles(findings_query(con, "circuit_members"), findings_query(con, "fact_positions"), theta, resamples=20)
         stored = con.sql("SELECT v.ordinal, relation, kind, layer, coalesce(head, -1), role FROM roles "
                          "JOIN revisions v USING (analysis_id, revision)").fetchall()
     n_heads = int((resampled.kinds == "head").sum() // (resampled.kinds == "ffn").sum())

@@ -27,7 +27,8 @@ RESAMPLES = 2000  # bootstrap resamples of the intervals of shares and differenc
 ROLE_RESAMPLES = 500  # of the role intervals (each re-classifies every revision's roles)
 
 
-def _frame(con, name: str) -> pl.DataFrame:
+def findings_query(con, name: str) -> pl.DataFrame:
+    """A query of sql/findings/ over the (scoped) store."""
     return pl.from_arrow(con.sql((SQL_DIR / "findings" / f"{name}.sql").read_text()).to_arrow_table())
 
 
@@ -58,7 +59,7 @@ def _interval(estimate, percent: bool = True) -> str:
 
 
 def _accuracy(con) -> list[str]:
-    facts, learning = _frame(con, "accuracy_facts"), _frame(con, "learning_facts")
+    facts, learning = findings_query(con, "accuracy_facts"), findings_query(con, "learning_facts")
     lines = ["## When facts are learned\n",
              f"Top-1 accuracy of the answer's first token, with its 95 % interval (a bootstrap over facts within each "
              f"relation, {RESAMPLES} resamples, seed 0) and the number of facts:\n",
@@ -95,8 +96,8 @@ def _accuracy(con) -> list[str]:
 
 
 def _roles(con, theta: float) -> list[str]:
-    roles, iou = _frame(con, "roles"), _frame(con, "iou")
-    resampled = resample_roles(con, theta, ROLE_RESAMPLES)
+    roles, iou = findings_query(con, "roles"), findings_query(con, "iou")
+    resampled = resample_roles(findings_query(con, "circuit_members"), findings_query(con, "fact_positions"), theta, ROLE_RESAMPLES)
     lines = ["## Roles\n", "| kind | role | at the final revision | first held (pooled over relations) |", "|---|---|---|---|"]
     strongest = None if resampled is None else resampled.roles[-1].min(dim=1).values  # [B + 1, C]: one role per component
     for row in roles.iter_rows(named=True):
@@ -135,7 +136,7 @@ def _roles(con, theta: float) -> list[str]:
 
 
 def _causal(con) -> list[str]:
-    row = _frame(con, "causal").row(0, named=True)
+    row = findings_query(con, "causal").row(0, named=True)
     if not row["n_tests"]:
         return []
     faithful = ("n/a (no fact where the model beats its fully ablated self by 1 logit)" if row["faithfulness_median"] is None
@@ -147,7 +148,7 @@ def _causal(con) -> list[str]:
              f"(n = {row['n_measured']} facts with R_clean − R_none ≥ 1 logit).",
              f"- Of {row['n_tests']} (revision, role set) tests, {row['n_size_matched']} had size-matched random controls, "
              f"and {causal} by the stage's rule (below every draw and 0.5 logit below their mean)."]
-    draws = _frame(con, "causal_draws")
+    draws = findings_query(con, "causal_draws")
     if draws.height:
         sets = draws.filter(pl.col("draw").is_null())
         controls = draws.filter(pl.col("draw").is_not_null()).group_by(["revision", "role", "relation"]).agg(
@@ -170,10 +171,10 @@ def _causal(con) -> list[str]:
 
 
 def _grafting(con) -> list[str]:
-    grafts = _frame(con, "grafting_facts")
+    grafts = findings_query(con, "grafting_facts")
     if grafts.is_empty():
         return []
-    pairs = _frame(con, "grafting")["n_pairs"].max()
+    pairs = findings_query(con, "grafting")["n_pairs"].max()
     learned = grafts.filter(pl.col("config") == grafts["config"][0])
     lines = ["## Where newly learned facts live (weight grafting)\n",
              f"Over {pairs} consecutive pairs, {int(learned['n_learned'].sum())} learnings of {int((learned['n_learned'] > 0).sum())} "
@@ -187,7 +188,7 @@ def _grafting(con) -> list[str]:
 
 
 def _ocr(con) -> list[str]:
-    ocr = _frame(con, "ocr")
+    ocr = findings_query(con, "ocr")
     if ocr.is_empty():
         return []
     lines = ["## Out-of-context generalisation\n"]
@@ -201,7 +202,7 @@ def _ocr(con) -> list[str]:
 
 
 def _lens(con) -> list[str]:
-    lens = _frame(con, "lens")
+    lens = findings_query(con, "lens")
     if lens.is_empty():
         return []
     lines = ["## Where the answer appears (logit lens, final revision)\n"]

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 import torch
 
-from trajectory.paths import SQL_DIR
 from trajectory.stats import stratified_resamples
 from trajectory.stats.roles import fact_activity, resample_weights, resampled_roles
 
@@ -26,13 +25,9 @@ class ResampledRoles:
     roles: torch.Tensor
 
 
-def _frame(con, name: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql((SQL_DIR / "findings" / f"{name}.sql").read_text()).to_arrow_table())
-
-
-def resample_roles(con, theta: float, resamples: int, seed: int = 0) -> ResampledRoles | None:
-    """None when the analysis stored no circuits."""
-    members, facts = _frame(con, "circuit_members"), _frame(con, "fact_positions")
+def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0) -> ResampledRoles | None:
+    """From the stored circuits' members (sql/findings/circuit_members.sql) and the facts' positions
+    (fact_positions.sql) of one analysis; None when it stored no circuits."""
     if members.is_empty():
         return None
     n_layers = int(members["layer"].max()) + 1
