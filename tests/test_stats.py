@@ -152,15 +152,15 @@ def test_resampled_roles_equal_a_literal_reclassification_and_the_stored_definit
 
 
 def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(small_store):
-    from trajectory.dashboard.findings import findings_query
-    from trajectory.dashboard.resampled_roles import resample_roles
+    from trajectory.pipeline.intervals import interval_query
+    from trajectory.pipeline.resampled_roles import resample_roles
     from trajectory.roles.scores import ROLES
     from trajectory.store.db import reader, scope
 
     with reader(small_store) as con:
         (analysis_id, theta), = con.sql("SELECT analysis_id, theta FROM analyses").fetchall()
         scope(con, [analysis_id])
-        resampled = resample_roles(findings_query(con, "circuit_members"), findings_query(con, "fact_positions"), theta, resamples=20)
+        resampled = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, resamples=20)
         stored = con.sql("SELECT v.ordinal, relation, kind, layer, coalesce(head, -1), role FROM roles "
                          "JOIN revisions v USING (analysis_id, revision)").fetchall()
     n_heads = int((resampled.kinds == "head").sum() // (resampled.kinds == "ffn").sum())
@@ -170,3 +170,62 @@ def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(smal
         component = layer * n_heads + head if kind == "head" else n_layers * n_heads + layer
         k = resampled.ordinals.index(ordinal)
         assert ROLES[int(resampled.roles[k, 0, resampled.relations.index(relation), component])] == role
+
+
+def _stored(db, table: str):
+    import duckdb
+    import polars as pl
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(f"SELECT * FROM {table}").to_arrow_table())
+    finally:
+        con.close()
+
+
+def test_an_ingest_stores_intervals_whose_estimates_are_the_stored_ones(small_store):
+    """Point estimates against the views and tables they summarise; tests against scipy and literal counts."""
+    import duckdb
+    import polars as pl
+
+    intervals, comparisons = _stored(small_store, "intervals"), _stored(small_store, "comparisons")
+    assert set(intervals["measure"]) >= {"top1", "role_count", "role_iou", "transition"}
+    assert ((intervals["lower"] <= intervals["upper"]) | intervals["lower"].is_nan()).all() and (intervals["n"] >= 0).all()
+    con = duckdb.connect(str(small_store), read_only=True)
+    top1 = dict(con.sql("SELECT revision, avg(top1::INT) FROM accuracy GROUP BY revision").fetchall())
+    strongest = {(r, k, role): n for r, k, role, n in con.sql(
+        "SELECT revision, kind, role, count(*) FROM strongest_roles GROUP BY ALL").fetchall()}
+    pooled = {(k, a, b): (p, n) for k, a, b, p, n in con.sql(
+        "SELECT kind, from_role, to_role, p, sum(n) OVER (PARTITION BY kind, from_role) FROM role_transitions "
+        "WHERE from_revision = '*' AND relation = '*'").fetchall()}
+    con.close()
+    for row in intervals.filter(pl.col("measure") == "top1", pl.col("scope") == "*").iter_rows(named=True):
+        assert row["estimate"] == pytest.approx(top1[row["revision"]]) and row["n"] == 160
+    for row in intervals.filter(pl.col("measure") == "role_count").iter_rows(named=True):
+        assert row["estimate"] == strongest.get((row["revision"], row["scope"], row["category"]), 0), row
+    for row in intervals.filter(pl.col("measure") == "transition").iter_rows(named=True):
+        p, n = pooled[(row["scope"], row["category"], row["to_category"])]
+        assert row["estimate"] == pytest.approx(p) and row["n"] == n
+    # Role sets against their draws: the permutation p by literal counting, adjusted within each revision.
+    draws = 2  # the small reference's ablation.draws
+    tests = comparisons.filter(pl.col("test") == "permutation")
+    assert tests.height and (tests["n_b"] == draws).all() and set(tests["p"].round(6)) <= {round(k / (1 + draws), 6) for k in (1, 2, 3)}
+    assert (tests["p_adjusted"] >= tests["p"] - 1e-12).all() and not tests["finding"].any()
+
+
+def test_intervals_repeat_with_the_seed(small_store, tmp_path):
+    import shutil
+
+    from polars.testing import assert_frame_equal
+
+    from trajectory.pipeline.intervals import IntervalSettings, store_intervals
+
+    db = tmp_path / "again.duckdb"
+    shutil.copy(small_store, db)
+    analysis_id = _stored(db, "analyses")["analysis_id"][0]
+    first = store_intervals(db, analysis_id, IntervalSettings(resamples=300, role_resamples=50))
+    again = store_intervals(db, analysis_id, IntervalSettings(resamples=300, role_resamples=50))
+    other = store_intervals(db, analysis_id, IntervalSettings(resamples=300, role_resamples=50, seed=1))
+    assert_frame_equal(first["intervals"], again["intervals"]) and first["intervals"].height
+    assert not first["intervals"]["lower"].fill_nan(None).equals(other["intervals"]["lower"].fill_nan(None))
+    assert _stored(db, "intervals").height == other["intervals"].height  # replaced, not added

@@ -91,6 +91,10 @@ class PipelineConfig:
     ablation_facts_per_relation: int = 0  # role sets measured on this many facts per relation (0: all)
     ablation_seed: int = 0
     ablation_batch_size: int = 256  # (configuration, prompt) rows per forward pass
+    # Intervals and tests (trajectory.pipeline.intervals), computed at the end of every ingest that stored something.
+    interval_resamples: int = 2000
+    interval_role_resamples: int = 2000
+    interval_level: float = 0.95
     # Frequency buckets: a fact's count at the last revision >= high is high, < low is low, else medium.
     frequency_high: int = 300
     frequency_low: int = 100
@@ -123,6 +127,8 @@ class PipelineConfig:
         check_device_name(self.device, f"{where}: model.device")
         if not [item for item in self.revisions.split(",") if item.strip()]:
             raise TrajectoryError(f"{where}: revisions.select is empty; use 'all', names, or a step range like 5000:200000:5000")
+        if not 0 < self.interval_level < 1:
+            raise TrajectoryError(f"{where}: intervals.level must be in (0, 1), got {self.interval_level}")
         if self.frequency_low > self.frequency_high:
             raise TrajectoryError(f"{where}: frequency.low ({self.frequency_low}) must not exceed frequency.high ({self.frequency_high})")
 
@@ -206,6 +212,9 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ablation.facts_per_relation": ("ablation_facts_per_relation", int),
     "ablation.seed": ("ablation_seed", int),
     "ablation.batch_size": ("ablation_batch_size", int),
+    "intervals.resamples": ("interval_resamples", int),
+    "intervals.role_resamples": ("interval_role_resamples", int),
+    "intervals.level": ("interval_level", float),
     "frequency.high": ("frequency_high", int),
     "frequency.low": ("frequency_low", int),
     "grafting.enabled": ("grafting", bool),
@@ -230,7 +239,8 @@ _CHOICES = {
 _POSITIVE = {"ifr.memory_gb": "memory_gb", "model.settle_s": "settle_s", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
              "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size",
-             "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size"}
+             "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size",
+             "intervals.resamples": "interval_resamples", "intervals.role_resamples": "interval_role_resamples"}
 
 
 def check_device_name(device: str, where: str) -> None:

@@ -31,6 +31,7 @@ from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import RevisionSource, find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
+from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
 from trajectory.pipeline.revision import PAIR_STAGES, LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
@@ -217,6 +218,11 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     else:
         failures = _run_in_process(config, db, source, jobs, probes, ids, progress, run)
     _report_duplicates(db, config.repo_id)
+    settings = IntervalSettings(config.interval_resamples, config.interval_role_resamples, config.interval_level)
+    for analysis_id in ids:  # every stored estimate gets its interval once, here, not per query or page
+        store_intervals(db, analysis_id, settings)
+    print(f"intervals and tests of {len(ids)} {'analysis' if len(ids) == 1 else 'analyses'} stored "
+          f"({settings.resamples} resamples over facts within relations, {settings.role_resamples} for roles)", flush=True)
     if failures:
         print(f"error: {len(failures)} of {len(jobs)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
         return 1

@@ -38,13 +38,16 @@ EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
 GRAFTING_TABLES = ("grafts", "stage_runs")
 # The ablation stage's: the revision's ablated rows, then its stage_runs row.
 ABLATION_TABLES = ("ablations", "stage_runs")
+# An analysis's intervals and tests, replaced whole at the end of an ingest (trajectory.pipeline.intervals).
+INTERVAL_TABLES = ("intervals", "comparisons")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
 # the stages (pairs) its frame holds.
 _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
 # Tables a scoped reader filters to its analyses, with the filter.
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
-    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, "ablations", "runs", "analyses")},
+    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, *INTERVAL_TABLES,
+                                                      "ablations", "runs", "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
     "fact_frequency": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
@@ -315,6 +318,15 @@ def _write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Da
             for table in tables:
                 if table in by_table and by_table[table].height:
                     insert_frame(con, table, by_table[table])
+
+
+def replace_intervals(path: Path, analysis_id: str, frames: dict[str, pl.DataFrame]) -> None:
+    """An analysis's rows of the interval tables replaced by ``frames`` (table -> rows), in one transaction."""
+    with writer(path) as con, transaction(con):
+        for table in INTERVAL_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE analysis_id = ?", [analysis_id])
+            if table in frames and frames[table].height:
+                insert_frame(con, table, frames[table])
 
 
 def replace_frequency(path: Path, frame: pl.DataFrame) -> None:

@@ -20,7 +20,7 @@ from trajectory.errors import TrajectoryError
 from trajectory.store.analyses import choose
 from trajectory.store.db import check_writable, reader, scope
 
-SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions")
+SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions", "intervals", "comparisons")
 PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "extractive_scores", "ocr", "stage_runs", "grafts", "ablations")
 
 

@@ -1,0 +1,216 @@
+"""Intervals and tests of everything an analysis reports, computed from its stored rows at the end of an
+ingest and stored beside them (tables ``intervals`` and ``comparisons``, sql/schema/009_intervals.sql), so
+that findings, queries and pages read them and nothing is resampled per page load.
+
+The probe fact is the resampling unit (trajectory.stats): facts are drawn with replacement within each
+relation; the same draws serve every revision, so that a role set at revision k and at the final revision
+are compared under one probe set. Inputs are the queries of ``sql/intervals/``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from trajectory.paths import SQL_DIR
+from trajectory.pipeline.resampled_roles import resample_roles
+from trajectory.roles.scores import ROLES
+from trajectory.stats import (adjusted_p, emergence_order, learning_steps, percentile_interval, permutation_p, ratio_interval,
+                              share_interval, stratified_resamples)
+from trajectory.stats.roles import set_iou
+from trajectory.store.db import reader, replace_intervals, scope
+
+FINDING = 0.05  # a comparison is a finding when its (adjusted) p is below this
+
+
+@dataclass(frozen=True)
+class IntervalSettings:
+    resamples: int = 2000  # bootstrap draws of shares, ratios and differences
+    role_resamples: int = 2000  # of roles, IoU and transitions (each re-classifies every revision)
+    level: float = 0.95
+    seed: int = 0
+
+
+def interval_query(con, name: str) -> pl.DataFrame:
+    """A query of sql/intervals/ over the (scoped) store."""
+    return pl.from_arrow(con.sql((SQL_DIR / "intervals" / f"{name}.sql").read_text()).to_arrow_table())
+
+
+class _Rows:
+    """Collects interval and comparison rows of one analysis."""
+
+    def __init__(self, analysis_id: str, model: str, settings: IntervalSettings) -> None:
+        self.key, self.settings = {"analysis_id": analysis_id, "model": model}, settings
+        self.intervals: list[dict] = []
+        self.comparisons: list[dict] = []
+
+    def interval(self, measure: str, estimate: float, low: float, high: float, n: int, resamples: int, revision=None,
+                 scope=None, category=None, to_category=None) -> None:
+        self.intervals.append({**self.key, "measure": measure, "revision": revision, "scope": scope, "category": category,
+                               "to_category": to_category, "estimate": estimate, "lower": low, "upper": high, "n": int(n),
+                               "level": self.settings.level, "resamples": resamples})
+
+    def comparison(self, family: str, test: str, **values) -> None:
+        self.comparisons.append({**self.key, "family": family, "test": test, **values})
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        interval_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "measure": pl.Utf8, "revision": pl.Utf8, "scope": pl.Utf8,
+                           "category": pl.Utf8, "to_category": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
+                           "upper": pl.Float64, "n": pl.Int32, "level": pl.Float64, "resamples": pl.Int32}
+        comparison_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "family": pl.Utf8, "test": pl.Utf8, "revision": pl.Utf8,
+                             "subject": pl.Utf8, "a": pl.Utf8, "b": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
+                             "upper": pl.Float64, "statistic": pl.Float64, "p": pl.Float64, "p_adjusted": pl.Float64,
+                             "n_a": pl.Int32, "n_b": pl.Int32, "finding": pl.Boolean}
+        comparisons = [{**{k: None for k in comparison_schema}, **row} for row in self.comparisons]
+        return {"intervals": pl.DataFrame(self.intervals, schema=interval_schema),
+                "comparisons": pl.DataFrame(comparisons, schema=comparison_schema)}
+
+
+def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = IntervalSettings()) -> dict[str, pl.DataFrame]:
+    """Compute the analysis's intervals and tests from the store and replace its stored ones; returns the rows."""
+    with reader(Path(db)) as con:
+        (model, theta), = con.execute("SELECT model, theta FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
+        scope(con, [analysis_id])
+        rows = _Rows(analysis_id, model, settings)
+        _accuracy(con, rows)
+        _roles(con, rows, theta)
+        _grafting(con, rows)
+        _role_controls(con, rows)
+        _ocr(con, rows)
+    frames = rows.frames()
+    replace_intervals(db, analysis_id, frames)
+    return frames
+
+
+def _accuracy(con, rows: _Rows) -> None:
+    s = rows.settings
+    facts = interval_query(con, "accuracy_facts")
+    for (revision,), part in facts.group_by("revision", maintain_order=True):
+        for kind in ("*", "location", "name"):
+            mine = part if kind == "*" else part.filter(pl.col("relation_type") == kind)
+            if mine.height:
+                e = share_interval(mine["top1"].to_numpy(), mine["relation"].to_numpy(), s.resamples, s.seed, s.level)
+                rows.interval("top1", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=kind)
+    learning = interval_query(con, "learning_facts")
+    if learning.is_empty():
+        return
+    wide = learning.pivot("ordinal", index=["fact_id", "relation", "relation_type"], values="top1", sort_columns=True)
+    steps = learning.select("ordinal", "step").unique().sort("ordinal")["step"].to_numpy()
+    learned = learning_steps(wide.drop("fact_id", "relation", "relation_type").to_numpy().astype(bool), steps)
+    kinds, relations = wide["relation_type"].to_numpy(), wide["relation"].to_numpy()
+    for kind in ("*", "location", "name"):  # the share of facts learned by the last revision
+        mine = np.ones(len(kinds), dtype=bool) if kind == "*" else kinds == kind
+        if mine.any():
+            e = share_interval(np.isfinite(learned[mine]), relations[mine], s.resamples, s.seed, s.level)
+            rows.interval("learned", e.value, e.low, e.high, e.n, s.resamples, scope=kind)
+    groups = [("location", "name", kinds)]
+    buckets = interval_query(con, "fact_buckets")
+    if buckets.height:
+        bucket_of = dict(zip(buckets["fact_id"].to_list(), buckets["bucket"].to_list()))
+        groups.append(("high", "low", np.array([bucket_of.get(f) for f in wide["fact_id"].to_list()], dtype=object)))
+    for a, b, labels in groups:
+        steps_a, steps_b = learned[labels == a], learned[labels == b]
+        if len(steps_a) and len(steps_b):
+            order = emergence_order(steps_a, steps_b, s.resamples, s.seed, s.level)
+            rows.comparison("emergence", "mann-whitney", a=a, b=b, estimate=order.difference.value, lower=order.difference.low,
+                            upper=order.difference.high, statistic=order.u, p=order.p, p_adjusted=order.p, n_a=order.n_a,
+                            n_b=order.n_b, finding=order.p < FINDING)
+
+
+def _roles(con, rows: _Rows, theta: float) -> None:
+    s = rows.settings
+    resampled = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, s.role_resamples, s.seed)
+    if resampled is None:
+        return
+    names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
+    final = resampled.roles[-1]
+    for kind in ("head", "ffn"):
+        members = torch.from_numpy(resampled.kinds == kind)
+        for k, ordinal in enumerate(resampled.ordinals):
+            here = resampled.roles[k][:, :, members]  # [B + 1, R, C']
+            strongest = here.min(dim=1).values  # one role per component
+            for code, role in enumerate(ROLES):
+                counts = (strongest == code).sum(1).double().numpy()
+                low, high = percentile_interval(counts[1:], s.level)
+                rows.interval("role_count", counts[0], low, high, int(members.sum()), s.role_resamples, revision=names[ordinal],
+                              scope=kind, category=role)
+                if role == "deactivated":
+                    continue
+                iou = set_iou(here, final[:, :, members], code).numpy()
+                low, high = percentile_interval(iou[1:], s.level)
+                n = int(((here[0] == code) | (final[0, :, members] == code)).sum())
+                rows.interval("role_iou", iou[0], low, high, n, s.role_resamples, revision=names[ordinal], scope=kind, category=role)
+        # Markov transitions pooled over the consecutive pairs and relations: counts per resample, then p.
+        before = resampled.roles[:-1][:, :, :, members].long()  # [K-1, B + 1, R, C']
+        after = resampled.roles[1:][:, :, :, members].long()
+        pair = (before * len(ROLES) + after).permute(1, 0, 2, 3).reshape(before.shape[1], -1)  # [B + 1, members over pairs]
+        counts = torch.zeros(pair.shape[0], len(ROLES) ** 2, dtype=torch.double).scatter_add_(1, pair, torch.ones_like(pair, dtype=torch.double))
+        counts = counts.reshape(-1, len(ROLES), len(ROLES))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (counts / counts.sum(2, keepdim=True)).numpy()
+        for a, from_role in enumerate(ROLES):
+            for b, to_role in enumerate(ROLES):
+                if counts[0, a].sum() == 0:
+                    continue  # a from-role with no members: undefined, not zero
+                low, high = percentile_interval(p[1:, a, b], s.level)
+                rows.interval("transition", float(p[0, a, b]), low, high, int(counts[0, a].sum()), s.role_resamples, scope=kind,
+                              category=from_role, to_category=to_role)
+
+
+def _grafting(con, rows: _Rows) -> None:
+    s = rows.settings
+    grafts = interval_query(con, "grafting_facts")
+    if grafts.is_empty() or grafts["n_learned"].sum() == 0:
+        return
+    by_config = {config: part.sort("fact_id") for (config,), part in grafts.group_by("config", maintain_order=True)}
+    for config, part in by_config.items():
+        e = ratio_interval(part["n_recovered"].to_numpy(), part["n_learned"].to_numpy(), part["relation"].to_numpy(), s.resamples,
+                           s.seed, s.level)
+        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, category=config)
+    if {"FE", "LT"} <= by_config.keys():  # enrichment against recall, on the same facts and draws
+        fe, lt = by_config["FE"], by_config["LT"]
+        learned = fe["n_learned"].to_numpy().astype(float)
+        draws = stratified_resamples(fe["relation"].to_numpy(), s.resamples, s.seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = lambda hits: hits[draws].sum(1) / learned[draws].sum(1)  # noqa: E731
+            differences = share(fe["n_recovered"].to_numpy().astype(float)) - share(lt["n_recovered"].to_numpy().astype(float))
+        point = (fe["n_recovered"].sum() - lt["n_recovered"].sum()) / learned.sum()
+        low, high = percentile_interval(differences, s.level)
+        valid = differences[~np.isnan(differences)]
+        p = min(1.0, 2 * min((valid <= 0).mean(), (valid >= 0).mean())) if len(valid) else float("nan")
+        rows.comparison("grafting", "bootstrap", a="FE", b="LT", estimate=point, lower=low, upper=high, p=p, p_adjusted=p,
+                        n_a=int(learned.sum()), n_b=int(learned.sum()), finding=p < FINDING)
+
+
+def _role_controls(con, rows: _Rows) -> None:
+    draws = interval_query(con, "causal_draws")
+    if draws.is_empty():
+        return
+    sets = draws.filter(pl.col("draw").is_null())
+    controls = draws.filter(pl.col("draw").is_not_null()).group_by(["revision", "role", "relation"]).agg(pl.col("effect").sort_by("draw"))
+    tests = sets.join(controls, on=["revision", "role", "relation"], how="inner", suffix="_draws")
+    for (revision,), part in tests.group_by("revision", maintain_order=True):
+        width = min(len(d) for d in part["effect_draws"])
+        p = permutation_p(part["effect"].to_numpy(), np.array([d[:width] for d in part["effect_draws"].to_list()], dtype=float))
+        adjusted = adjusted_p(p)
+        for row, p_raw, p_adj in zip(part.iter_rows(named=True), p, adjusted):
+            rows.comparison(f"role_controls:{revision}", "permutation", revision=revision, subject=row["role"], a=row["relation"],
+                            b="random", estimate=row["effect"], p=float(p_raw), p_adjusted=float(p_adj), n_a=row["n_facts"],
+                            n_b=width, finding=bool(p_adj < FINDING))
+
+
+def _ocr(con, rows: _Rows) -> None:
+    s = rows.settings
+    probes = interval_query(con, "ocr_probes")
+    for (revision, hop), part in probes.group_by(["revision", "hop"], maintain_order=True):
+        ranks = part["implication_rank"].to_numpy().astype(float)
+        draws = stratified_resamples(np.zeros(len(ranks)), s.resamples, s.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = percentile_interval(ranks[draws].mean(1), s.level)
+        rows.interval("ocr_rank", float(ranks.mean()), low, high, len(ranks), s.resamples, revision=revision, scope=hop)
