@@ -273,3 +273,28 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
             assert value == pytest.approx(effects[(revision, role, relation, measured)][0] - control)
     browser_page.screenshot(path=str(_artifacts() / "dashboard-causal.png"), full_page=True)
     assert problems == []
+
+
+def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_hover(browser_page, tmp_path):
+    from trajectory.pipeline.intervals import IntervalSettings, store_intervals
+    from trajectory.store.query import run_sql
+
+    store = write_synthetic_store(tmp_path / "synthetic.duckdb")
+    analysis_id = run_sql(store, "SELECT analysis_id FROM analyses")["analysis_id"][0]
+    stored = store_intervals(store, analysis_id, IntervalSettings(resamples=200))["intervals"]
+    _, page_path = build_dashboards(store, tmp_path / "out", progress=False)
+    problems = watch(browser_page)
+    browser_page.goto(page_path.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
+    figure = browser_page.evaluate(
+        """() => { const gd = document.getElementById('accuracy');
+                   return gd.data.map(t => ({name: t.name, fill: t.fill || null, y: t.y, hover: t.hovertemplate || ''})); }""")
+    bands = [t for t in figure if t["fill"] == "toself"]
+    assert [b["name"] for b in bands] == ["all location facts: 95 % interval", "all name facts: 95 % interval"]
+    location = stored.filter((stored["measure"] == "top1") & (stored["scope"] == "location"))
+    n = len(location)
+    assert bands[0]["y"][:n] == location["upper"].to_list() and bands[0]["y"][n:] == location["lower"].to_list()[::-1]
+    assert browser_page.locator("#accuracy .scatterlayer .fills path").count() >= 2  # drawn, not only in the data
+    assert all("of n = %{customdata[1]} facts" in t["hover"] for t in figure if t["fill"] is None)
+    browser_page.locator("#accuracy").screenshot(path=str(_artifacts() / "dashboard-accuracy-bands.png"))
+    assert problems == []

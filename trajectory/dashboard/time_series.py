@@ -102,6 +102,12 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     return base_layout(fig)
 
 
+def _translucent(colour: str, alpha: float = 0.18) -> str:
+    """A ``#rrggbb`` colour as rgba with ``alpha``, for bands."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
 def accuracy_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """Top-1 and top-10 accuracy per relation (thin) and per relation type (thick), over training."""
     if frame.is_empty():
@@ -113,14 +119,27 @@ def accuracy_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     for (is_mean, relation_type, relation), part in parts.items():
         style = RELATION_TYPE_STYLE.get(relation_type, RELATION_TYPE_STYLE["other"])
         name = f"all {relation_type} facts" if is_mean else relation_label(relation)
+        banded = is_mean and "top1_lower" in part.columns and part["top1_lower"].null_count() < part.height
         for col, (metric, metric_title) in enumerate(metrics.items(), start=1):
+            if banded and metric == "top1":  # the stored 95 % interval as a band under the line
+                band = pl.concat([part, part.reverse()]).with_columns(
+                    band=pl.concat([part["top1_upper"], part["top1_lower"].reverse()]))
+                fig.add_trace(go.Scatter(
+                    x=series(band, "x_step"), y=series(band, "band"), fill="toself", mode="lines", line={"width": 0},
+                    fillcolor=_translucent(style["color"]), hoverinfo="skip", showlegend=False, legendgroup=relation,
+                    name=f"{name}: 95 % interval",
+                ), row=1, col=col)
+                traced.append(band)
+            interval = " [%{customdata[2]:.0%}, %{customdata[3]:.0%}]" if banded and metric == "top1" else ""
+            columns = ["revision", "n_facts"] + (["top1_lower", "top1_upper"] if banded and metric == "top1" else [])
             fig.add_trace(go.Scatter(
-                x=series(part, "x_step"), y=series(part, metric), customdata=part.select("revision", "n_facts").rows(),
+                x=series(part, "x_step"), y=series(part, metric), customdata=part.select(columns).rows(),
                 name=name, legendgroup=relation, showlegend=col == 1, mode="lines",
                 legendrank=0 if is_mean else 10,
                 line={"color": style["color"], "dash": style["dash"], "width": 4 if is_mean else 1.2},
                 opacity=1.0 if is_mean else 0.55,
-                hovertemplate=f"%{{customdata[0]}}<br>{name} ({relation_type}): {metric_title} %{{y:.0%}} of %{{customdata[1]}} facts<extra></extra>",
+                hovertemplate=f"%{{customdata[0]}}<br>{name} ({relation_type}): {metric_title} %{{y:.0%}}{interval} "
+                              f"of n = %{{customdata[1]}} facts<extra></extra>",
             ), row=1, col=col)
             traced.append(part)
     menus = [m for m in [x_axis_menu(traced, 2, x=0.0)] if m]
