@@ -182,7 +182,7 @@ def stored_analyses(con: duckdb.DuckDBPyConnection) -> list[AnalysisSummary]:
         accuracy = "" if row["final_top1"] is None else (
             f"; at {row['final_revision']}: top-1 {row['final_top1']:.0%}, top-10 {row['final_top10']:.0%} of the probe facts"
         )
-        ffn = "" if row["ffn_renormalisation"] == "per_position" else f", FFN renormalised as in the study's code"
+        ffn = "" if row["ffn_renormalisation"] == "per_position" else ", FFN renormalised as llm-transparency-tool's helper does (llm-tt)"
         run = "" if row["pipeline"] is None else f"; pipeline `{row['pipeline']}` on {row['device']}"
         line = (f"{row['n_revisions']} revisions, {row['first_revision']} to {row['final_revision']}; probe set "
                 f"`{row['probe_set']}`, τ = {row['tau']:g}, θ = {row['theta']:g}{ffn}, {row['dtype']}{run}{accuracy}")

@@ -145,11 +145,13 @@ def _roles(con, rows: _Rows, theta: float) -> None:
                 low, high = percentile_interval(iou[1:], s.level)
                 n = int(((here[0] == code) | (final[0, :, members] == code)).sum())
                 rows.interval("role_iou", iou[0], low, high, n, s.role_resamples, revision=names[ordinal], scope=kind, category=role)
-        # Markov transitions pooled over the consecutive pairs and relations: counts per resample, then p.
-        before = resampled.roles[:-1][:, :, :, members].long()  # [K-1, B + 1, R, C']
-        after = resampled.roles[1:][:, :, :, members].long()
-        pair = (before * len(ROLES) + after).permute(1, 0, 2, 3).reshape(before.shape[1], -1)  # [B + 1, members over pairs]
-        counts = torch.zeros(pair.shape[0], len(ROLES) ** 2, dtype=torch.double).scatter_add_(1, pair, torch.ones_like(pair, dtype=torch.double))
+        # Markov transitions pooled over the consecutive pairs and relations: counts per resample (one pair at a
+        # time, so that memory stays one revision's), then p.
+        counts = torch.zeros(resampled.roles.shape[1], len(ROLES) ** 2, dtype=torch.double)
+        for k in range(len(resampled.ordinals) - 1):
+            codes = (resampled.roles[k][:, :, members].long() * len(ROLES) + resampled.roles[k + 1][:, :, members].long())
+            codes = codes.reshape(codes.shape[0], -1)  # [B + 1, members]
+            counts.scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.double))
         counts = counts.reshape(-1, len(ROLES), len(ROLES))
         with np.errstate(invalid="ignore", divide="ignore"):
             p = (counts / counts.sum(2, keepdim=True)).numpy()

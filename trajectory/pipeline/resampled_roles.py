@@ -33,7 +33,6 @@ def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, res
     n_layers = int(members["layer"].max()) + 1
     n_heads = int(members["head"].max()) + 1
     n_facts, length = facts.height, int(facts["n_tokens"].max())
-    index_of = {fact: i for i, fact in enumerate(facts["fact_id"].to_list())}
     relations = sorted(set(facts["relation"].to_list()))
     relation_of = torch.tensor([relations.index(r) for r in facts["relation"].to_list()])
     positions = torch.arange(length)
@@ -46,16 +45,18 @@ def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, res
     draws = stratified_resamples(facts["relation"].to_numpy(), resamples, seed)
     weights = torch.cat([torch.ones(1, n_facts, dtype=torch.double), resample_weights(draws, n_facts)])
     # Components: heads (layer-major), then FFNs.
-    component = np.where(members["kind"].to_numpy() == "head", members["layer"].to_numpy() * n_heads + members["head"].to_numpy(),
-                         n_layers * n_heads + members["layer"].to_numpy())
-    fact_rows = np.array([index_of[f] for f in members["fact_id"].to_list()])
+    layer, head = members["layer"].to_numpy().astype(np.int64), members["head"].to_numpy().astype(np.int64)
+    component = np.where(members["is_head"].to_numpy(), layer * n_heads + head, n_layers * n_heads + layer)
+    fact_ids = facts["fact_id"].to_numpy()
+    by_id = np.argsort(fact_ids)
+    fact_rows = by_id[np.searchsorted(fact_ids[by_id], members["fact_id"].to_numpy())]  # each member's row among the facts
     ordinal_of_row = members["ordinal"].to_numpy()
     ordinals = sorted(set(ordinal_of_row.tolist()))
     roles = []
     for ordinal in ordinals:  # one revision at a time: a dense activity map, then all resamples at once
         here = ordinal_of_row == ordinal
         activity = torch.zeros(n_facts, length, n_layers * n_heads + n_layers, dtype=torch.bool)
-        activity[fact_rows[here], members["root"].to_numpy()[here], component[here]] = True
+        activity[fact_rows[here], members["root"].to_numpy()[here].astype(np.int64), component[here]] = True
         roles.append(resampled_roles(fact_activity(activity, valid, subject, predicting), weights, relation_of, len(relations), theta))
     kinds = np.array(["head"] * (n_layers * n_heads) + ["ffn"] * n_layers)
     return ResampledRoles(ordinals, relations, kinds, torch.stack(roles))

@@ -56,11 +56,13 @@ def resampled_roles(facts: FactActivity, weights: torch.Tensor, relation_of: tor
     member = torch.nn.functional.one_hot(relation_of, n_relations).T.double()  # [R, N]
     general = (w @ facts.general) / w.sum(1, keepdim=True) > theta  # [B, C]
     entity = (w @ facts.entity_hits) / (w @ facts.entity_count).unsqueeze(1) > theta
-    relation_hits = torch.einsum("bn,rn,nc->brc", w, member, facts.answer_hits)
-    relation_count = torch.einsum("bn,rn,n->br", w, member, facts.answer_count).clamp(min=1)
+    # Weights per relation [B, R, N] first, then one matrix product: never the [B, R, N, C] a 3-way einsum may build.
+    per_relation = w.unsqueeze(1) * member.unsqueeze(0)
+    relation_hits = per_relation @ facts.answer_hits  # [B, R, C]
+    relation_count = (per_relation @ facts.answer_count).clamp(min=1)  # [B, R]
     relation = relation_hits / relation_count.unsqueeze(2) > theta  # [B, R, C]
     above = (facts.answer_hits / facts.answer_count.unsqueeze(1) > theta).double()  # c^f > θ, [N, C]
-    fact_any = torch.einsum("bn,rn,nc->brc", (w > 0).double(), member, above) > 0
+    fact_any = ((w > 0).double().unsqueeze(1) * member.unsqueeze(0)) @ above > 0
     roles = torch.full(relation.shape, DEACTIVATED, dtype=torch.int8)
     roles[fact_any] = FACT
     roles[relation] = RELATION
