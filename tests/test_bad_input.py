@@ -276,7 +276,9 @@ def _query(db: Path, *extra: str) -> subprocess.Popen:
 def test_ctrl_c_and_the_time_limit_stop_a_running_query(small_store):
     query = _query(small_store, "--timeout", "120")
     try:
-        time.sleep(6)  # started, and deep in the join
+        said = query.stderr.readline()  # the chosen analysis: said just before the query runs
+        assert said.startswith("analysis: "), said
+        time.sleep(2)  # deep in the join
         assert query.poll() is None
         stopped = time.monotonic()
         query.send_signal(signal.SIGINT)
