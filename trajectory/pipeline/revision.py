@@ -91,11 +91,12 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
     """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
     next one starts). The ablation stage reads the IFR rows this job computed, or those stored before."""
     model, tokenizer = models.get(job.revision.name, config.dtype)
-    too_long = beyond_context(tokenizer, probes, context_length(model.config))
+    context = context_length(model.config)
+    too_long = beyond_context(tokenizer, probes, context)
     if too_long:  # refused in every stage, named once per ingest
         for fact, length in too_long:
             line = (f"fact {fact.fact_id} ({fact.relation}, {fact.subject[:40]!r}) left out: its sentence is {length} tokens, "
-                    f"longer than the model's context of {context_length(model.config)}")
+                    f"longer than the model's context of {context}")
             if line not in said:
                 said.add(line)
                 bar.write(f"warning: {line}")

@@ -78,7 +78,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path.is_dir():
         raise TrajectoryError(f"{path} is a directory, not a store; pass --db a .duckdb file")
     if not read_only:
-        _check_writable(path)
+        check_writable(path)
     deadline = time.monotonic() + BUSY_WAIT_S
     said = False
     while True:
@@ -112,9 +112,9 @@ def _open_failure(path: Path, message: str) -> str:
     return f"cannot open {path}: {message}"
 
 
-def _check_writable(path: Path, flag: str = "--db") -> None:
-    """Refuse a read-only store or folder by its permission bits (as root, the OS alone would not), or on
-    a read-only filesystem."""
+def check_writable(path: Path, flag: str = "--db") -> None:
+    """Refuse a read-only store (or any output ``flag`` names) or folder by its permission bits (as root, the
+    OS alone would not), or on a read-only filesystem."""
     target = path
     while not target.exists():
         target = target.parent
@@ -122,11 +122,6 @@ def _check_writable(path: Path, flag: str = "--db") -> None:
     if not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(target, os.W_OK) or _read_only_mount(target):
         what = "store" if target == path and flag == "--db" else "folder"
         raise TrajectoryError(f"{target} is read-only; make the {what} writable or pass another {flag}")
-
-
-def check_writable(path: Path, flag: str) -> None:
-    """:func:`_check_writable` for any output, naming the flag that chose it."""
-    _check_writable(Path(path), flag)
 
 
 def _read_only_mount(path: Path) -> bool:
@@ -201,7 +196,7 @@ def check_store(path: Path) -> None:
     elif path.is_dir():
         _connect(path, read_only=False)
     else:
-        _check_writable(path)
+        check_writable(path)
 
 
 def _refresh_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -52,7 +52,11 @@ class SuiteResult:
 
 def is_built(config: SuiteConfig, cache_dir: Path | None = None) -> bool:
     """An identical build of ``config`` is complete in the cache."""
-    marker = _read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id))
+    return _built_as(_read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id)), config)
+
+
+def _built_as(marker: dict | None, config: SuiteConfig) -> bool:
+    """A finished build's marker says it was built from ``config``, in this trajectory's layout."""
     return marker is not None and marker.get("config") == _config_dict(config) and marker.get("layout") == LAYOUT
 
 
@@ -82,7 +86,7 @@ def build_suite(
     cache_dir = Path(cache_dir or reference_hub_cache())
     folder = Path(run_folder) if run_folder is not None else repo_folder(cache_dir, config.repo_id)
     marker = None if force else _read_marker(folder)
-    if marker is not None and marker.get("config") == _config_dict(config) and marker.get("layout") == LAYOUT:
+    if _built_as(marker, config):
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
     (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
     for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
