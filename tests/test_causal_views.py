@@ -3,10 +3,11 @@
 import statistics
 
 import pytest
-from synthetic_store import (BUCKET, CAUSAL_DRAWS, FACTS, HEADS, LAYERS, REVISIONS, ffn_role, head_role, write_synthetic_ablations,
-                             write_synthetic_store)
+from synthetic_store import (ANALYSIS, BUCKET, CAUSAL_DRAWS, FACTS, HEADS, LAYERS, REVISIONS, ffn_role, head_role,
+                             write_synthetic_ablations, write_synthetic_store)
 
 from trajectory.cli import main
+from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.store.db import writer
 
 RELATIONS = ["city_in_country", "company_ceo"]
@@ -17,7 +18,9 @@ DRAWS = CAUSAL_DRAWS
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     db = write_synthetic_store(tmp_path_factory.mktemp("causal") / "causal.duckdb")
-    return (db, *write_synthetic_ablations(db))
+    written = write_synthetic_ablations(db)
+    store_intervals(db, ANALYSIS, IntervalSettings(resamples=50, role_resamples=20))  # the role-control tests
+    return (db, *written)
 
 
 def rows(db, sql):
@@ -70,6 +73,25 @@ def literal_effects(sets, rewards):
     return out
 
 
+def literal_tests(sets, rewards):
+    """Each set's permutation p on its own relation's facts (all facts for '*'), p = (1 + #draws at least as low) /
+    (1 + draws), Benjamini-Hochberg by hand within each revision: {(revision, role, relation): adjusted p}."""
+    p = {}
+    for revision, _, _ in REVISIONS:
+        for role, relation in [("general", None), ("relation", "city_in_country"), ("relation", "company_ceo")]:
+            facts = [f for f, rel in FACTS if relation is None or rel == relation]
+            effect = lambda d: statistics.mean(sets[(revision, role, relation, d, f)] - rewards[(revision, f, "clean")] for f in facts)
+            own = effect(None)
+            p[(revision, role, relation or "*")] = (1 + sum(effect(d) <= own for d in range(DRAWS))) / (1 + DRAWS)
+    adjusted = {}
+    for revision, _, _ in REVISIONS:
+        family = sorted((value, key) for key, value in p.items() if key[0] == revision)
+        m = len(family)
+        for i, (value, key) in enumerate(family):
+            adjusted[key] = min(min(v * m / (j + 1) for j, (v, _) in enumerate(family) if j >= i), 1.0)
+    return adjusted
+
+
 def test_role_effects_causality_and_onset(store):
     db, rewards, sets, _ = store
     expected = literal_effects(sets, rewards)
@@ -79,15 +101,17 @@ def test_role_effects_causality_and_onset(store):
         effect, beats = expected[(row["revision"], row["role"], row["ablated_relation"], row["measured_relation"])]
         assert row["role_effect"] == pytest.approx(effect) and row["beats_control"] == beats and row["n_draws"] == DRAWS
     assert {row["beats_control"] for row in got} == {True, False}
+    adjusted = literal_tests(sets, rewards)
     causal = {}
     for row in rows(db, "SELECT * FROM role_causality"):
         key = (row["revision"], row["role"], row["relation"])
         beaten = {m: expected[(*key, m)][1] for m in RELATIONS}
-        literal = all(beaten.values()) if row["relation"] == "*" else beaten[row["relation"]] and not any(
-            b for m, b in beaten.items() if m != row["relation"])
+        assert row["p_adjusted"] == pytest.approx(adjusted[key]) and row["n_draws"] == DRAWS
+        specific = row["relation"] == "*" or not any(b for m, b in beaten.items() if m != row["relation"])
+        literal = adjusted[key] < 0.05 and specific
         assert row["causal"] == literal, key
         causal[key] = literal
-    assert any(causal.values())
+    assert any(causal.values()) and not all(causal.values())
     ordinal = {name: k for k, (name, _, _) in enumerate(REVISIONS)}
     for row in rows(db, "SELECT * FROM role_causal_onset"):
         if row["role"] not in ("general", "relation"):

@@ -46,8 +46,8 @@ def menu_args(fig, label_prefix: str) -> dict[str, list]:
 
 def test_role_counts_match_the_roles_and_add_up(figures):
     fig = figures["role-counts"]
-    order = [(t.stackgroup, t.name) for t in fig.data]
-    assert order == [(k, r) for k in ("head", "ffn") for r in ROLES]
+    order = [(t.xaxis, t.name) for t in fig.data]  # no intervals stored here: lines only, no bands
+    assert order == [(axis, r) for axis in ("x", "x2") for r in ROLES]
     by_relation = menu_args(fig, "relation")
     assert list(by_relation) == ["all relations", "city in country", "company ceo"]
     for args in by_relation.values():
@@ -219,7 +219,7 @@ def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
         spec = next(s for s in load_dashboards() if s.name == "training")
         counts = go.Figure(build_figure(con, next(f for f in spec.figures if f.id == "role-counts"), analysis_context(summary)))
         n_heads = con.sql("SELECT count(DISTINCT (layer, head)) FROM roles WHERE kind = 'head'").fetchall()[0][0]
-    heads = [t for t in counts.data if t.stackgroup == "head"]
+    heads = [t for t in counts.data if t.xaxis == "x" and t.fill != "toself"]  # the heads panel's lines, not bands
     assert [sum(t.y[k] for t in heads) for k in range(len(summary.revisions))] == [n_heads] * len(summary.revisions)
 
 

@@ -103,8 +103,8 @@ def test_every_figure_renders_without_console_errors(dashboard):
     )
     assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "role-flows"]
     assert all(n_traces > 0 and n_svg > 0 and laid_out for _, n_traces, n_svg, laid_out in rendered)
-    # Drawn marks, not empty axes: areas, heatmap cells, Sankey links.
-    assert page.locator("#role-counts .scatterlayer .fills path").count() > 0
+    # Drawn marks, not empty axes: lines, heatmap cells, Sankey links.
+    assert page.locator("#role-counts .scatterlayer .js-line").count() > 0
     assert page.locator("#role-grid .hm image, #role-grid .heatmaplayer image").count() > 0
     assert page.locator("#role-flows .sankey-link").count() > 0
     assert problems == []
@@ -205,7 +205,8 @@ def test_the_grafting_page_draws_the_stored_recoveries(browser_page, tmp_path):
     facts = [f for f, _ in FACTS]
 
     def lines():
-        return browser_page.evaluate("() => document.getElementById('graft-pathways').data.map(t => [t.name, t.y])")
+        return browser_page.evaluate(
+            "() => document.getElementById('graft-pathways').data.filter(t => t.fill !== 'toself').map(t => [t.name, t.y])")
 
     expected = {c: [literal_recovery(p, c, facts)["learned_top1"] for p in range(3)] for c in ("FE", "LT", "FE+LT")}
     assert {name: y for name, y in lines()} == expected
@@ -234,7 +235,7 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     role × relation slider shows the chosen revision's role effect minus its control's."""
     import statistics
 
-    from synthetic_store import FACTS, REVISIONS, write_synthetic_ablations
+    from synthetic_store import CAUSAL_DRAWS, FACTS, REVISIONS, write_synthetic_ablations
     from test_causal_views import faithfulness, literal_effects
 
     store = write_synthetic_store(tmp_path / "causal.duckdb")
@@ -250,12 +251,13 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     for k, (revision, _, _) in enumerate(REVISIONS):
         values = [v for f, _ in FACTS if (v := faithfulness(rewards, revision, f)) is not None]
         assert whole[k] == (pytest.approx(statistics.median(values)) if values else None)
-    assert {name for name, _, visible in traces if visible} == {"all facts", "city in country", "company ceo"}
+    assert {name for name, _, visible in traces if visible and "interval" not in name} == {"all facts", "city in country", "company ceo"}
     choose_from_menu(browser_page, "causal-faithfulness", "faithfulness")  # the first menu: the measure
     browser_page.locator("#causal-faithfulness .updatemenu-header").nth(1).click()
     browser_page.locator("#causal-faithfulness .updatemenu-dropdown-button", has_text="bucket").click()
     browser_page.wait_for_timeout(300)
-    shown = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true).map(t => t.name)")
+    shown = browser_page.evaluate(
+        "() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true && t.fill !== 'toself').map(t => t.name)")
     assert sorted(shown) == ["all facts", "high", "low", "medium"]
     effects = literal_effects(sets, rewards)
     last = figure_state(browser_page, "causal-role-effects")
@@ -269,7 +271,7 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
         for value, measured in zip(row, ["city_in_country", "company_ceo"]):
             facts = [f for f, rel in FACTS if rel == measured]
             control = statistics.mean(statistics.mean(sets[(revision, role, None if relation == "*" else relation, d, f)]
-                                                      - rewards[(revision, f, "clean")] for f in facts) for d in range(3))
+                                                      - rewards[(revision, f, "clean")] for f in facts) for d in range(CAUSAL_DRAWS))
             assert value == pytest.approx(effects[(revision, role, relation, measured)][0] - control)
     browser_page.screenshot(path=str(_artifacts() / "dashboard-causal.png"), full_page=True)
     assert problems == []
@@ -297,4 +299,42 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
     assert browser_page.locator("#accuracy .scatterlayer .fills path").count() >= 2  # drawn, not only in the data
     assert all("of n = %{customdata[1]} facts" in t["hover"] for t in figure if t["fill"] is None)
     browser_page.locator("#accuracy").screenshot(path=str(_artifacts() / "dashboard-accuracy-bands.png"))
+    assert problems == []
+
+
+def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_page, small_store, tmp_path):
+    """On a real ingest: each role line of the training page and each group line of the causal page has a band
+    whose ends are the stored interval's, drawn in the page, and a hover that names the interval and its n."""
+    from trajectory.store.query import run_sql
+
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    stored = run_sql(small_store, "SELECT i.* FROM intervals i JOIN revisions v USING (analysis_id, revision) ORDER BY v.ordinal")
+    problems = watch(browser_page)
+    training = next(p for p in pages if p.name == "training.html")
+    browser_page.goto(training.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
+    traces = browser_page.evaluate(
+        """() => document.getElementById('role-counts').data.map(t => ({name: t.name, fill: t.fill || null, y: t.y,
+                 xaxis: t.xaxis || 'x', hover: t.hovertemplate || ''}))""")
+    bands = [t for t in traces if t["fill"] == "toself"]
+    assert len(bands) == len(traces) // 2 > 0
+    general = next(b for b in bands if b["name"] == "general: 95 % interval" and b["xaxis"] == "x")
+    want = stored.filter((stored["measure"] == "role_count") & (stored["scope"] == "head") & (stored["category"] == "general")
+                         & (stored["relation"] == "*"))
+    n = want.height
+    assert general["y"][:n] == want["upper"].to_list() and general["y"][n:] == want["lower"].to_list()[::-1]
+    assert all("of %{customdata[3]}" in t["hover"] for t in traces if t["fill"] is None)
+    assert browser_page.locator("#role-counts .scatterlayer .fills path").count() >= len(bands) // 2
+    causal = next(p for p in pages if p.name == "causal.html")
+    browser_page.goto(causal.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
+    traces = browser_page.evaluate(
+        """() => document.getElementById('causal-emergence').data.map(t => ({name: t.name, fill: t.fill || null, y: t.y,
+                 hover: t.hovertemplate || '', visible: t.visible}))""")
+    whole = next(t for t in traces if t["name"] == "all facts: 95 % interval")
+    want = stored.filter((stored["measure"] == "share_top1_last") & (stored["scope"] == "*"))
+    n = want.height
+    assert whole["y"][:n] == pytest.approx(want["upper"].to_list()) and whole["y"][n:] == pytest.approx(want["lower"].to_list()[::-1])
+    assert all("of n = %{customdata[1]} facts" in t["hover"] for t in traces if t["fill"] is None)
+    browser_page.locator("#causal-emergence").screenshot(path=str(_artifacts() / "dashboard-lens-bands.png"))
     assert problems == []

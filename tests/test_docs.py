@@ -96,3 +96,14 @@ def test_findings_are_written_from_the_store_with_their_denominators(small_store
     assert "(n = 160 facts)" in text
     assert "| 0 % [0, 0] of 113 |" in text and "95 % interval" in text  # nothing learned in the small reference: [0, 0]
     assert "Benjamini–Hochberg within each revision" in text and "no p can fall below 0.33" in text  # its 2 draws
+
+
+def test_the_readme_findings_are_lines_of_the_generated_findings():
+    """The README restates findings only by quoting docs/findings.md (written by `trajectory findings`)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- findings:", 1)[1].split("<!-- /findings -->", 1)[0]
+    quoted = [line for line in block.splitlines()[1:] if line.strip()]
+    findings = (ROOT / "docs" / "findings.md").read_text().splitlines()
+    assert len(quoted) >= 3 and all(line in findings for line in quoted), [q for q in quoted if q not in findings]
+    measured = json.loads((ROOT / "benchmarks" / "results" / "intervals.json").read_text())
+    assert f"{round(measured['default_settings']['seconds'])} s" in readme  # the benchmark's figure, not prose

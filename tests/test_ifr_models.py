@@ -226,3 +226,60 @@ def test_unsupported_architecture_is_refused_by_name():
     model = GPT2LMHeadModel(GPT2Config(vocab_size=32, n_embd=16, n_layer=1, n_head=2))
     with pytest.raises(TrajectoryError, match="unsupported architecture GPT2LMHeadModel"):
         trace(model, torch.randint(0, 32, (1, 4)))
+
+
+def literal_routes(graph: nx.DiGraph, attn: torch.Tensor, tau: float, root: int) -> dict:
+    """The route graph of one root by depth-first search: {(layer, kind, source, target): (weight, {head: part})}
+    for every edge of weight > τ whose head end the root reaches."""
+    L = attn.shape[0]
+    strong = graph.edge_subgraph([(u, v) for u, v, w in graph.edges(data="weight") if w > tau]).reverse(copy=True)
+    edges = {}
+    for node in nx.dfs_preorder_nodes(strong, ("I", L - 1, root)):
+        for source in strong.successors(node):
+            data = graph.edges[source, node]
+            if node[0] == "A":  # attention into A_{l,i}
+                parts = {h: float(attn[data["layer"], data["i"], data["j"], h]) for h in range(attn.shape[-1])
+                         if attn[data["layer"], data["i"], data["j"], h] > 0}
+                edges[(data["layer"], "attention", data["j"], data["i"])] = (data["weight"], parts)
+            elif node[0] == "I" and source[0] == "M":  # A → M → I: the FFN
+                edges[(node[1], "ffn", node[2], node[2])] = (data["weight"], {})
+            elif node[0] == "I" and source[0] == "A":
+                edges[(node[1], "ffn_residual", node[2], node[2])] = (data["weight"], {})
+    return edges
+
+
+def test_route_edges_equal_a_literal_graph_walk():
+    """The stored route graph of the last token of each prompt: the same edges, weights and heads as a networkx
+    search from that root on the literal reference's graph."""
+    from trajectory.ifr.routes import EDGE_KINDS
+
+    model = tiny("olmo")
+    ids, mask = batch()
+    roots = mask.sum(1) - 1
+    result = trace(model, ids, mask, threshold=TAU, route_roots=roots, batch_size=2)
+    routes = result.routes
+    total = 0
+    for b, (attn, res_a, ffn, res_f, _, _) in enumerate(literal_reference(model, ids, mask, TAU)):
+        n = attn.shape[1]
+        graph = nx.DiGraph()
+        for l in range(attn.shape[0]):
+            for i in range(n):
+                for j in range(i + 1):
+                    w = float(attn[l, i, j].sum()) + (float(res_a[l, i]) if i == j else 0.0)
+                    graph.add_edge(("X", j) if l == 0 else ("I", l - 1, j), ("A", l, i), weight=w, layer=l, i=i, j=j)
+                graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
+                graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
+                graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
+        want = literal_routes(graph, attn, TAU, int(roots[b]))
+        mine = (routes.prompt == b).nonzero().flatten()
+        got = {}
+        for e in mine.tolist():
+            key = (int(routes.layer[e]), EDGE_KINDS[routes.kind[e]], int(routes.source[e]), int(routes.target[e]))
+            parts = routes.part_edge == e
+            got[key] = (float(routes.weight[e]), dict(zip(routes.part_head[parts].tolist(), routes.part_weight[parts].tolist())))
+        assert got.keys() == want.keys()
+        for key, (weight, parts) in want.items():
+            assert got[key][0] == pytest.approx(weight, rel=1e-4, abs=1e-6)
+            assert got[key][1].keys() == parts.keys() and list(got[key][1].values()) == pytest.approx(list(parts.values()), rel=1e-4)
+        total += len(want)
+    assert 0 < total < sum(3 * int(mask[b].sum()) ** 2 for b in range(3))  # some edges, not every edge

@@ -195,22 +195,63 @@ def test_an_ingest_stores_intervals_whose_estimates_are_the_stored_ones(small_st
     top1 = dict(con.sql("SELECT revision, avg(top1::INT) FROM accuracy GROUP BY revision").fetchall())
     strongest = {(r, k, role): n for r, k, role, n in con.sql(
         "SELECT revision, kind, role, count(*) FROM strongest_roles GROUP BY ALL").fetchall()}
-    pooled = {(k, a, b): (p, n) for k, a, b, p, n in con.sql(
-        "SELECT kind, from_role, to_role, p, sum(n) OVER (PARTITION BY kind, from_role) FROM role_transitions "
-        "WHERE from_revision = '*' AND relation = '*'").fetchall()}
+    per_relation = {(r, q, k, role): n for r, q, k, role, n in con.sql(
+        "SELECT revision, relation, kind, role, n FROM role_counts WHERE relation <> '*'").fetchall()}
+    transitions = {(f, k, a, b): (p, n) for f, k, a, b, p, n in con.sql(
+        "SELECT from_revision, kind, from_role, to_role, p, sum(n) OVER (PARTITION BY from_revision, kind, from_role) "
+        "FROM role_transitions WHERE relation = '*'").fetchall()}
+    lens = {(r, t): (share, n) for r, t, share, n in con.sql(
+        "SELECT revision, relation_type, share_top1_last, n_facts FROM answer_emergence_by_revision").fetchall()}
     con.close()
     for row in intervals.filter(pl.col("measure") == "top1", pl.col("scope") == "*").iter_rows(named=True):
         assert row["estimate"] == pytest.approx(top1[row["revision"]]) and row["n"] == 160
-    for row in intervals.filter(pl.col("measure") == "role_count").iter_rows(named=True):
-        assert row["estimate"] == strongest.get((row["revision"], row["scope"], row["category"]), 0), row
-    for row in intervals.filter(pl.col("measure") == "transition").iter_rows(named=True):
-        p, n = pooled[(row["scope"], row["category"], row["to_category"])]
+    counts = intervals.filter(pl.col("measure") == "role_count")
+    assert set(counts["relation"]) == {"*"} | {q for _, q, _, _ in per_relation}
+    for row in counts.iter_rows(named=True):
+        if row["relation"] == "*":
+            assert row["estimate"] == strongest.get((row["revision"], row["scope"], row["category"]), 0), row
+        else:
+            assert row["estimate"] == per_relation.get((row["revision"], row["relation"], row["scope"], row["category"]), 0), row
+    stored = intervals.filter(pl.col("measure") == "transition")
+    assert stored["revision"].null_count() and stored["revision"].drop_nulls().n_unique() == 4  # pooled and every pair
+    for row in stored.iter_rows(named=True):
+        p, n = transitions[(row["revision"] or "*", row["scope"], row["category"], row["to_category"])]
         assert row["estimate"] == pytest.approx(p) and row["n"] == n
+    # The causal page's per-group lines: the logit-lens share over all facts and per relation type.
+    shares = intervals.filter(pl.col("measure") == "share_top1_last", pl.col("scope").is_in(["*", "relation type"]))
+    assert shares.height == 2 * 5 + 5  # two relation types and all facts at each of 5 revisions
+    for row in shares.iter_rows(named=True):
+        share, n = lens[(row["revision"], row["category"])]
+        assert row["estimate"] == pytest.approx(share) and row["n"] == n and row["lower"] <= share <= row["upper"]
     # Role sets against their draws: the permutation p by literal counting, adjusted within each revision.
     draws = 2  # the small reference's ablation.draws
     tests = comparisons.filter(pl.col("test") == "permutation")
     assert tests.height and (tests["n_b"] == draws).all() and set(tests["p"].round(6)) <= {round(k / (1 + draws), 6) for k in (1, 2, 3)}
     assert (tests["p_adjusted"] >= tests["p"] - 1e-12).all() and not tests["finding"].any()
+
+
+def test_group_statistics_equal_a_literal_bootstrap_and_percentiles_equal_numpys():
+    """The vectorised per-group mean and median over fixed draws, and the many-rows percentile interval, against
+    loops over revisions and resamples."""
+    from trajectory.stats import stratified_resamples
+    from trajectory.stats.groups import group_statistic
+    from trajectory.stats.resampling import percentile_intervals
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(6, 30))
+    values[rng.random(values.shape) < 0.25] = np.nan
+    values[4] = np.nan  # a revision where no fact has a value
+    draws = stratified_resamples(np.repeat(np.arange(3), 10), 40, seed=2)
+    for statistic, literal in (("mean", np.nanmean), ("median", np.nanmedian)):
+        point, resampled, n = group_statistic(values, draws, statistic)
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+            want = np.array([[literal(values[k, d]) for d in draws] for k in range(6)])
+            assert np.allclose(point, literal(values, axis=1), equal_nan=True)
+        assert np.allclose(resampled, want, equal_nan=True) and (n == np.isfinite(values).sum(1)).all()
+    resampled[0, :5] = np.nan
+    lows, highs = percentile_intervals(resampled)
+    for k in range(6):
+        assert (lows[k], highs[k]) == pytest.approx(percentile_interval(resampled[k]), nan_ok=True)
 
 
 def test_intervals_repeat_with_the_seed(small_store, tmp_path):

@@ -68,6 +68,7 @@ class PipelineConfig:
     memory_gb: float | None = None  # the trace's memory budget; None: 80 % of free CUDA memory / half the available RAM
     keep_revisions: int = 0  # downloaded revisions kept on disk after processing (user-cached ones are never deleted)
     store_circuits: bool = False  # per-root circuits table; large for 7B models
+    store_routes: bool = True  # each fact's route graph at its last prompt token (table routes; the routes page)
     # The extractive stage (METHOD.md §6, trajectory.extractive): off unless the pipeline turns it on.
     extractive: bool = False
     extractive_counterfactuals: int = 10
@@ -196,6 +197,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "roles.theta": ("thetas", (float, int, list)),
     "cache.keep_revisions": ("keep_revisions", int),
     "store.circuits": ("store_circuits", bool),
+    "store.routes": ("store_routes", bool),
     "extractive.enabled": ("extractive", bool),
     "extractive.counterfactuals": ("extractive_counterfactuals", int),
     "extractive.per_fact": ("extractive_per_fact", bool),

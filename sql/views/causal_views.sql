@@ -94,20 +94,29 @@ JOIN revisions v USING (analysis_id, revision)
 LEFT JOIN controls c USING (analysis_id, revision, role, ablated_relation, measured_relation)
 WHERE r.target = 'role';
 
--- Is a role causal at a revision? relation and fact roles: it beats its control on its own relation's facts
--- and on no other relation's (specific). general and entity ('*'): it beats its control on every relation.
--- Only with size-matched controls (size_matched above); causal is false otherwise, size_matched says why.
+-- Is a role causal at a revision? Its permutation test against its random draws (table comparisons, family
+-- role_controls:<revision>: the set's effect on its own relation's facts, all facts for general and entity) is a
+-- finding after Benjamini-Hochberg within the revision, its controls are size-matched, and (relation and fact
+-- sets) it beats its control on no other relation's facts (beats_control of role_effects). beats_own: the
+-- descriptive rule of role_effects on its own relation, kept beside the test. p_adjusted NULL: no test stored
+-- (intervals not computed yet).
 CREATE OR REPLACE VIEW role_causality AS
-SELECT analysis_id, model, revision, ordinal, role, ablated_relation AS relation, any_value(n_heads) AS n_heads,
-       any_value(n_ffns) AS n_ffns,
-       bool_and(size_matched) AS size_matched,
-       bool_or(beats_control) FILTER (WHERE measured_relation = ablated_relation) AS beats_own,
-       count(*) FILTER (WHERE beats_control) AS n_relations_beaten, count(*) AS n_relations,
-       bool_and(size_matched) AND CASE WHEN ablated_relation = '*' THEN count(*) FILTER (WHERE beats_control) = count(*)
-            ELSE coalesce(bool_or(beats_control) FILTER (WHERE measured_relation = ablated_relation), false)
-                 AND count(*) FILTER (WHERE beats_control AND measured_relation <> ablated_relation) = 0 END AS causal
-FROM role_effects
-GROUP BY analysis_id, model, revision, ordinal, role, ablated_relation;
+WITH per_set AS (
+    SELECT analysis_id, model, revision, ordinal, role, ablated_relation AS relation, any_value(n_heads) AS n_heads,
+           any_value(n_ffns) AS n_ffns,
+           bool_and(size_matched) AS size_matched,
+           bool_or(beats_control) FILTER (WHERE measured_relation = ablated_relation) AS beats_own,
+           count(*) FILTER (WHERE beats_control) AS n_relations_beaten, count(*) AS n_relations,
+           count(*) FILTER (WHERE beats_control AND measured_relation <> ablated_relation) AS n_others_beaten
+    FROM role_effects
+    GROUP BY analysis_id, model, revision, ordinal, role, ablated_relation
+)
+SELECT s.analysis_id, s.model, s.revision, s.ordinal, s.role, s.relation, s.n_heads, s.n_ffns, s.size_matched, s.beats_own,
+       s.n_relations_beaten, s.n_relations, c.p, c.p_adjusted, c.n_b AS n_draws,
+       coalesce(s.size_matched AND c.finding AND (s.relation = '*' OR s.n_others_beaten = 0), false) AS causal
+FROM per_set s
+LEFT JOIN comparisons c ON c.analysis_id = s.analysis_id AND c.family = 'role_controls:' || s.revision
+     AND c.subject = s.role AND c.a = s.relation;
 
 -- When a role first holds components (attribution: the roles table) against when it is first causal (above),
 -- per role and relation ('*' for general and entity), in revisions of the analysis.
@@ -127,9 +136,35 @@ SELECT a.analysis_id, a.model, a.role, a.relation, a.first_attributed, a.attribu
        c.causal_ordinal - a.attributed_ordinal AS lag_revisions, coalesce(c.n_causal_revisions, 0) AS n_causal_revisions
 FROM attributed a LEFT JOIN causal c USING (analysis_id, role, relation);
 
+-- Each fact's route graph (table routes) against the same fact's at the analysis's last revision: the IoU of
+-- their edge sets, an edge being (layer, kind, source, target); NULL-free where both are empty (no row).
+CREATE OR REPLACE VIEW route_iou AS
+WITH edges AS (
+    SELECT DISTINCT analysis_id, revision, fact_id, layer, kind, source, target FROM routes
+), sizes AS (
+    SELECT analysis_id, revision, fact_id, count(*) AS n_edges FROM edges GROUP BY ALL
+), final AS (
+    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+), shared AS (
+    SELECT e.analysis_id, e.revision, e.fact_id, count(*) AS n_shared
+    FROM edges e
+    JOIN final f ON f.analysis_id = e.analysis_id
+    JOIN edges g ON g.analysis_id = e.analysis_id AND g.revision = f.revision AND g.fact_id = e.fact_id AND g.layer = e.layer
+     AND g.kind = e.kind AND g.source = e.source AND g.target = e.target
+    GROUP BY ALL
+)
+SELECT s.analysis_id, s.revision, v.ordinal, s.fact_id, s.n_edges, coalesce(q.n_edges, 0) AS n_edges_final,
+       coalesce(h.n_shared, 0) AS n_shared,
+       coalesce(h.n_shared, 0) / (s.n_edges + coalesce(q.n_edges, 0) - coalesce(h.n_shared, 0)) AS edge_iou_final
+FROM sizes s
+JOIN revisions v USING (analysis_id, revision)
+JOIN final f ON f.analysis_id = s.analysis_id
+LEFT JOIN sizes q ON q.analysis_id = s.analysis_id AND q.revision = f.revision AND q.fact_id = s.fact_id
+LEFT JOIN shared h ON h.analysis_id = s.analysis_id AND h.revision = s.revision AND h.fact_id = s.fact_id;
+
 -- Circuit shape per revision and fact, from the stored per-root circuits (their union): components, heads,
--- FFNs, mean layer, and the IoU of its component set with the same fact's at the analysis's last revision
--- (edges are not stored, so no edge IoU).
+-- FFNs, mean layer, and the IoU of its component set with the same fact's at the analysis's last revision;
+-- with its route graph stored (table routes), the IoU of its edges too (edge_iou_final; NULL without).
 CREATE OR REPLACE VIEW circuit_shape AS
 WITH nodes AS (
     SELECT DISTINCT analysis_id, model, revision, fact_id, kind, layer, head FROM circuits
@@ -149,20 +184,22 @@ WITH nodes AS (
 )
 SELECT p.analysis_id, p.model, p.revision, v.ordinal, p.fact_id, coalesce(k.bucket, 'unknown') AS bucket, p.n_components,
        p.n_heads, p.n_ffns, p.mean_layer,
-       coalesce(s.n_shared, 0) / (p.n_components + q.n_components - coalesce(s.n_shared, 0)) AS iou_final
+       coalesce(s.n_shared, 0) / (p.n_components + q.n_components - coalesce(s.n_shared, 0)) AS iou_final,
+       r.edge_iou_final
 FROM per_fact p
 JOIN revisions v USING (analysis_id, revision)
 JOIN final f ON f.analysis_id = p.analysis_id
 LEFT JOIN per_fact q ON q.analysis_id = p.analysis_id AND q.revision = f.revision AND q.fact_id = p.fact_id
 LEFT JOIN shared s ON s.analysis_id = p.analysis_id AND s.revision = p.revision AND s.fact_id = p.fact_id
-LEFT JOIN fact_buckets k ON k.analysis_id = p.analysis_id AND k.fact_id = p.fact_id;
+LEFT JOIN fact_buckets k ON k.analysis_id = p.analysis_id AND k.fact_id = p.fact_id
+LEFT JOIN route_iou r ON r.analysis_id = p.analysis_id AND r.revision = p.revision AND r.fact_id = p.fact_id;
 
--- Per revision and frequency bucket ('*': all facts): the circuits' mean size, mean layer and mean IoU with
--- the last revision's.
+-- Per revision and frequency bucket ('*': all facts): the circuits' mean size, mean layer, mean IoU of the
+-- component sets with the last revision's, and of the route graphs' edge sets (NULL without routes).
 CREATE OR REPLACE VIEW circuit_shape_by_revision AS
 SELECT analysis_id, model, revision, ordinal, CASE WHEN grouping(bucket) = 1 THEN '*' ELSE bucket END AS bucket,
        count(*) AS n_facts, avg(n_components) AS mean_components, avg(n_heads) AS mean_heads, avg(n_ffns) AS mean_ffns,
-       avg(mean_layer) AS mean_layer, avg(iou_final) AS mean_iou_final
+       avg(mean_layer) AS mean_layer, avg(iou_final) AS mean_iou_final, avg(edge_iou_final) AS mean_edge_iou_final
 FROM circuit_shape
 GROUP BY GROUPING SETS ((analysis_id, model, revision, ordinal, bucket), (analysis_id, model, revision, ordinal));
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, menu, revision_slider, series
-from trajectory.dashboard.style import ROLE_COLOURS, relation_label
+from trajectory.dashboard.controls import (
+    ChartContext, band_frame, band_trace, base_layout, empty_figure, menu, revision_slider, series,
+)
+from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label
 
 # Metric columns each query may carry, with their labels and whether they are shares.
 METRICS = {
@@ -22,40 +24,70 @@ METRICS = {
     "subject_first": ("subject first", True),
     "mean_components": ("components per circuit", False),
     "mean_layer": ("mean layer", False),
-    "mean_iou_final": ("IoU with the last revision", False),
+    "mean_iou_final": ("IoU with the last revision (components)", False),
+    "mean_edge_iou_final": ("IoU with the last revision (route edges)", False),
 }
 GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",
                  "location": "#000000", "name": "#D55E00", "other": "#56B4E9"}
 
 
 def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
-    """One line per group ('*' thick) of the first grouping; menus switch the metric and the grouping."""
+    """One line per group ('*' thick) of the first grouping, each with its stored interval as a band; menus
+    switch the metric and the grouping. The hover gives the interval and the facts each point rests on."""
     if frame.is_empty():
         return empty_figure("nothing stored for this figure in this analysis")
     metrics = [m for m in METRICS if m in frame.columns]
+    for m in metrics:  # a measure without stored intervals: no band, n from the query
+        if f"{m}_lower" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(f"{m}_lower"), pl.lit(None, pl.Float64).alias(f"{m}_upper"),
+                                       pl.col("n_facts").alias(f"{m}_n"))
     dimensions = list(dict.fromkeys(frame["dimension"].to_list()))
     parts = [(d, g, part.sort("ordinal")) for (d, g), part in frame.partition_by(["dimension", "grp"], as_dict=True, maintain_order=True).items()]
     parts.sort(key=lambda p: (dimensions.index(p[0]), p[1] != "*", p[1]))
     fig = go.Figure()
     palette = ["#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999", "#666666"]
+
+    def drawn(metric: str) -> tuple[list, list]:
+        """Per trace (a band, then its line, per group): y and customdata for ``metric``."""
+        ys, data = [], []
+        for _, _, part in parts:
+            ys += [series(band_frame(part, f"{metric}_lower", f"{metric}_upper"), "band"), series(part, metric)]
+            data += [None, part.select("revision", pl.col(f"{metric}_n").fill_null(0), f"{metric}_lower", f"{metric}_upper").rows()]
+        return ys, data
+
+    ys, data = drawn(metrics[0])
+    percent = ".0%" if METRICS[metrics[0]][1] else ".2f"
     for i, (dimension, group, part) in enumerate(parts):
         whole = group == "*"
         colour = "#222222" if whole else GROUP_COLOURS.get(group, palette[i % len(palette)])
+        name = "all facts" if whole else relation_label(group)
+        band = band_frame(part, f"{metrics[0]}_lower", f"{metrics[0]}_upper")
+        fig.add_trace(band_trace(band, colour, name, f"{dimension}:{group}", visible=dimension == dimensions[0]))
         fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=series(part, metrics[0]), name="all facts" if whole else relation_label(group),
+            x=series(part, "x_step"), y=ys[2 * i + 1], name=name, legendgroup=f"{dimension}:{group}",
             mode="lines+markers", line={"width": 3.5 if whole else 1.8, "color": colour}, marker={"size": 4},
-            visible=dimension == dimensions[0], customdata=part.select("revision", "n_facts").rows(),
-            hovertemplate=f"%{{customdata[0]}}<br>{group}: %{{y:.3f}} (%{{customdata[1]}} facts)<extra></extra>",
+            visible=dimension == dimensions[0], customdata=data[2 * i + 1],
+            hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:{percent}}} [%{{customdata[2]:{percent}}}, "
+                          f"%{{customdata[3]:{percent}}}] of n = %{{customdata[1]}} facts<extra></extra>",
         ))
-    metric_buttons = [{"label": METRICS[m][0], "method": "update",
-                       "args": [{"y": [series(p, m) for _, _, p in parts]},
-                                {"yaxis.tickformat": ".0%" if METRICS[m][1] else "", "yaxis.title.text": METRICS[m][0]}]}
-                      for m in metrics]
-    group_buttons = [{"label": d, "method": "restyle", "args": [{"visible": [p[0] == d for p in parts]}]} for d in dimensions]
-    menus = [menu(metric_buttons, 0.0, "measure")] + ([menu(group_buttons, 0.5, "lines")] if len(dimensions) > 1 else [])
-    fig.update_layout(updatemenus=menus, legend={"title": {"text": "group"}})
+
+    def metric_button(metric: str) -> dict:
+        ys, data = drawn(metric)
+        number = ".0%" if METRICS[metric][1] else ".2f"
+        hovers = [None if k % 2 == 0 else
+                  f"%{{customdata[0]}}<br>{fig.data[k].name}: %{{y:{number}}} [%{{customdata[2]:{number}}}, "
+                  f"%{{customdata[3]:{number}}}] of n = %{{customdata[1]}} facts<extra></extra>" for k in range(len(fig.data))]
+        return {"label": METRICS[metric][0], "method": "update",
+                "args": [{"y": ys, "customdata": data, "hovertemplate": hovers},
+                         {"yaxis.tickformat": ".0%" if METRICS[metric][1] else "", "yaxis.title.text": METRICS[metric][0]}]}
+
+    group_buttons = [{"label": d, "method": "restyle", "args": [{"visible": [p[0] == d for p in parts for _ in range(2)]}]}
+                     for d in dimensions]
+    menus = [menu([metric_button(m) for m in metrics], 0.0, "measure")]
+    menus += [menu(group_buttons, 0.5, "lines")] if len(dimensions) > 1 else []
+    fig.update_layout(updatemenus=menus, legend={"title": {"text": "group (band: 95 % interval)"}})
     fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text=METRICS[metrics[0]][0], tickformat=".0%" if METRICS[metrics[0]][1] else "")
+    fig.update_yaxes(title_text=METRICS[metrics[0]][0], tickformat=".0%" if METRICS[metrics[0]][1] else "", rangemode="tozero")
     return base_layout(fig, height=480)
 
 
@@ -64,9 +96,25 @@ def _set_label(role: str, relation: str) -> str:
     return f"<span style='color:{ROLE_COLOURS[role]}'><b>{role}</b></span>: {where}"
 
 
+def _effect_tip(r: dict, own: bool) -> str:
+    """A cell's hover: the set, the facts, the effect against its controls (mean ± sd over n draws), and on the
+    set's own facts its test."""
+    control = "no control" if r["control_effect"] is None else (
+        f"control {r['control_effect']:.2f} ± {r['control_sd'] or 0:.2f} (sd over {r['n_draws']} draws)")
+    tip = f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on n = {r['n_facts']} facts<br>effect {r['role_effect']:.2f}, {control}"
+    if not r["size_matched"]:
+        return tip + "<br>controls smaller than the set: no evidence either way"
+    if own and r.get("p_adjusted") is not None:
+        verdict = "causal (a finding)" if r.get("causal") else "not a finding"
+        floor = 1 / (1 + r["n_draws"]) if r["n_draws"] else float("nan")
+        tip += (f"<br>permutation p = {r['p']:.2g}, BH-adjusted {r['p_adjusted']:.2g}: {verdict}"
+                f"<br>(smallest p possible with {r['n_draws']} draws: {floor:.2g})")
+    return tip
+
+
 def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
-    """Role set (rows) × measured relation (columns) → role effect − control effect; ✓ where it beats the
-    control; a slider over the revisions (last one shown first)."""
+    """Role set (rows) × measured relation (columns) → role effect − control effect; ✓ where the set is causal by
+    its permutation test (view role_causality); a slider over the revisions (last one shown first)."""
     if frame.is_empty():
         return empty_figure("no role sets ablated in this analysis")
     sets = frame.select("role", "ablated_relation").unique().sort(
@@ -85,10 +133,9 @@ def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure
             for m in measured:
                 r = lookup.get((role, relation, m))
                 row.append(None if r is None or r["excess"] is None else r["excess"])
-                marks.append("✓" if r is not None and r["beats_control"] else "")
-                tips.append("not held at this revision" if r is None else
-                            f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on {r['n_facts']} facts<br>effect {r['role_effect']:.2f}, "
-                            f"control {r['control_effect'] if r['control_effect'] is None else round(r['control_effect'], 2)}")
+                own = r is not None and (relation == "*" or m == relation)
+                marks.append("✓" if own and r.get("causal") else "")
+                tips.append("not held at this revision" if r is None else _effect_tip(r, own))
             z.append(row)
             text.append(marks)
             hover.append(tips)
@@ -97,7 +144,7 @@ def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure
     last = cells(revisions[-1][1])
     fig = go.Figure(go.Heatmap(
         x=[relation_label(m) for m in measured], y=[_set_label(r, q) for r, q in sets], **last, texttemplate="%{text}",
-        colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, colorbar={"title": {"text": "ΔR − ΔR<sub>control</sub>"}},
+        colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound, colorbar={"title": {"text": "ΔR − ΔR<sub>control</sub>"}},
         hovertemplate="%{y} → %{x}<br>%{z:.2f} logits vs control<br>%{customdata}<extra></extra>",
     ))
     steps = [{"label": name, "method": "restyle", "args": [{key: [value] for key, value in cells(name).items()}]} for _, name in revisions]
@@ -127,10 +174,17 @@ def onset_dumbbells(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
                                  marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
                                  customdata=part.select("first_attributed").rows(),
                                  hovertemplate="%{y}<br>first holds components at %{customdata[0]}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=series(part, "causal_step"), y=labels, mode="markers", name=f"{role}: first causal",
-                                 marker={"symbol": "circle", "size": 11, "color": colour},
-                                 customdata=part.select("first_causal", "n_causal_revisions").rows(),
-                                 hovertemplate="%{y}<br>first causal at %{customdata[0]} (%{customdata[1]} revisions causal)<extra></extra>"))
+        causal = part.filter(pl.col("causal_step").is_not_null())
+        if causal.height:
+            fig.add_trace(go.Scatter(x=series(causal, "causal_step"), y=[_set_label(role, q) for q in causal["relation"].to_list()],
+                                     mode="markers", name=f"{role}: first causal", marker={"symbol": "circle", "size": 11, "color": colour},
+                                     customdata=causal.select("first_causal", "n_causal_revisions").rows(),
+                                     hovertemplate="%{y}<br>first causal at %{customdata[0]} (%{customdata[1]} revisions causal)<extra></extra>"))
+        never = part.filter(pl.col("causal_step").is_null() & pl.col("attributed_step").is_not_null())
+        if never.height:  # drawn as words beside the hollow marker, not as a legend entry with nothing behind it
+            fig.add_trace(go.Scatter(x=series(never, "attributed_step"), y=[_set_label(role, q) for q in never["relation"].to_list()],
+                                     mode="text", text=["  never causal"] * never.height, textposition="middle right",
+                                     textfont={"color": "#666666", "size": 11}, showlegend=False, hoverinfo="skip"))
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, height=max(380, 140 + 24 * frame.height), margin={"l": 260})

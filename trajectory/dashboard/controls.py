@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard.style import ALL_RELATIONS, KIND_TITLES, LAYOUT, relation_label
+from trajectory.dashboard.style import ALL_RELATIONS, KIND_TITLES, LAYOUT, relation_label, with_alpha
 
 X_AXES = {"step": ("x_step", "training step"), "tokens": ("x_tokens", "tokens seen")}
 
@@ -98,3 +98,21 @@ def revision_slider(steps: list[dict], active: int, prefix: str) -> dict:
         "font": {"color": "rgba(0,0,0,0)" if crowded else "#444", "size": 10},
         "ticklen": 3 if crowded else 6,
     }
+
+
+def banded(part: pl.DataFrame, low: str) -> bool:
+    """Whether a series carries a stored interval (its ``low`` column has a value somewhere)."""
+    return low in part.columns and part[low].null_count() < part.height
+
+
+def band_frame(part: pl.DataFrame, low: str, high: str) -> pl.DataFrame:
+    """A band's outline for ``fill="toself"``: forward along the upper ends, back along the lower ones (column
+    ``band``), with every x column of ``part``."""
+    return pl.concat([part, part.reverse()]).with_columns(band=pl.concat([part[high], part[low].reverse()]))
+
+
+def band_trace(band: pl.DataFrame, colour: str, name: str, legendgroup: str, visible: bool | str = True) -> go.Scatter:
+    """The stored interval as a translucent band under its line (no hover: the line's hover states it)."""
+    return go.Scatter(x=series(band, "x_step"), y=series(band, "band"), fill="toself", mode="lines", line={"width": 0},
+                      fillcolor=with_alpha(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=legendgroup,
+                      name=f"{name}: 95 % interval", visible=visible)

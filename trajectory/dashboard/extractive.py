@@ -9,13 +9,14 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, menu, series, x_axis_menu
-from trajectory.dashboard.style import KIND_TITLES, ROLE_COLOURS, coloured_role, with_alpha
+from trajectory.dashboard.controls import (
+    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, menu, series, x_axis_menu,
+)
+from trajectory.dashboard.style import DIVERGING, KIND_TITLES, ROLE_COLOURS, coloured_role, with_alpha
 from trajectory.extractive.stage import SCORES
 from trajectory.roles.scores import ROLES
 
 HOP_COLOURS = {"first": "#0072B2", "second": "#D55E00"}
-DIVERGING = "RdBu_r"  # red raises R, blue lowers it; white is 0
 
 
 def _measure_label(measure: str, hop: str) -> str:
@@ -30,7 +31,14 @@ def ocr_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     traced = []
     for (hop,), part in frame.sort("ordinal").partition_by(["hop"], as_dict=True, maintain_order=True).items():
         colour = HOP_COLOURS.get(hop, "#000000")
-        custom = part.select("revision", "n_probes").rows()
+        with_band = banded(part, "implication_rank_lower")
+        if with_band:
+            band = band_frame(part, "implication_rank_lower", "implication_rank_upper")
+            fig.add_trace(band_trace(band, colour, f"{hop} hop: implications", hop))
+            traced.append(band)
+        else:
+            part = part.with_columns(implication_rank_lower=pl.lit(None, pl.Float64), implication_rank_upper=pl.lit(None, pl.Float64))
+        custom = part.select("revision", "n_probes", "implication_rank_lower", "implication_rank_upper").rows()
         lines = [
             ("implication_rank", f"{hop} hop: implications", {"color": colour, "width": 3}, 1.0),
             ("fact_rank", f"{hop} hop: new facts", {"color": colour, "width": 1.5}, 0.45),
@@ -41,7 +49,9 @@ def ocr_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=series(part, "x_step"), y=series(part, column), customdata=custom, name=name, legendgroup=hop,
                 mode="lines+markers" if column == "implication_rank" else "lines", marker={"size": 5}, line=line, opacity=opacity,
-                hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:.2f}} (%{{customdata[1]}} probes)<extra></extra>",
+                hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:.2f}}"
+                              + (" [%{customdata[2]:.2f}, %{customdata[3]:.2f}]" if with_band and column == "implication_rank" else "")
+                              + " of n = %{customdata[1]} probes<extra></extra>",
             ))
             traced.append(part)
     menus = [m for m in [x_axis_menu(traced, 1, x=0.0)] if m]

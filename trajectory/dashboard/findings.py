@@ -23,10 +23,6 @@ def findings_query(con, name: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql((SQL_DIR / "findings" / f"{name}.sql").read_text()).to_arrow_table())
 
 
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.0f} %"
-
-
 def findings_markdown(db: Path, analysis: str | None = None) -> str:
     """The findings of one analysis (see :func:`trajectory.store.analyses.choose`) as Markdown."""
     with reader(Path(db)) as con:
@@ -40,8 +36,8 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         intervals, comparisons = findings_query(con, "stored_intervals"), findings_query(con, "stored_comparisons")
         if intervals.is_empty():
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
-        parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, comparisons)
-                  + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con))
+        parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
+                  + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
     return "\n".join(parts) + "\n"
 
 
@@ -50,10 +46,14 @@ def _cell(row: dict, percent: bool = True, digits: int = 0) -> str:
     if row["estimate"] is None or np.isnan(row["estimate"]):
         return "n/a"
     scale, unit = (100, " %") if percent else (1, "")
-    text = f"{scale * row['estimate']:.{digits}f}{unit}"
+
+    def number(x: float) -> str:  # rounded first, so that a small negative reads 0, not -0
+        return f"{round(scale * x, digits) + 0.0:.{digits}f}"
+
+    text = f"{number(row['estimate'])}{unit}"
     if row["lower"] is None or row["upper"] is None or np.isnan(row["lower"]) or np.isnan(row["upper"]):
         return text + " [no interval]"
-    return text + f" [{scale * row['lower']:.{digits}f}, {scale * row['upper']:.{digits}f}]"
+    return text + f" [{number(row['lower'])}, {number(row['upper'])}]"
 
 
 def _where(frame: pl.DataFrame, **equal) -> list[dict]:
@@ -62,8 +62,9 @@ def _where(frame: pl.DataFrame, **equal) -> list[dict]:
     return list(frame.iter_rows(named=True))
 
 
-def _verdict(row: dict) -> str:
-    p = "p < 0.001" if row["p"] < 0.001 else f"p = {row['p']:.2g}"
+def _verdict(row: dict, adjusted: bool = False) -> str:
+    value = row["p_adjusted"] if adjusted else row["p"]
+    p = ("adjusted " if adjusted else "") + ("p < 0.001" if value < 0.001 else f"p = {value:.2g}")
     return f"{p}: a finding" if row["finding"] else f"{p}: not a finding (the test does not reject at the 5 % level)"
 
 
@@ -109,7 +110,7 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
 
 def _roles(con, intervals: pl.DataFrame) -> list[str]:
     roles = findings_query(con, "roles")
-    counts = intervals.filter(pl.col("measure") == "role_count")
+    counts = intervals.filter(pl.col("measure") == "role_count", pl.col("relation") == "*")
     final = max(counts["ordinal"].to_list()) if counts.height else None
     lines = ["## Roles\n", "| kind | role | at the final revision | first held (pooled over relations) |", "|---|---|---|---|"]
     for row in roles.iter_rows(named=True):
@@ -119,7 +120,7 @@ def _roles(con, intervals: pl.DataFrame) -> list[str]:
     lines.append("\nAt the final revision each component counts once, under its strongest role over the relations"
                  + ("; in brackets the interval when the probe facts are resampled within relations and the roles "
                     "re-classified from the stored circuits" if counts.height else "") + ".")
-    iou = intervals.filter(pl.col("measure") == "role_iou", pl.col("scope") == "head")
+    iou = intervals.filter(pl.col("measure") == "role_iou", pl.col("scope") == "head", pl.col("relation") == "*")
     if iou.height:
         ordinals = sorted(set(iou["ordinal"].to_list()))
         picked = [ordinals[len(ordinals) // 4], ordinals[len(ordinals) // 2], ordinals[(3 * len(ordinals)) // 4]]
@@ -136,14 +137,27 @@ def _roles(con, intervals: pl.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def _causal(con, comparisons: pl.DataFrame) -> list[str]:
+def _final(intervals: pl.DataFrame, measure: str, scope: str = "*", category: str = "*") -> dict | None:
+    """The stored interval of a per-group measure at the analysis's last revision, or None."""
+    rows = intervals.filter(pl.col("measure") == measure, pl.col("scope") == scope, pl.col("category") == category)
+    return rows.sort("ordinal").row(-1, named=True) if rows.height else None
+
+
+def _with_interval(value: float | None, stored: dict | None, percent: bool = False, digits: int = 2) -> str:
+    if stored is not None:
+        return _cell(stored, percent=percent, digits=digits)
+    return "n/a" if value is None else (f"{100 * value:.0f} %" if percent else f"{value:.{digits}f}")
+
+
+def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     row = findings_query(con, "causal").row(0, named=True)
     if not row["n_tests"]:
         return []
     faithful = ("n/a (no fact where the model beats its fully ablated self by 1 logit)" if row["faithfulness_median"] is None
-                else f"{row['faithfulness_median']:.2f}")
+                else _with_interval(row["faithfulness_median"], _final(intervals, "faithfulness_median")))
+    size = _with_interval(row["mean_circuit_components"], _final(intervals, "mean_circuit_components"), digits=1)
     lines = ["## Causal checks\n",
-             f"- At the final revision a fact's circuit holds {row['mean_circuit_components']:.1f} heads and FFNs on average "
+             f"- At the final revision a fact's circuit holds {size} heads and FFNs on average "
              f"(n = {row['n_facts']} facts); keeping only it keeps a median faithfulness of {faithful} "
              f"(n = {row['n_measured']} facts with R_clean − R_none ≥ 1 logit)."]
     tests = comparisons.filter(pl.col("family").str.starts_with("role_controls"))
@@ -161,7 +175,8 @@ def _causal(con, comparisons: pl.DataFrame) -> list[str]:
 
 
 def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
-    grafts = intervals.filter(pl.col("measure") == "graft_recovery")
+    grafts = intervals.filter(pl.col("measure") == "graft_recovery", pl.col("revision").is_null(), pl.col("scope") == "*",
+                              pl.col("to_category") == "all")
     if grafts.is_empty():
         return []
     pairs = findings_query(con, "grafting")["n_pairs"].max()
@@ -173,6 +188,12 @@ def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[s
         lines.append(f"- {row['category']}: {_cell(row)} of {row['n']}.")
     for row in _where(comparisons, family="grafting"):
         lines.append(f"- {row['a']} against {row['b']}: difference {_cell(row)} on the same {row['n_a']} learnings; {_verdict(row)}.")
+    by_type = _where(comparisons, family="grafting:relation_type")
+    if by_type:
+        lines.append("\nLocation facts' learnings against name facts', per graft (share recovered, location minus name, with its "
+                     "interval; a bootstrap p, Benjamini–Hochberg over the grafts):\n")
+    for row in by_type:
+        lines.append(f"- {row['subject']}: {_cell(row)} (n = {row['n_a']} and {row['n_b']} learnings); {_verdict(row, adjusted=True)}.")
     return lines + [""]
 
 
@@ -195,13 +216,17 @@ def _ocr(con, intervals: pl.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def _lens(con) -> list[str]:
+def _lens(con, intervals: pl.DataFrame) -> list[str]:
     lens = findings_query(con, "lens")
     if lens.is_empty():
         return []
     lines = ["## Where the answer appears (logit lens, final revision)\n"]
     for row in lens.iter_rows(named=True):
-        facts = "all" if row["relation_type"] == "*" else row["relation_type"]
-        lines.append(f"- {facts} facts (n = {row['n_facts']}): top-1 at the last token {_share(row['share_top1_last'])}; "
-                     f"top-1 at some subject token {_share(row['share_top1_subject'])}, top-10 {_share(row['share_top10_subject'])}.")
+        whole = row["relation_type"] == "*"
+        facts = "all" if whole else row["relation_type"]
+        scope, category = ("*", "*") if whole else ("relation type", row["relation_type"])
+        share = {m: _with_interval(row[m], _final(intervals, m, scope, category), percent=True, digits=0)
+                 for m in ("share_top1_last", "share_top1_subject", "share_top10_subject")}
+        lines.append(f"- {facts} facts (n = {row['n_facts']}): top-1 at the last token {share['share_top1_last']}; "
+                     f"top-1 at some subject token {share['share_top1_subject']}, top-10 {share['share_top10_subject']}.")
     return lines + [""]

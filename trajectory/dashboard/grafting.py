@@ -8,7 +8,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, menu, revision_slider, series, x_axis_menu
+from trajectory.dashboard.controls import (
+    ChartContext, band_frame, band_trace, base_layout, empty_figure, menu, revision_slider, series, x_axis_menu,
+)
 from trajectory.dashboard.style import PROBABILITY_SCALE, RELATION_TYPE_STYLE
 from trajectory.grafting.configs import LAYER_RANGES, POSITION_SETS
 
@@ -30,23 +32,43 @@ def _configs(frame: pl.DataFrame) -> list[str]:
 
 
 def pathway_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
-    """One line per position graft over the pairs; a menu switches the metric."""
+    """One line per position graft over the pairs, the share of learned facts with its interval as a band; a
+    menu switches the metric (the recoveries over all facts have no stored interval: no band)."""
     if frame.is_empty():
         return empty_figure("no revision pairs grafted for this analysis")
+    if "learned_top1_lower" not in frame.columns:
+        frame = frame.with_columns(learned_top1_lower=pl.lit(None, pl.Float64), learned_top1_upper=pl.lit(None, pl.Float64))
     parts = {c: frame.filter(pl.col("config") == c).sort("ordinal") for c in _configs(frame)}
     fig = go.Figure()
+    traced = []
     for config, part in parts.items():
+        colour = PATHWAY_STYLE.get(config, {}).get("color", "#444444")
+        # The complements start hidden (click the legend): six bands over one another hide every line.
+        shown = True if not config.startswith("not ") else "legendonly"
+        band = band_frame(part, "learned_top1_lower", "learned_top1_upper")
+        fig.add_trace(band_trace(band, colour, config, config, visible=shown))
         size = [6 + 2 * min(n, 10) for n in part["n_learned"].to_list()]
         fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=series(part, "learned_top1"), name=config, mode="lines+markers",
+            x=series(part, "x_step"), y=series(part, "learned_top1"), name=config, legendgroup=config, mode="lines+markers",
+            visible=shown,
             line={"width": 2.5 if "+" in config else 2, **PATHWAY_STYLE.get(config, {})}, marker={"size": size},
-            customdata=part.select("revision", "donor_revision", "n_learned", "n_facts").rows(), connectgaps=False,
+            customdata=part.select("revision", "donor_revision", "n_learned", "n_facts", "learned_top1_lower",
+                                   "learned_top1_upper").rows(), connectgaps=False,
             hovertemplate=f"%{{customdata[0]}} → %{{customdata[1]}}<br>{config}: %{{y:.0%}}"
-                          f"<br>%{{customdata[2]}} facts learned of %{{customdata[3]}}<extra></extra>",
+                          f"<br>of n = %{{customdata[2]}} facts learned (of %{{customdata[3]}}); newly learned recovered: "
+                          f"95 % interval [%{{customdata[4]:.0%}}, %{{customdata[5]:.0%}}]<extra></extra>",
         ))
-    buttons = [{"label": label, "method": "restyle", "args": [{"y": [series(p, metric) for p in parts.values()]}]}
-               for metric, label in METRICS.items()]
-    menus = [menu(buttons, 0.0, "metric")] + [m for m in [x_axis_menu(list(parts.values()), 1, x=0.45)] if m]
+        traced += [band, part]
+
+    def ys(metric: str) -> list:
+        out = []
+        for part in parts.values():
+            band = series(band_frame(part, "learned_top1_lower", "learned_top1_upper"), "band")
+            out += [band if metric == "learned_top1" else [None] * len(band), series(part, metric)]
+        return out
+
+    buttons = [{"label": label, "method": "restyle", "args": [{"y": ys(metric)}]} for metric, label in METRICS.items()]
+    menus = [menu(buttons, 0.0, "metric")] + [m for m in [x_axis_menu(traced, 1, x=0.45)] if m]
     fig.update_layout(updatemenus=menus, legend={"title": {"text": "B's weights at"}})
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="recovery", tickformat=".0%")
@@ -96,30 +118,50 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
 
 
 def relation_type_bars(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
-    """Grouped bars: position graft × relation type; a menu chooses the band of training."""
+    """Grouped bars with their intervals as error bars: position graft × relation type; a menu chooses the band of
+    training. Over all pairs, a graft whose location-minus-name difference is not a finding says so on its label."""
     if frame.is_empty():
         return empty_figure("no revision pairs grafted for this analysis")
+    for column in ("lower", "upper", "p_adjusted"):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(column))
+    if "finding" not in frame.columns:
+        frame = frame.with_columns(finding=pl.lit(None, pl.Boolean))
     configs = _configs(frame)
     types = [t for t in RELATION_TYPE_STYLE if t in set(frame["relation_type"].to_list())]
     bands = [b for b in ("all", "early", "middle", "late") if b in set(frame["band"].to_list())]
+    tests = {r["config"]: r for r in frame.filter(pl.col("band") == "all").iter_rows(named=True)}
 
-    def bars(band: str, relation_type: str) -> tuple[list, list]:
+    def label(config: str) -> str:
+        test = tests.get(config)
+        if test is None or test["p_adjusted"] is None:
+            return config
+        return f"{config}<br>{'differ' if test['finding'] else 'n.s.'} (p = {test['p_adjusted']:.2g})"
+
+    def bars(band: str, relation_type: str) -> dict:
         lookup = {r["config"]: r for r in frame.filter((pl.col("band") == band) & (pl.col("relation_type") == relation_type)).iter_rows(named=True)}
-        return ([lookup[c]["learned_top1"] if c in lookup else None for c in configs],
-                [lookup[c]["n_learned"] if c in lookup else 0 for c in configs])
+        rows = [lookup.get(c, {}) for c in configs]
+        y = [r.get("learned_top1") for r in rows]
+        return {"y": y,
+                "customdata": [[r.get("n_learned", 0), r.get("lower"), r.get("upper")] for r in rows],
+                "error_y": {"type": "data", "symmetric": False, "color": "#333333", "thickness": 1.2,
+                            "array": [None if r.get("upper") is None or v is None else r["upper"] - v for r, v in zip(rows, y)],
+                            "arrayminus": [None if r.get("lower") is None or v is None else v - r["lower"] for r, v in zip(rows, y)]}}
 
     fig = go.Figure()
+    x = [label(c) for c in configs]
     for relation_type in types:
-        y, n = bars(bands[0], relation_type)
-        fig.add_trace(go.Bar(x=configs, y=y, customdata=n, name=relation_type,
+        b = bars(bands[0], relation_type)
+        fig.add_trace(go.Bar(x=x, y=b["y"], customdata=b["customdata"], error_y=b["error_y"], name=relation_type,
                              marker={"color": RELATION_TYPE_STYLE[relation_type]["color"]},
-                             hovertemplate=f"{relation_type} relations, %{{x}}: %{{y:.0%}} of %{{customdata}} learned facts<extra></extra>"))
+                             hovertemplate=f"{relation_type} relations, %{{x}}: %{{y:.0%}} [%{{customdata[1]:.0%}}, "
+                                           f"%{{customdata[2]:.0%}}] of n = %{{customdata[0]}} learned facts<extra></extra>"))
     buttons = []
     for band in bands:
         per_type = [bars(band, t) for t in types]
         buttons.append({"label": band if band == "all" else f"{band} third", "method": "restyle",
-                        "args": [{"y": [b[0] for b in per_type], "customdata": [b[1] for b in per_type]}]})
+                        "args": [{key: [b[key] for b in per_type] for key in ("y", "customdata", "error_y")}]})
     fig.update_layout(barmode="group", updatemenus=[menu(buttons, 0.0, "training")], legend={"title": {"text": "relation type"}})
-    fig.update_xaxes(title_text="B's weights at")
+    fig.update_xaxes(title_text="B's weights at (location against name over all pairs: BH-adjusted bootstrap p)")
     fig.update_yaxes(title_text="newly learned facts recovered", tickformat=".0%", range=[0, 1.05])
     return base_layout(fig)

@@ -36,13 +36,16 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         part = cells[(ordinal, kind)].sort("from_order", "to_order")
         p = [[None] * len(ROLES) for _ in ROLES]
         text = [[""] * len(ROLES) for _ in ROLES]
-        detail = [[[0, 0]] * len(ROLES) for _ in ROLES]
+        detail = [[[0, 0, "no interval"]] * len(ROLES) for _ in ROLES]
         totals = part.group_by("from_order").agg(pl.col("n").sum()).rows_by_key("from_order", unique=True)
         for row in part.iter_rows(named=True):
             a, b, total = row["from_order"], row["to_order"], totals[row["from_order"]][0]
             p[a][b] = row["p"]
-            text[a][b] = "" if row["p"] is None else f"{row['p']:.2f}"
-            detail[a][b] = [row["n"], total]
+            # A probability resting on one member is marked: it can only be 0 or 1.
+            text[a][b] = "" if row["p"] is None else f"{row['p']:.2f}" + ("¹" if total == 1 else "")
+            low, high = row.get("p_lower"), row.get("p_upper")
+            interval = "no interval" if low is None or high is None else f"95 % interval [{low:.2f}, {high:.2f}]"
+            detail[a][b] = [row["n"], total, interval]
         return p, text, detail
 
     fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.12)
@@ -54,7 +57,7 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             z=p, text=text, customdata=detail, x=labels, y=labels, coloraxis="coloraxis", texttemplate="%{text}",
             xgap=2, ygap=2, name=KIND_TITLES[kind],
             hovertemplate=(
-                "%{y} → %{x}<br>P = %{z:.3f}: %{customdata[0]} of %{customdata[1]} moves of a ("
+                "%{y} → %{x}<br>P = %{z:.3f}, %{customdata[2]}<br>%{customdata[0]} of n = %{customdata[1]} moves of a ("
                 + KIND_SINGULAR[kind] + ", relation) pair<extra></extra>"
             ),
         ), row=1, col=col)

@@ -36,6 +36,9 @@ def relation_label(relation: str) -> str:
     return "all relations" if relation == ALL_RELATIONS else relation.replace("_", " ")
 
 
+DIVERGING = "RdBu_r"  # one sign convention on every page: red raises the reward R, blue lowers it; white is 0
+
+
 def with_alpha(colour: str, alpha: float) -> str:
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"

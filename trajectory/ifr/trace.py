@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from trajectory.ifr.circuits import circuit_activity
+from trajectory.ifr.routes import RouteEdges, route_edges
 from trajectory.errors import TrajectoryError
 from trajectory.ifr.contributions import (
     attention_contributions, ffn_contributions, parallel_contributions, threshold_attention, threshold_ffn, threshold_parallel,
@@ -34,6 +35,7 @@ class IFRResult:
     heads         [B, T, L, H] bool: head (l, h) active in the circuit rooted at position t
     ffns          [B, T, L] bool: FFN l active in the circuit rooted at t
     next_token_rank [B, T] int64: rank of token t+1 in the logits at t (0 = top-1; −1 at the end/padding)
+    routes        the route graph of one root per prompt (trajectory.ifr.routes), when roots were given
     """
 
     attn: torch.Tensor | None
@@ -43,6 +45,7 @@ class IFRResult:
     heads: torch.Tensor
     ffns: torch.Tensor
     next_token_rank: torch.Tensor
+    routes: RouteEdges | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def trace(
     batch_size: int | None = None,
     max_chunk_elements: int = 1 << 26,
     decomposition_dtype: torch.dtype = torch.float32,
+    route_roots: torch.Tensor | None = None,
 ) -> IFRResult:
     """Trace every prompt of ``input_ids`` [B, T] (right-padded; ``attention_mask`` 1 for real tokens).
 
@@ -72,13 +76,14 @@ def trace(
     ``per_position`` or ``llm-tt`` (:func:`~trajectory.ifr.contributions.threshold_ffn`). ``batch_size``
     prompts of similar length go through the model at a time (default: all); ``max_chunk_elements`` bounds the float32
     temporary of the attention decomposition; ``decomposition_dtype`` is float32 (METHOD.md §3; bfloat16
-    only to measure what it would change). The model is left as it was (attention implementation,
-    hooks, mode).
+    only to measure what it would change); ``route_roots`` [B] a position per prompt (−1: none) whose route
+    graph (edges, weights, heads) comes back as ``IFRResult.routes``. The model is left as it was (attention
+    implementation, hooks, mode).
     """
     variant = Variant(threshold, ffn_renormalisation)
     return trace_variants(model, input_ids, attention_mask, [variant], return_attn=return_attn,
                           batch_size=batch_size, max_chunk_elements=max_chunk_elements,
-                          decomposition_dtype=decomposition_dtype)[variant]
+                          decomposition_dtype=decomposition_dtype, route_roots=route_roots)[variant]
 
 
 @torch.no_grad()
@@ -93,13 +98,15 @@ def trace_variants(
     max_chunk_elements: int = 1 << 26,
     decomposition_dtype: torch.dtype = torch.float32,
     on_layer_output: Callable[[torch.Tensor, int, torch.Tensor], None] | None = None,
+    route_roots: torch.Tensor | None = None,
 ) -> dict[Variant, IFRResult]:
     """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
     depend on τ or the renormalisation; only the thresholding and the circuits do, done per variant.
 
     ``on_layer_output(rows, layer, y)``, when given, sees every chunk's residual stream after each layer
     from the same pass (rows [b]: the chunk's prompt indices; y [b, T', d] float32, T' the chunk's length):
-    what the logit lens reads.
+    what the logit lens reads. ``route_roots`` [B] (a position per prompt, −1 for none): also keep the edges of
+    the circuit rooted there (``IFRResult.routes``), computed per chunk so that no full [B, L, T, T, H] map is kept.
     """
     architecture = architecture_of(model)
     if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
@@ -125,6 +132,8 @@ def trace_variants(
         }
 
     outs = {variant: empty() for variant in variants}
+    routes: dict[Variant, list[RouteEdges]] = {variant: [] for variant in variants}
+    route_rows: list[torch.Tensor] = []
     was_training = model.training
     model.eval()
     try:
@@ -137,7 +146,10 @@ def trace_variants(
             chunk_len = int(attention_mask[picked].sum(1).max())  # trim shared padding
             ids, mask = input_ids[picked, :chunk_len], attention_mask[picked, :chunk_len]
             observe = None if on_layer_output is None else (lambda layer, y, rows=rows: on_layer_output(rows, layer, y))
-            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype, observe)
+            roots = None if route_roots is None else route_roots[rows].to(device)
+            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype,
+                                               observe, roots)
+            route_rows.append(rows)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()
             for variant, chunk in chunks.items():
@@ -148,12 +160,17 @@ def trace_variants(
                     out[key][rows, :, t] = chunk[key].cpu()
                 out["heads"][rows, t] = chunk["heads"].cpu()
                 out["ffns"][rows, t] = chunk["ffns"].cpu()
+                if chunk["routes"] is not None:
+                    routes[variant].append(chunk["routes"])
     finally:
         model.train(was_training)
-    return {variant: IFRResult(**out, next_token_rank=ranks) for variant, out in outs.items()}
+    return {variant: IFRResult(**out, next_token_rank=ranks,
+                               routes=RouteEdges.concat(routes[variant], route_rows) if route_roots is not None else None)
+            for variant, out in outs.items()}
 
 
-def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None):
+def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None,
+                 roots=None):
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
@@ -191,7 +208,9 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
     for variant in variants:
         attn, attn_res, ffn, ffn_res = raw if len(variants) == 1 else threshold(variant, *raw)
         heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, variant.threshold, parallel=architecture.parallel)
-        chunks[variant] = {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns}
+        routes = None if roots is None else route_edges(attn, attn_res, ffn, ffn_res, roots, variant.threshold, architecture.parallel)
+        chunks[variant] = {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns,
+                           "routes": routes}
     ranks = next_token_ranks(logits, ids)
     # The last real token has no next token: mark it (and padding) −1.
     has_next = torch.zeros_like(valid)

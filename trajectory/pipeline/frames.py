@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from trajectory.ifr.routes import EDGE_KINDS, RouteEdges
 from trajectory.ifr.trace import IFRResult
 from trajectory.lens.answer import AnswerLens
 from trajectory.prompts import EncodedProbes, first_answer_ranks
@@ -56,6 +57,9 @@ def revision_frames(
     }
     if with_circuits:
         frames["circuits"] = _circuit_frame(result, fact_ids)
+    if result.routes is not None:
+        roots = np.array([a[0] - 1 for a in encoded.answer_positions])
+        frames["routes"] = route_frame(result.routes, fact_ids, roots)
     keys = (pl.lit(analysis_id).alias("analysis_id"), pl.lit(model).alias("model"), pl.lit(revision).alias("revision"))
     keyed = {name: frame.with_columns(*keys) for name, frame in frames.items()}
     return keyed, summary
@@ -103,6 +107,20 @@ def _circuit_frame(result: IFRResult, fact_ids: np.ndarray) -> pl.DataFrame:
     ffns = pl.DataFrame({"fact_id": fact_ids[f[:, 0]].astype(np.int32), "root": f[:, 1].astype(np.int32), "kind": "ffn",
                          "layer": f[:, 2].astype(np.int32)}).with_columns(pl.lit(None, dtype=pl.Int32).alias("head"))
     return pl.concat([heads, ffns], how="vertical_relaxed")
+
+
+def route_frame(routes: RouteEdges, fact_ids: np.ndarray, roots: np.ndarray) -> pl.DataFrame:
+    """Table ``routes`` (without its keys): one row per edge, the heads of each attention edge as lists."""
+    edges = pl.DataFrame({
+        "fact_id": fact_ids[routes.prompt.numpy()].astype(np.int32), "root": roots[routes.prompt.numpy()].astype(np.int16),
+        "layer": routes.layer.numpy().astype(np.int16), "kind": np.array(EDGE_KINDS, dtype=object)[routes.kind.numpy()],
+        "source": routes.source.numpy().astype(np.int16), "target": routes.target.numpy().astype(np.int16),
+        "weight": routes.weight.numpy(), "residual": routes.residual.numpy(),
+    }, schema_overrides={"kind": pl.Utf8}).with_row_index("edge")
+    parts = (pl.DataFrame({"edge": routes.part_edge.numpy().astype(np.uint32), "head": routes.part_head.numpy().astype(np.int16),
+                           "part": routes.part_weight.numpy()})
+             .group_by("edge").agg(heads=pl.col("head"), head_weights=pl.col("part")))
+    return edges.join(parts, on="edge", how="left").sort("edge").drop("edge")
 
 
 def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes) -> pl.DataFrame:

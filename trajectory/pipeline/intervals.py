@@ -22,6 +22,8 @@ from trajectory.pipeline.resampled_roles import resample_roles
 from trajectory.roles.scores import ROLES
 from trajectory.stats import (adjusted_p, emergence_order, learning_steps, percentile_interval, permutation_p, ratio_interval,
                               share_interval, stratified_resamples)
+from trajectory.stats.groups import group_statistic
+from trajectory.stats.resampling import percentile_intervals
 from trajectory.stats.roles import set_iou
 from trajectory.store.db import reader, replace_intervals, scope
 
@@ -50,10 +52,10 @@ class _Rows:
         self.comparisons: list[dict] = []
 
     def interval(self, measure: str, estimate: float, low: float, high: float, n: int, resamples: int, revision=None,
-                 scope=None, category=None, to_category=None) -> None:
+                 scope=None, category=None, to_category=None, relation=None) -> None:
         self.intervals.append({**self.key, "measure": measure, "revision": revision, "scope": scope, "category": category,
                                "to_category": to_category, "estimate": estimate, "lower": low, "upper": high, "n": int(n),
-                               "level": self.settings.level, "resamples": resamples})
+                               "level": self.settings.level, "resamples": resamples, "relation": relation})
 
     def comparison(self, family: str, test: str, **values) -> None:
         self.comparisons.append({**self.key, "family": family, "test": test, **values})
@@ -61,7 +63,8 @@ class _Rows:
     def frames(self) -> dict[str, pl.DataFrame]:
         interval_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "measure": pl.Utf8, "revision": pl.Utf8, "scope": pl.Utf8,
                            "category": pl.Utf8, "to_category": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
-                           "upper": pl.Float64, "n": pl.Int32, "level": pl.Float64, "resamples": pl.Int32}
+                           "upper": pl.Float64, "n": pl.Int32, "level": pl.Float64, "resamples": pl.Int32,
+                           "relation": pl.Utf8}
         comparison_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "family": pl.Utf8, "test": pl.Utf8, "revision": pl.Utf8,
                              "subject": pl.Utf8, "a": pl.Utf8, "b": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
                              "upper": pl.Float64, "statistic": pl.Float64, "p": pl.Float64, "p_adjusted": pl.Float64,
@@ -78,6 +81,8 @@ def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = Int
         scope(con, [analysis_id])
         rows = _Rows(analysis_id, model, settings)
         _accuracy(con, rows)
+        for source in GROUP_SOURCES:
+            _groups(con, rows, source)
         _roles(con, rows, theta)
         _grafting(con, rows)
         _role_controls(con, rows)
@@ -129,39 +134,93 @@ def _roles(con, rows: _Rows, theta: float) -> None:
         return
     names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
     final = resampled.roles[-1]
+
+    def record(measure: str, values: np.ndarray, n: int, **keys) -> None:  # values [B + 1]: as stored, then resamples
+        low, high = percentile_interval(values[1:], s.level)
+        rows.interval(measure, float(values[0]), low, high, n, s.role_resamples, **keys)
+
     for kind in ("head", "ffn"):
         members = torch.from_numpy(resampled.kinds == kind)
         for k, ordinal in enumerate(resampled.ordinals):
             here = resampled.roles[k][:, :, members]  # [B + 1, R, C']
             strongest = here.min(dim=1).values  # one role per component
+            there = final[:, :, members]
             for code, role in enumerate(ROLES):
-                counts = (strongest == code).sum(1).double().numpy()
-                low, high = percentile_interval(counts[1:], s.level)
-                rows.interval("role_count", counts[0], low, high, int(members.sum()), s.role_resamples, revision=names[ordinal],
-                              scope=kind, category=role)
+                keys = {"revision": names[ordinal], "scope": kind, "category": role}
+                record("role_count", (strongest == code).sum(1).double().numpy(), int(members.sum()), relation="*", **keys)
+                per_relation = (here == code).sum(2).double().numpy()  # [B + 1, R]
+                for r, relation in enumerate(resampled.relations):
+                    record("role_count", per_relation[:, r], int(members.sum()), relation=relation, **keys)
                 if role == "deactivated":
                     continue
-                iou = set_iou(here, final[:, :, members], code).numpy()
-                low, high = percentile_interval(iou[1:], s.level)
-                n = int(((here[0] == code) | (final[0, :, members] == code)).sum())
-                rows.interval("role_iou", iou[0], low, high, n, s.role_resamples, revision=names[ordinal], scope=kind, category=role)
-        # Markov transitions pooled over the consecutive pairs and relations: counts per resample (one pair at a
-        # time, so that memory stays one revision's), then p.
-        counts = torch.zeros(resampled.roles.shape[1], len(ROLES) ** 2, dtype=torch.double)
+                record("role_iou", set_iou(here, there, code).numpy(), int(((here[0] == code) | (there[0] == code)).sum()),
+                       relation="*", **keys)
+                for r, relation in enumerate(resampled.relations):
+                    mine, final_mine = here[:, r:r + 1], there[:, r:r + 1]
+                    record("role_iou", set_iou(mine, final_mine, code).numpy(),
+                           int(((mine[0] == code) | (final_mine[0] == code)).sum()), relation=relation, **keys)
+        # Markov transitions, relations pooled: per consecutive pair and over all pairs; counts per resample
+        # (one pair at a time, so that memory stays one revision's), then p.
+        pooled = torch.zeros(resampled.roles.shape[1], len(ROLES) ** 2, dtype=torch.double)
         for k in range(len(resampled.ordinals) - 1):
             codes = (resampled.roles[k][:, :, members].long() * len(ROLES) + resampled.roles[k + 1][:, :, members].long())
             codes = codes.reshape(codes.shape[0], -1)  # [B + 1, members]
-            counts.scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.double))
-        counts = counts.reshape(-1, len(ROLES), len(ROLES))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = (counts / counts.sum(2, keepdim=True)).numpy()
-        for a, from_role in enumerate(ROLES):
-            for b, to_role in enumerate(ROLES):
-                if counts[0, a].sum() == 0:
-                    continue  # a from-role with no members: undefined, not zero
-                low, high = percentile_interval(p[1:, a, b], s.level)
-                rows.interval("transition", float(p[0, a, b]), low, high, int(counts[0, a].sum()), s.role_resamples, scope=kind,
-                              category=from_role, to_category=to_role)
+            counts = torch.zeros_like(pooled).scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.double))
+            pooled += counts
+            _transitions(record, counts, kind, revision=names[resampled.ordinals[k]])
+        _transitions(record, pooled, kind, revision=None)
+
+
+def _transitions(record, counts: torch.Tensor, kind: str, revision: str | None) -> None:
+    """Transition probabilities from counts [B + 1, from-role × to-role]; a from-role with no members is left out
+    (undefined, not zero)."""
+    counts = counts.reshape(-1, len(ROLES), len(ROLES))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = (counts / counts.sum(2, keepdim=True)).numpy()
+    for a, from_role in enumerate(ROLES):
+        if counts[0, a].sum() == 0:
+            continue
+        for b, to_role in enumerate(ROLES):
+            record("transition", p[:, a, b], int(counts[0, a].sum()), revision=revision, scope=kind, category=from_role,
+                   to_category=to_role, relation="*")
+
+
+# Per-fact measures drawn per group on the causal page: the query of sql/intervals/ and its columns' statistic.
+GROUP_SOURCES = {
+    "ablation_facts": {"faithfulness_median": "median", "share_top1_clean": "mean", "share_top1_circuit_only": "mean",
+                       "share_top1_complement": "mean", "mean_circuit_components": "mean"},
+    "lens_facts": {"share_top1_last": "mean", "share_top1_subject": "mean", "share_top10_subject": "mean", "subject_first": "mean"},
+    "shape_facts": {"mean_components": "mean", "mean_layer": "mean", "mean_iou_final": "mean", "mean_edge_iou_final": "mean"},
+}
+GROUPINGS = {"relation": "relation", "relation type": "relation_type", "bucket": "bucket"}
+
+
+def _groups(con, rows: _Rows, source: str) -> None:
+    """Every measure of ``source`` per revision over all facts (scope '*') and per relation, relation type and
+    frequency bucket, each group resampled within its relations with one draw for all revisions."""
+    s = rows.settings
+    facts = interval_query(con, source)
+    if facts.is_empty():
+        return
+    facts = facts.with_columns(pl.col("fact_id").cast(pl.Utf8))
+    names = dict(facts.select("ordinal", "revision").unique().iter_rows())
+    labels = facts.group_by("fact_id").agg(pl.col("relation", "relation_type", "bucket").first()).sort("fact_id")
+    ids = labels["fact_id"].to_list()
+    groups = [("*", "*", np.ones(labels.height, dtype=bool))]
+    for dimension, column in GROUPINGS.items():
+        values = labels[column].to_numpy()
+        groups += [(dimension, g, values == g) for g in sorted(set(values.tolist()) - {None})]
+    for metric, statistic in GROUP_SOURCES[source].items():
+        wide = facts.pivot("fact_id", index="ordinal", values=metric, sort_columns=False).sort("ordinal")
+        values = wide.select(ids).cast(pl.Float64).to_numpy()  # [K, N], NaN where a fact has no value
+        for dimension, group, member in groups:
+            draws = stratified_resamples(labels["relation"].to_numpy()[member], s.resamples, s.seed)
+            point, resampled, n = group_statistic(values[:, member], draws, statistic)
+            lows, highs = percentile_intervals(resampled, s.level)
+            for k, ordinal in enumerate(wide["ordinal"].to_list()):
+                if n[k]:
+                    rows.interval(metric, float(point[k]), float(lows[k]), float(highs[k]), int(n[k]), s.resamples,
+                                  revision=names[ordinal], scope=dimension, category=group)
 
 
 def _grafting(con, rows: _Rows) -> None:
@@ -173,7 +232,19 @@ def _grafting(con, rows: _Rows) -> None:
     for config, part in by_config.items():
         e = ratio_interval(part["n_recovered"].to_numpy(), part["n_learned"].to_numpy(), part["relation"].to_numpy(), s.resamples,
                            s.seed, s.level)
-        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, category=config)
+        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, scope="*", category=config, to_category="all")
+    # Per pair (revision = the recipient), and per relation type and band of training, pooled over its pairs: a
+    # learning is one fact at one pair; learnings are resampled within relation.
+    learnings = interval_query(con, "graft_learnings")
+    for (revision, config), part in learnings.group_by(["revision", "config"], maintain_order=True):
+        e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
+        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope="*", category=config)
+    for band in ("all", "early", "middle", "late"):
+        within = learnings if band == "all" else learnings.filter(pl.col("band") == band)
+        for (kind, config), part in within.group_by(["relation_type", "config"], maintain_order=True):
+            e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
+            rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, scope=kind, category=config, to_category=band)
+    _location_against_name(learnings, rows)
     if {"FE", "LT"} <= by_config.keys():  # enrichment against recall, on the same facts and draws
         fe, lt = by_config["FE"], by_config["LT"]
         learned = fe["n_learned"].to_numpy().astype(float)
@@ -183,10 +254,37 @@ def _grafting(con, rows: _Rows) -> None:
             differences = share(fe["n_recovered"].to_numpy().astype(float)) - share(lt["n_recovered"].to_numpy().astype(float))
         point = (fe["n_recovered"].sum() - lt["n_recovered"].sum()) / learned.sum()
         low, high = percentile_interval(differences, s.level)
-        valid = differences[~np.isnan(differences)]
-        p = min(1.0, 2 * min((valid <= 0).mean(), (valid >= 0).mean())) if len(valid) else float("nan")
+        p = _bootstrap_p(differences)
         rows.comparison("grafting", "bootstrap", a="FE", b="LT", estimate=point, lower=low, upper=high, p=p, p_adjusted=p,
                         n_a=int(learned.sum()), n_b=int(learned.sum()), finding=p < FINDING)
+
+
+def _bootstrap_p(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p of a difference being zero: twice the smaller share of resampled differences on
+    either side of 0 (NaN draws left out)."""
+    valid = differences[~np.isnan(differences)]
+    return min(1.0, 2 * min((valid <= 0).mean(), (valid >= 0).mean())) if len(valid) else float("nan")
+
+
+def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
+    """Per position graft: the share of location facts' learnings it recovers minus the name facts' share, each
+    group resampled within its relations; BH over the grafts (family grafting:relation_type)."""
+    s, found = rows.settings, []
+    for (config,), part in learnings.group_by(["config"], maintain_order=True):
+        groups = {kind: part.filter(pl.col("relation_type") == kind) for kind in ("location", "name")}
+        if any(g.is_empty() for g in groups.values()):
+            continue
+        shares = {}
+        for kind, g in groups.items():
+            hits = g["top1"].to_numpy()
+            shares[kind] = (hits.mean(), hits[stratified_resamples(g["relation"].to_numpy(), s.resamples, s.seed + 1)].mean(1))
+        differences = shares["location"][1] - shares["name"][1]
+        low, high = percentile_interval(differences, s.level)
+        found.append(dict(a="location", b="name", subject=config, estimate=float(shares["location"][0] - shares["name"][0]),
+                          lower=low, upper=high, p=_bootstrap_p(differences), n_a=groups["location"].height,
+                          n_b=groups["name"].height))
+    for row, p_adj in zip(found, adjusted_p(np.array([r["p"] for r in found]))):
+        rows.comparison("grafting:relation_type", "bootstrap", **row, p_adjusted=float(p_adj), finding=bool(p_adj < FINDING))
 
 
 def _role_controls(con, rows: _Rows) -> None:

@@ -27,7 +27,9 @@ class ResampledRoles:
 
 def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0) -> ResampledRoles | None:
     """From the stored circuits' members (sql/findings/circuit_members.sql) and the facts' positions
-    (fact_positions.sql) of one analysis; None when it stored no circuits."""
+    (fact_positions.sql) of one analysis; None when it stored no circuits (or no prompts to place them)."""
+    facts = facts.drop_nulls("n_tokens")  # a fact without its stored prompt cannot be placed (its positions unknown)
+    members = members.filter(pl.col("fact_id").is_in(facts["fact_id"].implode()))
     if members.is_empty():
         return None
     n_layers = int(members["layer"].max()) + 1

@@ -139,9 +139,11 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     # The logit lens reads each layer's output from the same pass (METHOD: no second forward).
     lens = AnswerLens.of(encoded, shape.num_hidden_layers)
     read = readout(model, architecture_of(model))
+    # Each fact's route graph at the position predicting its first answer token (the routes page).
+    roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store_routes else None
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
                              return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
-                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read))
+                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read), route_roots=roots)
     del model, read
     bar.set_postfix_str(f"{revision.name}: roles")
     frames, summaries = {}, []

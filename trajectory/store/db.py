@@ -31,7 +31,7 @@ from trajectory.paths import SQL_DIR
 
 # Per-revision tables, keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a
 # finished revision.
-REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "revisions")
+REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "revisions")
 # The extractive stage's per-revision tables; its ``stage_runs`` row is written last, as its mark.
 EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
 # The grafting stage's: one revision pair's rows (A = revision, B = donor_revision), then its stage_runs row.
