@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import duckdb
 import plotly.graph_objects as go
 import pytest
@@ -185,14 +188,17 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
     page = out / "m--synthetic" / "facts-tau0.01-theta0.1" / "training.html"
     assert f"open {out / 'index.html'}" in capsys.readouterr().out
     text = page.read_text()
-    assert text.count(plotly_js()) == 1  # plotly.js inlined once: the page opens offline
-    rest = text.replace(plotly_js(), "")
-    assert "<script src" not in rest and "http" not in rest
+    # plotly.js once per output folder, loaded by a relative path: the page opens offline, and carries no copy.
+    assert (out / "plotly.min.js").read_text() == plotly_js() and plotly_js() not in text
+    assert re.findall(r'<script[^>]* src="([^"]+)"', text) == ["../../plotly.min.js"]
+    assert "http" not in text
+    assert 'pages: <a href="../../index.html">index</a>' in text  # the index and the sibling pages are linked
     for figure in next(s for s in load_dashboards() if s.name == "training").figures:
         assert f'id="{figure.id}"' in text
     assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in (out / "index.html").read_text()
     # no partial files
-    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "training.html"]
+    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "plotly.min.js",
+                                                      "training.html"]
     assert main(["-q", "dashboard", "--db", str(store), "--out", str(out), "--flows", "step1"]) == 2
     assert capsys.readouterr().err.startswith("error: --flows: unknown revision 'step1'")
     assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
@@ -213,7 +219,8 @@ def test_store_written_by_older_version_is_read_through_current_views(store, tmp
 def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
     """End to end on the real pipeline's output: every component counted once per revision."""
     pages = build_dashboards(small_store, tmp_path / "out", progress=False)
-    assert sorted(p.name for p in pages) == ["causal.html", "extractive.html", "grafting.html", "index.html", "training.html"]
+    # In the order a reader takes them, after the index.
+    assert [p.name for p in pages] == ["index.html", "training.html", "routes.html", "causal.html", "grafting.html", "extractive.html"]
     with reader(small_store) as con:
         (summary,) = stored_analyses(con)
         spec = next(s for s in load_dashboards() if s.name == "training")
@@ -228,8 +235,10 @@ def test_serve_answers_with_the_same_pages(store, tmp_path):
     import sys
     import urllib.request
 
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(temporary)})
     try:
         line = proc.stdout.readline()
         assert line.startswith("serving the dashboards of"), line
@@ -237,10 +246,13 @@ def test_serve_answers_with_the_same_pages(store, tmp_path):
         index = urllib.request.urlopen(url, timeout=30).read().decode()
         assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in index
         page = urllib.request.urlopen(url + "m--synthetic/facts-tau0.01-theta0.1/training.html", timeout=30).read().decode()
-        assert 'id="role-grid"' in page and plotly_js() in page
+        assert 'id="role-grid"' in page and 'src="../../plotly.min.js"' in page  # plotly.js once per folder, not per page
+        assert urllib.request.urlopen(url + "plotly.min.js", timeout=30).read().decode() == plotly_js()
+        assert [p.name.startswith("trajectory-serve-") for p in temporary.iterdir()] == [True]
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM: the server removes its temporary folder on the way out, as on Ctrl-C
         proc.wait(timeout=10)
+    assert list(temporary.iterdir()) == []
 
 
 def test_a_single_revision_says_what_is_missing(store, tmp_path):

@@ -338,3 +338,99 @@ def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_pa
     assert all("of n = %{customdata[1]} facts" in t["hover"] for t in traces if t["fill"] is None)
     browser_page.locator("#causal-emergence").screenshot(path=str(_artifacts() / "dashboard-lens-bands.png"))
     assert problems == []
+
+
+def _shown_edges(page) -> set[tuple]:
+    shown = page.evaluate("() => window.routesShown")
+    return shown, {(e["layer"], e["kind"], e["source"], e["target"]) for e in shown["edges"]}
+
+
+def _stored_edges(store, analysis_id: str, fact: int, revision: str) -> dict[tuple, float]:
+    from trajectory.store.query import run_sql
+
+    rows = run_sql(store, f"SELECT layer, kind, source, target, weight FROM routes WHERE analysis_id = '{analysis_id}' "
+                          f"AND fact_id = {fact} AND revision = '{revision}'")
+    return {(r["layer"], r["kind"], r["source"], r["target"]): r["weight"] for r in rows.iter_rows(named=True)}
+
+
+def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshold(browser_page, small_store, tmp_path):
+    """Choose a fact, move the revision slider, raise the threshold: the drawn edges are the stored ones of that
+    fact and revision, and those at or below the threshold (or cut off from the answer) disappear."""
+    from trajectory.store.query import run_sql
+
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    (routes,) = [p for p in pages if p.name == "routes.html"]
+    analysis_id, tau = run_sql(small_store, "SELECT analysis_id, tau FROM analyses").row(0)
+    problems = watch(browser_page)
+    browser_page.goto(routes.as_uri())
+    browser_page.wait_for_function("window.routesShown !== undefined")
+    facts = browser_page.evaluate("() => Array.from(document.querySelectorAll('#fact option')).map(o => Number(o.value))")
+    assert len(facts) == 160
+    browser_page.locator("#search").fill("Fault in Our Stars")  # search, then pick from the narrowed list
+    browser_page.wait_for_timeout(200)
+    fact = browser_page.evaluate("() => Number(document.getElementById('fact').value)")
+    browser_page.locator("#fact").select_option(str(fact))
+    browser_page.wait_for_timeout(300)
+    shown, last = _shown_edges(browser_page)
+    assert shown["fact"] == fact and shown["revision"] == "main"
+    assert last == set(_stored_edges(small_store, analysis_id, fact, "main")) and last
+    assert browser_page.locator("#revision-label").inner_text().startswith("main")
+    browser_page.locator("#revision").press("Home")  # the slider to the first revision
+    browser_page.wait_for_timeout(300)
+    shown, first = _shown_edges(browser_page)
+    assert shown["revision"] != "main" and browser_page.locator("#revision-label").inner_text().startswith(shown["revision"])
+    assert first == set(_stored_edges(small_store, analysis_id, fact, shown["revision"])) and first != last
+    for _ in range(10):  # τ + 0.05
+        browser_page.locator("#threshold").press("ArrowRight")
+    browser_page.wait_for_timeout(300)
+    shown, raised = _shown_edges(browser_page)
+    stored = _stored_edges(small_store, analysis_id, fact, shown["revision"])
+    assert shown["threshold"] == pytest.approx(tau + 0.05) and raised < first
+    assert all(stored[e] > shown["threshold"] for e in raised)
+    assert browser_page.locator("#graph .scatterlayer .js-line").count() > 0  # drawn, not only computed
+    browser_page.screenshot(path=str(_artifacts() / "dashboard-routes.png"), full_page=True)
+    assert problems == []
+
+
+def test_serve_traces_your_own_prompt_and_draws_its_graph(browser_page, small_store, small_suite):
+    """In `trajectory serve`, type a prompt: the graph drawn is trace()'s route graph of that prompt at the revision."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from trajectory.config import load_pipeline
+    from trajectory.ifr import trace
+    from trajectory.ifr.routes import EDGE_KINDS
+    from trajectory.pipeline.sources import cache_source
+    from trajectory.store.query import run_sql
+
+    proc = subprocess.Popen([sys.executable, "-m", "trajectory", "serve", "--db", str(small_store), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = proc.stdout.readline().split(" at ")[1].split()[0]
+        problems = watch(browser_page)
+        index = browser_page.goto(url)
+        assert index.ok
+        browser_page.locator("a", has_text="Routes").first.click()
+        browser_page.wait_for_function("window.routesShown !== undefined")
+        assert browser_page.locator("#own").is_visible()
+        prompt = "The capital city of France is"
+        browser_page.locator("#own-prompt").fill(prompt)
+        browser_page.locator("#own button[type=submit]").click()
+        browser_page.wait_for_function("window.routesShown && window.routesShown.fact === null", timeout=60_000)
+        shown, edges = _shown_edges(browser_page)
+        tau = run_sql(small_store, "SELECT tau FROM analyses")["tau"][0]
+        model, tokenizer = cache_source(load_pipeline("reference-small")).load(shown["revision"])
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        routes = trace(model, ids, threshold=tau, route_roots=torch.tensor([ids.shape[1] - 1])).routes
+        want = {(int(l), EDGE_KINDS[k], int(s), int(t)) for l, k, s, t in zip(routes.layer, routes.kind, routes.source, routes.target)}
+        assert edges == want and edges
+        browser_page.locator("#own-prompt").fill("word " * 80)  # too long: one line on the page, no stack trace
+        browser_page.locator("#own button[type=submit]").click()
+        browser_page.wait_for_function("document.getElementById('status').textContent.startsWith('error')")
+        assert "limit is 64" in browser_page.locator("#status").inner_text()
+        assert all("status of 400" in p for p in problems)  # only the refused prompt's HTTP 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

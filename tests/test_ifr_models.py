@@ -251,8 +251,6 @@ def literal_routes(graph: nx.DiGraph, attn: torch.Tensor, tau: float, root: int)
 def test_route_edges_equal_a_literal_graph_walk():
     """The stored route graph of the last token of each prompt: the same edges, weights and heads as a networkx
     search from that root on the literal reference's graph."""
-    from trajectory.ifr.routes import EDGE_KINDS
-
     model = tiny("olmo")
     ids, mask = batch()
     roots = mask.sum(1) - 1
@@ -274,7 +272,7 @@ def test_route_edges_equal_a_literal_graph_walk():
         mine = (routes.prompt == b).nonzero().flatten()
         got = {}
         for e in mine.tolist():
-            key = (int(routes.layer[e]), EDGE_KINDS[routes.kind[e]], int(routes.source[e]), int(routes.target[e]))
+            key = (int(routes.layer[e]), routes.kind_names[routes.kind[e]], int(routes.source[e]), int(routes.target[e]))
             parts = routes.part_edge == e
             got[key] = (float(routes.weight[e]), dict(zip(routes.part_head[parts].tolist(), routes.part_weight[parts].tolist())))
         assert got.keys() == want.keys()

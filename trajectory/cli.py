@@ -156,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_arg(findings, "the analysis described (one)")
     findings.add_argument("--out", "-o", default=None, help="write to this file (default: print)")
 
+    routes = commands.add_parser("routes", help="one fact's route graph at a revision: a summary, or GraphML for networkx and others")
+    _db_arg(routes)
+    _analysis_arg(routes, "the analysis (one)")
+    routes.add_argument("--fact", type=int, required=True, help="the fact's id (trajectory query \"SELECT * FROM facts\")")
+    routes.add_argument("--revision", required=True, help="a stored revision's name (e.g. main)")
+    routes.add_argument("--threshold", type=float, default=None,
+                        help="drop edges at or below this weight, and what then no longer reaches the root (default: the analysis's τ)")
+    routes.add_argument("--graphml", default=None, help="write the graph to this GraphML file")
+
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
     _db_arg(serve)
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
@@ -230,6 +239,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trajectory.commands import findings
 
         return findings(args)
+    if args.command == "routes":
+        from trajectory.commands import routes
+
+        return routes(args)
     if args.command == "serve":
         from trajectory.commands import serve
 

@@ -96,6 +96,32 @@ def findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def routes(args: argparse.Namespace) -> int:
+    import networkx as nx
+
+    from trajectory.routes.graph import load_route, route_graph
+    from trajectory.store.db import check_writable
+
+    route = load_route(Path(args.db), args.analysis, args.fact, args.revision)
+    graph = route_graph(route, args.threshold)
+    kinds = {}
+    for _, _, kind in graph.edges(data="kind"):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    prompt = "".join(route.tokens[: route.root + 1])
+    print(f"fact {route.fact_id} ({route.relation}) at {route.revision}: {prompt!r} -> {route.answer!r}; "
+          f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges "
+          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})")
+    if args.graphml:
+        if Path(args.graphml).is_dir():
+            raise TrajectoryError(f"--graphml {args.graphml} is a folder; name a file to write")
+        check_writable(Path(args.graphml).resolve().parent, "--graphml")
+        # GraphML keys are strings: nodes as "A/3/7" (kind/layer/position); attributes keep the parts.
+        named = nx.relabel_nodes(graph, {n: "/".join(map(str, n)) for n in graph})
+        nx.write_graphml(named, args.graphml)
+        print(f"wrote {args.graphml}")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     from trajectory.dashboard.serve import serve as serve_pages
 

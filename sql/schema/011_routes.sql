@@ -6,8 +6,8 @@
 --                 Σ_h c_attn plus the residual c_res when source = target (residual: that part);
 --                 'ffn': A_{layer, target} -> M -> I_{layer, target} (source = target), weight c_ffn;
 --                 'ffn_residual': A_{layer, target} -> I_{layer, target}, weight the FFN's residual part.
---                 Parallel blocks (GPT-NeoX) have no A node: attention edges end at I_{layer, target}, FFN
---                 edges read I_{layer-1, target}, and there is no ffn_residual.
+--                 Parallel blocks (GPT-NeoX) have no A node: 'block_attention' I_{layer-1, source} ->
+--                 I_{layer, target} and 'block_ffn' I_{layer-1, target} -> M -> I_{layer, target}.
 --   heads, head_weights  the heads with a surviving part on an attention edge and their contributions
 -- Weights are the contributions thresholded and renormalised at the analysis's τ.
 CREATE TABLE routes (
@@ -25,3 +25,7 @@ CREATE TABLE routes (
     heads         SMALLINT[],
     head_weights  REAL[]
 );
+
+-- The prompt's tokens as text (each token decoded alone), for the route graph's labels; NULL in rows stored
+-- before version 11.
+ALTER TABLE prompts ADD COLUMN tokens VARCHAR[];

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from trajectory.dashboard.charts import CHARTS
 from trajectory.dashboard.controls import ChartContext
-from trajectory.dashboard.page import render_index, render_page, write_atomically
+from trajectory.dashboard.page import PLOTLY_FILE, page_links, render_index, render_page, write_atomically, write_plotly
+from trajectory.dashboard.routes_page import render_routes_page, routes_data
 from trajectory.dashboard.spec import QUERY_DIR, DashboardSpec, FigureSpec, load_dashboards
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import unknown_revision_message
@@ -30,6 +31,13 @@ from trajectory.store.analyses import choose, describe_choice
 from trajectory.store.db import reader, scope
 
 FLOW_ALIASES = ("first", "middle", "last")
+# The order a reader takes the pages in: how recall forms, one fact's routes, then the checks.
+PAGE_ORDER = ("training", "routes", "causal", "grafting", "extractive")
+ROUTES_TITLE = "Routes: one fact's graph at any revision"
+
+
+def _page_rank(name: str) -> tuple[int, str]:
+    return (PAGE_ORDER.index(name) if name in PAGE_ORDER else len(PAGE_ORDER), name)
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}}
 
 
@@ -104,14 +112,28 @@ def build_dashboards(
         total = sum(len(spec.figures) for specs in pages.values() for spec in specs) + len(compared) * sum(len(s.figures) for s in comparisons)
         bar = tqdm(total=total, desc="dashboard", unit="figure", disable=not progress)
         folders = analysis_folders(summaries)
+        write_plotly(Path(out))
         for summary in summaries:
             context = analysis_context(summary, flows)
+            folder = Path(out) / model_folder(summary.model) / folders[summary.analysis_id]
+            routes = routes_data(con, summary.analysis_id)
+            titles = [(spec.name, spec.title) for spec in pages[summary.analysis_id]]
+            if routes is not None:
+                titles.append(("routes", ROUTES_TITLE))
+            titles.sort(key=lambda page: _page_rank(page[0]))
             links = []
-            for spec in pages[summary.analysis_id]:
-                path = Path(out) / model_folder(summary.model) / folders[summary.analysis_id] / f"{spec.name}.html"
-                write_atomically(path, _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar))
+            for name, page_title in titles:
+                path = folder / f"{name}.html"
+                nav = page_links([("index", "../../index.html")] + [(t, None if n == name else f"{n}.html") for n, t in titles])
+                if name == "routes":
+                    bar.set_postfix_str("routes")
+                    text = render_routes_page(f"{ROUTES_TITLE}: {summary.name}", [summary.line], nav, routes, f"../../{PLOTLY_FILE}")
+                else:
+                    spec = next(s for s in pages[summary.analysis_id] if s.name == name)
+                    text = _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar, nav, f"../../{PLOTLY_FILE}")
+                write_atomically(path, text)
                 written.append(path)
-                links.append((spec.title, path.relative_to(out).as_posix()))
+                links.append((page_title, path.relative_to(out).as_posix()))
             entries.append((summary.name, links, summary.line))
         for group in compared:
             context = comparison_context(group)
@@ -119,7 +141,8 @@ def build_dashboards(
             for spec in comparisons:
                 path = Path(out) / model_folder(group[0].model) / f"{spec.name}.html"
                 meta = [f"`{s.name}`: {s.line}" for s in group]
-                write_atomically(path, _page(con, spec, f"{spec.title}: {group[0].model}", meta, context, bar))
+                nav = page_links([("index", "../index.html")])
+                write_atomically(path, _page(con, spec, f"{spec.title}: {group[0].model}", meta, context, bar, nav, f"../{PLOTLY_FILE}"))
                 written.append(path)
                 links.append((spec.title, path.relative_to(out).as_posix()))
             entries.append((f"{group[0].model}: {len(group)} analyses compared", links, ", ".join(s.name for s in group)))
@@ -163,7 +186,7 @@ def comparison_context(group: list[AnalysisSummary]) -> ChartContext:
     return ChartContext(group[0].model, group[0].revisions, analyses=tuple(s.analysis_id for s in group), label=group[0].model)
 
 
-def _page(con, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar) -> str:
+def _page(con, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar, nav: str, plotly_src: str) -> str:
     sections = []
     for figure in spec.figures:
         bar.set_postfix_str(figure.id)
@@ -171,7 +194,7 @@ def _page(con, spec: DashboardSpec, title: str, meta: list[str], context: ChartC
         div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=figure.id, config=PLOT_CONFIG, validate=False)
         sections.append((figure.id, figure.title, figure.caption, div))
         bar.update(1)
-    return render_page(title, meta, sections)
+    return render_page(title, meta, sections, nav, plotly_src)
 
 
 def stored_analyses(con: duckdb.DuckDBPyConnection) -> list[AnalysisSummary]:

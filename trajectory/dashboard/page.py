@@ -1,4 +1,5 @@
-"""Self-contained HTML pages: plotly.js inlined once per page, so a page opens with no network."""
+"""HTML pages that open with no network: plotly.js written once per output folder (``plotly.min.js``) and
+loaded by a relative path, so each page carries only its own figures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-_STYLE = """
+STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 24px 48px; color: #222; }
 header { border-bottom: 1px solid #ddd; margin-bottom: 12px; }
 h1 { font-size: 24px; margin: 20px 0 4px; } h2 { font-size: 18px; margin: 28px 0 4px; }
@@ -25,32 +26,54 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def _inline_markup(text: str) -> str:
+def inline_markup(text: str) -> str:
     """Escape, then render `code` spans."""
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
-def _document(title: str, body: str, with_plotly: bool) -> str:
-    script = f'<script type="text/javascript">{plotly_js()}</script>' if with_plotly else ""
+PLOTLY_FILE = "plotly.min.js"
+NO_ICON = '<link rel="icon" href="data:,">'  # no favicon request (a 404 in every served page's console)
+
+
+def write_plotly(out: Path) -> Path:
+    """plotly.js beside the pages, once per output folder (rewritten only when plotly changed)."""
+    path = Path(out) / PLOTLY_FILE
+    text = plotly_js()
+    if not path.is_file() or path.stat().st_size != len(text.encode("utf-8")):
+        write_atomically(path, text)
+    return path
+
+
+def _document(title: str, body: str, plotly_src: str | None) -> str:
+    script = f'<script type="text/javascript" src="{html.escape(plotly_src)}"></script>' if plotly_src else ""
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style>{script}</head>\n<body>\n{body}\n</body></html>\n"
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>{NO_ICON}'
+        f"<style>{STYLE}</style>{script}</head>\n<body>\n{body}\n</body></html>\n"
     )
 
 
-def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]]) -> str:
-    """``sections``: (figure id, title, caption, figure HTML div)."""
+def page_links(links: list[tuple[str, str | None]]) -> str:
+    """The pages row of a page's header: (title, relative link; None for the page itself)."""
+    return "pages: " + " · ".join(f"<b>{html.escape(t)}</b>" if href is None else f'<a href="{html.escape(href)}">{html.escape(t)}</a>'
+                                  for t, href in links)
+
+
+def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]], pages: str = "",
+                plotly_src: str = PLOTLY_FILE) -> str:
+    """``sections``: (figure id, title, caption, figure HTML div); ``pages``: the row linking the index and the
+    sibling pages (:func:`page_links`); ``plotly_src``: plotly.js relative to the page."""
     nav = " · ".join(f'<a href="#{fid}-section">{html.escape(t)}</a>' for fid, t, _, _ in sections)
     parts = [
         f"<header><h1>{html.escape(title)}</h1>",
-        *(f'<p class="meta">{_inline_markup(line)}</p>' for line in meta),
+        *(f'<p class="meta">{inline_markup(line)}</p>' for line in meta),
+        f'<nav class="pages">{pages}</nav>' if pages else "",
         f"<nav>{nav}</nav></header>",
     ]
     for fid, _, caption, div in sections:
         parts.append(
-            f'<section id="{fid}-section">{div}<p class="caption">{_inline_markup(caption)}</p></section>'
+            f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)}</p></section>'
         )
-    return _document(title, "\n".join(parts), with_plotly=True)
+    return _document(title, "\n".join(parts), plotly_src)
 
 
 def render_index(title: str, entries: list[tuple[str, list[tuple[str, str]], str]]) -> str:
@@ -58,9 +81,9 @@ def render_index(title: str, entries: list[tuple[str, list[tuple[str, str]], str
     items = []
     for model, links, summary in entries:
         pages = ", ".join(f'<a href="{html.escape(link)}">{html.escape(t)}</a>' for t, link in links)
-        items.append(f"<li><b>{html.escape(model)}</b>: {pages}<br><span class='meta'>{_inline_markup(summary)}</span></li>")
+        items.append(f"<li><b>{html.escape(model)}</b>: {pages}<br><span class='meta'>{inline_markup(summary)}</span></li>")
     body = f"<header><h1>{html.escape(title)}</h1></header><ul>{''.join(items)}</ul>"
-    return _document(title, body, with_plotly=False)
+    return _document(title, body, None)
 
 
 def write_atomically(path: Path, text: str) -> None:

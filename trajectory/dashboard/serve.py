@@ -5,11 +5,14 @@ from __future__ import annotations
 import errno
 import functools
 import http.server
+import json
+import signal
 import socket
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import unquote
 
 from trajectory.dashboard.build import build_dashboards
 from trajectory.errors import TrajectoryError, describe_failure
@@ -34,14 +37,79 @@ class _Pages:
                 self.built_for = stamp
 
 
+def _stored_analyses(db: Path) -> dict[str, dict]:
+    """analysis_id -> what tracing your own prompt needs: τ, FFN renormalisation, dtype, revisions, pipeline."""
+    from trajectory.store.db import reader
+
+    with reader(db) as con:
+        rows = con.sql("""
+            SELECT a.analysis_id, a.tau, a.ffn_renormalisation, a.dtype,
+                   (SELECT list(v.revision ORDER BY v.ordinal) FROM revisions v WHERE v.analysis_id = a.analysis_id) AS revisions,
+                   (SELECT arg_max(r.pipeline, r.started_at) FROM runs r WHERE r.analysis_id = a.analysis_id) AS pipeline
+            FROM analyses a""").fetchall()
+    return {r[0]: {"tau": r[1], "ffn_renormalisation": r[2], "dtype": r[3], "revisions": r[4] or [], "pipeline": r[5]} for r in rows}
+
+
+def route_answer(db: Path, path: str) -> tuple[int, dict | str]:
+    """``/api/routes/<analysis>/<fact>/<ordinal>``: one fact's edges at one revision, as the routes page embeds them."""
+    from trajectory.dashboard.routes_page import fact_edges
+    from trajectory.store.db import reader
+
+    parts = [unquote(p) for p in path.split("?")[0].split("/")[3:]]
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return 404, "expected /api/routes/<analysis>/<fact>/<ordinal>"
+    analysis_id, fact, ordinal = parts[0], int(parts[1]), int(parts[2])
+    with reader(db) as con:
+        names = con.execute("SELECT revision FROM revisions WHERE analysis_id = ? AND ordinal = ?", [analysis_id, ordinal]).fetchall()
+        if not names:
+            return 404, f"no revision {ordinal} in analysis {analysis_id}"
+        edges = fact_edges(con, analysis_id, [names[0][0]]).get(f"{fact}|{names[0][0]}")
+    if edges is None:
+        return 404, f"no route graph of fact {fact} at {names[0][0]}"
+    return 200, edges
+
+
 def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None) -> None:
+    from trajectory.routes.own_prompt import PromptTracer
+
     with tempfile.TemporaryDirectory(prefix="trajectory-serve-") as folder:
         pages = _Pages(Path(db), Path(folder), analysis, flows)
         chosen: list[str] = []
         pages.refresh(say=chosen.append)  # fail here, with the CLI's one-line error, rather than on the first request
+        tracer = PromptTracer(_stored_analyses(Path(db)))
 
         class Handler(http.server.SimpleHTTPRequestHandler):
+            def _json(self, status: int, body: dict | str) -> None:
+                payload = json.dumps(body if status == 200 else {"error": body}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # noqa: N802
+                if self.path != "/api/trace":
+                    self._json(404, "unknown address")
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length > 100_000:
+                        raise TrajectoryError("the request is too large")
+                    asked = json.loads(self.rfile.read(length) or b"{}")
+                    self._json(200, tracer.trace(str(asked.get("analysis", "")), str(asked.get("revision", "")),
+                                                 str(asked.get("prompt", ""))))
+                except TrajectoryError as err:
+                    self._json(400, str(err))
+                except Exception as err:  # noqa: BLE001 - the page shows one line, never a stack trace
+                    self._json(500, describe_failure(err))
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.startswith("/api/routes/"):
+                    try:
+                        self._json(*route_answer(Path(db), self.path))
+                    except Exception as err:  # noqa: BLE001
+                        self._json(500, describe_failure(err))
+                    return
                 if self.path.split("?")[0].endswith(("/", ".html")):
                     try:
                         pages.refresh()
@@ -60,10 +128,18 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
             raise TrajectoryError(f"cannot serve on {host}:{port}: {_bind_advice(err)}") from None
         print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         print(*chosen, sep="\n", flush=True)
+        # SIGTERM ends the server as Ctrl-C does, so the temporary folder is removed on the way out.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
         try:
             server.serve_forever()
         finally:
             server.server_close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _bind_advice(err: OSError) -> str:

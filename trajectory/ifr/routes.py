@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import torch
 
 # Edge kinds: I_{l−1,j} → A_{l,i} (attention, with the residual when j = i); A_{l,i} → M_{l,i} → I_{l,i} (the FFN);
-# A_{l,i} → I_{l,i} (the FFN's residual). Parallel blocks (no A node): I_{l−1,j} → I_{l,i} and I_{l−1,i} → M → I_{l,i}.
+# A_{l,i} → I_{l,i} (the FFN's residual). Parallel blocks (GPT-NeoX, no A node) have their own kinds:
+# I_{l−1,j} → I_{l,i} (block_attention) and I_{l−1,i} → M → I_{l,i} (block_ffn).
 EDGE_KINDS = ("attention", "ffn", "ffn_residual")
+PARALLEL_EDGE_KINDS = ("block_attention", "block_ffn", "ffn_residual")
 
 
 @dataclass
@@ -39,6 +41,11 @@ class RouteEdges:
     part_edge: torch.Tensor
     part_head: torch.Tensor
     part_weight: torch.Tensor
+    parallel: bool = False  # kind indexes PARALLEL_EDGE_KINDS
+
+    @property
+    def kind_names(self) -> tuple[str, ...]:
+        return PARALLEL_EDGE_KINDS if self.parallel else EDGE_KINDS
 
     @staticmethod
     def concat(pieces: list[RouteEdges], prompt_of: list[torch.Tensor]) -> RouteEdges:
@@ -49,7 +56,7 @@ class RouteEdges:
             fields[name] = torch.cat([getattr(p, name) for p in pieces])
         fields["prompt"] = torch.cat([rows[p.prompt] for p, rows in zip(pieces, prompt_of)])
         fields["part_edge"] = torch.cat([p.part_edge + offsets[k] for k, p in enumerate(pieces)])
-        return RouteEdges(**fields)
+        return RouteEdges(**fields, parallel=any(p.parallel for p in pieces))
 
 
 def route_edges(
@@ -106,4 +113,5 @@ def route_edges(
         residual=torch.cat([residual, torch.zeros_like(ffn[fb, fl, fi]), torch.zeros_like(ffn_residual[rb, rl, ri])]).float().cpu(),
         part_edge=part_edge.cpu(), part_head=part_head.cpu(), part_weight=attn[b[part_edge], l[part_edge], i[part_edge], j[part_edge],
                                                                              part_head].float().cpu(),
+        parallel=parallel,
     )

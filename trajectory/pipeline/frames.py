@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from trajectory.ifr.routes import EDGE_KINDS, RouteEdges
+from trajectory.ifr.routes import RouteEdges
 from trajectory.ifr.trace import IFRResult
 from trajectory.lens.answer import AnswerLens
 from trajectory.prompts import EncodedProbes, first_answer_ranks
@@ -113,7 +113,7 @@ def route_frame(routes: RouteEdges, fact_ids: np.ndarray, roots: np.ndarray) -> 
     """Table ``routes`` (without its keys): one row per edge, the heads of each attention edge as lists."""
     edges = pl.DataFrame({
         "fact_id": fact_ids[routes.prompt.numpy()].astype(np.int32), "root": roots[routes.prompt.numpy()].astype(np.int16),
-        "layer": routes.layer.numpy().astype(np.int16), "kind": np.array(EDGE_KINDS, dtype=object)[routes.kind.numpy()],
+        "layer": routes.layer.numpy().astype(np.int16), "kind": np.array(routes.kind_names, dtype=object)[routes.kind.numpy()],
         "source": routes.source.numpy().astype(np.int16), "target": routes.target.numpy().astype(np.int16),
         "weight": routes.weight.numpy(), "residual": routes.residual.numpy(),
     }, schema_overrides={"kind": pl.Utf8}).with_row_index("edge")
@@ -123,14 +123,22 @@ def route_frame(routes: RouteEdges, fact_ids: np.ndarray, roots: np.ndarray) -> 
     return edges.join(parts, on="edge", how="left").sort("edge").drop("edge")
 
 
-def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes) -> pl.DataFrame:
-    """The tokenised probe set of a model: token count, S_x and A_x per located fact."""
+def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes, tokens: list[list[str]] | None = None) -> pl.DataFrame:
+    """The tokenised probe set of a model: token count, S_x and A_x per located fact, and the tokens as text."""
     return pl.DataFrame({
         "probe_set_id": [probe_set_id] * len(encoded.facts), "model": [model] * len(encoded.facts),
         "fact_id": [f.fact_id for f in encoded.facts],
         "n_tokens": encoded.lengths.tolist(), "subject_positions": encoded.subject_positions,
-        "answer_positions": encoded.answer_positions,
-    }, schema_overrides={"fact_id": pl.Int32, "n_tokens": pl.Int32, "subject_positions": pl.List(pl.Int32), "answer_positions": pl.List(pl.Int32)})
+        "answer_positions": encoded.answer_positions, "tokens": tokens,
+    }, schema_overrides={"fact_id": pl.Int32, "n_tokens": pl.Int32, "subject_positions": pl.List(pl.Int32),
+                         "answer_positions": pl.List(pl.Int32), "tokens": pl.List(pl.Utf8)})
+
+
+def token_texts(tokenizer, encoded: EncodedProbes) -> list[list[str]]:
+    """Each prompt's tokens as text, each decoded alone (one batch call), up to its length."""
+    flat = tokenizer.batch_decode(encoded.input_ids.reshape(-1, 1))
+    width = encoded.input_ids.shape[1]
+    return [flat[row * width: row * width + int(n)] for row, n in enumerate(encoded.lengths.tolist())]
 
 
 def lens_frame(analysis_id: str, model: str, revision: str, encoded: EncodedProbes, lens: AnswerLens) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, context_length, readout
-from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames
+from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames, token_texts
 from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_inputs, ablation_revision, computed_ablation_inputs,
                                         extractive_revision, grafting_revision)
 from trajectory.prompts import beyond_context, encode_probe_set
@@ -162,7 +162,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
             "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
             "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
         }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
-    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded),
+    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded)),
               "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
     return StageWrite("ifr", revision.name, frames, shared, REVISION_TABLES, _summary_line(summaries, seconds))
 
