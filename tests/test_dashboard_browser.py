@@ -332,9 +332,12 @@ def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_pa
         """() => document.getElementById('causal-emergence').data.map(t => ({name: t.name, fill: t.fill || null, y: t.y,
                  hover: t.hovertemplate || '', visible: t.visible}))""")
     whole = next(t for t in traces if t["name"] == "all facts: 95 % interval")
-    want = stored.filter((stored["measure"] == "share_top1_last") & (stored["scope"] == "*"))
-    n = want.height
-    assert whole["y"][:n] == pytest.approx(want["upper"].to_list()) and whole["y"][n:] == pytest.approx(want["lower"].to_list()[::-1])
+    want = stored.filter((stored["measure"] == "subject_first") & (stored["scope"] == "*"))  # the measure it opens on
+    order = run_sql(small_store, "SELECT revision FROM revisions ORDER BY ordinal")["revision"].to_list()
+    upper, lower = (dict(zip(want["revision"].to_list(), want[end].to_list())) for end in ("upper", "lower"))
+    n = len(order)  # NULL where no fact's last token ever gets the answer: a gap in the band, not a 0
+    assert whole["y"][:n] == [upper.get(r) for r in order] and whole["y"][n:] == [lower.get(r) for r in order][::-1]
+    assert any(v is not None for v in whole["y"])
     assert all("of n = %{customdata[1]} facts" in t["hover"] for t in traces if t["fill"] is None)
     browser_page.locator("#causal-emergence").screenshot(path=str(_artifacts() / "dashboard-lens-bands.png"))
     assert problems == []

@@ -104,3 +104,4 @@ def test_serve_answers_any_revisions_edges_and_a_page_embeds_what_fits(small_sto
     assert embedded_ordinals([10] * 5, limit=100) == [0, 1, 2, 3, 4]
     picked = embedded_ordinals([10] * 41, limit=100)
     assert picked[0] == 0 and picked[-1] == 40 and sum(10 for _ in picked) <= 100 and len(picked) == 10
+    assert embedded_ordinals([300] * 41, limit=500) == [40]  # not even two revisions fit: the final one

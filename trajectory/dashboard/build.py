@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from trajectory.dashboard.charts import CHARTS
 from trajectory.dashboard.controls import ChartContext
+from trajectory.dashboard.findings import index_headlines
 from trajectory.dashboard.page import PLOTLY_FILE, page_links, render_index, render_page, write_atomically, write_plotly
 from trajectory.dashboard.routes_page import render_routes_page, routes_data
 from trajectory.dashboard.spec import QUERY_DIR, DashboardSpec, FigureSpec, load_dashboards
@@ -121,6 +122,7 @@ def build_dashboards(
             if routes is not None:
                 titles.append(("routes", ROUTES_TITLE))
             titles.sort(key=lambda page: _page_rank(page[0]))
+            headlines = index_headlines(con, summary.analysis_id)
             links = []
             for name, page_title in titles:
                 path = folder / f"{name}.html"
@@ -133,7 +135,7 @@ def build_dashboards(
                     text = _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar, nav, f"../../{PLOTLY_FILE}")
                 write_atomically(path, text)
                 written.append(path)
-                links.append((page_title, path.relative_to(out).as_posix()))
+                links.append((page_title, path.relative_to(out).as_posix(), headlines.get(name, [])))
             entries.append((summary.name, links, summary.line))
         for group in compared:
             context = comparison_context(group)
@@ -144,7 +146,7 @@ def build_dashboards(
                 nav = page_links([("index", "../index.html")])
                 write_atomically(path, _page(con, spec, f"{spec.title}: {group[0].model}", meta, context, bar, nav, f"../{PLOTLY_FILE}"))
                 written.append(path)
-                links.append((spec.title, path.relative_to(out).as_posix()))
+                links.append((spec.title, path.relative_to(out).as_posix(), []))
             entries.append((f"{group[0].model}: {len(group)} analyses compared", links, ", ".join(s.name for s in group)))
         bar.close()
     index = Path(out) / "index.html"

@@ -18,15 +18,16 @@ METRICS = {
     "share_top1_complement": ("top-1, circuit ablated", True),
     "share_top1_clean": ("top-1, clean", True),
     "mean_circuit_components": ("circuit components", False),
+    "subject_first": ("subject first", True),  # first: the emergence figure's title asks about it
     "share_top1_last": ("top-1 at the last token", True),
     "share_top1_subject": ("top-1 at the subject", True),
     "share_top10_subject": ("top-10 at the subject", True),
-    "subject_first": ("subject first", True),
     "mean_components": ("components per circuit", False),
     "mean_layer": ("mean layer", False),
     "mean_iou_final": ("IoU with the last revision (components)", False),
     "mean_edge_iou_final": ("IoU with the last revision (route edges)", False),
 }
+ALL_FACTS_COLOUR = "#8C8C8C"  # thick grey: apart from the black location line
 GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",
                  "location": "#000000", "name": "#D55E00", "other": "#56B4E9"}
 
@@ -45,7 +46,8 @@ def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     parts = [(d, g, part.sort("ordinal")) for (d, g), part in frame.partition_by(["dimension", "grp"], as_dict=True, maintain_order=True).items()]
     parts.sort(key=lambda p: (dimensions.index(p[0]), p[1] != "*", p[1]))
     fig = go.Figure()
-    palette = ["#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999", "#666666"]
+    # No near-black series: black is the location facts' colour, and "all facts" is drawn thick grey.
+    palette = ["#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#D55E00", "#F0E442", "#882255", "#44AA99", "#AA4499"]
 
     def drawn(metric: str) -> tuple[list, list]:
         """Per trace (a band, then its line, per group): y and customdata for ``metric``."""
@@ -59,7 +61,7 @@ def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     percent = ".0%" if METRICS[metrics[0]][1] else ".2f"
     for i, (dimension, group, part) in enumerate(parts):
         whole = group == "*"
-        colour = "#222222" if whole else GROUP_COLOURS.get(group, palette[i % len(palette)])
+        colour = ALL_FACTS_COLOUR if whole else GROUP_COLOURS.get(group, palette[i % len(palette)])
         name = "all facts" if whole else relation_label(group)
         band = band_frame(part, f"{metrics[0]}_lower", f"{metrics[0]}_upper")
         fig.add_trace(band_trace(band, colour, name, f"{dimension}:{group}", visible=dimension == dimensions[0]))

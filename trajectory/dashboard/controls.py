@@ -94,7 +94,8 @@ def revision_slider(steps: list[dict], active: int, prefix: str) -> dict:
     return {
         "active": active, "steps": steps, "x": 0.0, "len": 1.0, "y": -0.08, "yanchor": "top",
         "pad": {"t": 10, "b": 0},
-        "currentvalue": {"prefix": prefix, "font": {"size": 13}, "xanchor": "left"},
+        # The current value always legible: it would inherit the slider's font, transparent when the labels crowd.
+        "currentvalue": {"prefix": prefix, "font": {"size": 13, "color": "#222222"}, "xanchor": "left", "visible": True},
         "font": {"color": "rgba(0,0,0,0)" if crowded else "#444", "size": 10},
         "ticklen": 3 if crowded else 6,
     }

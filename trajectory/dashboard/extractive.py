@@ -88,7 +88,8 @@ def score_heatmaps(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         g = grid(views[0], score)
         domain_end = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
         fig.add_trace(go.Heatmap(
-            **g, colorscale=DIVERGING, zmid=0, colorbar={"len": 0.8, "x": domain_end + 0.005, "thickness": 10},
+            **g, colorscale=DIVERGING, zmid=0,
+            colorbar={"len": 0.8, "x": domain_end + 0.005, "thickness": 10, "title": {"text": "score<br>(logits)", "side": "top"}},
             hovertemplate=f"%{{customdata}}<br>layer %{{y}}<br>{score}: %{{z:.3g}}<extra></extra>",
         ), row=1, col=col)
     buttons = []
@@ -157,7 +158,7 @@ def transition_scores(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         domain_end = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
         fig.add_trace(go.Heatmap(
             x=labels, y=labels, z=z, customdata=n, colorscale="Cividis", zmin=0, zmax=top(z),
-            colorbar={"x": domain_end + 0.01, "len": 0.8, "thickness": 10},
+            colorbar={"x": domain_end + 0.01, "len": 0.8, "thickness": 10, "title": {"text": "mean |score|", "side": "top"}},
             hovertemplate="%{y} → %{x}<br>mean |score| %{z:.3g} over %{customdata} components<extra></extra>",
         ), row=1, col=col)
     buttons = []

@@ -230,3 +230,54 @@ def _lens(con, intervals: pl.DataFrame) -> list[str]:
         lines.append(f"- {facts} facts (n = {row['n_facts']}): top-1 at the last token {share['share_top1_last']}; "
                      f"top-1 at some subject token {share['share_top1_subject']}, top-10 {share['share_top10_subject']}.")
     return lines + [""]
+
+
+def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
+    """Two or three headline results per page of one analysis, from the (scoped) store's own numbers, each with
+    its interval and denominator: page name -> lines (Markdown-ish, for the index)."""
+    intervals = findings_query(con, "stored_intervals").filter(pl.col("analysis_id") == analysis_id)
+    comparisons = findings_query(con, "stored_comparisons").filter(pl.col("analysis_id") == analysis_id)
+    lines: dict[str, list[str]] = {}
+    if intervals.is_empty():
+        return {"training": ["no intervals stored yet: re-run `trajectory ingest`"]}
+    last = intervals["ordinal"].max()
+    final = intervals.filter(pl.col("ordinal") == last)
+    top1 = _where(final, measure="top1", scope="*")
+    if top1:
+        lines.setdefault("training", []).append(f"top-1 at {top1[0]['revision']}: {_cell(top1[0])} of {top1[0]['n']} facts")
+    for row in _where(comparisons, family="emergence", a="location"):
+        lines.setdefault("training", []).append(
+            f"median learning step of location minus name facts: {row['estimate']:g} steps [{row['lower']:g}, {row['upper']:g}] "
+            f"(n = {row['n_a']} and {row['n_b']}); {_verdict(row)}" if row["estimate"] is not None and not np.isnan(row["estimate"])
+            else f"location against name facts (n = {row['n_a']} and {row['n_b']}): {_verdict(row)}")
+    edges = con.execute("SELECT count(*) / count(DISTINCT fact_id) FROM routes r JOIN revisions v USING (analysis_id, revision) "
+                        "WHERE r.analysis_id = ? AND v.ordinal = ?", [analysis_id, last]).fetchall()[0][0]
+    if edges:
+        lines["routes"] = [f"a fact's route graph at the final revision: {edges:.0f} edges on average"]
+        middle = intervals.filter(pl.col("measure") == "mean_edge_iou_final", pl.col("scope") == "*").sort("ordinal")
+        if middle.height:
+            row = middle.row(middle.height // 2, named=True)
+            lines["routes"].append(f"edge IoU with the final graph at {row['revision']}: {_cell(row, percent=False, digits=2)} "
+                                   f"(mean over n = {row['n']} facts)")
+    faithful = _where(final, measure="faithfulness_median", scope="*")
+    if faithful:
+        lines.setdefault("causal", []).append(f"faithfulness of the circuits at the final revision: median "
+                                              f"{_cell(faithful[0], percent=False, digits=2)} (n = {faithful[0]['n']} facts)")
+    tests = comparisons.filter(pl.col("family").str.starts_with("role_controls"))
+    if tests.height:
+        draws = int(tests["n_b"].min())
+        lines.setdefault("causal", []).append(
+            f"role sets shown causal: {int(tests['finding'].sum())} of {tests.height} tests against {draws} random draws each "
+            f"(no p below {1 / (1 + draws):.2g} is possible)")
+    pooled = intervals.filter(pl.col("measure") == "graft_recovery", pl.col("revision").is_null(), pl.col("scope") == "*",
+                              pl.col("to_category") == "all")
+    for config in ("LT", "FE"):
+        row = _where(pooled, category=config)
+        if row:
+            lines.setdefault("grafting", []).append(f"{config} graft recovers {_cell(row[0])} of n = {row[0]['n']} newly learned facts")
+    for row in _where(comparisons, family="grafting"):
+        lines.setdefault("grafting", []).append(f"{row['a']} against {row['b']}: {_cell(row)}; {_verdict(row)}")
+    for row in _where(final, measure="ocr_rank"):
+        lines.setdefault("extractive", []).append(f"{row['scope']} hop: mean implication rank after finetuning "
+                                                  f"{_cell(row, percent=False, digits=2)} (n = {row['n']} probes)")
+    return lines

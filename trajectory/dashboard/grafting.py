@@ -103,14 +103,23 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             text.append(hover)
         return {"z": [z], "customdata": [text]}
 
+    def empty_note(part: pl.DataFrame) -> list[dict]:
+        """A pair where no fact was learned has nothing to recover: say so instead of a blank heatmap."""
+        if part["n_learned"].sum():
+            return []
+        return [{"text": "no fact was learned between these revisions: nothing to recover", "x": 0.5, "y": 0.5, "xref": "paper",
+                 "yref": "paper", "showarrow": False, "font": {"size": 14, "color": "#444"}, "bgcolor": "rgba(255,255,255,0.85)"}]
+
     views = [("all pairs pooled", pooled)] + [(f"{a} → {b}", frame.filter(pl.col("revision") == a)) for _, a, b in pairs]
     first = cells(views[0][1])
     fig = go.Figure(go.Heatmap(
         x=[r.replace("_", " ") for r in ranges], y=[COMPONENT_TITLES[c] for c in components], z=first["z"][0],
-        customdata=first["customdata"][0], colorscale=PROBABILITY_SCALE, zmin=0, zmax=1, colorbar={"tickformat": ".0%"},
+        customdata=first["customdata"][0], colorscale=PROBABILITY_SCALE, zmin=0, zmax=1,
+        colorbar={"tickformat": ".0%", "title": {"text": "learned facts<br>recovered"}},
         hovertemplate="%{y} at LT, %{x} of the layers<br>recovers %{z:.0%} of the learned facts<br>%{customdata}<extra></extra>",
     ))
-    steps = [{"label": label, "method": "restyle", "args": [cells(part)]} for label, part in views]
+    fig.update_layout(annotations=empty_note(views[0][1]))
+    steps = [{"label": label, "method": "update", "args": [cells(part), {"annotations": empty_note(part)}]} for label, part in views]
     fig.update_layout(sliders=[revision_slider(steps, 0, "pair: ")])
     fig.update_xaxes(title_text="layers grafted")
     fig.update_yaxes(autorange="reversed")

@@ -76,12 +76,16 @@ def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str,
     return _document(title, "\n".join(parts), plotly_src)
 
 
-def render_index(title: str, entries: list[tuple[str, list[tuple[str, str]], str]]) -> str:
-    """``entries``: (model, [(page title, relative link)], one-line summary)."""
+def render_index(title: str, entries: list[tuple[str, list[tuple[str, str, list[str]]], str]]) -> str:
+    """``entries``: (model or analysis, [(page title, relative link, headline results)], one-line summary): the
+    index opens with what each page shows, written from the store's own numbers."""
     items = []
     for model, links, summary in entries:
-        pages = ", ".join(f'<a href="{html.escape(link)}">{html.escape(t)}</a>' for t, link in links)
-        items.append(f"<li><b>{html.escape(model)}</b>: {pages}<br><span class='meta'>{inline_markup(summary)}</span></li>")
+        pages = []
+        for page_title, link, said in links:
+            results = "".join(f"<li>{inline_markup(line)}</li>" for line in said)
+            pages.append(f'<li><a href="{html.escape(link)}">{html.escape(page_title)}</a>' + (f"<ul>{results}</ul>" if results else "") + "</li>")
+        items.append(f"<li><b>{html.escape(model)}</b><br><span class='meta'>{inline_markup(summary)}</span><ul>{''.join(pages)}</ul></li>")
     body = f"<header><h1>{html.escape(title)}</h1></header><ul>{''.join(items)}</ul>"
     return _document(title, body, None)
 

@@ -33,12 +33,14 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFr
 
 def embedded_ordinals(edges_per_revision: list[int], limit: int = EMBED_EDGES) -> list[int]:
     """The revisions (ordinals) whose edges a static page embeds: all when they fit, else the most evenly
-    spaced ones (first and last always) whose edges fit in ``limit``."""
+    spaced ones (first and last) whose edges fit in ``limit``, or the final one alone when two do not."""
     n = len(edges_per_revision)
-    if sum(edges_per_revision) <= limit or n <= 2:
+    if sum(edges_per_revision) <= limit:
         return list(range(n))
     mean = sum(edges_per_revision) / n
-    count = max(2, min(n, int(limit // max(mean, 1))))
+    count = min(n, int(limit // max(mean, 1)))
+    if count <= 1:  # not even two fit: the final revision alone
+        return [n - 1]
     return sorted({round(k * (n - 1) / (count - 1)) for k in range(count)})
 
 

@@ -8,6 +8,8 @@ relation choice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -28,9 +30,12 @@ def _slices(frame: pl.DataFrame, kinds: list[str], roles: list[str]) -> dict[tup
     return {key: part for key, part in parts.items() if key[1] in kinds and key[2] in roles}
 
 
-def _role_lines(frame: pl.DataFrame, roles: list[str], value: str, detail: list[str], hover: str) -> go.Figure:
+def _role_lines(frame: pl.DataFrame, roles: list[str], value: str, detail: list[str], hover: str,
+                note: Callable[[str, dict[str, pl.DataFrame]], str | None] = lambda kind, parts: None) -> go.Figure:
     """One panel per kind, one line per role with its stored interval as a band, a relation menu and the x-axis
-    switch. ``hover``: the role's hover line after its name, over customdata [revision, lower, upper, *detail]."""
+    switch. ``hover``: the role's hover line after its name, over customdata [revision, lower, upper, *detail].
+    ``note(kind, {role: all relations' series})``: a line written over that panel (what a flat or empty panel
+    shows), or None."""
     if "lower" not in frame.columns:
         frame = frame.with_columns(lower=pl.lit(None, pl.Float64), upper=pl.lit(None, pl.Float64))
     kinds, relations = kinds_in(frame), relations_in(frame)
@@ -68,6 +73,12 @@ def _role_lines(frame: pl.DataFrame, roles: list[str], value: str, detail: list[
                 "y": [series(f, "band" if what == "band" else value) for what, f in traces],
                 "customdata": [None if what == "band" else f.select(columns).rows() for what, f in traces]}
 
+    for col, kind in enumerate(kinds, start=1):
+        said = note(kind, {role: parts[(ALL_RELATIONS, kind, role)] for role in roles})
+        if said:
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(text=said, xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=0.5, showarrow=False,
+                               font={"size": 12, "color": "#444"}, bgcolor="rgba(255,255,255,0.85)")
     menus = [relation_menu(relations, restyle)]
     x_menu = x_axis_menu([f for _, f in drawn(ALL_RELATIONS)], len(kinds), x=0.32)
     if x_menu:
@@ -81,8 +92,14 @@ def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """Components per role over training, a line per role with its interval; one panel per kind (heads, FFNs)."""
     if frame.is_empty():
         return empty_figure("no roles stored for this model")
+    def flat(kind: str, parts: dict[str, pl.DataFrame]) -> str | None:
+        if any(part[["n"]].n_unique() > 1 for part in parts.values()):
+            return None
+        held = ", ".join(f"{int(part['n'][0])} {role}" for role, part in parts.items() if part.height and part["n"][0])
+        return f"flat: {held} at every revision (all relations)"
+
     fig = _role_lines(frame, list(ROLES), "n", ["n_members"],
-                      "%{y} [%{customdata[1]}, %{customdata[2]}] of %{customdata[3]}")
+                      "%{y} [%{customdata[1]:.0f}, %{customdata[2]:.0f}] of %{customdata[3]}", flat)
     fig.update_yaxes(title_text="components", rangemode="tozero")
     fig.update_layout(legend={"title": {"text": "role"}, "traceorder": "normal"})
     return base_layout(fig)
@@ -93,9 +110,18 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     if frame.is_empty():
         return empty_figure("no roles stored for this model")
     roles = [r for r in ROLES if r in set(frame["role"].to_list())]
+    def flat_or_empty(kind: str, parts: dict[str, pl.DataFrame]) -> str | None:
+        lines = []
+        empty = [role for role, part in parts.items() if part.height and not (part["n_final"].fill_null(0) > 0).any()]
+        if empty:
+            lines.append(f"{', '.join(empty)}: no member at the final revision, so IoU is 0 or undefined throughout")
+        if all(part["iou"].drop_nulls().n_unique() <= 1 for part in parts.values()) and not empty:
+            lines.append("flat: every role set equals its final one at every revision")
+        return "<br>".join(lines) or None
+
     fig = _role_lines(frame, roles, "iou", ["n_here", "n_final", "n_shared"],
                       "%{y:.2f} [%{customdata[1]:.2f}, %{customdata[2]:.2f}] (%{customdata[3]} now, %{customdata[4]} final, "
-                      "%{customdata[5]} both)")
+                      "%{customdata[5]} both)", flat_or_empty)
     fig.update_yaxes(title_text="IoU with the final revision", range=[-0.03, 1.03])
     fig.update_layout(legend={"title": {"text": "role set"}})
     return base_layout(fig)

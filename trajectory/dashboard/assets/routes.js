@@ -125,7 +125,8 @@
                   marker: { size: 8, color: "#ffffff", line: { color: "#333", width: 1.2 } }, name: "nodes" });
     const rank = fact.rank[ordinal];
     const top = nodeY("I", data.layers - 1);
-    traces.push({ type: "scatter", mode: "text", x: [fact.root], y: [top + 1.1], showlegend: false, hoverinfo: "skip",
+    traces.push({ type: "scatter", mode: "text", x: [fact.root], y: [top + 0.8], showlegend: false, hoverinfo: "skip",
+                  textposition: "middle left",
                   text: [`→ ${fact.answer}${rank === null || rank === undefined ? "" : ` (rank ${rank})`}`],
                   textfont: { size: 14, color: rank === 0 ? "#009E73" : "#D55E00" } });
     const rows = [0];
@@ -181,8 +182,8 @@
                x: [...Array(data.heads).keys()].map((h) => `h${h}`).concat(["FFN"]), y: [...Array(data.layers).keys()].map((l) => `L${l}`),
                customdata: z.map((row) => row.map((code) => data.roles[code])),
                hovertemplate: "%{y} %{x}: %{customdata}<extra></extra>" }],
-      layout: { margin: { l: 40, r: 10, t: 36, b: 40 }, title: { text: `roles for ${fact.relation.replaceAll("_", " ")}`, x: 0, font: { size: 13 } },
-                annotations: data.roles.map((r, i) => ({ text: r, x: i / (n - 1), y: -0.16, xref: "paper", yref: "paper", showarrow: false,
+      layout: { margin: { l: 40, r: 10, t: 36, b: 60 }, title: { text: `roles for ${fact.relation.replaceAll("_", " ")}`, x: 0, font: { size: 13 } },
+                annotations: data.roles.map((r, i) => ({ text: r, x: i / (n - 1), y: -0.24, xref: "paper", yref: "paper", showarrow: false,
                                                           font: { color: data.role_colours[i], size: 11 } })) },
     };
   }
