@@ -92,6 +92,7 @@ class PipelineConfig:
     ablation_facts_per_relation: int = 0  # role sets measured on this many facts per relation (0: all)
     ablation_seed: int = 0
     ablation_batch_size: int = 256  # (configuration, prompt) rows per forward pass
+    ablation_topk: bool = True  # the threshold-free top-k faithfulness curve of every fact
     # Intervals and tests (trajectory.pipeline.intervals), computed at the end of every ingest that stored something.
     interval_resamples: int = 2000
     interval_role_resamples: int = 2000
@@ -214,6 +215,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ablation.facts_per_relation": ("ablation_facts_per_relation", int),
     "ablation.seed": ("ablation_seed", int),
     "ablation.batch_size": ("ablation_batch_size", int),
+    "ablation.topk": ("ablation_topk", bool),
     "intervals.resamples": ("interval_resamples", int),
     "intervals.role_resamples": ("interval_role_resamples", int),
     "intervals.level": ("interval_level", float),

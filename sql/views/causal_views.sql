@@ -219,3 +219,50 @@ JOIN sizes s USING (analysis_id, revision, fact_id)
 JOIN facts_here t USING (analysis_id, revision)
 JOIN revisions v USING (analysis_id, revision)
 GROUP BY ALL;
+
+-- The threshold-free curve (ablation stage, target 'topk'): per revision, fact and k of the grid, the k heads
+-- and FFNs of largest IFR importance at the last prompt token kept and the rest ablated (n_heads + n_ffns
+-- ablated, so k = all components − those). faithfulness = (R_k − R_0) / (R_all − R_0), k = 0 being everything
+-- ablated and k = all the model itself, where R_all − R_0 >= 1 logit (NULL below, as fact_ablation's).
+CREATE OR REPLACE VIEW topk_curve AS
+WITH sized AS (
+    SELECT analysis_id, revision, max(n_heads + n_ffns) AS n_components FROM ablations WHERE target = 'topk' GROUP BY ALL
+), measured AS (
+    SELECT b.analysis_id, b.model, b.revision, b.fact_id, s.n_components - b.n_heads - b.n_ffns AS k, s.n_components,
+           b.reward, b.top1
+    FROM ablations b JOIN sized s USING (analysis_id, revision)
+    WHERE b.target = 'topk'
+), ends AS (
+    SELECT analysis_id, revision, fact_id, max(reward) FILTER (WHERE k = n_components) AS reward_all,
+           max(reward) FILTER (WHERE k = 0) AS reward_none
+    FROM measured GROUP BY ALL
+)
+SELECT m.analysis_id, m.model, m.revision, v.ordinal, m.fact_id, f.relation, m.k, m.n_components,
+       m.k / m.n_components AS share_kept, m.reward, m.top1,
+       CASE WHEN e.reward_all - e.reward_none >= 1.0 THEN (m.reward - e.reward_none) / (e.reward_all - e.reward_none) END AS faithfulness
+FROM measured m
+JOIN ends e USING (analysis_id, revision, fact_id)
+JOIN revisions v USING (analysis_id, revision)
+JOIN analysis_facts f USING (analysis_id, fact_id);
+
+-- Per revision and fact: the curve's normalised area (trapezoids over the share of components kept, 0 to 1),
+-- the smallest k whose faithfulness reaches 0.8 (NULL: none on the grid, or no denominator), and where the
+-- analysis's own circuit sits: its size (the union of the fact's circuits at τ) and its faithfulness
+-- (fact_ablation, mean-ablated outside it).
+CREATE OR REPLACE VIEW topk_summary AS
+WITH stepped AS (
+    SELECT *, lag(share_kept) OVER w AS previous_share, lag(faithfulness) OVER w AS previous_faithfulness
+    FROM topk_curve WINDOW w AS (PARTITION BY analysis_id, revision, fact_id ORDER BY k)
+), per_fact AS (
+    SELECT analysis_id, model, revision, ordinal, fact_id, relation, any_value(n_components) AS n_components,
+           count(*) AS n_points,
+           CASE WHEN count(faithfulness) = count(*) THEN
+                sum(coalesce((share_kept - previous_share) * (faithfulness + previous_faithfulness) / 2, 0)) END AS area,
+           min(k) FILTER (WHERE faithfulness >= 0.8) AS k80
+    FROM stepped GROUP BY ALL
+)
+SELECT p.*, p.k80 / p.n_components AS share80, c.circuit_heads + c.circuit_ffns AS circuit_components,
+       c.faithfulness AS circuit_faithfulness, coalesce(k.bucket, 'unknown') AS bucket
+FROM per_fact p
+LEFT JOIN fact_ablation c ON c.analysis_id = p.analysis_id AND c.revision = p.revision AND c.fact_id = p.fact_id
+LEFT JOIN fact_buckets k ON k.analysis_id = p.analysis_id AND k.fact_id = p.fact_id;

@@ -30,6 +30,7 @@ class AblationSettings:
     facts_per_relation: int = 0  # role sets are measured on this many facts of each relation (0: all)
     seed: int = 0
     rows_per_pass: int = 256
+    topk: bool = True  # the threshold-free curve: each fact's top-k components by IFR importance kept, the rest ablated
 
 
 def _component_index(rows: pl.DataFrame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -96,7 +97,8 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.Dat
     n_layers, n_heads = shape.num_hidden_layers, shape.num_attention_heads
     replacement = (mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean"
                    else zero_replacement(model))
-    frames, rows, faithful = {}, 0, []
+    topk = topk_rows(model, batch, replacement, fact_ids, settings) if settings.topk else None
+    frames, rows, faithful = {}, 0 if topk is None else topk.height, []
     for analysis_id, (circuits, roles) in inputs.items():
         generator = torch.Generator().manual_seed(settings.seed)  # the same prompts and draws for every analysis
         role_prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator)
@@ -105,10 +107,34 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.Dat
         plan = revision_plan(heads, ffns, head_roles, ffn_roles, relations, role_prompts, settings.draws, generator)
         outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, settings.rows_per_pass)
         frames[analysis_id] = plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
+        if topk is not None:  # the curve does not depend on the analysis: the same rows for each
+            frames[analysis_id] = pl.concat([frames[analysis_id], topk], how="vertical_relaxed")
         rows += len(plan.config_of_row)
         faithful.append(_median_faithfulness(frames[analysis_id]))
     shown = ", ".join("n/a" if f is None else f"{f:.2f}" for f in faithful)
     return frames, f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth), faithfulness median {shown}"
+
+
+def topk_rows(model, batch, replacement, fact_ids: list[int], settings: AblationSettings) -> pl.DataFrame:
+    """Rows of target ``topk``: per fact (its own prompt) and k of the grid (trajectory.topk.importance.k_grid),
+    the k components of largest IFR importance at the last prompt token kept and the rest ablated; n_heads and
+    n_ffns count the ablated ones, so k = all components − n_heads − n_ffns."""
+    from trajectory.ifr import trace
+    from trajectory.models.architectures import architecture_of
+    from trajectory.topk.importance import component_importance, k_grid, topk_ablations
+
+    contributions = trace(model, batch.input_ids, batch.attention_mask, threshold=0.0, return_attn=True,
+                          batch_size=max(1, settings.rows_per_pass // 4))
+    heads, ffns = component_importance(contributions.attn, contributions.attn_residual, contributions.ffn,
+                                       contributions.ffn_residual, batch.position.cpu(), architecture_of(model).parallel)
+    n_layers, n_heads = heads.shape[1:]
+    grid = k_grid(n_layers * n_heads + n_layers)
+    ablation = topk_ablations(heads, ffns, grid)
+    rows = torch.arange(len(ablation))
+    outcome = run_rows(model, batch, ablation, replacement, rows, rows // len(grid), settings.rows_per_pass)
+    plan = AblationPlan(ablation, ["topk"] * len(ablation), [None] * len(ablation), [None] * len(ablation), [None] * len(ablation),
+                        rows, rows // len(grid))
+    return plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
 
 
 def _median_faithfulness(frame: pl.DataFrame) -> float | None:

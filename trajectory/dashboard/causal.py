@@ -26,6 +26,8 @@ METRICS = {
     "mean_layer": ("mean layer", False),
     "mean_iou_final": ("IoU with the last revision (components)", False),
     "mean_edge_iou_final": ("IoU with the last revision (route edges)", False),
+    "topk_area": ("area under the top-k curve", False),
+    "topk_k80": ("components to reach 80 % (k)", False),
 }
 ALL_FACTS_COLOUR = "#8C8C8C"  # thick grey: apart from the black location line
 GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",
@@ -190,3 +192,42 @@ def onset_dumbbells(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, height=max(380, 140 + 24 * frame.height), margin={"l": 260})
+
+
+def topk_curves(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+    """The mean threshold-free curve (faithfulness against the share of components kept) at one revision, a
+    slider over the revisions (the last first), and each stored τ's circuits as a point on the same axes."""
+    curve = frame.filter(pl.col("kind") == "curve")
+    if curve.is_empty() or curve["faithfulness"].null_count() == curve.height:
+        return empty_figure("no top-k curve: no fact's model beats its fully ablated self by 1 logit (or ablation.topk is off)")
+    revisions = curve.select("ordinal", "revision").unique().sort("ordinal").rows()
+    labels = sorted(set(frame.filter(pl.col("kind") == "circuit")["label"].drop_nulls().to_list()))
+    palette = ["#D55E00", "#009E73", "#CC79A7", "#E69F00"]
+
+    def data(revision: str) -> dict:
+        here = frame.filter(pl.col("revision") == revision)
+        line = here.filter(pl.col("kind") == "curve").sort("k")
+        xs, ys, custom = [series(line, "share_kept")], [series(line, "faithfulness")], [line.select("k", "n_facts").rows()]
+        for label in labels:
+            point = here.filter((pl.col("kind") == "circuit") & (pl.col("label") == label))
+            xs.append(series(point, "share_kept"))
+            ys.append(series(point, "faithfulness"))
+            custom.append(point.select("n_facts").rows())
+        return {"x": xs, "y": ys, "customdata": custom}
+
+    last = data(revisions[-1][1])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=last["x"][0], y=last["y"][0], customdata=last["customdata"][0], mode="lines+markers",
+                             name="top k by IFR importance", line={"color": "#0072B2", "width": 2.5},
+                             hovertemplate="k = %{customdata[0]} (%{x:.0%} of the components): mean faithfulness %{y:.2f} "
+                                           "over n = %{customdata[1]} facts<extra></extra>"))
+    for i, label in enumerate(labels):
+        fig.add_trace(go.Scatter(x=last["x"][1 + i], y=last["y"][1 + i], customdata=last["customdata"][1 + i], mode="markers",
+                                 name=f"the circuits at {label}", marker={"size": 14, "symbol": "diamond", "color": palette[i % 4]},
+                                 hovertemplate=f"circuits at {label}: %{{x:.0%}} of the components on average, median "
+                                               "faithfulness %{y:.2f} over n = %{customdata[0]} facts<extra></extra>"))
+    steps = [{"label": name, "method": "restyle", "args": [data(name)]} for _, name in revisions]
+    fig.update_layout(sliders=[revision_slider(steps, len(steps) - 1, "revision: ")], legend={"title": {"text": "kept"}})
+    fig.update_xaxes(title_text="share of heads and FFNs kept (the rest ablated)", tickformat=".0%", range=[-0.02, 1.02])
+    fig.update_yaxes(title_text="faithfulness", rangemode="tozero")
+    return base_layout(fig, height=480, margin={"b": 120})

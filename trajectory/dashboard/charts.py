@@ -44,4 +44,5 @@ CHARTS: dict[str, Chart] = {
     "group_lines": Chart(causal.group_lines),
     "role_effect_heatmap": Chart(causal.role_effect_heatmap),
     "onset_dumbbells": Chart(causal.onset_dumbbells),
+    "topk_curves": Chart(causal.topk_curves),
 }

@@ -191,6 +191,7 @@ GROUP_SOURCES = {
                        "share_top1_complement": "mean", "mean_circuit_components": "mean"},
     "lens_facts": {"share_top1_last": "mean", "share_top1_subject": "mean", "share_top10_subject": "mean", "subject_first": "mean"},
     "shape_facts": {"mean_components": "mean", "mean_layer": "mean", "mean_iou_final": "mean", "mean_edge_iou_final": "mean"},
+    "topk_facts": {"topk_area": "mean", "topk_k80": "mean"},
 }
 GROUPINGS = {"relation": "relation", "relation type": "relation_type", "bucket": "bucket"}
 

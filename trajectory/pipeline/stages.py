@@ -84,7 +84,7 @@ def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInp
 
 def ablation_settings(config: PipelineConfig) -> AblationSettings:
     return AblationSettings(config.ablation_mode, config.ablation_draws, config.ablation_facts_per_relation, config.ablation_seed,
-                            config.ablation_batch_size)
+                            config.ablation_batch_size, config.ablation_topk)
 
 
 def grafting_settings(config: PipelineConfig) -> GraftingSettings:
