@@ -38,7 +38,7 @@ def _write(tmp_path, name, text):
         ("r\t{} is in\tParis\t\n", "line 2: empty object"),
         ("r\tis in\tParis\tFrance\n", "line 2: template must contain exactly one {}"),
         ("r\t{} is {}\tParis\tFrance\n", "line 2: template must contain exactly one {}"),
-        ("r\t{} is in\tParis\tFrance\nr\t{} lies in\tParis\tFrance\n", "line 3: duplicate fact"),
+        ("r\t{} is in\tParis\tFrance\nr\t{} is in\tParis\tFrance\n", "line 3: duplicate fact"),
     ],
 )
 def test_bad_tsv_fails_with_one_line_naming_file_and_line(tmp_path, body, message):

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                         help="the weights' dtype (default: the pipeline's); contributions are computed in float32 whatever it is")
     ingest.add_argument("--batch-size", type=_at_least(1), default=None, help="at most this many prompts per forward pass")
-    ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object (default: the pipeline's)")
+    ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object, or "
+                        "'paraphrases' (the 160 facts under three templates each) (default: the pipeline's)")
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
     ingest.add_argument("--extractive", default=None, action=argparse.BooleanOptionalAction,
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
     ingest.add_argument("--graft-pair", default=None, metavar="A,B",
                         help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
+    ingest.add_argument("--seed", type=int, default=None,
+                        help="the self-built reference trained from this seed: its own model, <repo>-seed<N>, built on first use")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
     watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")

@@ -10,9 +10,10 @@ from trajectory.errors import TrajectoryError
 
 def suite_build(small: bool, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool,
                 run_folder: str | None = None) -> int:
-    from trajectory.suite.build import build_suite, preset, probe_accuracy_summary, with_overrides
+    from trajectory.suite.build import build_suite, probe_accuracy_summary
+    from trajectory.suite.recipe import preset, seeded
 
-    config = with_overrides(preset("small" if small else "full", arch), seed=seed)
+    config = seeded(preset("small" if small else "full", arch), seed)
     run = Path(run_folder).expanduser() if run_folder else None
     result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress, run_folder=run)
     took = f"built in {result.seconds:.0f} s" if result.seconds else "already built"

@@ -53,6 +53,7 @@ class PipelineConfig:
     revision_pattern: str | None = None  # a regex with named groups step (stage, ingredient, tokens) for other names
     suite: str | None = None  # "full" / "small": the self-built reference trajectory, built on first use
     suite_arch: str = "olmo"  # the suite's architecture: "olmo" or "gpt-neox" (Pythia's)
+    suite_seed: int = 0  # another seed of the suite: its own model, <repo>-seed<N> (trajectory.suite.recipe.seeded)
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
     run_path: Path | None = None  # a training run's folder of checkpoint folders instead of a Hub repository
     settle_s: float = 30.0  # a run's checkpoint folder without trainer_state.json is complete once unchanged this long
@@ -159,6 +160,15 @@ class PipelineConfig:
     def with_overrides(self, **overrides) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def with_seed(self, seed: int) -> "PipelineConfig":
+        """The pipeline on its suite built from another seed: that model, <repo>-seed<N>, in the same hub."""
+        if not self.suite:
+            raise TrajectoryError(f"--seed picks a seed of the self-built reference; pipeline {self.name!r} reads {self.repo_id}")
+        if seed < 0:
+            raise TrajectoryError(f"--seed must be 0 or more, got {seed}")
+        base = re.sub(r"-seed\d+$", "", self.repo_id)
+        return replace(self, suite_seed=seed, repo_id=base if seed == 0 else f"{base}-seed{seed}")
+
     def settings(self) -> list[tuple[float, str, float]]:
         """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
         return list(itertools.product(self.thresholds, self.ffn_renormalisations, self.thetas))
@@ -180,6 +190,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "model.repo": ("repo_id", str),
     "model.suite": ("suite", str),
     "model.suite_arch": ("suite_arch", str),
+    "model.suite_seed": ("suite_seed", int),
     "model.cache_dir": ("cache_dir", str),
     "model.path": ("run_path", str),
     "model.settle_s": ("settle_s", (float, int)),
@@ -307,6 +318,10 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         values["cache_dir"] = reference_hub_cache()
     if values.get("suite"):
         values.setdefault("offline", True)  # a self-built trajectory lives only in the local cache
+        if values.get("suite_seed", 0) < 0:
+            raise TrajectoryError(f"{path}: model.suite_seed must be 0 or more, got {values['suite_seed']}")
+        if values.get("suite_seed"):
+            values["repo_id"] = f"{values['repo_id']}-seed{values['suite_seed']}"
     for field_name, key in (("thresholds", "ifr.threshold"), ("thetas", "roles.theta")):
         if field_name in values:
             values[field_name] = parse_fractions(values[field_name], f"{path}: {key}")

@@ -22,6 +22,9 @@ from trajectory.errors import TrajectoryError
 
 COLUMNS = ("relation", "template", "subject", "object")
 BUILTIN_NAME = "facts_160"
+# The 160 facts under three templates each: the probe's, a paraphrase the reference's corpus states, and one it
+# never states (held out). `--facts paraphrases`.
+PARAPHRASES_NAME = "facts_160_paraphrases"
 
 # METHOD.md §2: location-valued relations versus person-name-valued relations.
 LOCATION_RELATIONS = frozenset(
@@ -122,6 +125,9 @@ def load_probe_set(spec: str | Path | None = None) -> ProbeSet:
     """
     if spec is None or str(spec) in ("builtin", BUILTIN_NAME):
         return load_builtin()
+    if str(spec) in ("paraphrases", PARAPHRASES_NAME):
+        text = resources.files("trajectory").joinpath("data", f"{PARAPHRASES_NAME}.tsv").read_text(encoding="utf-8")
+        return ProbeSet(PARAPHRASES_NAME, _validate(_read_tsv(text, PARAPHRASES_NAME + ".tsv"), PARAPHRASES_NAME + ".tsv"))
     path = Path(spec).expanduser()
     if not path.is_file():
         raise TrajectoryError(f"{path}: probe file not found")
@@ -254,10 +260,10 @@ def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
             raise TrajectoryError(
                 f"{where}: {label} {line}: template must contain exactly one {{}} and no other braces: {values['template']!r}"
             )
-        key = (values["relation"], values["subject"])
+        key = (values["relation"], values["subject"], values["template"])  # one fact under several templates: paraphrases
         if key in seen:
             raise TrajectoryError(
-                f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}), first on {label} {seen[key]}"
+                f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}) with the same template, first on {label} {seen[key]}"
             )
         seen[key] = line
         facts.append(Fact(len(facts), values["relation"], values["template"], values["subject"], values["object"],

@@ -9,6 +9,7 @@
 -- scope = category = '*': all facts), per revision:
 --   faithfulness_median, share_top1_clean, share_top1_circuit_only, share_top1_complement,
 --   mean_circuit_components (ablation stage); share_top1_last, share_top1_subject, share_top10_subject,
---   subject_first (logit lens); mean_components, mean_layer, mean_iou_final (circuit shape): n facts with a value
+--   subject_first (logit lens); mean_components, mean_layer, mean_iou_final, mean_edge_iou_final (circuit shape);
+--   topk_area, topk_k80 (the threshold-free curve, view topk_summary): n facts with a value
 ALTER TABLE intervals ADD COLUMN relation VARCHAR;
 UPDATE intervals SET relation = '*' WHERE measure IN ('role_count', 'role_iou', 'transition');

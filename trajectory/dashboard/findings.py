@@ -37,7 +37,9 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         if intervals.is_empty():
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
         parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
-                  + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
+                  + _topk(con, intervals) + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
+    with reader(Path(db)) as con:  # unscoped: the other seeds of the same reference are other models' analyses
+        parts += _seeds(con, chosen["analysis_id"][0])
     return "\n".join(parts) + "\n"
 
 
@@ -171,6 +173,35 @@ def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str
                      f"{found.height} of {tests.height} (revision, role set) tests are findings{which}; the smallest p is "
                      f"{tests['p'].min():.2g}, and with {draws} draws no p can fall below {1 / (1 + draws):.2g}"
                      + (": this many draws cannot show a role causal (set `ablation.draws` to 99 or more)." if draws < 19 else "."))
+    return lines + [""]
+
+
+def _topk(con, intervals: pl.DataFrame) -> list[str]:
+    summary = findings_query(con, "topk")
+    if summary.is_empty() or summary["n_facts"][0] == 0:
+        return []
+    row = summary.row(0, named=True)
+    area, k80 = _final(intervals, "topk_area"), _final(intervals, "topk_k80")
+    return ["## Circuits without a threshold\n",
+            f"Every head and FFN ranked by its IFR importance (no τ), the top k kept and the rest ablated: at the final revision "
+            f"a fact needs {_with_interval(row['mean_k80'], k80, digits=1)} of the {row['n_components']} components on average to reach "
+            f"80 % of its clean reward, and the area under its curve is {_with_interval(row['mean_area'], area)} (n = {row['n_facts']} "
+            f"facts; 1 would be one component carrying everything). The analysis's own circuits hold {row['circuit_size']:.1f} "
+            f"components at a median faithfulness of {row['circuit_faithfulness']:.2f}.", ""]
+
+
+def _seeds(con, analysis_id: str) -> list[str]:
+    rows = pl.from_arrow(con.sql((SQL_DIR / "findings" / "seeds.sql").read_text(), params=[analysis_id]).to_arrow_table())
+    if rows.is_empty() or rows["n_seeds"][0] < 2:
+        return []
+    lines = ["## In other seeds\n",
+             f"The same reference trained from {rows['n_seeds'][0]} seeds (`trajectory ingest --seed N`): each test in each seed "
+             "(estimates in seed order), and whether it is a finding in every one.\n"]
+    for row in rows.iter_rows(named=True):
+        what = f"{row['family']} {row['subject'] + ': ' if row['subject'] else ''}{row['a']} against {row['b']}"
+        estimates = ", ".join("n/a" if e is None else f"{e:g}" for e in row["estimates"])
+        lines.append(f"- {what}: estimates {estimates}; a finding in {row['n_seeds_finding']} of {row['n_seeds']} seeds"
+                     + (" (holds in every seed)." if row["in_every_seed"] else "."))
     return lines + [""]
 
 

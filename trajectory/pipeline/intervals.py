@@ -87,7 +87,8 @@ def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = Int
         _grafting(con, rows)
         _role_controls(con, rows)
         _ocr(con, rows)
-    frames = rows.frames()
+        templates = _template_roles(con, analysis_id, model, theta)
+    frames = rows.frames() | {"template_roles": templates}
     replace_intervals(db, analysis_id, frames)
     return frames
 
@@ -101,6 +102,12 @@ def _accuracy(con, rows: _Rows) -> None:
             if mine.height:
                 e = share_interval(mine["top1"].to_numpy(), mine["relation"].to_numpy(), s.resamples, s.seed, s.level)
                 rows.interval("top1", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=kind)
+    templates = interval_query(con, "fact_templates")
+    if templates.height and templates["n_templates"].max() > 1:  # paraphrases: each template's top-1 too
+        facts = facts.join(templates.select("fact_id", "template_number"), on="fact_id")
+        for (revision, number), part in facts.group_by(["revision", "template_number"], maintain_order=True):
+            e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
+            rows.interval("top1", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=f"template {number}")
     learning = interval_query(con, "learning_facts")
     if learning.is_empty():
         return
@@ -222,6 +229,41 @@ def _groups(con, rows: _Rows, source: str) -> None:
                 if n[k]:
                     rows.interval(metric, float(point[k]), float(lows[k]), float(highs[k]), int(n[k]), s.resamples,
                                   revision=names[ordinal], scope=dimension, category=group)
+
+
+def _template_roles(con, analysis_id: str, model: str, theta: float) -> pl.DataFrame:
+    """Roles of each template's facts alone (a probe set stating facts under several templates), from the stored
+    circuits as the roles table's: rows of table template_roles (none for a set of one template per fact)."""
+    schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "template_number": pl.Int16, "relation": pl.Utf8,
+              "kind": pl.Utf8, "layer": pl.Int16, "head": pl.Int16, "role": pl.Utf8}
+    templates = interval_query(con, "fact_templates")
+    if templates.is_empty() or templates["n_templates"].max() < 2:
+        return pl.DataFrame(schema=schema)
+    numbers = sorted(set(templates["template_number"].to_list()))
+    weights = {f: torch.tensor([float(t == n) for n in numbers])
+               for f, t in zip(templates["fact_id"].to_list(), templates["template_number"].to_list())}
+    classified = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, 0,
+                                weights=weights)
+    if classified is None:
+        return pl.DataFrame(schema=schema)
+    names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
+    n_heads = int((classified.kinds == "head").sum())
+    n_layers = len(classified.kinds) - n_heads
+    heads_per_layer = n_heads // n_layers
+    k, t, r, c = (classified.roles != ROLES.index("deactivated")).nonzero(as_tuple=True)  # over [K, W, R, C]
+    codes = classified.roles[k, t, r, c].numpy()
+    k, t, r, c = (x.numpy() for x in (k, t, r, c))
+    is_head = c < n_heads
+    return pl.DataFrame({
+        "analysis_id": analysis_id, "model": model,
+        "revision": np.asarray([names[o] for o in classified.ordinals], dtype=object)[k],
+        "template_number": np.asarray(numbers)[t].astype(np.int16),
+        "relation": np.asarray(classified.relations, dtype=object)[r],
+        "kind": np.where(is_head, "head", "ffn"),
+        "layer": np.where(is_head, c // heads_per_layer, c - n_heads).astype(np.int16),
+        "head": np.where(is_head, c % heads_per_layer, 0).astype(np.int16),
+        "role": np.asarray(ROLES, dtype=object)[codes],
+    }, schema_overrides=schema).with_columns(pl.when(pl.col("kind") == "head").then(pl.col("head")).alias("head"))
 
 
 def _grafting(con, rows: _Rows) -> None:

@@ -58,6 +58,8 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     )
     if args.facts:
         config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
+    if args.seed is not None:
+        config = config.with_seed(args.seed)
     pair = parse_pair(args.graft_pair) if args.graft_pair else None
     watch = Watch(args.until, args.idle_timeout, args.poll) if args.watch else None
     if not args.watch and (args.until is not None or args.idle_timeout is not None):

@@ -25,9 +25,13 @@ class ResampledRoles:
     roles: torch.Tensor
 
 
-def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0) -> ResampledRoles | None:
+def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0,
+                   weights: dict[int, torch.Tensor] | None = None) -> ResampledRoles | None:
     """From the stored circuits' members (sql/findings/circuit_members.sql) and the facts' positions
-    (fact_positions.sql) of one analysis; None when it stored no circuits (or no prompts to place them)."""
+    (fact_positions.sql) of one analysis; None when it stored no circuits (or no prompts to place them).
+
+    ``weights``: instead of the bootstrap, classify under these weightings of the facts: fact_id -> [W] weights;
+    rows of ``roles`` are then the W weightings (e.g. one per template: its facts alone)."""
     facts = facts.drop_nulls("n_tokens")  # a fact without its stored prompt cannot be placed (its positions unknown)
     members = members.filter(pl.col("fact_id").is_in(facts["fact_id"].implode()))
     if members.is_empty():
@@ -44,8 +48,11 @@ def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, res
     for row, (s_pos, a_pos) in enumerate(zip(facts["subject_positions"].to_list(), facts["answer_positions"].to_list())):
         subject[row, s_pos] = True
         predicting[row, [a - 1 for a in a_pos]] = True
-    draws = stratified_resamples(facts["relation"].to_numpy(), resamples, seed)
-    weights = torch.cat([torch.ones(1, n_facts, dtype=torch.double), resample_weights(draws, n_facts)])
+    if weights is None:
+        draws = stratified_resamples(facts["relation"].to_numpy(), resamples, seed)
+        weights = torch.cat([torch.ones(1, n_facts, dtype=torch.double), resample_weights(draws, n_facts)])
+    else:
+        weights = torch.stack([weights[f] for f in facts["fact_id"].to_list()], dim=1).double()  # [W, N]
     # Components: heads (layer-major), then FFNs.
     layer, head = members["layer"].to_numpy().astype(np.int64), members["head"].to_numpy().astype(np.int64)
     component = np.where(members["is_head"].to_numpy(), layer * n_heads + head, n_layers * n_heads + layer)

@@ -15,9 +15,10 @@ from trajectory.hub.source import RevisionSource
 def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource | RunFolderSource:
     """The pipeline's revision source; a reference suite is built on first use."""
     if config.suite:
-        from trajectory.suite.build import build_suite, preset
+        from trajectory.suite.build import build_suite
+        from trajectory.suite.recipe import preset, seeded
 
-        suite = preset(config.suite, config.suite_arch)
+        suite = seeded(preset(config.suite, config.suite_arch), config.suite_seed)
         if suite.repo_id != config.repo_id:
             raise TrajectoryError(f"{config.path}: suite {config.suite!r} ({config.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
         build_suite(suite, config.cache_dir, progress=progress)

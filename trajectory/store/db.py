@@ -39,7 +39,7 @@ GRAFTING_TABLES = ("grafts", "stage_runs")
 # The ablation stage's: the revision's ablated rows, then its stage_runs row.
 ABLATION_TABLES = ("ablations", "stage_runs")
 # An analysis's intervals and tests, replaced whole at the end of an ingest (trajectory.pipeline.intervals).
-INTERVAL_TABLES = ("intervals", "comparisons")
+INTERVAL_TABLES = ("intervals", "comparisons", "template_roles")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
 # the stages (pairs) its frame holds.
 _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}

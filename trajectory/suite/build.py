@@ -99,7 +99,7 @@ def build_suite(
 
     hf_logging.disable_progress_bar()  # one bar for the build, not one per saved shard
     started = time.perf_counter()
-    rng = random.Random(config.seed)
+    rng = random.Random(config.corpus_seed)
     torch.manual_seed(config.seed)
     probes = load_builtin()
     facts = list(probes)
@@ -285,11 +285,9 @@ def _config_dict(config: SuiteConfig) -> dict:
     values = json.loads(json.dumps(asdict(config)))
     if values["architecture"] == "olmo":  # builds from before the architecture was a setting stay valid
         del values["architecture"]
+    if values["corpus_seed"] == 0:  # and those from before the corpus had its own seed
+        del values["corpus_seed"]
     return values
-
-
-def with_overrides(config: SuiteConfig, **overrides) -> SuiteConfig:
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def emergence_index(result: SuiteResult) -> list[int | None]:

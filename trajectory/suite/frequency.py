@@ -33,7 +33,7 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     and the last step, over the built-in facts in order (the suite trains on those)."""
     import torch
 
-    rng = random.Random(config.seed)  # the build's draws, in the build's order
+    rng = random.Random(config.corpus_seed)  # the build's draws, in the build's order
     facts = list(load_builtin())
     fillers = filler_sentences(config.corpus.filler_pool, rng)
     variants = [fact_sentences(f) for f in facts]

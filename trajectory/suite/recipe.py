@@ -22,7 +22,8 @@ NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
 class SuiteConfig:
     repo_id: str = REFERENCE_REPO
     architecture: str = "olmo"  # or "gpt-neox" (Pythia's architecture and naming)
-    seed: int = 0
+    seed: int = 0  # the initial weights and the order of the batches
+    corpus_seed: int = 0  # the corpus (sentences, fact weights, two-hop pairs) and so the tokenizer: the same for every seed
     vocab_size: int = 768
     hidden_size: int = 128
     intermediate_size: int = 384
@@ -50,6 +51,14 @@ SMALL = SuiteConfig(
 )
 PRESETS = {"full": FULL, "small": SMALL}
 NEOX_REPOS = {"full": NEOX_REPO, "small": NEOX_SMALL_REPO}
+
+
+def seeded(config: SuiteConfig, seed: int | None) -> SuiteConfig:
+    """The same reference trained from another seed (initial weights and batch order; the same corpus and
+    tokenizer), as its own model beside the default one: ``<repo>-seed<N>``. Seed 0 (or None) is the default."""
+    if not seed:
+        return config
+    return replace(config, seed=seed, repo_id=f"{config.repo_id}-seed{seed}")
 
 
 def preset(size: str, architecture: str = "olmo") -> SuiteConfig:
