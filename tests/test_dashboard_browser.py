@@ -243,9 +243,10 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "causal.html"]
     problems = watch(browser_page)
     browser_page.goto(page_path.as_uri())
-    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 7")
     ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
-    assert ids == ["causal-faithfulness", "causal-role-effects", "causal-onset", "causal-emergence", "causal-circuit-shape"]
+    assert ids == ["causal-faithfulness", "causal-role-effects", "causal-onset", "causal-emergence", "causal-circuit-shape",
+                   "causal-topk-curve", "causal-topk"]
     traces = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.map(t => [t.name, t.y, t.visible])")
     (whole,) = [y for name, y, visible in traces if name == "all facts" and visible]
     for k, (revision, _, _) in enumerate(REVISIONS):
@@ -292,7 +293,8 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
         """() => { const gd = document.getElementById('accuracy');
                    return gd.data.map(t => ({name: t.name, fill: t.fill || null, y: t.y, hover: t.hovertemplate || ''})); }""")
     bands = [t for t in figure if t["fill"] == "toself"]
-    assert [b["name"] for b in bands] == ["all location facts: 95 % interval", "all name facts: 95 % interval"]
+    # top-1 and top-10 of each relation type
+    assert [b["name"] for b in bands] == ["all location facts: 95 % interval"] * 2 + ["all name facts: 95 % interval"] * 2
     location = stored.filter((stored["measure"] == "top1") & (stored["scope"] == "location"))
     n = len(location)
     assert bands[0]["y"][:n] == location["upper"].to_list() and bands[0]["y"][n:] == location["lower"].to_list()[::-1]

@@ -299,7 +299,7 @@ def _assert_same_store(expected_db: Path, actual_db: Path, without: str) -> None
     assert set(expected) == set(actual)
     for name, frame in expected.items():
         if name in INTERVAL_TABLES:  # summaries over all revisions: the Ray store lacks one, so they differ by design
-            assert actual[name].height, name
+            assert actual[name].height == 0 if name == "template_roles" else actual[name].height, name  # one template each
             continue
         if "revision" in frame.columns and name != "fact_frequency":
             assert without not in actual[name]["revision"].to_list(), name

@@ -89,8 +89,8 @@ def test_the_seed_views_against_a_literal_walk(tmp_path):
             assert spread[key] == (len(per_seed), pytest.approx(statistics.mean(steps)), min(steps), max(steps)), key
         assert any(len({s for _, s in v.values()}) > 1 for v in first.values())  # the seeds differ somewhere
         iou = {(r[0], r[1], r[2]): r[3:] for r in con.execute(
-            "SELECT revision, kind, role, n_seeds_defined, mean_iou, min_iou, max_iou FROM seed_role_iou").fetchall()}
-        per_analysis = con.execute("SELECT revision, kind, role, iou FROM role_iou WHERE relation = '*' AND iou IS NOT NULL").fetchall()
+            "SELECT ordinal, kind, role, n_seeds_defined, mean_iou, min_iou, max_iou FROM seed_role_iou").fetchall()}
+        per_analysis = con.execute("SELECT ordinal, kind, role, iou FROM role_iou WHERE relation = '*' AND iou IS NOT NULL").fetchall()
         grouped: dict[tuple, list[float]] = {}
         for revision, kind, role, value in per_analysis:
             grouped.setdefault((revision, kind, role), []).append(value)

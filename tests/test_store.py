@@ -104,7 +104,7 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
         con.execute("DROP TABLE ablations")  # version 7
         con.execute("DROP TABLE fact_frequency")
         con.execute("DROP TABLE intervals; DROP TABLE comparisons")  # version 9
-        con.execute("DROP TABLE routes")  # version 11
+        con.execute("DROP TABLE routes; ALTER TABLE prompts DROP COLUMN tokens; DROP TABLE template_roles")  # versions 11, 12
         con.execute("DELETE FROM schema_version WHERE version >= 5")
         for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
             con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "
@@ -137,7 +137,8 @@ def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, cap
     with writer(db) as con:
         con.execute("INSERT INTO analyses VALUES (?, 'm/facts/tau=0.01/theta=0.1/ffn=study', 'org/m', 'p1', 0.01, 0.1, 'study', "
                     "'float32', now())", [old])
-        con.execute("DROP TABLE intervals; DROP TABLE comparisons; DROP TABLE routes")  # versions 9 and 11
+        con.execute("DROP TABLE intervals; DROP TABLE comparisons; DROP TABLE routes; DROP TABLE template_roles")  # versions 9, 11, 12
+        con.execute("ALTER TABLE prompts DROP COLUMN tokens")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     with writer(db) as con:
         assert con.sql("SELECT analysis_id, name, ffn_renormalisation FROM analyses").fetchall() == [

@@ -13,7 +13,8 @@ SELECT a.analysis_id, a.name, a.model, regexp_replace(a.model, '-seed[0-9]+$', '
 FROM analyses a;
 
 -- Per seed, relation and role: the first revision where the role holds any component for the relation (its
--- emergence), as ordinal and training step; seeds share their revision names, so the steps compare.
+-- emergence), as ordinal and training step; seeds checkpoint at the same steps (their revision names differ in
+-- the tokens seen, which the batch order changes), so the steps compare.
 CREATE OR REPLACE VIEW seed_role_emergence AS
 SELECT s.base_model, s.probe_set_id, s.tau, s.theta, s.ffn_renormalisation, s.seed, s.n_seeds, r.relation, r.kind, r.role,
        min(v.ordinal) AS first_ordinal, arg_min(v.step, v.ordinal) AS first_step, arg_min(v.revision, v.ordinal) AS first_revision
@@ -32,10 +33,11 @@ SELECT base_model, probe_set_id, tau, theta, ffn_renormalisation, relation, kind
 FROM seed_role_emergence
 GROUP BY ALL;
 
--- Role-set IoU with each seed's own final revision (relations pooled), per revision: the mean over the seeds
--- and its band (least and greatest seed), with how many seeds have the set defined there.
+-- Role-set IoU with each seed's own final revision (relations pooled), per checkpoint (ordinal and step; revision:
+-- one seed's name for it): the mean over the seeds and its band (least and greatest seed), with how many seeds
+-- have the set defined there.
 CREATE OR REPLACE VIEW seed_role_iou AS
-SELECT s.base_model, s.probe_set_id, s.tau, s.theta, s.ffn_renormalisation, i.revision, i.ordinal, i.step, i.kind, i.role,
+SELECT s.base_model, s.probe_set_id, s.tau, s.theta, s.ffn_renormalisation, min(i.revision) AS revision, i.ordinal, i.step, i.kind, i.role,
        any_value(s.n_seeds) AS n_seeds, count(i.iou) AS n_seeds_defined, avg(i.iou) AS mean_iou, min(i.iou) AS min_iou,
        max(i.iou) AS max_iou
 FROM role_iou i

@@ -38,8 +38,8 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
         parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
                   + _topk(con, intervals) + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
-    with reader(Path(db)) as con:  # unscoped: the other seeds of the same reference are other models' analyses
-        parts += _seeds(con, chosen["analysis_id"][0])
+    with reader(Path(db)) as con:  # unscoped: other seeds and other probe sets are other analyses
+        parts += _paraphrases(con, chosen["analysis_id"][0]) + _seeds(con, chosen["analysis_id"][0])
     return "\n".join(parts) + "\n"
 
 
@@ -188,6 +188,25 @@ def _topk(con, intervals: pl.DataFrame) -> list[str]:
             f"80 % of its clean reward, and the area under its curve is {_with_interval(row['mean_area'], area)} (n = {row['n_facts']} "
             f"facts; 1 would be one component carrying everything). The analysis's own circuits hold {row['circuit_size']:.1f} "
             f"components at a median faithfulness of {row['circuit_faithfulness']:.2f}.", ""]
+
+
+def _paraphrases(con, analysis_id: str) -> list[str]:
+    rows = pl.from_arrow(con.sql((SQL_DIR / "findings" / "paraphrases.sql").read_text(), params=[analysis_id]).to_arrow_table())
+    if rows.is_empty():
+        return []
+    lines = ["## Under other phrasings\n",
+             f"From `{rows['name'][0]}` (the same facts under several templates; with `--facts paraphrases`, template 1 is the "
+             "probe's, 2 a paraphrase the reference's corpus states, 3 one it never states), at its final revision:\n"]
+    for row in rows.filter(pl.col("part") == "template").iter_rows(named=True):
+        interval = {"estimate": row["value"], "lower": row["lower"], "upper": row["upper"]}
+        lines.append(f"- template {row['what']}: top-1 {_cell(interval)} of {row['n']} facts.")
+    for row in rows.filter(pl.col("part") == "known").iter_rows(named=True):
+        lines.append(f"- known {row['what']}: {int(row['value'])} of {row['n']} facts.")
+    for row in rows.filter(pl.col("part") == "iou").iter_rows(named=True):
+        lines.append(f"- circuit IoU across a fact's templates ({row['what']}): {row['value']:.2f} on average (n = {row['n']} facts).")
+    for row in rows.filter(pl.col("part") == "roles").iter_rows(named=True):
+        lines.append(f"- {row['what']} memberships holding under every template: {int(row['value'])} of {row['n']}.")
+    return lines + [""]
 
 
 def _seeds(con, analysis_id: str) -> list[str]:

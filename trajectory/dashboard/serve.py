@@ -38,16 +38,17 @@ class _Pages:
 
 
 def _stored_analyses(db: Path) -> dict[str, dict]:
-    """analysis_id -> what tracing your own prompt needs: τ, FFN renormalisation, dtype, revisions, pipeline."""
+    """analysis_id -> what tracing your own prompt needs: model, τ, FFN renormalisation, dtype, revisions, pipeline."""
     from trajectory.store.db import reader
 
     with reader(db) as con:
         rows = con.sql("""
-            SELECT a.analysis_id, a.tau, a.ffn_renormalisation, a.dtype,
+            SELECT a.analysis_id, a.model, a.tau, a.ffn_renormalisation, a.dtype,
                    (SELECT list(v.revision ORDER BY v.ordinal) FROM revisions v WHERE v.analysis_id = a.analysis_id) AS revisions,
                    (SELECT arg_max(r.pipeline, r.started_at) FROM runs r WHERE r.analysis_id = a.analysis_id) AS pipeline
             FROM analyses a""").fetchall()
-    return {r[0]: {"tau": r[1], "ffn_renormalisation": r[2], "dtype": r[3], "revisions": r[4] or [], "pipeline": r[5]} for r in rows}
+    return {r[0]: {"model": r[1], "tau": r[2], "ffn_renormalisation": r[3], "dtype": r[4], "revisions": r[5] or [], "pipeline": r[6]}
+            for r in rows}
 
 
 def route_answer(db: Path, path: str) -> tuple[int, dict | str]:

@@ -138,14 +138,14 @@ def accuracy_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     for (is_mean, relation_type, relation), part in parts.items():
         style = RELATION_TYPE_STYLE.get(relation_type, RELATION_TYPE_STYLE["other"])
         name = f"all {relation_type} facts" if is_mean else relation_label(relation)
-        with_band = is_mean and banded(part, "top1_lower")
         for col, (metric, metric_title) in enumerate(metrics.items(), start=1):
-            if with_band and metric == "top1":  # the stored 95 % interval as a band under the line
-                band = band_frame(part, "top1_lower", "top1_upper")
+            with_band = is_mean and banded(part, f"{metric}_lower")
+            if with_band:  # the stored 95 % interval as a band under the line
+                band = band_frame(part, f"{metric}_lower", f"{metric}_upper")
                 fig.add_trace(band_trace(band, style["color"], name, relation), row=1, col=col)
                 traced.append(band)
-            interval = " [%{customdata[2]:.0%}, %{customdata[3]:.0%}]" if with_band and metric == "top1" else ""
-            columns = ["revision", "n_facts"] + (["top1_lower", "top1_upper"] if with_band and metric == "top1" else [])
+            interval = " [%{customdata[2]:.0%}, %{customdata[3]:.0%}]" if with_band else ""
+            columns = ["revision", "n_facts"] + ([f"{metric}_lower", f"{metric}_upper"] if with_band else [])
             fig.add_trace(go.Scatter(
                 x=series(part, "x_step"), y=series(part, metric), customdata=part.select(columns).rows(),
                 name=name, legendgroup=relation, showlegend=col == 1, mode="lines",

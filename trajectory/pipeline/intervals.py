@@ -99,9 +99,10 @@ def _accuracy(con, rows: _Rows) -> None:
     for (revision,), part in facts.group_by("revision", maintain_order=True):
         for kind in ("*", "location", "name"):
             mine = part if kind == "*" else part.filter(pl.col("relation_type") == kind)
-            if mine.height:
-                e = share_interval(mine["top1"].to_numpy(), mine["relation"].to_numpy(), s.resamples, s.seed, s.level)
-                rows.interval("top1", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=kind)
+            for measure in ("top1", "top10"):
+                if mine.height:
+                    e = share_interval(mine[measure].to_numpy(), mine["relation"].to_numpy(), s.resamples, s.seed, s.level)
+                    rows.interval(measure, e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=kind)
     templates = interval_query(con, "fact_templates")
     if templates.height and templates["n_templates"].max() > 1:  # paraphrases: each template's top-1 too
         facts = facts.join(templates.select("fact_id", "template_number"), on="fact_id")

@@ -4,6 +4,7 @@ time; a length limit; every failure one line for the page."""
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ class PromptTracer:
         if not row.get("pipeline"):
             raise TrajectoryError("this analysis has no recorded pipeline to load its model from")
         config = load_pipeline(row["pipeline"])
+        seed = re.fullmatch(re.escape(config.repo_id) + r"-seed(\d+)", row["model"])
+        if seed and config.suite:  # another seed of the pipeline's reference: that model, not the default one
+            config = config.with_seed(int(seed.group(1)))
+        if config.repo_id != row["model"]:
+            raise TrajectoryError(f"pipeline {row['pipeline']!r} now reads {config.repo_id}, not this analysis's {row['model']}")
         self.loaded = None  # free the previous model before loading the next
         model, tokenizer = cache_source(config).load(revision, dtype=row["dtype"], device="cpu")
         self.loaded = _Loaded(key, model, tokenizer)
