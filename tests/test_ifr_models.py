@@ -97,18 +97,25 @@ def literal_reference(model, ids, mask, tau, ffn_renormalisation="per_position")
                     pf, pr = float(ffn[l, i]), float(res_f[l, i])
                     pf, pr = (pf if pf > tau else 0.0), (pr if pr > tau else 0.0)
                     ffn[l, i], res_f[l, i] = pf / (pf + pr), pr / (pf + pr)
-        graph = nx.DiGraph()
-        for l in range(L):
-            for i in range(n):
-                for j in range(i + 1):
-                    w = float(attn[l, i, j].sum()) + (float(res_a[l, i]) if i == j else 0.0)
-                    graph.add_edge(("X", j) if l == 0 else ("I", l - 1, j), ("A", l, i), weight=w, layer=l, i=i, j=j)
-                graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
-                graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
-                graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
+        graph = literal_graph(attn, res_a, ffn, res_f)
         heads, ffns = search_circuits(graph, attn, tau)
         results.append((attn, res_a, ffn, res_f, heads, ffns))
     return results
+
+
+def literal_graph(attn, res_a, ffn, res_f) -> nx.DiGraph:
+    """METHOD.md §3's graph of one prompt, edge by edge: X/I_{l−1,j} → A_{l,i} (Σ_h c_attn, + c_res when j = i),
+    A_{l,i} → M_{l,i} → I_{l,i} (c_ffn), A_{l,i} → I_{l,i} (the FFN's residual)."""
+    graph = nx.DiGraph()
+    for l in range(attn.shape[0]):
+        for i in range(attn.shape[1]):
+            for j in range(i + 1):
+                w = float(attn[l, i, j].sum()) + (float(res_a[l, i]) if i == j else 0.0)
+                graph.add_edge(("X", j) if l == 0 else ("I", l - 1, j), ("A", l, i), weight=w, layer=l, i=i, j=j)
+            graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
+            graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
+            graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
+    return graph
 
 
 def search_circuits(graph: nx.DiGraph, attn: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,17 +265,7 @@ def test_route_edges_equal_a_literal_graph_walk():
     routes = result.routes
     total = 0
     for b, (attn, res_a, ffn, res_f, _, _) in enumerate(literal_reference(model, ids, mask, TAU)):
-        n = attn.shape[1]
-        graph = nx.DiGraph()
-        for l in range(attn.shape[0]):
-            for i in range(n):
-                for j in range(i + 1):
-                    w = float(attn[l, i, j].sum()) + (float(res_a[l, i]) if i == j else 0.0)
-                    graph.add_edge(("X", j) if l == 0 else ("I", l - 1, j), ("A", l, i), weight=w, layer=l, i=i, j=j)
-                graph.add_edge(("A", l, i), ("M", l, i), weight=float(ffn[l, i]))
-                graph.add_edge(("M", l, i), ("I", l, i), weight=float(ffn[l, i]))
-                graph.add_edge(("A", l, i), ("I", l, i), weight=float(res_f[l, i]))
-        want = literal_routes(graph, attn, TAU, int(roots[b]))
+        want = literal_routes(literal_graph(attn, res_a, ffn, res_f), attn, TAU, int(roots[b]))
         mine = (routes.prompt == b).nonzero().flatten()
         got = {}
         for e in mine.tolist():

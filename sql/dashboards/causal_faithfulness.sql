@@ -1,7 +1,7 @@
 -- Faithfulness over revisions (view faithfulness_over_revisions), by relation and by frequency bucket
 -- ('*': all facts, in both groupings): dimension, grp, the metrics, and the step axis.
--- <measure>_lower, <measure>_upper, <measure>_n: the stored interval of each measure (a bootstrap over the group's
--- facts) and the facts it rests on.
+-- <measure>_lower, <measure>_upper, <measure>_n: the stored interval of each measure (view group_bands: a bootstrap
+-- over the group's facts) and the facts it rests on.
 WITH shown AS (
     SELECT d.dimension, CASE WHEN d.dimension = 'relation' THEN f.relation ELSE f.bucket END AS grp, f.revision, a.ordinal,
            a.x_step, a.x_tokens, f.n_facts, f.n_measured, f.faithfulness_median, f.share_top1_clean, f.share_top1_circuit_only,
@@ -11,14 +11,9 @@ WITH shown AS (
     JOIN (VALUES ('relation'), ('bucket')) d(dimension)
       ON (d.dimension = 'relation' AND f.bucket = '*') OR (d.dimension = 'bucket' AND f.relation = '*')
     WHERE f.analysis_id = $analysis
-), bands AS (
-    PIVOT (SELECT revision, scope, category, measure, lower, upper, n FROM intervals
-           WHERE analysis_id = $analysis AND measure IN ('faithfulness_median', 'share_top1_clean', 'share_top1_circuit_only', 'share_top1_complement', 'mean_circuit_components'))
-    ON measure IN ('faithfulness_median', 'share_top1_clean', 'share_top1_circuit_only', 'share_top1_complement', 'mean_circuit_components') USING first(lower) AS lower, first(upper) AS upper, first(n) AS n
-    GROUP BY revision, scope, category
 )
-SELECT s.*, b.* EXCLUDE (revision, scope, category)
+SELECT s.*, b.* EXCLUDE (analysis_id, revision, scope, category)
 FROM shown s
-LEFT JOIN bands b ON b.revision = s.revision AND b.scope = CASE WHEN s.grp = '*' THEN '*' ELSE s.dimension END
-     AND b.category = s.grp
+LEFT JOIN group_bands b ON b.analysis_id = $analysis AND b.revision = s.revision
+     AND b.scope = CASE WHEN s.grp = '*' THEN '*' ELSE s.dimension END AND b.category = s.grp
 ORDER BY s.dimension DESC, s.grp, s.ordinal;
