@@ -224,9 +224,14 @@ def _seeds(con, analysis_id: str) -> list[str]:
     return lines + [""]
 
 
+def _pooled_grafts(intervals: pl.DataFrame) -> pl.DataFrame:
+    """Each graft's share of the learnings it recovers, pooled over every pair, relation type and band."""
+    return intervals.filter(pl.col("measure") == "graft_recovery", pl.col("revision").is_null(), pl.col("scope") == "*",
+                            pl.col("to_category") == "all")
+
+
 def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
-    grafts = intervals.filter(pl.col("measure") == "graft_recovery", pl.col("revision").is_null(), pl.col("scope") == "*",
-                              pl.col("to_category") == "all")
+    grafts = _pooled_grafts(intervals)
     if grafts.is_empty():
         return []
     pairs = findings_query(con, "grafting")["n_pairs"].max()
@@ -319,8 +324,7 @@ def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
         lines.setdefault("causal", []).append(
             f"role sets shown causal: {int(tests['finding'].sum())} of {tests.height} tests against {draws} random draws each "
             f"(no p below {1 / (1 + draws):.2g} is possible)")
-    pooled = intervals.filter(pl.col("measure") == "graft_recovery", pl.col("revision").is_null(), pl.col("scope") == "*",
-                              pl.col("to_category") == "all")
+    pooled = _pooled_grafts(intervals)
     for config in ("LT", "FE"):
         row = _where(pooled, category=config)
         if row:

@@ -161,12 +161,11 @@ def _roles(con, rows: _Rows, theta: float) -> None:
                     record("role_count", per_relation[:, r], int(members.sum()), relation=relation, **keys)
                 if role == "deactivated":
                     continue
-                record("role_iou", set_iou(here, there, code).numpy(), int(((here[0] == code) | (there[0] == code)).sum()),
-                       relation="*", **keys)
+                held = (here[0] == code) | (there[0] == code)  # [R, C']: the members at either revision
+                record("role_iou", set_iou(here, there, code).numpy(), int(held.sum()), relation="*", **keys)
+                per_relation_iou = set_iou(here, there, code, per_relation=True).numpy()  # [B + 1, R]
                 for r, relation in enumerate(resampled.relations):
-                    mine, final_mine = here[:, r:r + 1], there[:, r:r + 1]
-                    record("role_iou", set_iou(mine, final_mine, code).numpy(),
-                           int(((mine[0] == code) | (final_mine[0] == code)).sum()), relation=relation, **keys)
+                    record("role_iou", per_relation_iou[:, r], int(held[r].sum()), relation=relation, **keys)
         # Markov transitions, relations pooled: per consecutive pair and over all pairs; counts per resample
         # (one pair at a time, so that memory stays one revision's), then p.
         pooled = torch.zeros(resampled.roles.shape[1], len(ROLES) ** 2, dtype=torch.double)

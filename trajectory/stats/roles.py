@@ -71,9 +71,11 @@ def resampled_roles(facts: FactActivity, weights: torch.Tensor, relation_of: tor
     return roles
 
 
-def set_iou(roles: torch.Tensor, final: torch.Tensor, role: int) -> torch.Tensor:
+def set_iou(roles: torch.Tensor, final: torch.Tensor, role: int, per_relation: bool = False) -> torch.Tensor:
     """IoU of the members (relation, component) holding ``role`` at a revision and at the final revision, per
-    resample: roles, final [B, R, C] -> [B] (NaN where both sets are empty)."""
+    resample: roles, final [B, R, C] -> [B] (relations pooled) or [B, R] (``per_relation``); NaN where both sets
+    are empty."""
     here, there = roles == role, final == role
-    union = (here | there).sum((1, 2)).double()
-    return torch.where(union > 0, (here & there).sum((1, 2)).double() / union.clamp(min=1), torch.tensor(float("nan"), dtype=torch.double))
+    over = (2,) if per_relation else (1, 2)
+    union = (here | there).sum(over).double()
+    return torch.where(union > 0, (here & there).sum(over).double() / union.clamp(min=1), torch.tensor(float("nan"), dtype=torch.double))
