@@ -1,6 +1,6 @@
 -- One row per analysis the reader is scoped to: its settings, revisions, the latest run, final accuracy.
 WITH final AS (
-    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+    SELECT analysis_id, revision FROM final_revisions
 ), latest_run AS (
     SELECT analysis_id, arg_max(pipeline, started_at) AS pipeline, arg_max(device, started_at) AS device
     FROM runs GROUP BY analysis_id

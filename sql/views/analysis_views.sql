@@ -16,3 +16,7 @@ LEFT JOIN probe_sets p USING (probe_set_id)
 LEFT JOIN revisions v USING (analysis_id)
 GROUP BY ALL
 ORDER BY a.created_at, a.name;
+
+-- Each analysis's final revision (the last by ordinal): what IoU "with the final revision" compares with.
+CREATE OR REPLACE VIEW final_revisions AS
+SELECT analysis_id, arg_max(revision, ordinal) AS revision, max(ordinal) AS ordinal FROM revisions GROUP BY analysis_id;

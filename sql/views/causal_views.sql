@@ -144,7 +144,7 @@ WITH edges AS (
 ), sizes AS (
     SELECT analysis_id, revision, fact_id, count(*) AS n_edges FROM edges GROUP BY ALL
 ), final AS (
-    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+    SELECT analysis_id, revision FROM final_revisions
 ), shared AS (
     SELECT e.analysis_id, e.revision, e.fact_id, count(*) AS n_shared
     FROM edges e
@@ -173,7 +173,7 @@ WITH nodes AS (
            count(*) FILTER (WHERE kind = 'ffn') AS n_ffns, avg(layer) AS mean_layer
     FROM nodes GROUP BY ALL
 ), final AS (
-    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+    SELECT analysis_id, revision FROM final_revisions
 ), shared AS (
     SELECT n.analysis_id, n.revision, n.fact_id, count(*) AS n_shared
     FROM nodes n

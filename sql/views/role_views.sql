@@ -40,7 +40,7 @@ GROUP BY ALL;
 -- IoU of each role set with the same set at the analysis's final revision; NULL when both are empty.
 CREATE OR REPLACE VIEW role_iou AS
 WITH final AS (
-    SELECT analysis_id, arg_max(revision, ordinal) AS revision FROM revisions GROUP BY analysis_id
+    SELECT analysis_id, revision FROM final_revisions
 ), sizes AS (
     SELECT analysis_id, model, revision, step, tokens, ordinal, relation, kind, role, n AS n_here FROM role_counts
 ), final_sizes AS (
