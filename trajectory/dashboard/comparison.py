@@ -8,8 +8,8 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, kinds_in, relation_menu, relations_in, series,
-    x_axis_menu,
+    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, kinds_in, relation_menu, relations_in, restyle_drawn,
+    series, x_axis_menu,
 )
 from trajectory.dashboard.style import ALL_RELATIONS, KIND_TITLES, ROLE_COLOURS
 from trajectory.roles.scores import ROLES
@@ -76,13 +76,7 @@ def _compare_lines(frame: pl.DataFrame, column: str, value_format: str, band: tu
                           f"(n = %{{customdata[3]}} members)<extra></extra>",
         ), row=1, col=col)
 
-    def restyle(relation: str) -> dict:
-        traces = drawn(relation)
-        return {"x": [series(f, "x_step") for _, f in traces],
-                "y": [series(f, "band" if what == "band" else column) for what, f in traces],
-                "customdata": [None if what == "band" else f.select("revision", low, high, "n").rows() for what, f in traces]}
-
-    menus = [relation_menu(relations, restyle)]
+    menus = [relation_menu(relations, lambda r: restyle_drawn(drawn(r), column, lambda f: f.select("revision", low, high, "n").rows()))]
     x_menu = x_axis_menu([f for _, f in drawn(ALL_RELATIONS)], len(kinds), x=0.32)
     if x_menu:
         menus.append(x_menu)

@@ -117,3 +117,11 @@ def band_trace(band: pl.DataFrame, colour: str, name: str, legendgroup: str, vis
     return go.Scatter(x=series(band, "x_step"), y=series(band, "band"), fill="toself", mode="lines", line={"width": 0},
                       fillcolor=with_alpha(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=legendgroup,
                       name=f"{name}: 95 % interval", visible=visible)
+
+
+def restyle_drawn(traces: list[tuple[str, pl.DataFrame]], value: str, custom: Callable[[pl.DataFrame], list]) -> dict:
+    """The restyle dict of a figure drawn as (``band`` | ``line``, frame) traces: x and y of each (a band's outline
+    from :func:`band_frame`, a line's ``value``), and each line's hover data ``custom(frame)``."""
+    return {"x": [series(f, "x_step") for _, f in traces],
+            "y": [series(f, "band" if what == "band" else value) for what, f in traces],
+            "customdata": [None if what == "band" else custom(f) for what, f in traces]}

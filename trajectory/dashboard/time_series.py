@@ -15,8 +15,8 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, kinds_in, relation_menu, relations_in, series,
-    x_axis_menu,
+    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, kinds_in, relation_menu, relations_in, restyle_drawn,
+    series, x_axis_menu,
 )
 from trajectory.dashboard.style import (
     ALL_RELATIONS, KIND_TITLES, RELATION_TYPE_STYLE, ROLE_COLOURS, relation_label,
@@ -67,19 +67,13 @@ def _role_lines(frame: pl.DataFrame, roles: list[str], value: str, detail: list[
             hovertemplate=("<b>%{customdata[0]}</b><br>" if role == roles[0] else "") + f"{role}: {text}<extra></extra>",
         ), row=1, col=col)
 
-    def restyle(relation: str) -> dict:
-        traces = drawn(relation)
-        return {"x": [series(f, "x_step") for _, f in traces],
-                "y": [series(f, "band" if what == "band" else value) for what, f in traces],
-                "customdata": [None if what == "band" else f.select(columns).rows() for what, f in traces]}
-
     for col, kind in enumerate(kinds, start=1):
         said = note(kind, {role: parts[(ALL_RELATIONS, kind, role)] for role in roles})
         if said:
             axis = "" if col == 1 else str(col)
             fig.add_annotation(text=said, xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=0.5, showarrow=False,
                                font={"size": 12, "color": "#444"}, bgcolor="rgba(255,255,255,0.85)")
-    menus = [relation_menu(relations, restyle)]
+    menus = [relation_menu(relations, lambda r: restyle_drawn(drawn(r), value, lambda f: f.select(columns).rows()))]
     x_menu = x_axis_menu([f for _, f in drawn(ALL_RELATIONS)], len(kinds), x=0.32)
     if x_menu:
         menus.append(x_menu)

@@ -134,11 +134,11 @@ def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes, tokens: 
                          "answer_positions": pl.List(pl.Int32), "tokens": pl.List(pl.Utf8)})
 
 
-def token_texts(tokenizer, encoded: EncodedProbes) -> list[list[str]]:
-    """Each prompt's tokens as text, each decoded alone (one batch call), up to its length."""
-    flat = tokenizer.batch_decode(encoded.input_ids.reshape(-1, 1))
-    width = encoded.input_ids.shape[1]
-    return [flat[row * width: row * width + int(n)] for row, n in enumerate(encoded.lengths.tolist())]
+def token_texts(tokenizer, input_ids: torch.Tensor, lengths: list[int]) -> list[list[str]]:
+    """Each prompt's tokens as text, each decoded alone (one batch call), up to its length: input_ids [B, T]."""
+    flat = tokenizer.batch_decode(input_ids.reshape(-1, 1))
+    width = input_ids.shape[1]
+    return [flat[row * width: row * width + int(n)] for row, n in enumerate(lengths)]
 
 
 def lens_frame(analysis_id: str, model: str, revision: str, encoded: EncodedProbes, lens: AnswerLens) -> pl.DataFrame:

@@ -83,11 +83,14 @@ def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = Int
         _accuracy(con, rows)
         for source in GROUP_SOURCES:
             _groups(con, rows, source)
-        _roles(con, rows, theta)
+        # The stored circuits, read once: the roles under resampling and per template both re-classify them.
+        circuits = interval_query(con, "circuit_members"), interval_query(con, "fact_positions")
+        names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
+        _roles(rows, theta, *circuits, names)
         _grafting(con, rows)
         _role_controls(con, rows)
         _ocr(con, rows)
-        templates = _template_roles(con, analysis_id, model, theta)
+        templates = _template_roles(con, analysis_id, model, theta, *circuits, names)
     frames = rows.frames() | {"template_roles": templates}
     replace_intervals(db, analysis_id, frames)
     return frames
@@ -135,12 +138,11 @@ def _accuracy(con, rows: _Rows) -> None:
                             n_b=order.n_b, finding=order.p < FINDING)
 
 
-def _roles(con, rows: _Rows, theta: float) -> None:
+def _roles(rows: _Rows, theta: float, members: pl.DataFrame, positions: pl.DataFrame, names: dict[int, str]) -> None:
     s = rows.settings
-    resampled = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, s.role_resamples, s.seed)
+    resampled = resample_roles(members, positions, theta, s.role_resamples, s.seed)
     if resampled is None:
         return
-    names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
     final = resampled.roles[-1]
 
     def record(measure: str, values: np.ndarray, n: int, **keys) -> None:  # values [B + 1]: as stored, then resamples
@@ -231,7 +233,8 @@ def _groups(con, rows: _Rows, source: str) -> None:
                                   revision=names[ordinal], scope=dimension, category=group)
 
 
-def _template_roles(con, analysis_id: str, model: str, theta: float) -> pl.DataFrame:
+def _template_roles(con, analysis_id: str, model: str, theta: float, members: pl.DataFrame, positions: pl.DataFrame,
+                    names: dict[int, str]) -> pl.DataFrame:
     """Roles of each template's facts alone (a probe set stating facts under several templates), from the stored
     circuits as the roles table's: rows of table template_roles (none for a set of one template per fact)."""
     schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "template_number": pl.Int16, "relation": pl.Utf8,
@@ -242,26 +245,18 @@ def _template_roles(con, analysis_id: str, model: str, theta: float) -> pl.DataF
     numbers = sorted(set(templates["template_number"].to_list()))
     weights = {f: torch.tensor([float(t == n) for n in numbers])
                for f, t in zip(templates["fact_id"].to_list(), templates["template_number"].to_list())}
-    classified = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, 0,
-                                weights=weights)
+    classified = resample_roles(members, positions, theta, 0, weights=weights)
     if classified is None:
         return pl.DataFrame(schema=schema)
-    names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
-    n_heads = int((classified.kinds == "head").sum())
-    n_layers = len(classified.kinds) - n_heads
-    heads_per_layer = n_heads // n_layers
     k, t, r, c = (classified.roles != ROLES.index("deactivated")).nonzero(as_tuple=True)  # over [K, W, R, C]
     codes = classified.roles[k, t, r, c].numpy()
     k, t, r, c = (x.numpy() for x in (k, t, r, c))
-    is_head = c < n_heads
     return pl.DataFrame({
         "analysis_id": analysis_id, "model": model,
         "revision": np.asarray([names[o] for o in classified.ordinals], dtype=object)[k],
         "template_number": np.asarray(numbers)[t].astype(np.int16),
         "relation": np.asarray(classified.relations, dtype=object)[r],
-        "kind": np.where(is_head, "head", "ffn"),
-        "layer": np.where(is_head, c // heads_per_layer, c - n_heads).astype(np.int16),
-        "head": np.where(is_head, c % heads_per_layer, 0).astype(np.int16),
+        "kind": classified.kinds[c], "layer": classified.layers[c].astype(np.int16), "head": classified.heads[c].astype(np.int16),
         "role": np.asarray(ROLES, dtype=object)[codes],
     }, schema_overrides=schema).with_columns(pl.when(pl.col("kind") == "head").then(pl.col("head")).alias("head"))
 

@@ -17,11 +17,14 @@ from trajectory.stats.roles import fact_activity, resample_weights, resampled_ro
 @dataclass
 class ResampledRoles:
     """roles [K, B + 1, R, C] int8 over the analysis's K revisions; row 0 of the second axis is the probe set
-    as stored (every fact once), rows 1.. the B resamples. kinds [C]: 'head' or 'ffn'."""
+    as stored (every fact once), rows 1.. the B resamples. kinds, layers, heads [C]: each component's kind
+    ('head' or 'ffn'), layer and head (-1 for an FFN); heads come first, layer-major, then the FFNs."""
 
     ordinals: list[int]
     relations: list[str]
     kinds: np.ndarray
+    layers: np.ndarray
+    heads: np.ndarray
     roles: torch.Tensor
 
 
@@ -68,4 +71,6 @@ def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, res
         activity[fact_rows[here], members["root"].to_numpy()[here].astype(np.int64), component[here]] = True
         roles.append(resampled_roles(fact_activity(activity, valid, subject, predicting), weights, relation_of, len(relations), theta))
     kinds = np.array(["head"] * (n_layers * n_heads) + ["ffn"] * n_layers)
-    return ResampledRoles(ordinals, relations, kinds, torch.stack(roles))
+    layers = np.concatenate([np.repeat(np.arange(n_layers), n_heads), np.arange(n_layers)])
+    heads = np.concatenate([np.tile(np.arange(n_heads), n_layers), np.full(n_layers, -1)])
+    return ResampledRoles(ordinals, relations, kinds, layers, heads, torch.stack(roles))

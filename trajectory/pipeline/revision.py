@@ -162,7 +162,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
             "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
             "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
         }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
-    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded)),
+    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded.input_ids, encoded.lengths.tolist())),
               "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
     return StageWrite("ifr", revision.name, frames, shared, REVISION_TABLES, _summary_line(summaries, seconds))
 

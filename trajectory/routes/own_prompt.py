@@ -57,7 +57,7 @@ class PromptTracer:
         """The route graph of ``prompt``'s last token and the model's top next tokens, in the routes page's form."""
         from trajectory.dashboard.routes_page import encode_edges
         from trajectory.ifr import trace
-        from trajectory.pipeline.frames import route_frame
+        from trajectory.pipeline.frames import route_frame, token_texts
 
         if analysis_id not in self.analyses:
             raise TrajectoryError(f"unknown analysis {analysis_id!r}")
@@ -84,6 +84,6 @@ class PromptTracer:
             self.lock.release()
         root = ids.shape[1] - 1
         edges = route_frame(result.routes, np.zeros(1, dtype=np.int32), np.array([root]))
-        tokens = loaded.tokenizer.batch_decode(ids.reshape(-1, 1))
+        (tokens,) = token_texts(loaded.tokenizer, ids, [ids.shape[1]])
         return {"tokens": tokens, "root": root, "edges": encode_edges(edges),
                 "top": [[loaded.tokenizer.decode([int(i)]), float(p)] for p, i in zip(top.values, top.indices)]}
