@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the extractive-structures stage (default: the pipeline's extractive.enabled)")
     ingest.add_argument("--ablation", default=None, action=argparse.BooleanOptionalAction,
                         help="run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)")
+    ingest.add_argument("--effects", default=None, action=argparse.BooleanOptionalAction,
+                        help="run the component-effects stage: every head and FFN ablated alone on every fact, the causal ground "
+                        "truth for circuits and roles (default: the pipeline's effects.enabled)")
     ingest.add_argument("--grafting", default=None, action=argparse.BooleanOptionalAction,
                         help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
     ingest.add_argument("--graft-pair", default=None, metavar="A,B",

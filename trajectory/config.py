@@ -94,6 +94,13 @@ class PipelineConfig:
     ablation_seed: int = 0
     ablation_batch_size: int = 256  # (configuration, prompt) rows per forward pass
     ablation_topk: bool = True  # the threshold-free top-k faithfulness curve of every fact
+    # The component-effects stage (METHOD.md §9, trajectory.effects): causal ground truth for circuits and roles.
+    effects: bool = False
+    effects_method: str = "both"  # exhaustive | atp | both
+    effects_mode: str = "mean"  # mean | zero, as the ablation stage's
+    effects_kappa: float = 0.1  # causal circuit: components costing >= kappa of a fact's clean-minus-none gap
+    effects_batch_size: int = 256  # (configuration, prompt) rows per forward pass
+    effects_every: int = 1  # on every this-many-th selected revision (and always the first and the last)
     # Intervals and tests (trajectory.pipeline.intervals), computed at the end of every ingest that stored something.
     interval_resamples: int = 2000
     interval_role_resamples: int = 2000
@@ -132,6 +139,8 @@ class PipelineConfig:
             raise TrajectoryError(f"{where}: revisions.select is empty; use 'all', names, or a step range like 5000:200000:5000")
         if not 0 < self.interval_level < 1:
             raise TrajectoryError(f"{where}: intervals.level must be in (0, 1), got {self.interval_level}")
+        if not 0 < self.effects_kappa <= 1:
+            raise TrajectoryError(f"{where}: effects.kappa must be in (0, 1], got {self.effects_kappa!r}")
         if self.frequency_low > self.frequency_high:
             raise TrajectoryError(f"{where}: frequency.low ({self.frequency_low}) must not exceed frequency.high ({self.frequency_high})")
 
@@ -181,7 +190,8 @@ class PipelineConfig:
         """The ingest's stages, in the order they run on a revision (ablation on the IFR stage's model and
         rows; grafting before the extractive stage, whose float32 copies would otherwise replace the loaded
         pair of another dtype)."""
-        return ("ifr",) + ("ablation",) * self.ablation + ("grafting",) * self.grafting + ("extractive",) * self.extractive
+        return (("ifr",) + ("ablation",) * self.ablation + ("effects",) * self.effects + ("grafting",) * self.grafting
+                + ("extractive",) * self.extractive)
 
 
 # TOML table.key -> dataclass field, with the expected type.
@@ -227,6 +237,12 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ablation.seed": ("ablation_seed", int),
     "ablation.batch_size": ("ablation_batch_size", int),
     "ablation.topk": ("ablation_topk", bool),
+    "effects.enabled": ("effects", bool),
+    "effects.method": ("effects_method", str),
+    "effects.mode": ("effects_mode", str),
+    "effects.kappa": ("effects_kappa", (float, int)),
+    "effects.batch_size": ("effects_batch_size", int),
+    "effects.every": ("effects_every", int),
     "intervals.resamples": ("interval_resamples", int),
     "intervals.role_resamples": ("interval_role_resamples", int),
     "intervals.level": ("interval_level", float),
@@ -250,11 +266,14 @@ _CHOICES = {
     "extractive.finetune.optimizer": ("finetune_optimizer", ("adam", "sgd")),
     "extractive.finetune.train": ("finetune_train", ("attention_mlp", "early", "late")),
     "ablation.mode": ("ablation_mode", ("mean", "zero")),
+    "effects.method": ("effects_method", ("exhaustive", "atp", "both")),
+    "effects.mode": ("effects_mode", ("mean", "zero")),
 }
 _POSITIVE = {"ifr.memory_gb": "memory_gb", "model.settle_s": "settle_s", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
              "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size",
              "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size",
+             "effects.kappa": "effects_kappa", "effects.batch_size": "effects_batch_size", "effects.every": "effects_every",
              "intervals.resamples": "interval_resamples", "intervals.role_resamples": "interval_role_resamples"}
 
 

@@ -41,13 +41,13 @@ from trajectory.store.db import check_store, finished_revisions, ingest_lock, re
 from trajectory.store.query import run_sql
 
 log = logging.getLogger(__name__)
-STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "grafting": "weight grafting", "extractive": "extractive structures"}
+STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "effects": "component effects", "grafting": "weight grafting", "extractive": "extractive structures"}
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides(
         device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
-        grafting=args.grafting, ablation=args.ablation, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
+        grafting=args.grafting, ablation=args.ablation, effects=args.effects, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
         thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
         ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation", DEPRECATED_FFN_NAMES)
         if args.ffn_renormalisation else None,
@@ -121,6 +121,12 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
         executor = config.ray_settings() if config.executor == "ray" else None
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
+
+
+def effects_on(ordinal: int, n_revisions: int, every: int) -> bool:
+    """Whether the component-effects stage runs on the revision at ``ordinal`` of the model's ``n_revisions``:
+    every ``every``-th from the first, and the last (the final revision every IoU is taken against)."""
+    return ordinal % every == 0 or ordinal == n_revisions - 1
 
 
 def _store_frequency(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
@@ -201,7 +207,9 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     done = {stage: {a: set() for a in ids} if force else finished_revisions(db, ids, stage) for stage in stages}
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
     jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
-                        {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]) for stage in stages})
+                        {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]
+                                      and (stage != "effects" or effects_on(all_names.index(r.name), len(all_names), config.effects_every)))
+                         for stage in stages})
             for r in chosen]
     if hold_last_pairs and jobs:
         last = jobs[-1]

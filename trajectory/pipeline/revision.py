@@ -1,6 +1,6 @@
 """One revision's work, wherever it runs (in the ingest's process, or as a Ray task): load → trace all
 prompts once → for every analysis that lacks it: accuracy, role scores and roles (the IFR stage) → the
-later stages (ablation, grafting, extractive). Each stage is returned as a :class:`StageWrite` for the
+later stages (ablation, effects, grafting, extractive). Each stage is returned as a :class:`StageWrite` for the
 caller to write in its own transaction; nothing here opens the store.
 """
 
@@ -30,7 +30,7 @@ from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, context_length, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames, token_texts
 from trajectory.pipeline.stages import (AblationInputs, StageWrite, ablation_inputs, ablation_revision, computed_ablation_inputs,
-                                        extractive_revision, grafting_revision)
+                                        effects_revision, extractive_revision, grafting_revision)
 from trajectory.prompts import beyond_context, encode_probe_set
 from trajectory.store.analyses import Analysis
 from trajectory.store.db import REVISION_TABLES
@@ -111,6 +111,8 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
     if job.needed.get("ablation"):
         inputs = {**job.stored_ablation_inputs, **(computed_ablation_inputs(ifr) if ifr is not None else {})}
         yield ablation_revision(config, models, job.revision, probes, list(job.needed["ablation"]), inputs, device, bar)
+    if job.needed.get("effects"):
+        yield effects_revision(config, models, job.revision, probes, list(job.needed["effects"]), device, bar)
     for stage, run_stage in (("grafting", grafting_revision), ("extractive", extractive_revision)):
         if job.needed.get(stage):
             yield run_stage(config, models, job.revision, job.following, probes, list(job.needed[stage]), device, bar)

@@ -5,6 +5,8 @@ row last), which the caller writes in one transaction.
 - ``ablation_revision``: causal checks of the revision's circuits and roles (trajectory.ablation), on the
   model the IFR stage loaded, from that stage's circuits and roles rows of the revision (as stored, or as
   just computed: :func:`ablation_inputs`, :func:`computed_ablation_inputs`).
+- ``effects_revision``: every head's and FFN's single-component effect on every fact (trajectory.pipeline.effects),
+  on the model the IFR stage loaded.
 - ``grafting_revision``: dynamic weight grafting, recipient = the revision, donor = the next one
   (trajectory.grafting), in the pipeline's dtype (the pair the IFR stage loaded).
 - ``extractive_revision``: extractive structures of the update to the next revision and the OCR
@@ -23,6 +25,7 @@ import polars as pl
 
 from trajectory.ablation.stage import AblationSettings, run_stage as run_ablation_stage
 from trajectory.config import PipelineConfig
+from trajectory.pipeline.effects import EffectsSettings, run_effects
 from trajectory.errors import TrajectoryError
 from trajectory.extractive.finetune import FinetuneRecipe
 from trajectory.extractive.stage import ExtractiveSettings, run_stage
@@ -31,7 +34,8 @@ from trajectory.grafting.stage import GraftingSettings, graft_pair
 from trajectory.hub.revisions import Revision
 from trajectory.paths import SQL_DIR
 from trajectory.store.analyses import Analysis
-from trajectory.store.db import ABLATION_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader, write_revision
+from trajectory.store.db import (ABLATION_TABLES, EFFECTS_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader,
+                                write_revision)
 
 AblationInputs = dict[str, tuple[pl.DataFrame, pl.DataFrame]]  # analysis_id -> (circuits, roles) rows of one revision
 
@@ -41,7 +45,7 @@ class StageWrite:
     """One stage's rows of one revision for some analyses, to be written in one transaction
     (trajectory.store.db.write_revision), and a line for the log."""
 
-    stage: str  # "ifr", "ablation", "grafting" (or "grafting:<donor>"), "extractive"
+    stage: str  # "ifr", "ablation", "effects", "grafting" (or "grafting:<donor>"), "extractive"
     revision: str
     frames: dict[str, dict[str, pl.DataFrame]]  # analysis_id -> table -> rows
     shared: dict[str, pl.DataFrame]  # model-level tables (prompts, runs), inserted where new
@@ -87,6 +91,10 @@ def ablation_settings(config: PipelineConfig) -> AblationSettings:
                             config.ablation_batch_size, config.ablation_topk)
 
 
+def effects_settings(config: PipelineConfig) -> EffectsSettings:
+    return EffectsSettings(config.effects_method, config.effects_mode, config.effects_kappa, config.effects_batch_size)
+
+
 def grafting_settings(config: PipelineConfig) -> GraftingSettings:
     if config.graft_configs is None:
         return GraftingSettings(batch_size=config.grafting_batch_size)
@@ -118,6 +126,18 @@ def ablation_revision(config, models, revision: Revision, probes: ProbeSet, anal
     by_analysis = {a: {"ablations": frame.with_columns(pl.lit(a).alias("analysis_id"), *keys)} for a, frame in frames.items()}
     return _stage_write(config, revision, by_analysis, "ablation", None, asdict(settings), seconds, ABLATION_TABLES,
                         f"{summary} ({seconds:.1f} s)")
+
+
+def effects_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], device: str, bar) -> StageWrite:
+    """The component-effects stage of one revision (trajectory.pipeline.effects), the same rows for every analysis."""
+    started = time.perf_counter()
+    settings = effects_settings(config)
+    bar.set_postfix_str(f"{revision.name}: effects")
+    model, tokenizer = models.get(revision.name, config.dtype)
+    tables, summary = run_effects(model, tokenizer, probes, settings, device)
+    seconds = time.perf_counter() - started
+    return _keyed_stage_write(config, revision, analyses, tables, "effects", None, asdict(settings), seconds, EFFECTS_TABLES,
+                              f"{summary} ({seconds:.1f} s)")
 
 
 def grafting_revision(config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis],

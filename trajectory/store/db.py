@@ -38,6 +38,8 @@ EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
 GRAFTING_TABLES = ("grafts", "stage_runs")
 # The ablation stage's: the revision's ablated rows, then its stage_runs row.
 ABLATION_TABLES = ("ablations", "stage_runs")
+# The component-effects stage's (METHOD.md §9): each fact's single-component effects and baselines, then its mark.
+EFFECTS_TABLES = ("component_effects", "effect_baselines", "stage_runs")
 # An analysis's intervals and tests, replaced whole at the end of an ingest (trajectory.pipeline.intervals).
 INTERVAL_TABLES = ("intervals", "comparisons", "template_roles")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
@@ -47,7 +49,8 @@ _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
     **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, *INTERVAL_TABLES,
-                                                      "ablations", "runs", "analyses")},
+                                                      "ablations", "component_effects", "effect_baselines", "runs",
+                                                      "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
     "fact_frequency": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",

@@ -21,7 +21,8 @@ from trajectory.store.analyses import choose
 from trajectory.store.db import check_writable, reader, scope
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions", "intervals", "comparisons")
-PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "extractive_scores", "ocr", "stage_runs", "grafts", "ablations")
+PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "extractive_scores", "ocr", "stage_runs",
+               "grafts", "ablations", "component_effects", "effect_baselines")
 
 
 def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool = True) -> tuple[str, list[Path]]:
