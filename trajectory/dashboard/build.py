@@ -154,10 +154,10 @@ def build_dashboards(
     return [index] + written
 
 
-def _has_rows(con: duckdb.DuckDBPyConnection, table: str | None, analysis_id: str) -> bool:
-    if table is None:
-        return True
-    return bool(con.execute(f"SELECT count(*) FROM {table} WHERE analysis_id = ?", [analysis_id]).fetchall()[0][0])
+def _has_rows(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], analysis_id: str) -> bool:
+    """Whether the analysis has rows in any of ``tables`` (no tables: always)."""
+    return not tables or any(con.execute(f"SELECT count(*) FROM {table} WHERE analysis_id = ?", [analysis_id]).fetchall()[0][0]
+                             for table in tables)
 
 
 def figure_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:

@@ -28,6 +28,11 @@ METRICS = {
     "mean_edge_iou_final": ("IoU with the last revision (route edges)", False),
     "topk_area": ("area under the top-k curve", False),
     "topk_k80": ("components to reach 80 % (k)", False),
+    "effect_iou": ("IoU of IFR and causal circuits", True),
+    "effect_precision": ("precision: IFR components that are causal", True),
+    "effect_recall": ("recall: causal components IFR finds", True),
+    "effect_spearman": ("Spearman ρ, IFR importance vs cost", False),
+    "atp_spearman": ("Spearman ρ, attribution patching vs ablation", False),
 }
 ALL_FACTS_COLOUR = "#8C8C8C"  # thick grey: apart from the black location line
 GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",
@@ -231,3 +236,53 @@ def topk_curves(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig.update_xaxes(title_text="share of heads and FFNs kept (the rest ablated)", tickformat=".0%", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="faithfulness", rangemode="tozero")
     return base_layout(fig, height=480, margin={"b": 120})
+
+
+ROLE_MARKS = {"general": "G", "entity": "E", "relation": "R", "fact": "F", "deactivated": ""}
+
+
+def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+    """Relation (rows) × component (columns) → the component's mean effect on R when ablated alone, over the
+    relation's measured facts; each cell marked with the component's IFR role letter for the relation, the hover
+    giving both roles; a slider over the revisions with effects (the last shown first)."""
+    if frame.is_empty():
+        return empty_figure("no single-component effects stored (effects.enabled), or no fact's model beats its fully "
+                            "ablated self by 1 logit")
+    components = frame.select("kind", "layer", "head").unique().sort(pl.col("kind") == "ffn", "layer", "head").rows()
+    labels = [f"L{layer}H{head}" if kind == "head" else f"FFN {layer}" for kind, layer, head in components]
+    relations = sorted(frame["relation"].unique().to_list())
+    revisions = frame.select("ordinal", "revision").unique().sort("ordinal").rows()
+    bound = max(1e-9, float(frame["mean_effect"].abs().max() or 1.0))
+    source = "estimated by attribution patching" if frame["estimated"].all() else "ablated alone"
+
+    def cells(revision: str) -> dict:
+        lookup = {(r["relation"], r["kind"], r["layer"], r["head"]): r for r in frame.filter(pl.col("revision") == revision).iter_rows(named=True)}
+        z, text, hover = [], [], []
+        for relation in relations:
+            row, marks, tips = [], [], []
+            for kind, layer, head in components:
+                r = lookup.get((relation, kind, layer, head))
+                row.append(None if r is None else r["mean_effect"])
+                marks.append("" if r is None else ROLE_MARKS[r["ifr_role"]])
+                tips.append("no measured fact" if r is None else
+                            f"IFR role {r['ifr_role']}, causal role {r['causal_role']}<br>in the causal circuit of "
+                            f"{r['n_causal_facts']} of n = {r['n_facts']} facts"
+                            + ("" if r["mean_atp"] is None or r["estimated"] else f"<br>attribution patching: {r['mean_atp']:.2f}"))
+            z.append(row)
+            text.append(marks)
+            hover.append(tips)
+        return {"z": [z], "text": [text], "customdata": [hover]}
+
+    last = cells(revisions[-1][1])
+    fig = go.Figure(go.Heatmap(
+        x=labels, y=[relation_label(r) for r in relations], z=last["z"][0], text=last["text"][0], customdata=last["customdata"][0],
+        texttemplate="%{text}", textfont={"size": 9}, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
+        colorbar={"title": {"text": "mean ΔR"}}, xgap=1, ygap=1,
+        hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<extra></extra>",
+    ))
+    steps = [{"label": name, "method": "restyle", "args": [cells(name)]} for _, name in revisions]
+    fig.update_layout(sliders=[revision_slider(steps, len(steps) - 1, "revision: ")])
+    fig.update_xaxes(title_text="component (letters: its IFR role for the relation, G general, E entity, R relation, F fact)",
+                     tickangle=-90, tickfont={"size": 8}, side="top")
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, height=max(420, 220 + 30 * len(relations)), margin={"l": 170, "t": 200, "b": 90})

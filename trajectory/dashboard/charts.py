@@ -45,4 +45,5 @@ CHARTS: dict[str, Chart] = {
     "role_effect_heatmap": Chart(causal.role_effect_heatmap),
     "onset_dumbbells": Chart(causal.onset_dumbbells),
     "topk_curves": Chart(causal.topk_curves),
+    "effect_heatmap": Chart(causal.effect_heatmap),
 }

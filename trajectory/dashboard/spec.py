@@ -41,8 +41,9 @@ class DashboardSpec:
     # "analysis": one page per analysis ($analysis); "comparison": one page per model with two or more
     # analyses drawn ($analyses, the list compared).
     scope: str = "analysis"
-    # A table the page's analysis must have rows in (e.g. "ocr": pages of a stage that may not have run).
-    requires: str | None = None
+    # Tables the page's analysis must have rows in, any of them (e.g. "ocr": pages of a stage that may not have
+    # run); written "a|b" in the file.
+    requires: tuple[str, ...] = ()
 
 
 def load_dashboards(folder: Path = DASHBOARDS_DIR) -> list[DashboardSpec]:
@@ -74,9 +75,9 @@ def load_dashboard(path: Path) -> DashboardSpec:
     scope = data.get("scope", "analysis")
     if scope not in SCOPES:
         raise TrajectoryError(f"{path}: scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    requires = data.get("requires")
-    if requires is not None and not requires.isidentifier():
-        raise TrajectoryError(f"{path}: requires must name a table, got {requires!r}")
+    requires = tuple(data["requires"].split("|")) if "requires" in data else ()
+    if not all(table.isidentifier() for table in requires):
+        raise TrajectoryError(f"{path}: requires must name a table or several as a|b, got {data['requires']!r}")
     return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope,
                          requires=requires)
 

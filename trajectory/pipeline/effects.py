@@ -33,6 +33,9 @@ from trajectory.prompts import (
 from trajectory.topk.importance import component_importance
 
 METHODS = ("exhaustive", "atp", "both")
+# A fact whose R drops by less than this many logits with everything ablated has no causal circuit (the views'
+# `measured`; the same floor as the ablation stage's faithfulness).
+MIN_EFFECT = 1.0
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,11 @@ def run_effects(model, tokenizer, probes: ProbeSet, settings: EffectsSettings, d
     baselines = pl.DataFrame({"fact_id": fact_ids, "reward_clean": effects.reward_clean.numpy(), "reward_none": effects.reward_none.numpy(),
                               "answer_rank_clean": effects.rank_clean.numpy().astype(np.int32),
                               "answer_rank_none": effects.rank_none.numpy().astype(np.int32)})
-    line = "attribution patching"
-    if effects.delta is not None:
-        gap = (effects.reward_clean - effects.reward_none).clamp(min=0)
-        in_circuit = (-effects.delta >= settings.kappa * gap[:, None]).double().sum(1)
-        line = (f"{(n_components + 2) * len(fact_ids)} ablated rows, causal circuit median {float(in_circuit.median()):.0f} "
-                f"of {n_components} components")
+    gap = effects.reward_clean - effects.reward_none
+    measured = gap >= MIN_EFFECT
+    line = f"{int(measured.sum())} of {len(fact_ids)} facts measurable"
+    if effects.delta is not None and bool(measured.any()):
+        in_circuit = (-effects.delta[measured] >= settings.kappa * gap[measured, None]).double().sum(1)
+        line += f", causal circuit median {float(in_circuit.median()):.0f} of {n_components} components"
+    line += f" ({'+'.join(m for m in ('exhaustive', 'atp') if settings.method in (m, 'both'))})"
     return {"component_effects": frame, "effect_baselines": baselines}, line

@@ -201,6 +201,8 @@ GROUP_SOURCES = {
     "lens_facts": {"share_top1_last": "mean", "share_top1_subject": "mean", "share_top10_subject": "mean", "subject_first": "mean"},
     "shape_facts": {"mean_components": "mean", "mean_layer": "mean", "mean_iou_final": "mean", "mean_edge_iou_final": "mean"},
     "topk_facts": {"topk_area": "mean", "topk_k80": "mean"},
+    "agreement_facts": {"effect_precision": "mean", "effect_recall": "mean", "effect_iou": "mean", "effect_spearman": "mean",
+                        "atp_spearman": "mean", "atp_top10_overlap": "mean", "causal_components": "mean"},
 }
 GROUPINGS = {"relation": "relation", "relation type": "relation_type", "bucket": "bucket"}
 

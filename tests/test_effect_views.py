@@ -1,0 +1,159 @@
+"""The causal ground-truth views (sql/views/effect_views.sql) against a literal computation written here over
+the same rows: causal circuits by the κ rule, precision / recall / IoU against the IFR circuit at the answer's
+root, Spearman's rho by scipy, causal roles by METHOD.md §4's rule with one root, and their agreement with the
+IFR roles; plus one fact worked by hand."""
+
+import json
+import random
+
+import pytest
+from scipy.stats import spearmanr
+
+from synthetic_store import ANALYSIS, FACTS, HEADS, LAYERS, MODEL, REVISIONS, write_synthetic_store
+from trajectory.store.db import reader, writer
+
+ATP_ONLY = len(REVISIONS) - 1  # the last revision's stage ran attribution patching alone
+KAPPA, THETA, ROOT = 0.1, 0.1, 1  # the prompts' first answer position is 2: R is read at position 1
+COMPONENTS = [("head", layer, head) for layer in range(LAYERS) for head in range(HEADS)] + [("ffn", layer, -1) for layer in range(LAYERS)]
+RELATION = dict(FACTS)
+# Fact 0 at the first revision, worked by hand: gap 5 − 1 = 4, so a component is causal when it costs >= 0.4.
+HAND_DELTAS = {("head", 0, 0): -0.5, ("head", 0, 1): -0.4, ("head", 0, 2): -0.39, ("ffn", 0, -1): -2.0}
+HAND_IFR = {("head", 0, 0), ("head", 0, 2), ("head", 1, 1)}  # at the root; ("ffn", 1) only at another root
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    db = write_synthetic_store(tmp_path_factory.mktemp("effects") / "s.duckdb")
+    rng = random.Random(5)
+    rows = {}  # (revision, fact) -> (clean, none, {component: (importance, delta, atp)}, ifr set)
+    with writer(db) as con:
+        for fact, _ in FACTS:
+            con.execute("INSERT INTO prompts (probe_set_id, model, fact_id, n_tokens, subject_positions, answer_positions) "
+                        "VALUES ('ps1', ?, ?, 4, [0], [2, 3])", [MODEL, fact])
+        for k, (revision, _, _) in enumerate(REVISIONS):
+            con.execute("INSERT INTO stage_runs VALUES (?, ?, ?, 'effects', NULL, ?, 1.0, now())",
+                        [ANALYSIS, MODEL, revision, json.dumps({"method": "both", "mode": "mean", "kappa": KAPPA})])
+            for fact, _ in FACTS:
+                hand = k == 0 and fact == 0
+                clean, none = (5.0, 1.0) if hand else (rng.choice([0.5, 3.0, 6.0]), rng.uniform(-0.5, 0.5))
+                effects, ifr = {}, set()
+                for c in COMPONENTS:
+                    delta = HAND_DELTAS.get(c, 0.0) if hand else rng.choice([0.0, 0.1, -0.2, -1.0, -3.0, rng.uniform(-2, 0.5)])
+                    atp = delta + rng.uniform(-0.3, 0.3)
+                    importance = rng.choice([0.0, 0.2, rng.random()])
+                    kind, layer, head = c
+                    if k == ATP_ONLY:  # a stage run with method 'atp': the estimate stands in for the effect
+                        effects[c] = (importance, atp, None)
+                        stored = (importance, None, None, atp)
+                    else:
+                        effects[c] = (importance, delta, atp)
+                        stored = (importance, delta, 0, atp)
+                    con.execute("INSERT INTO component_effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [ANALYSIS, MODEL, revision, fact, kind, layer, None if head < 0 else head, *stored])
+                    for root in (0, ROOT):
+                        member = (c in HAND_IFR) if hand and root == ROOT else (kind == "ffn" and layer == 1) if hand else rng.random() < 0.5
+                        if member:
+                            if root == ROOT:
+                                ifr.add(c)
+                            con.execute("INSERT INTO circuits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                        [ANALYSIS, MODEL, revision, fact, root, kind, layer, None if head < 0 else head])
+                con.execute("INSERT INTO effect_baselines VALUES (?, ?, ?, ?, ?, ?, 0, 9)", [ANALYSIS, MODEL, revision, fact, clean, none])
+                rows[(revision, fact)] = (clean, none, effects, ifr)
+    return db, rows
+
+
+def causal_set(clean, none, effects) -> set | None:
+    gap = clean - none
+    return None if gap < 1.0 else {c for c, (_, delta, _) in effects.items() if -delta >= KAPPA * gap}
+
+
+def query(db, sql):
+    with reader(db) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def test_the_hand_worked_fact(store):
+    db, _ = store
+    (row,) = query(db, f"SELECT * FROM effect_agreement WHERE revision = '{REVISIONS[0][0]}' AND fact_id = 0")
+    # causal: h00 (0.5), h01 (0.4 = the threshold), ffn0 (2.0); not h02 (0.39). IFR at the root: h00, h02, h11.
+    assert (row["n_causal"], row["n_ifr"], row["n_shared"]) == (3, 3, 1)
+    assert row["precision"] == pytest.approx(1 / 3) and row["recall"] == pytest.approx(1 / 3) and row["iou"] == pytest.approx(1 / 5)
+    assert row["gap"] == pytest.approx(4.0)
+
+
+def test_circuit_agreement_equals_the_literal_one(store):
+    db, rows = store
+    got = {(r["revision"], r["fact_id"]): r for r in query(db, "SELECT * FROM effect_agreement")}
+    expected_keys = {key for key, (clean, none, _, _) in rows.items() if clean - none >= 1.0}
+    assert set(got) == expected_keys and len(expected_keys) > 6
+    for key in expected_keys:
+        clean, none, effects, ifr = rows[key]
+        causal = causal_set(clean, none, effects)
+        shared = causal & ifr
+        row = got[key]
+        assert (row["n_causal"], row["n_ifr"], row["n_shared"]) == (len(causal), len(ifr), len(shared)), key
+        assert row["precision"] == (pytest.approx(len(shared) / len(ifr)) if ifr else None)
+        assert row["recall"] == (pytest.approx(len(shared) / len(causal)) if causal else None)
+        union = causal | ifr
+        assert row["iou"] == (pytest.approx(len(shared) / len(union)) if union else None)
+        importance = [effects[c][0] for c in COMPONENTS]
+        cost = [-effects[c][1] for c in COMPONENTS]
+        rho = spearmanr(importance, cost).statistic if len(set(importance)) > 1 and len(set(cost)) > 1 else None
+        assert row["spearman"] == (pytest.approx(rho) if rho is not None else None), key
+        assert row["estimated"] == (key[0] == REVISIONS[ATP_ONLY][0])
+        if row["estimated"]:  # nothing to compare the estimate with
+            assert row["atp_spearman"] is None and row["atp_top10_overlap"] is None
+            continue
+        atp = [-effects[c][2] for c in COMPONENTS]
+        assert row["atp_spearman"] == pytest.approx(spearmanr(atp, cost).statistic), key
+        assert row["atp_top10_overlap"] == 1.0  # 8 components: the ten most costly are all of them
+
+
+def literal_roles(rows, revision) -> dict:
+    """(relation, component) -> causal role, METHOD.md §4 with one root per fact."""
+    measured = {fact: causal_set(*rows[(revision, fact)][:3]) for fact, _ in FACTS}
+    measured = {fact: s for fact, s in measured.items() if s is not None}
+    roles = {}
+    for relation in sorted(set(RELATION[f] for f in measured)):
+        mine = [f for f in measured if RELATION[f] == relation]
+        for c in COMPONENTS:
+            general = sum(c in measured[f] for f in measured) / len(measured)
+            own = sum(c in measured[f] for f in mine) / len(mine)
+            roles[(relation, c)] = ("general" if general > THETA else "relation" if own > THETA
+                                    else "fact" if any(c in measured[f] for f in mine) else "deactivated")
+    return roles
+
+
+def test_causal_roles_and_their_agreement_equal_the_literal_ones(store):
+    db, rows = store
+    with reader(db) as con:
+        ifr_roles = {(r, rel, (kind, layer, -1 if head is None else head)): role for r, rel, kind, layer, head, role in
+                     con.execute("SELECT revision, relation, kind, layer, head, role FROM roles").fetchall()}
+    got = query(db, "SELECT * FROM component_effect_roles")
+    agreement = {(r["revision"], r["relation"], r["kind"], r["role"]): r for r in query(db, "SELECT * FROM effect_role_agreement")}
+    checked = 0
+    for revision, _, _ in REVISIONS:
+        expected = literal_roles(rows, revision)
+        mine = {(r["relation"], (r["kind"], r["layer"], r["head"])): r for r in got if r["revision"] == revision}
+        assert {key: r["causal_role"] for key, r in mine.items()} == expected
+        for key, r in mine.items():
+            assert r["ifr_role"] == ifr_roles.get((revision, *key), "deactivated")
+        for kind in ("head", "ffn"):
+            pairs = [(key, expected[key], mine[key]["ifr_role"]) for key in expected if key[1][0] == kind]
+            if not pairs:
+                continue
+            same = agreement[(revision, "*", kind, "all")]
+            assert same["agreement"] == pytest.approx(sum(a == b for _, a, b in pairs) / len(pairs))
+            for role in ("general", "relation", "fact"):
+                for relation in {key[0] for key, _, _ in pairs} | {"*"}:
+                    chosen = [(c, i) for key, c, i in pairs if relation in ("*", key[0])]
+                    n_ifr, n_causal = sum(i == role for _, i in chosen), sum(c == role for c, _ in chosen)
+                    shared = sum(c == role and i == role for c, i in chosen)
+                    row = agreement[(revision, relation, kind, role)]
+                    assert (row["n_ifr"], row["n_causal"], row["n_shared"]) == (n_ifr, n_causal, shared)
+                    union = n_ifr + n_causal - shared
+                    assert row["agreement"] == (pytest.approx(shared / union) if union else None)
+                    checked += 1
+    assert checked > 20
