@@ -106,7 +106,7 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     db = tmp_path / "stages.duckdb"
     config = load_pipeline("reference-small")
     first_two = ",".join(r for r in small_suite.revisions[:2])
-    assert ingest(replace(config, extractive=False, grafting=False, ablation=False), db, spec=first_two, progress=False) == 0
+    assert ingest(replace(config, extractive=False, grafting=False, ablation=False, effects=False), db, spec=first_two, progress=False) == 0
     with reader(db) as con:
         ingested = con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall()
         assert con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0] == 0
@@ -134,7 +134,8 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     assert ingest(config, db, spec=first_two, progress=False) == 0
     assert "1 revisions to ingest" in capsys.readouterr().out
     with reader(db) as con:
-        assert con.sql("SELECT stage, count(*) FROM stage_runs GROUP BY stage ORDER BY stage").fetchall() == [("ablation", 2), ("extractive", 2), ("grafting", 2)]
+        assert con.sql("SELECT stage, count(*) FROM stage_runs GROUP BY stage ORDER BY stage").fetchall() == [("ablation", 2), ("effects", 2), ("extractive", 2),
+                                                                                                      ("grafting", 2)]
         # The IFR stage was not redone.
         assert con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall() == ingested
     assert ingest(config, db, spec=first_two, progress=False) == 0

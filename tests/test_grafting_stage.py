@@ -81,7 +81,7 @@ def test_resume_and_a_chosen_pair(small_store, tmp_path, capsys):
         consecutive = con.sql("SELECT count(*) FROM grafts WHERE revision = $a AND donor_revision = $b",
                               params={"a": names[0], "b": names[1]}).fetchall()[0][0]
     assert chosen == (len(default_configs()) * 160, False)
-    assert [s for (s,) in stages] == ["ablation", "extractive", "grafting", f"grafting:{names[-1]}"]
+    assert [s for (s,) in stages] == ["ablation", "effects", "extractive", "grafting", f"grafting:{names[-1]}"]
     assert consecutive == (2 + len(default_configs())) * 160  # the consecutive pair of the same recipient is kept
     capsys.readouterr()
     assert ingest(config, db, progress=False, graft_pair=(names[0], names[-1])) == 0

@@ -30,7 +30,7 @@ def test_ingest_query_and_rerun(small_store, small_suite, tmp_path, capsys):
     assert len(plans) == 1 and plans[0].startswith("IFR: 160 prompts of up to") and ", 64 at a time" in plans[0]
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0  # nothing to redo
     out = capsys.readouterr().out
-    assert "of 5 selected revisions, stored: 5 ifr, 5 ablation, 5 grafting, 5 extractive" in out and "0 revisions to ingest" in out
+    assert "of 5 selected revisions, stored: 5 ifr, 5 ablation, 5 effects, 5 grafting, 5 extractive" in out and "0 revisions to ingest" in out
     assert run_sql(db, COUNTS).equals(counts)
     assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db), "-r", "main", "--force"]) == 0
     assert run_sql(db, COUNTS).equals(counts)  # redone, not duplicated

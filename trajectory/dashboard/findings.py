@@ -37,7 +37,7 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         if intervals.is_empty():
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
         parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
-                  + _topk(con, intervals) + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
+                  + _ground_truth(con, intervals) + _topk(con, intervals) + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
     with reader(Path(db)) as con:  # unscoped: other seeds and other probe sets are other analyses
         parts += _paraphrases(con, chosen["analysis_id"][0]) + _seeds(con, chosen["analysis_id"][0])
     return "\n".join(parts) + "\n"
@@ -173,6 +173,48 @@ def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str
                      f"{found.height} of {tests.height} (revision, role set) tests are findings{which}; the smallest p is "
                      f"{tests['p'].min():.2g}, and with {draws} draws no p can fall below {1 / (1 + draws):.2g}"
                      + (": this many draws cannot show a role causal (set `ablation.draws` to 99 or more)." if draws < 19 else "."))
+    return lines + [""]
+
+
+def _at(intervals: pl.DataFrame, measure: str, revision: str) -> dict | None:
+    rows = _where(intervals, measure=measure, revision=revision, scope="*", category="*")
+    return rows[0] if rows else None
+
+
+def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
+    """IFR circuits and roles against single-component effects, at the first, middle and last revision with effects."""
+    rows = findings_query(con, "effects")
+    if rows.is_empty():
+        return []
+    chosen = sorted({0, rows.height // 2, rows.height - 1})
+    estimated = bool(rows["estimated"].any())
+    lines = ["## Ground truth: do IFR circuits and roles find the components the model needs?\n",
+             "Every head and FFN replaced alone by its mean output on every fact" +
+             (" (estimated by attribution patching where marked)" if estimated else "") +
+             "; a component is in a fact's causal circuit when that costs at least κ of the fact's R_clean − R_none "
+             "(facts with a gap ≥ 1 logit). Means over those facts with 95 % intervals (a bootstrap over facts within "
+             "relations); the IFR circuit is the one rooted at the token that predicts the answer.\n",
+             "| revision | facts | IFR / causal circuit size | precision | recall | IoU | Spearman ρ (IFR importance, cost) "
+             "| attribution patching ρ with ablation | heads / FFNs costing ≥ 1 logit | same role, heads / FFNs |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for index in chosen:
+        row = rows.row(index, named=True)
+        cells = [_with_interval(row[name], _at(intervals, measure, row["revision"]), percent=percent, digits=0 if percent else 2)
+                 for name, measure, percent in (("precision", "effect_precision", True), ("recall", "effect_recall", True),
+                                                ("iou", "effect_iou", True), ("spearman", "effect_spearman", False))]
+        atp = "n/a" if row["atp_spearman"] is None else f"{row['atp_spearman']:.2f} (top-10 overlap {row['atp_top10_overlap']:.0%})"
+        same = " / ".join("n/a" if row[f"{k}_role_agreement"] is None else f"{row[f'{k}_role_agreement']:.0%} of {row[f'{k}_pairs']}"
+                          for k in ("head", "ffn"))
+        lines.append(f"| {row['revision']}{' (estimated)' if row['estimated'] else ''} | {row['n_facts']} | "
+                     f"{row['mean_ifr_components']:.1f} / {row['mean_causal_components']:.1f} | {' | '.join(cells)} | {atp} | "
+                     f"{row['n_costly_heads']} / {row['n_costly_ffns']} | {same} |")
+    last = rows.row(-1, named=True)
+    sets = [s for s in last["role_sets"] or [] if s["n_ifr"] or s["n_causal"]]
+    if sets:
+        described = "; ".join(f"{s['kind']} {s['role']}: {s['n_ifr']} by IFR, {s['n_causal']} causal, {s['n_shared']} both"
+                              + ("" if s["iou"] is None else f" (IoU {s['iou']:.2f})") for s in sets)
+        lines.append(f"\nRole sets at {last['revision']} (members are (relation, component) pairs; a causal circuit has one root, "
+                     f"so no component is a causal entity): {described}.")
     return lines + [""]
 
 
@@ -324,6 +366,9 @@ def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
         lines.setdefault("causal", []).append(
             f"role sets shown causal: {int(tests['finding'].sum())} of {tests.height} tests against {draws} random draws each "
             f"(no p below {1 / (1 + draws):.2g} is possible)")
+    for row in _where(final, measure="effect_iou", scope="*", category="*"):
+        lines.setdefault("causal", []).append(f"IFR circuits against causal ground truth at the final revision: IoU "
+                                              f"{_cell(row, percent=False, digits=2)} (mean over n = {row['n']} facts)")
     pooled = _pooled_grafts(intervals)
     for config in ("LT", "FE"):
         row = _where(pooled, category=config)

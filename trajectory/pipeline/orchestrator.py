@@ -216,7 +216,9 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
         jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
     jobs = [job for job in jobs if any(job.needed.values())]
     for analysis_id in ids:
-        stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}" for stage in stages)
+        stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}"
+                           + (f" (one revision in {config.effects_every}, and the last)" if stage == "effects" and config.effects_every > 1 else "")
+                           for stage in stages)
         print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
     print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
           + (f" (stages: {', '.join(STAGE_NAMES[s] for s in stages)})" if len(stages) > 1 else "")
