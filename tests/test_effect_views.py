@@ -8,8 +8,16 @@ import random
 
 import pytest
 from scipy.stats import spearmanr
+from synthetic_store import (
+    ANALYSIS,
+    FACTS,
+    HEADS,
+    LAYERS,
+    MODEL,
+    REVISIONS,
+    write_synthetic_store,
+)
 
-from synthetic_store import ANALYSIS, FACTS, HEADS, LAYERS, MODEL, REVISIONS, write_synthetic_store
 from trajectory.store.db import reader, writer
 
 ATP_ONLY = len(REVISIONS) - 1  # the last revision's stage ran attribution patching alone
@@ -116,7 +124,7 @@ def literal_roles(rows, revision) -> dict:
     measured = {fact: causal_set(*rows[(revision, fact)][:3]) for fact, _ in FACTS}
     measured = {fact: s for fact, s in measured.items() if s is not None}
     roles = {}
-    for relation in sorted(set(RELATION[f] for f in measured)):
+    for relation in sorted({RELATION[f] for f in measured}):
         mine = [f for f in measured if RELATION[f] == relation]
         for c in COMPONENTS:
             general = sum(c in measured[f] for f in measured) / len(measured)

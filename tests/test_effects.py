@@ -7,13 +7,17 @@ import copy
 
 import pytest
 import torch
-
 from test_ablation import H, L, reward_batch
 from test_ifr_models import tiny
 from test_ifr_neox import tiny_neox
+
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.effects import component_layout, single_component_masks
-from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
+from trajectory.models.architectures import (
+    architecture_of,
+    decoder_layers,
+    out_projection,
+)
 from trajectory.pipeline.effects import EffectsSettings, measure_effects
 
 

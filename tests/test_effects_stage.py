@@ -28,8 +28,8 @@ def test_stored_effects_are_the_measurement(small_store, small_suite):
     with reader(small_store) as con:
         rows = con.execute("SELECT fact_id, kind, layer, coalesce(head, -1), importance, delta_reward, answer_rank, atp "
                            "FROM component_effects WHERE revision = ?", [revision]).fetchall()
-        baselines = dict((f, (c, n)) for f, c, n in con.execute(
-            "SELECT fact_id, reward_clean, reward_none FROM effect_baselines WHERE revision = ?", [revision]).fetchall())
+        baselines = {f: (c, n) for f, c, n in con.execute(
+            "SELECT fact_id, reward_clean, reward_none FROM effect_baselines WHERE revision = ?", [revision]).fetchall()}
         (settings,), = con.execute("SELECT settings FROM stage_runs WHERE revision = ? AND stage = 'effects'", [revision]).fetchall()
         counts = con.execute("SELECT count(DISTINCT revision), count(*) FROM component_effects").fetchall()[0]
     kinds, layers, heads = component_layout(model.config.num_hidden_layers, model.config.num_attention_heads)
@@ -81,3 +81,38 @@ def test_bad_effects_keys_are_refused_by_name(tmp_path, key, value, message):
     pipeline.write_text(f'[model]\nrepo = "x/y"\n[effects]\nenabled = true\n{key} = {json.dumps(value)}\n')
     with pytest.raises(TrajectoryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_pipeline(pipeline)
+
+
+@pytest.mark.slow
+def test_role_agreement_intervals_rest_on_the_views_numbers(small_store, tmp_path):
+    """Every fact made measurable (its everything-ablated R set 5 logits under its clean R, the small model's tiny
+    effects scaled by 100 so that some components are causal): the stored
+    estimates of effect_role_agreement (re-classified from the circuits and effects under resampling, row 0 the
+    facts as stored) equal the view's, pooled and per relation, and their intervals hold them."""
+    import shutil
+
+    from trajectory.pipeline.intervals import IntervalSettings, store_intervals
+    from trajectory.store.db import writer
+
+    db = tmp_path / "measured.duckdb"
+    shutil.copy(small_store, db)
+    with writer(db) as con:
+        con.execute("UPDATE effect_baselines SET reward_none = reward_clean - 5")
+        con.execute("UPDATE component_effects SET delta_reward = 100 * delta_reward")
+        (analysis,), = con.execute("SELECT analysis_id FROM analyses").fetchall()
+    store_intervals(db, analysis, IntervalSettings(resamples=50, role_resamples=50))
+    with reader(db) as con:
+        view = {(r, k, c, q): a for r, k, c, q, a in con.execute(
+            "SELECT revision, kind, role, relation, agreement FROM effect_role_agreement").fetchall()}
+        stored = con.execute("SELECT revision, scope, category, relation, estimate, lower, upper, n FROM intervals "
+                             "WHERE measure = 'effect_role_agreement'").fetchall()
+        causal = con.execute("SELECT count(*) FILTER (WHERE causal), count(*) FROM fact_effects").fetchall()[0]
+    assert 0 < causal[0] < causal[1]  # some components are causal, not all
+    assert len(stored) == len(view) > 20
+    for revision, kind, role, relation, estimate, low, high, n in stored:
+        expected = view[(revision, kind, role, relation)]
+        if expected is None:
+            assert np.isnan(estimate)
+            continue
+        assert estimate == pytest.approx(expected) and n == 160
+        assert low <= high

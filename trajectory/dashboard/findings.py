@@ -181,6 +181,11 @@ def _at(intervals: pl.DataFrame, measure: str, revision: str) -> dict | None:
     return rows[0] if rows else None
 
 
+def _role_agreement(intervals: pl.DataFrame, revision: str, kind: str, role: str) -> dict | None:
+    rows = _where(intervals, measure="effect_role_agreement", revision=revision, scope=kind, category=role, relation="*")
+    return rows[0] if rows else None
+
+
 def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
     """IFR circuits and roles against single-component effects, at the first, middle and last revision with effects."""
     rows = findings_query(con, "effects")
@@ -203,8 +208,9 @@ def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
                  for name, measure, percent in (("precision", "effect_precision", True), ("recall", "effect_recall", True),
                                                 ("iou", "effect_iou", True), ("spearman", "effect_spearman", False))]
         atp = "n/a" if row["atp_spearman"] is None else f"{row['atp_spearman']:.2f} (top-10 overlap {row['atp_top10_overlap']:.0%})"
-        same = " / ".join("n/a" if row[f"{k}_role_agreement"] is None else f"{row[f'{k}_role_agreement']:.0%} of {row[f'{k}_pairs']}"
-                          for k in ("head", "ffn"))
+        same = " / ".join("n/a" if row[f"{k}_role_agreement"] is None else
+                          f"{_with_interval(row[f'{k}_role_agreement'], _role_agreement(intervals, row['revision'], k, 'all'), True, 0)} "
+                          f"of {row[f'{k}_pairs']}" for k in ("head", "ffn"))
         lines.append(f"| {row['revision']}{' (estimated)' if row['estimated'] else ''} | {row['n_facts']} | "
                      f"{row['mean_ifr_components']:.1f} / {row['mean_causal_components']:.1f} | {' | '.join(cells)} | {atp} | "
                      f"{row['n_costly_heads']} / {row['n_costly_ffns']} | {same} |")
@@ -212,9 +218,12 @@ def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
     sets = [s for s in last["role_sets"] or [] if s["n_ifr"] or s["n_causal"]]
     if sets:
         described = "; ".join(f"{s['kind']} {s['role']}: {s['n_ifr']} by IFR, {s['n_causal']} causal, {s['n_shared']} both"
-                              + ("" if s["iou"] is None else f" (IoU {s['iou']:.2f})") for s in sets)
+                              + ("" if s["iou"] is None else
+                                 f" (IoU {_with_interval(s['iou'], _role_agreement(intervals, last['revision'], s['kind'], s['role']))})")
+                              for s in sets)
         lines.append(f"\nRole sets at {last['revision']} (members are (relation, component) pairs; a causal circuit has one root, "
-                     f"so no component is a causal entity): {described}.")
+                     f"so no component is a causal entity; intervals of role-set statistics are resampling bands, biased as "
+                     f"the role intervals are): {described}.")
     return lines + [""]
 
 

@@ -18,13 +18,21 @@ import polars as pl
 import torch
 
 from trajectory.paths import SQL_DIR
-from trajectory.pipeline.resampled_roles import resample_roles
+from trajectory.pipeline.resampled_roles import ResampledRoles, resample_roles
 from trajectory.roles.scores import ROLES
-from trajectory.stats import (adjusted_p, emergence_order, learning_steps, percentile_interval, permutation_p, ratio_interval,
-                              share_interval, stratified_resamples)
+from trajectory.stats import (
+    adjusted_p,
+    emergence_order,
+    learning_steps,
+    percentile_interval,
+    permutation_p,
+    ratio_interval,
+    share_interval,
+    stratified_resamples,
+)
 from trajectory.stats.groups import group_statistic
 from trajectory.stats.resampling import percentile_intervals
-from trajectory.stats.roles import set_iou
+from trajectory.stats.roles import FactActivity, resampled_roles, set_iou
 from trajectory.store.db import reader, replace_intervals, scope
 
 FINDING = 0.05  # a comparison is a finding when its (adjusted) p is below this
@@ -86,7 +94,9 @@ def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = Int
         # The stored circuits, read once: the roles under resampling and per template both re-classify them.
         circuits = interval_query(con, "circuit_members"), interval_query(con, "fact_positions")
         names = dict(con.sql("SELECT ordinal, revision FROM revisions").fetchall())
-        _roles(rows, theta, *circuits, names)
+        resampled = resample_roles(*circuits, theta, settings.role_resamples, settings.seed)
+        _roles(rows, resampled, names)
+        _effect_roles(con, rows, resampled, theta, names)
         _grafting(con, rows)
         _role_controls(con, rows)
         _ocr(con, rows)
@@ -138,16 +148,22 @@ def _accuracy(con, rows: _Rows) -> None:
                             n_b=order.n_b, finding=order.p < FINDING)
 
 
-def _roles(rows: _Rows, theta: float, members: pl.DataFrame, positions: pl.DataFrame, names: dict[int, str]) -> None:
+def _recorder(rows: _Rows):
+    """record(measure, values [B + 1]: as stored, then the resamples, n, keys): its percentile interval stored."""
     s = rows.settings
-    resampled = resample_roles(members, positions, theta, s.role_resamples, s.seed)
+
+    def record(measure: str, values: np.ndarray, n: int, **keys) -> None:
+        low, high = percentile_interval(values[1:], s.level)
+        rows.interval(measure, float(values[0]), low, high, n, s.role_resamples, **keys)
+
+    return record
+
+
+def _roles(rows: _Rows, resampled: ResampledRoles | None, names: dict[int, str]) -> None:
     if resampled is None:
         return
     final = resampled.roles[-1]
-
-    def record(measure: str, values: np.ndarray, n: int, **keys) -> None:  # values [B + 1]: as stored, then resamples
-        low, high = percentile_interval(values[1:], s.level)
-        rows.interval(measure, float(values[0]), low, high, n, s.role_resamples, **keys)
+    record = _recorder(rows)
 
     for kind in ("head", "ffn"):
         members = torch.from_numpy(resampled.kinds == kind)
@@ -178,6 +194,52 @@ def _roles(rows: _Rows, theta: float, members: pl.DataFrame, positions: pl.DataF
             pooled += counts
             _transitions(record, counts, kind, revision=names[resampled.ordinals[k]])
         _transitions(record, pooled, kind, revision=None)
+
+
+def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: float, names: dict[int, str]) -> None:
+    """IFR roles against causal roles (view effect_role_agreement) under the role intervals' own draws of facts: the
+    causal circuits (view fact_effects) re-classified by the same rule with one root per fact (general, entity and
+    answer hits all the membership itself, so no entity role), over the drawn measured facts. Per revision with
+    effects and kind: the share of (relation, component) pairs with the same role, and each role set's IoU pooled
+    and per relation, over the relations with a measured fact; n = the measured facts."""
+    effects = interval_query(con, "effect_members")
+    if effects.is_empty() or resampled is None:
+        return
+    record = _recorder(rows)
+    n_facts, n_components = resampled.weights.shape[1], len(resampled.kinds)
+    n_layers = int((resampled.kinds == "ffn").sum())
+    n_heads = int((resampled.kinds == "head").sum()) // n_layers
+    row_of = {int(f): i for i, f in enumerate(resampled.fact_ids)}
+    members = torch.nn.functional.one_hot(resampled.relation_of, len(resampled.relations)).T.double()  # [R, N]
+    for (ordinal,), part in effects.group_by("ordinal", maintain_order=True):
+        part = part.filter(pl.col("fact_id").is_in(list(row_of)))  # facts whose prompt is stored, as the IFR roles'
+        if ordinal not in resampled.ordinals or part.is_empty():
+            continue
+        fact_rows = torch.tensor([row_of[f] for f in part["fact_id"].to_list()])
+        layer, head = torch.tensor(part["layer"].to_numpy().astype(np.int64)), torch.tensor(part["head"].to_numpy().astype(np.int64))
+        component = torch.where(torch.tensor(part["is_head"].to_numpy()), layer * n_heads + head, n_layers * n_heads + layer)
+        measured = torch.zeros(n_facts, dtype=torch.double)
+        measured[fact_rows[torch.tensor(part["measured"].to_numpy())]] = 1.0
+        causal = torch.zeros(n_facts, n_components, dtype=torch.double)
+        hit = torch.tensor(part["causal"].fill_null(False).to_numpy())
+        causal[fact_rows[hit], component[hit]] = 1.0
+        ones = torch.ones(n_facts, dtype=torch.double)
+        classified = resampled_roles(FactActivity(causal, causal, ones, causal, ones), resampled.weights * measured, resampled.relation_of,
+                                     len(resampled.relations), theta)  # [B + 1, R, C]
+        attributed = resampled.roles[resampled.ordinals.index(ordinal)]
+        shown = (members @ measured) > 0  # relations with a measured fact
+        n = int(measured.sum())
+        for kind in ("head", "ffn"):
+            columns = torch.from_numpy(resampled.kinds == kind)
+            ifr, eff = attributed[:, shown][:, :, columns], classified[:, shown][:, :, columns]
+            keys = {"revision": names[ordinal], "scope": kind}
+            record("effect_role_agreement", (ifr == eff).double().mean((1, 2)).numpy(), n, category="all", relation="*", **keys)
+            for role in ("general", "relation", "fact"):
+                code = ROLES.index(role)
+                record("effect_role_agreement", set_iou(ifr, eff, code).numpy(), n, category=role, relation="*", **keys)
+                for r, relation in enumerate(np.asarray(resampled.relations)[shown.numpy()]):
+                    record("effect_role_agreement", set_iou(ifr, eff, code, per_relation=True)[:, r].numpy(), n, category=role,
+                           relation=str(relation), **keys)
 
 
 def _transitions(record, counts: torch.Tensor, kind: str, revision: str | None) -> None:

@@ -18,7 +18,9 @@ from trajectory.stats.roles import fact_activity, resample_weights, resampled_ro
 class ResampledRoles:
     """roles [K, B + 1, R, C] int8 over the analysis's K revisions; row 0 of the second axis is the probe set
     as stored (every fact once), rows 1.. the B resamples. kinds, layers, heads [C]: each component's kind
-    ('head' or 'ffn'), layer and head (-1 for an FFN); heads come first, layer-major, then the FFNs."""
+    ('head' or 'ffn'), layer and head (-1 for an FFN); heads come first, layer-major, then the FFNs. fact_ids,
+    relation_of [N]: the facts in the order of weights [B + 1, N], how many times each row draws each fact (so
+    that another classification, e.g. of causal circuits, can use the same draws)."""
 
     ordinals: list[int]
     relations: list[str]
@@ -26,6 +28,9 @@ class ResampledRoles:
     layers: np.ndarray
     heads: np.ndarray
     roles: torch.Tensor
+    fact_ids: np.ndarray
+    relation_of: torch.Tensor
+    weights: torch.Tensor
 
 
 def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0,
@@ -73,4 +78,4 @@ def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, res
     kinds = np.array(["head"] * (n_layers * n_heads) + ["ffn"] * n_layers)
     layers = np.concatenate([np.repeat(np.arange(n_layers), n_heads), np.arange(n_layers)])
     heads = np.concatenate([np.tile(np.arange(n_heads), n_layers), np.full(n_layers, -1)])
-    return ResampledRoles(ordinals, relations, kinds, layers, heads, torch.stack(roles))
+    return ResampledRoles(ordinals, relations, kinds, layers, heads, torch.stack(roles), fact_ids, relation_of, weights)
