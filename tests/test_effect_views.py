@@ -165,3 +165,40 @@ def test_causal_roles_and_their_agreement_equal_the_literal_ones(store):
                     assert row["agreement"] == (pytest.approx(shared / union) if union else None)
                     checked += 1
     assert checked > 20
+
+
+def test_the_causal_page_draws_the_stored_effects_and_agreement(store):
+    """The heatmap's cells at every slider step are the view's mean effects with the IFR role letters; the
+    agreement figure's all-facts IoU line is the view's mean IoU per revision."""
+    import plotly.graph_objects as go
+
+    from trajectory.dashboard.build import analysis_context, build_figure, stored_analyses
+    from trajectory.dashboard.causal import ROLE_MARKS
+    from trajectory.dashboard.spec import load_dashboards
+
+    db, _ = store
+    spec = next(s for s in load_dashboards() if s.name == "causal")
+    with reader(db) as con:
+        (summary,) = stored_analyses(con)
+        context = analysis_context(summary)
+        figures = {f.id: go.Figure(build_figure(con, f, context)) for f in spec.figures if f.id.startswith("causal-")}
+    rows = query(db, "SELECT * FROM component_effect_roles")
+    heatmap = figures["causal-component-effects"]
+    x, y = list(heatmap.data[0].x), list(heatmap.data[0].y)
+    steps = heatmap.layout.sliders[0].steps
+    assert [s.label for s in steps] == [r for r, _, _ in REVISIONS if any(row["revision"] == r for row in rows)]
+    for step in steps:
+        z, text = step.args[0]["z"][0], step.args[0]["text"][0]
+        mine = [r for r in rows if r["revision"] == step.label]
+        assert sum(v is not None for line in z for v in line) == len(mine)
+        for r in mine:
+            column = x.index(f"L{r['layer']}H{r['head']}" if r["kind"] == "head" else f"FFN {r['layer']}")
+            line = y.index(r["relation"].replace("_", " "))
+            assert z[line][column] == pytest.approx(r["mean_effect"]) and text[line][column] == ROLE_MARKS[r["ifr_role"]]
+    lines = figures["causal-agreement"]
+    whole = next(t for t in lines.data if t.name == "all facts" and t.fill is None)  # the line, not its band
+    expected = {r["revision"]: r["iou"] for r in query(db, "SELECT * FROM effect_agreement_over_revisions WHERE relation = '*'")}
+    drawn = dict(zip([c[0] for c in whole.customdata], whole.y))
+    assert drawn.keys() == expected.keys()
+    for revision, value in expected.items():
+        assert drawn[revision] == (pytest.approx(value) if value is not None else None)

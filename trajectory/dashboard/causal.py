@@ -252,7 +252,12 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     labels = [f"L{layer}H{head}" if kind == "head" else f"FFN {layer}" for kind, layer, head in components]
     relations = sorted(frame["relation"].unique().to_list())
     revisions = frame.select("ordinal", "revision").unique().sort("ordinal").rows()
-    bound = max(1e-9, float(frame["mean_effect"].abs().max() or 1.0))
+    # Colours on the heads' range: an FFN's effect is often ten times a head's, and would wash the heads out; cells
+    # beyond it saturate (the hover gives every value).
+    heads = frame.filter(pl.col("kind") == "head")["mean_effect"].abs().max()
+    largest = float(frame["mean_effect"].abs().max() or 1.0)
+    bound = max(1e-9, float(heads) if heads else largest)
+    scale = "mean ΔR" + (f"<br>(beyond ±{bound:.2g}:<br>saturated)" if largest > bound else "")
     source = "estimated by attribution patching" if frame["estimated"].all() else "ablated alone"
 
     def cells(revision: str) -> dict:
@@ -277,7 +282,7 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig = go.Figure(go.Heatmap(
         x=labels, y=[relation_label(r) for r in relations], z=last["z"][0], text=last["text"][0], customdata=last["customdata"][0],
         texttemplate="%{text}", textfont={"size": 9}, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
-        colorbar={"title": {"text": "mean ΔR"}}, xgap=1, ygap=1,
+        colorbar={"title": {"text": scale}}, xgap=1, ygap=1,
         hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<extra></extra>",
     ))
     steps = [{"label": name, "method": "restyle", "args": [cells(name)]} for _, name in revisions]
