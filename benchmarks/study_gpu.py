@@ -1,4 +1,4 @@
-"""The whole study on one device: all four stages at OLMo-7B's shape, measured (not a test).
+"""The whole study on one device: every stage at OLMo-7B's shape, measured (not a test).
 
 A random-weight OLMo-shaped trajectory of 3 revisions is written in the Hugging Face cache layout (revision
 k+1 = revision k with small random changes in an early, a middle and the last layer, so the pair stages
@@ -6,9 +6,11 @@ see a weight difference; the safetensors shards that did not change are shared b
 OLMo-7B take about 1.3× one on disk). It is ingested with the `olmo-7b-0424` pipeline's settings and all
 four stages on its 160 probe prompts (store.circuits on, as the ablation stage needs), one stage at a
 time in this process, so that each stage's peak GPU memory and host RSS are its own: IFR and roles;
-ablation with the reference's settings (3 draws, 4 facts per relation); grafting; extractive structures.
-Then the ablation stage again, on a copy of the store, with the settings the statistical tests need
-(99 draws: p can reach 0.01; all facts). Per stage: seconds per revision (as the store records them),
+ablation with the reference's settings (3 draws, 4 facts per relation); component effects by attribution
+patching (the pipeline's method); grafting; extractive structures. Then the ablation stage again, on a copy of
+the store, with the settings the statistical tests need (99 draws: p can reach 0.01; all facts), and the
+component-effects stage exhaustively (every head and FFN ablated alone on every fact) on the first revision
+only. Per stage: seconds per revision (as the store records them),
 peak GPU memory, host peak RSS.
 
 The tokenizer is a byte-level BPE trained here on the probe and OCR texts (its ids lie below OLMo's
@@ -135,9 +137,9 @@ def main() -> None:
 
     base = replace(load_pipeline("olmo-7b-0424"), repo_id=REPO, cache_dir=cache, offline=True, revisions="all", exclude=(),
                    device=args.device, store_circuits=True, ablation_draws=3, ablation_facts_per_relation=4)
-    off = dict(ablation=False, grafting=False, extractive=False)
-    runs = [("ifr", base, db, {}), ("ablation", base, db, {"ablation": True}), ("grafting", base, db, {"grafting": True}),
-            ("extractive", base, db, {"extractive": True})]
+    off = dict(ablation=False, effects=False, grafting=False, extractive=False)
+    runs = [("ifr", base, db, {}), ("ablation", base, db, {"ablation": True}), ("effects", base, db, {"effects": True}),
+            ("grafting", base, db, {"grafting": True}), ("extractive", base, db, {"extractive": True})]
     rss = RssPeak()
     rss.start()
     stages = {}
@@ -165,17 +167,31 @@ def main() -> None:
     stages["ablation_99_draws_all_facts"] = {
         "seconds_per_revision": per_revision_seconds(tests_db, "ablation"), "wall_s": round(time.perf_counter() - begun, 1),
         "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None, "peak_rss_gb": round(rss.peak / GB, 2)}
+    exhaustive_db = work / "study-exhaustive.duckdb"  # the IFR rows stored, the effects of the first revision ablated
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM component_effects; DELETE FROM effect_baselines; DELETE FROM stage_runs WHERE stage = 'effects'")
+    con.close()
+    shutil.copy(db, exhaustive_db)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    rss.reset()
+    begun = time.perf_counter()
+    exhaustive = replace(base, effects_method="exhaustive", **{**off, "effects": True})
+    assert ingest(exhaustive, exhaustive_db, spec=REVISIONS[0], progress=False) == 0
+    stages["effects_exhaustive_one_revision"] = {
+        "seconds_per_revision": per_revision_seconds(exhaustive_db, "effects"), "wall_s": round(time.perf_counter() - begun, 1),
+        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None, "peak_rss_gb": round(rss.peak / GB, 2)}
     rss.stop.set()
-    four = ("ifr", "ablation", "grafting", "extractive")
+    every_stage = ("ifr", "ablation", "effects", "grafting", "extractive")
     entry = {
         "command": f"python benchmarks/study_gpu.py --shape {args.shape} --device {args.device}",
         "device": torch.cuda.get_device_name() if cuda else f"{os.cpu_count()} CPU cores, {platform.machine()}",
         "torch": torch.__version__,
         "model": {"shape": args.shape, **SHAPES[args.shape], "vocab_size": 50304, "dtype": "bfloat16", "revisions": len(REVISIONS)},
-        "pipeline": "olmo-7b-0424 settings, store.circuits on, all four stages, 160 probe prompts",
+        "pipeline": "olmo-7b-0424 settings, store.circuits on, every stage, 160 probe prompts",
         "build_s": round(build_s, 1), "cache_disk_gb": round(disk_gb, 1),
         "stages": stages,
-        "four_stages_seconds_per_revision": round(sum(stages[s]["seconds_per_revision"] for s in four), 2),
+        "all_stages_seconds_per_revision": round(sum(stages[s]["seconds_per_revision"] for s in every_stage), 2),
         "peak_gpu_gb_max": max((stages[s]["peak_gpu_gb"] or 0) for s in stages) if cuda else None,
     }
     results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}

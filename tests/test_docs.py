@@ -94,7 +94,7 @@ def test_findings_are_written_from_the_store_with_their_denominators(small_store
         assert f"- {facts} facts: {len(learned & set(members))} of {len(members)} learned" in text
     assert text.startswith("# Findings: olmo-tiny-facts-small/") and "## Roles" in text and "## Causal checks" in text
     assert "(n = 160 facts)" in text
-    assert "| 0 % [0, 0] of 113 |" in text and "95 % interval" in text  # nothing learned in the small reference: [0, 0]
+    assert "| 0 % [0, 3] of 113 |" in text and "95 % Wilson score interval" in text  # nothing learned in the small reference
     assert "Benjamini–Hochberg within each revision" in text and "no p can fall below 0.33" in text  # its 2 draws
 
 

@@ -22,26 +22,32 @@ def test_resamples_stay_within_their_relation_and_repeat_with_the_seed():
     assert not np.array_equal(draws, stratified_resamples(groups, resamples=200, seed=5))
 
 
-def test_a_share_interval_covers_the_true_share_about_95_percent_of_the_time():
-    """A binomial share with a known truth: 300 seeded repetitions of 10 relations × 16 facts."""
-    rng = np.random.default_rng(0)
-    groups = np.repeat(np.arange(10), 16)
-    truth = 0.6
-    covered = 0
-    for repetition in range(300):
-        hits = rng.random(len(groups)) < truth
-        estimate = share_interval(hits, groups, resamples=1000, seed=repetition)
-        covered += estimate.low <= truth <= estimate.high
-    assert 0.93 * 300 <= covered <= 0.97 * 300, covered
+@pytest.mark.parametrize("n", [47, 160])
+@pytest.mark.parametrize("truth", [0.5, 0.97, 0.03])
+def test_a_share_interval_keeps_its_coverage_near_0_and_1(n, truth):
+    """Exact coverage (every outcome k of n facts weighed by its binomial probability) of the share's interval at a
+    known truth, and a simulation with relations of different truths around it (stratified, as the probe set is)."""
+    k = np.arange(n + 1)
+    ends = np.array([[e.low, e.high] for e in (share_interval(np.arange(n) < j) for j in k)])
+    coverage = (stats.binom.pmf(k, n, truth) * ((ends[:, 0] <= truth) & (truth <= ends[:, 1]))).sum()
+    assert coverage >= 0.93, coverage
+    rng = np.random.default_rng(n)
+    sizes = [13, 17, 17] if n == 47 else [13, 14, 17, 20, 19, 17, 17, 14, 12, 17]
+    shift = np.linspace(-1, 1, len(sizes)) * min(truth, 1 - truth) / 2  # relations differ, the mean stays the truth
+    p = np.repeat(truth + shift, sizes)
+    hits = rng.random((4000, n)) < p
+    ends = np.array([[e.low, e.high] for e in (share_interval(row) for row in hits)])
+    mean = p.mean()
+    assert ((ends[:, 0] <= mean) & (mean <= ends[:, 1])).mean() >= 0.93
 
 
-def test_the_bootstrap_interval_agrees_with_scipys_when_there_is_one_relation():
-    rng = np.random.default_rng(1)
-    hits = (rng.random(120) < 0.3).astype(float)
-    ours = share_interval(hits, np.zeros(120), resamples=5000, seed=2)
-    theirs = stats.bootstrap((hits,), np.mean, n_resamples=5000, method="percentile", random_state=2).confidence_interval
-    assert abs(ours.low - theirs.low) < 0.02 and abs(ours.high - theirs.high) < 0.02
-    assert ours.n == 120 and ours.value == pytest.approx(hits.mean())
+def test_a_share_interval_is_wilsons_and_never_zero_width():
+    for successes, n in [(0, 160), (160, 160), (113, 113), (37, 47), (1, 3)]:
+        ours = share_interval(np.arange(n) < successes)
+        theirs = stats.binomtest(successes, n).proportion_ci(0.95, method="wilson")
+        assert (ours.low, ours.high) == (pytest.approx(theirs.low), pytest.approx(theirs.high)) and ours.high > ours.low
+        assert ours.n == n and ours.value == pytest.approx(successes / n)
+    assert share_interval(np.arange(0) < 0).n == 0
     assert percentile_interval(np.array([np.nan, 1.0, 1.0])) == (1.0, 1.0)
 
 

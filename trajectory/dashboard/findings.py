@@ -79,10 +79,10 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
         return []
     ordinals = sorted(set(top1["ordinal"].to_list()))
     picked = [ordinals[0], ordinals[len(ordinals) // 2], ordinals[-1]]
-    level, resamples = top1["level"][0], top1["resamples"][0]
+    level = top1["level"][0]
     lines = ["## When facts are learned\n",
-             f"Top-1 accuracy of the answer's first token, with its {100 * level:.0f} % interval (a bootstrap over facts within "
-             f"each relation, {resamples} resamples) and the number of facts:\n",
+             f"Top-1 accuracy of the answer's first token, with its {100 * level:.0f} % Wilson score interval on the facts (it "
+             "keeps its coverage near 0 and 1, where a bootstrap's collapses) and the number of facts:\n",
              "| revision | all facts | location facts | name facts |", "|---|---|---|---|"]
     for ordinal in picked:
         rows = {r["scope"]: r for r in _where(top1, ordinal=ordinal)}

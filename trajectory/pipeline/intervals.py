@@ -36,6 +36,7 @@ from trajectory.stats.roles import FactActivity, resampled_roles, set_iou
 from trajectory.store.db import reader, replace_intervals, scope
 
 FINDING = 0.05  # a comparison is a finding when its (adjusted) p is below this
+WILSON = 0  # the `resamples` of an interval that is no bootstrap: a share's Wilson interval
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,14 @@ def _accuracy(con, rows: _Rows) -> None:
             mine = part if kind == "*" else part.filter(pl.col("relation_type") == kind)
             for measure in ("top1", "top10"):
                 if mine.height:
-                    e = share_interval(mine[measure].to_numpy(), mine["relation"].to_numpy(), s.resamples, s.seed, s.level)
-                    rows.interval(measure, e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=kind)
+                    e = share_interval(mine[measure].to_numpy(), s.level)
+                    rows.interval(measure, e.value, e.low, e.high, e.n, WILSON, revision=revision, scope=kind)
     templates = interval_query(con, "fact_templates")
     if templates.height and templates["n_templates"].max() > 1:  # paraphrases: each template's top-1 too
         facts = facts.join(templates.select("fact_id", "template_number"), on="fact_id")
         for (revision, number), part in facts.group_by(["revision", "template_number"], maintain_order=True):
-            e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
-            rows.interval("top1", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope=f"template {number}")
+            e = share_interval(part["top1"].to_numpy(), s.level)
+            rows.interval("top1", e.value, e.low, e.high, e.n, WILSON, revision=revision, scope=f"template {number}")
     learning = interval_query(con, "learning_facts")
     if learning.is_empty():
         return
@@ -132,8 +133,8 @@ def _accuracy(con, rows: _Rows) -> None:
     for kind in ("*", "location", "name"):  # the share of facts learned by the last revision
         mine = np.ones(len(kinds), dtype=bool) if kind == "*" else kinds == kind
         if mine.any():
-            e = share_interval(np.isfinite(learned[mine]), relations[mine], s.resamples, s.seed, s.level)
-            rows.interval("learned", e.value, e.low, e.high, e.n, s.resamples, scope=kind)
+            e = share_interval(np.isfinite(learned[mine]), s.level)
+            rows.interval("learned", e.value, e.low, e.high, e.n, WILSON, scope=kind)
     groups = [("location", "name", kinds)]
     buckets = interval_query(con, "fact_buckets")
     if buckets.height:
@@ -339,13 +340,13 @@ def _grafting(con, rows: _Rows) -> None:
     # learning is one fact at one pair; learnings are resampled within relation.
     learnings = interval_query(con, "graft_learnings")
     for (revision, config), part in learnings.group_by(["revision", "config"], maintain_order=True):
-        e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
-        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, revision=revision, scope="*", category=config)
+        e = share_interval(part["top1"].to_numpy(), s.level)
+        rows.interval("graft_recovery", e.value, e.low, e.high, e.n, WILSON, revision=revision, scope="*", category=config)
     for band in ("all", "early", "middle", "late"):
         within = learnings if band == "all" else learnings.filter(pl.col("band") == band)
         for (kind, config), part in within.group_by(["relation_type", "config"], maintain_order=True):
-            e = share_interval(part["top1"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
-            rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, scope=kind, category=config, to_category=band)
+            e = share_interval(part["top1"].to_numpy(), s.level)
+            rows.interval("graft_recovery", e.value, e.low, e.high, e.n, WILSON, scope=kind, category=config, to_category=band)
     _location_against_name(learnings, rows)
     if {"FE", "LT"} <= by_config.keys():  # enrichment against recall, on the same facts and draws
         fe, lt = by_config["FE"], by_config["LT"]

@@ -3,8 +3,9 @@ arrays in, numbers out.
 
 - :func:`stratified_resamples`: bootstrap draws of facts with replacement within each relation.
 - :func:`percentile_interval`: the percentile interval of a statistic's resampled values.
-- :func:`share_interval`, :func:`ratio_interval`: a share (top-1 accuracy; learnings a graft recovers) with its
-  stratified bootstrap interval.
+- :func:`share_interval`: a share (top-1 accuracy; learnings a graft recovers) with its Wilson interval, which
+  keeps its coverage near 0 and 1; :func:`ratio_interval`: a ratio of sums over facts with its stratified
+  bootstrap interval.
 - :func:`learning_steps`: each fact's learning step (the first revision from which it stays right).
 - :func:`emergence_order`: two groups' learning steps compared: Mann–Whitney U (scipy) and a bootstrap
   interval of the difference of median steps.
@@ -12,8 +13,9 @@ arrays in, numbers out.
 - :func:`adjusted_p`: Benjamini–Hochberg within a family (scipy's ``false_discovery_control``).
 """
 
-from trajectory.stats.resampling import Estimate, percentile_interval, ratio_interval, share_interval, stratified_resamples
+from trajectory.stats.resampling import (Estimate, percentile_interval, ratio_interval, share_interval, stratified_resamples,
+                                        wilson_interval)
 from trajectory.stats.comparisons import adjusted_p, emergence_order, learning_steps, permutation_p
 
 __all__ = ["Estimate", "adjusted_p", "emergence_order", "learning_steps", "percentile_interval", "permutation_p", "ratio_interval", "share_interval",
-           "stratified_resamples"]
+           "stratified_resamples", "wilson_interval"]
