@@ -276,3 +276,20 @@ def test_intervals_repeat_with_the_seed(small_store, tmp_path):
     assert_frame_equal(first["intervals"], again["intervals"]) and first["intervals"].height
     assert not first["intervals"]["lower"].fill_nan(None).equals(other["intervals"]["lower"].fill_nan(None))
     assert _stored(db, "intervals").height == other["intervals"].height  # replaced, not added
+
+
+def test_mcnemar_counts_discordant_learnings_and_the_bootstrap_p_has_a_floor():
+    """FE against LT on the same learnings: McNemar's exact p from the discordant pairs alone, worked by hand
+    (7 learnings FE alone answers, 1 LT alone: p = 2 · (C(8,0) + C(8,1)) / 2^8); a bootstrap p never below 2 / (B + 1)."""
+    import polars as pl
+
+    from trajectory.pipeline.intervals import _bootstrap_p, mcnemar_p
+
+    outcomes = [(1, 0)] * 7 + [(0, 1)] + [(1, 1)] * 20 + [(0, 0)] * 5  # (FE right, LT right) per learning
+    keys = {"revision": [f"r{i % 3}" for i in range(len(outcomes))], "fact_id": list(range(len(outcomes)))}
+    fe = pl.DataFrame({**keys, "top1": [float(a) for a, _ in outcomes]})
+    lt = pl.DataFrame({**keys, "top1": [float(b) for _, b in outcomes]}).reverse()  # joined by key, not by order
+    assert mcnemar_p(fe, lt) == pytest.approx(2 * (1 + 8) / 2 ** 8)
+    assert mcnemar_p(fe, fe) == 1.0
+    assert _bootstrap_p(np.full(1999, 0.3)) == pytest.approx(2 / 2000)
+    assert _bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(2 * (1 + 1) / 5)

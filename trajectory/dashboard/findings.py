@@ -65,8 +65,16 @@ def _where(frame: pl.DataFrame, **equal) -> list[dict]:
 
 
 def _verdict(row: dict, adjusted: bool = False) -> str:
+    """The test's p (or adjusted p) and whether it is a finding; a resampling p at its floor is written "p ≤ floor":
+    1 / (1 + D) for a permutation against D draws, 2 / (1 + B) for a two-sided bootstrap of B draws."""
     value = row["p_adjusted"] if adjusted else row["p"]
-    p = ("adjusted " if adjusted else "") + ("p < 0.001" if value < 0.001 else f"p = {value:.2g}")
+    floor = (1 / (1 + row["n_b"]) if row["test"] == "permutation" and row["n_b"] else
+             2 / (1 + row["bootstrap_resamples"]) if row["test"] == "bootstrap" and row.get("bootstrap_resamples") else None)
+    if floor is not None and value <= floor * (1 + 1e-9):
+        p = f"p ≤ {floor:.2g} (the smallest {row['test']} p with these draws)"
+    else:
+        p = "p < 0.001" if value < 0.001 else f"p = {value:.2g}"
+    p = ("adjusted " if adjusted else "") + p
     return f"{p}: a finding" if row["finding"] else f"{p}: not a finding (the test does not reject at the 5 % level)"
 
 

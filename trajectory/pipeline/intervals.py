@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 import polars as pl
 import torch
 
@@ -357,16 +358,28 @@ def _grafting(con, rows: _Rows) -> None:
             differences = share(fe["n_recovered"].to_numpy().astype(float)) - share(lt["n_recovered"].to_numpy().astype(float))
         point = (fe["n_recovered"].sum() - lt["n_recovered"].sum()) / learned.sum()
         low, high = percentile_interval(differences, s.level)
-        p = _bootstrap_p(differences)
-        rows.comparison("grafting", "bootstrap", a="FE", b="LT", estimate=point, lower=low, upper=high, p=p, p_adjusted=p,
+        p = mcnemar_p(learnings.filter(pl.col("config") == "FE"), learnings.filter(pl.col("config") == "LT"))
+        rows.comparison("grafting", "mcnemar", a="FE", b="LT", estimate=point, lower=low, upper=high, p=p, p_adjusted=p,
                         n_a=int(learned.sum()), n_b=int(learned.sum()), finding=p < FINDING)
 
 
+def mcnemar_p(a: pl.DataFrame, b: pl.DataFrame) -> float:
+    """McNemar's exact test of two grafts on the same learnings (rows revision, fact_id, top1 of graft_learnings):
+    the two-sided binomial p of the discordant pairs (a right and b wrong against a wrong and b right), 1 when none."""
+    paired = a.join(b, on=["revision", "fact_id"], suffix="_b")
+    a_only = int(((paired["top1"] > 0) & (paired["top1_b"] == 0)).sum())
+    b_only = int(((paired["top1"] == 0) & (paired["top1_b"] > 0)).sum())
+    return float(binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
+
+
 def _bootstrap_p(differences: np.ndarray) -> float:
-    """Two-sided bootstrap p of a difference being zero: twice the smaller share of resampled differences on
-    either side of 0 (NaN draws left out)."""
+    """Two-sided bootstrap p of a difference being zero: twice the smaller count of resampled differences on either
+    side of 0, plus one, over the draws plus one (NaN draws left out), so that it is never below what B draws
+    resolve: at least 2 / (B + 1)."""
     valid = differences[~np.isnan(differences)]
-    return min(1.0, 2 * min((valid <= 0).mean(), (valid >= 0).mean())) if len(valid) else float("nan")
+    if not len(valid):
+        return float("nan")
+    return min(1.0, 2 * (1 + min((valid <= 0).sum(), (valid >= 0).sum())) / (1 + len(valid)))
 
 
 def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
