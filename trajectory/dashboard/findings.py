@@ -66,10 +66,12 @@ def _where(frame: pl.DataFrame, **equal) -> list[dict]:
 
 def _verdict(row: dict, adjusted: bool = False) -> str:
     """The test's p (or adjusted p) and whether it is a finding; a resampling p at its floor is written "p ≤ floor":
-    1 / (1 + D) for a permutation against D draws, 2 / (1 + B) for a two-sided bootstrap of B draws."""
+    1 / (1 + D) for a permutation against D draws, 2 / (1 + B) for a two-sided bootstrap or within-relation permutation of
+    B draws (an exact test's p is what it is)."""
     value = row["p_adjusted"] if adjusted else row["p"]
+    draws = row.get("bootstrap_resamples")
     floor = (1 / (1 + row["n_b"]) if row["test"] == "permutation" and row["n_b"] else
-             2 / (1 + row["bootstrap_resamples"]) if row["test"] == "bootstrap" and row.get("bootstrap_resamples") else None)
+             2 / (1 + draws) if row["test"] in ("bootstrap", "within-relation permutation") and draws else None)
     if floor is not None and value <= floor * (1 + 1e-9):
         p = f"p ≤ {floor:.2g} (the smallest {row['test']} p with these draws)"
     else:
@@ -107,14 +109,20 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     order = _where(comparisons, family="emergence")
     if order:
         lines.append("\nA fact's *learning step* is the first revision from which its answer stays top-1 (a fact never learned "
-                     "has none and ranks last). Learning order, as tests (Mann–Whitney U; the difference of median learning "
-                     "steps with its bootstrap interval):\n")
+                     "has none and ranks last). Learning order as tests whose unit follows the claim: relation types with the "
+                     "relation as the unit (the difference of the facts' median learning steps; the test permutes the relation "
+                     "labels over every assignment, on the relations' median steps; the interval resamples relations), "
+                     "frequency buckets within relations (the mean of the relations' differences of median steps, weighted by "
+                     "n_a·n_b / (n_a + n_b); the labels permuted within each relation, so a relation's type cannot make the "
+                     "difference; the interval resamples facts within relation and bucket); Benjamini–Hochberg over the two:\n")
     for row in order:
         difference = ("undefined (a median fact is never learned)" if row["estimate"] is None or np.isnan(row["estimate"])
                       else f"{row['estimate']:g} steps [{row['lower']:g}, {row['upper']:g}]")
         a, b = (GROUP_NAMES.get(row[k], row[k]) for k in ("a", "b"))
-        lines.append(f"- {a} against {b} facts (n = {row['n_a']} and {row['n_b']}): difference of median learning "
-                     f"steps {difference}; U = {row['statistic']:g}, {_verdict(row)}.")
+        lines.append(f"- {a} against {b} facts (n = {row['n_a']} and {row['n_b']} {row['subject'] or 'facts'}): difference of "
+                     f"median learning steps {difference}"
+                     + (" within relations" if row["subject"] == "facts within relations" else "")
+                     + f"; {row['test']}, {_verdict(row, adjusted=True)}.")
     return lines + [""]
 
 
@@ -362,8 +370,9 @@ def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
     for row in _where(comparisons, family="emergence", a="location"):
         lines.setdefault("training", []).append(
             f"median learning step of location minus name facts: {row['estimate']:g} steps [{row['lower']:g}, {row['upper']:g}] "
-            f"(n = {row['n_a']} and {row['n_b']}); {_verdict(row)}" if row["estimate"] is not None and not np.isnan(row["estimate"])
-            else f"location against name facts (n = {row['n_a']} and {row['n_b']}): {_verdict(row)}")
+            f"(n = {row['n_a']} and {row['n_b']} {row['subject']}); {_verdict(row, adjusted=True)}"
+            if row["estimate"] is not None and not np.isnan(row["estimate"])
+            else f"location against name facts (n = {row['n_a']} and {row['n_b']} {row['subject']}): {_verdict(row, adjusted=True)}")
     edges = con.execute("SELECT count(*) / count(DISTINCT fact_id) FROM routes r JOIN revisions v USING (analysis_id, revision) "
                         "WHERE r.analysis_id = ? AND v.ordinal = ?", [analysis_id, last]).fetchall()[0][0]
     if edges:

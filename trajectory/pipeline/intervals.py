@@ -14,22 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import binomtest
 import polars as pl
 import torch
+from scipy.stats import binomtest
 
 from trajectory.paths import SQL_DIR
 from trajectory.pipeline.resampled_roles import ResampledRoles, resample_roles
 from trajectory.roles.scores import ROLES
 from trajectory.stats import (
     adjusted_p,
-    emergence_order,
     learning_steps,
     percentile_interval,
     permutation_p,
     ratio_interval,
+    relation_type_order,
     share_interval,
     stratified_resamples,
+    within_relation_order,
 )
 from trajectory.stats.groups import group_statistic
 from trajectory.stats.resampling import percentile_intervals
@@ -38,6 +39,9 @@ from trajectory.store.db import reader, replace_intervals, scope
 
 FINDING = 0.05  # a comparison is a finding when its (adjusted) p is below this
 WILSON = 0  # the `resamples` of an interval that is no bootstrap: a share's Wilson interval
+RELATION_PERMUTATION = "relation permutation"  # exact, over every assignment of relation labels (n_a, n_b: relations)
+WITHIN_RELATIONS = "within-relation permutation"  # labels shuffled within each relation, B draws (n_a, n_b: facts in
+# relations holding both groups)
 
 
 @dataclass(frozen=True)
@@ -136,18 +140,26 @@ def _accuracy(con, rows: _Rows) -> None:
         if mine.any():
             e = share_interval(np.isfinite(learned[mine]), s.level)
             rows.interval("learned", e.value, e.low, e.high, e.n, WILSON, scope=kind)
-    groups = [("location", "name", kinds)]
+    # Learning order (METHOD.md §8, the unit follows the claim): relation types with the relation as the unit, and
+    # frequency buckets within relations, so that the type of a relation cannot make a frequency difference.
+    found = []
+    typed = np.isin(kinds, ["location", "name"])
+    if len(set(relations[typed & (kinds == "location")])) and len(set(relations[typed & (kinds == "name")])):
+        order = relation_type_order(learned[typed], relations[typed], kinds[typed] == "location", s.resamples, s.seed, s.level)
+        found.append(("location", "name", RELATION_PERMUTATION, order))
     buckets = interval_query(con, "fact_buckets")
     if buckets.height:
         bucket_of = dict(zip(buckets["fact_id"].to_list(), buckets["bucket"].to_list()))
-        groups.append(("high", "low", np.array([bucket_of.get(f) for f in wide["fact_id"].to_list()], dtype=object)))
-    for a, b, labels in groups:
-        steps_a, steps_b = learned[labels == a], learned[labels == b]
-        if len(steps_a) and len(steps_b):
-            order = emergence_order(steps_a, steps_b, s.resamples, s.seed, s.level)
-            rows.comparison("emergence", "mann-whitney", a=a, b=b, estimate=order.difference.value, lower=order.difference.low,
-                            upper=order.difference.high, statistic=order.u, p=order.p, p_adjusted=order.p, n_a=order.n_a,
-                            n_b=order.n_b, finding=order.p < FINDING)
+        labels = np.array([bucket_of.get(f) for f in wide["fact_id"].to_list()], dtype=object)
+        chosen = np.isin(labels, ["high", "low"])
+        if (labels == "high").any() and (labels == "low").any():
+            order = within_relation_order(learned[chosen], relations[chosen], labels[chosen] == "high", s.resamples, s.seed, s.level)
+            found.append(("high", "low", WITHIN_RELATIONS, order))
+    for (a, b, test, order), p_adjusted in zip(found, adjusted_p(np.array([o.p for *_, o in found]))):
+        rows.comparison("emergence", test, a=a, b=b, subject="relations" if test == RELATION_PERMUTATION else "facts within relations",
+                        estimate=order.difference.value, lower=order.difference.low, upper=order.difference.high,
+                        statistic=order.statistic, p=order.p, p_adjusted=float(p_adjusted), n_a=order.n_a, n_b=order.n_b,
+                        finding=bool(p_adjusted < FINDING))
 
 
 def _recorder(rows: _Rows):

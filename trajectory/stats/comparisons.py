@@ -3,12 +3,20 @@ controls, and many tests at once."""
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-from trajectory.stats.resampling import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Estimate, percentile_interval
+from trajectory.stats.resampling import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    Estimate,
+    percentile_interval,
+    stratified_resamples,
+)
 
 
 def learning_steps(top1: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -25,38 +33,131 @@ def learning_steps(top1: np.ndarray, steps: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EmergenceOrder:
-    """Learning steps of group a against group b: medians (inf: the median fact is never learned), the
-    difference of medians a − b with its bootstrap interval, and the two-sided Mann–Whitney U test
-    (never-learned facts tied last)."""
+    """Learning steps of group a against group b: the difference of their median learning steps (facts pooled;
+    NaN where a median fact is never learned) with its interval, a test statistic and its p, and what was counted:
+    n_a, n_b the units the test permutes (relations, or facts), facts_a, facts_b the facts."""
 
     n_a: int
     n_b: int
-    median_a: float
-    median_b: float
+    facts_a: int
+    facts_b: int
     difference: Estimate
-    u: float
+    statistic: float
     p: float
 
 
-def emergence_order(steps_a: np.ndarray, steps_b: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                    level: float = DEFAULT_LEVEL) -> EmergenceOrder:
-    """Compare two groups' learning steps (from :func:`learning_steps`). The bootstrap resamples each group
-    within itself (the groups are the strata)."""
-    a, b = np.asarray(steps_a, dtype=float), np.asarray(steps_b, dtype=float)
-    last = np.nanmax(np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)], [0.0]]))
-    # Censored facts tie last for the rank test: any value beyond every observed step ranks them so.
-    u, p = stats.mannwhitneyu(np.where(np.isfinite(a), a, last + 1), np.where(np.isfinite(b), b, last + 1),
-                              alternative="two-sided")
+def _ranked(steps: np.ndarray) -> np.ndarray:
+    """Learning steps with never-learned facts (inf) one past the last observed step: they rank last, tied."""
+    finite = steps[np.isfinite(steps)]
+    return np.where(np.isfinite(steps), steps, (finite.max() if len(finite) else 0.0) + 1)
+
+
+def _median_difference(a: np.ndarray, b: np.ndarray) -> float:
+    with np.errstate(invalid="ignore"):
+        ma, mb = np.median(a), np.median(b)
+    return float(ma - mb) if np.isfinite(ma) and np.isfinite(mb) else float("nan")
+
+
+def pooled_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The median of each row's pooled sample, value i repeated weights[b, i] times (whole counts), as np.median
+    of that sample computes it (the mean of its two middle elements): values [N], weights [B, N] -> [B]."""
+    order = np.argsort(values, kind="stable")
+    ordered, cumulative = values[order], np.cumsum(weights[:, order], axis=1)  # [N], [B, N]
+    total = cumulative[:, -1]
+    lower = (cumulative > ((total - 1) // 2)[:, None]).argmax(1)  # the element at position (n − 1) // 2
+    upper = (cumulative > (total // 2)[:, None]).argmax(1)
+    return np.where(total > 0, (ordered[lower] + ordered[upper]) / 2, np.nan)
+
+
+def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
+                        seed: int = 0, level: float = DEFAULT_LEVEL) -> EmergenceOrder:
+    """Two groups of relations (e.g. location against name) compared with the relation as the unit (METHOD.md §8:
+    facts of one relation are not independent evidence about its type).
+
+    steps [N] learning steps (inf: never learned), relations [N] each fact's relation, in_a [N] bool whether the
+    fact's relation is in group a. Statistic: the median of group a's relation medians minus group b's (never-learned
+    facts ranked last); p: the exact two-sided permutation p over every assignment of the group sizes to the
+    relations (the share of assignments at least as extreme, the observed one included; with 7 against 3 relations
+    the smallest is 1/120). Estimate: the difference of the groups' median learning steps over their facts, with a
+    bootstrap interval that resamples relations within each group (and carries their facts)."""
+    steps, relations, in_a = np.asarray(steps, dtype=float), np.asarray(relations), np.asarray(in_a, dtype=bool)
+    names = np.unique(relations)
+    ranked = _ranked(steps)
+    medians = np.array([np.median(ranked[relations == r]) for r in names])  # one per relation (a loop over relations)
+    group = np.array([bool(in_a[relations == r][0]) for r in names])
+    observed = np.median(medians[group]) - np.median(medians[~group])
+    assignments = [np.isin(np.arange(len(names)), chosen) for chosen in itertools.combinations(range(len(names)), int(group.sum()))]
+    permuted = np.array([np.median(medians[g]) - np.median(medians[~g]) for g in assignments])
+    p = float((np.abs(permuted) >= abs(observed) - 1e-9).mean())
+    # Relations drawn with replacement within each group: how often each relation is drawn [B, R], then each fact
+    # weighted by its relation's count.
     rng = np.random.default_rng(seed)
-    with np.errstate(invalid="ignore"):  # medians of censored facts are inf (the median fact never learned)
-        medians_a = np.median(a[rng.integers(0, len(a), size=(resamples, len(a)))], axis=1)
-        medians_b = np.median(b[rng.integers(0, len(b), size=(resamples, len(b)))], axis=1)
-        median_a, median_b = float(np.median(a)), float(np.median(b))
-        # A difference with an undefined (censored) median is undefined: NaN, left out of the interval.
+    counts = np.zeros((resamples, len(names)))
+    for g in (group, ~group):
+        drawn = np.flatnonzero(g)[rng.integers(0, int(g.sum()), size=(resamples, int(g.sum())))]
+        np.add.at(counts, (np.arange(resamples)[:, None], drawn), 1.0)
+    weights = counts[:, np.searchsorted(names, relations)]  # [B, N]
+    with np.errstate(invalid="ignore"):
+        medians_a, medians_b = pooled_medians(steps, weights * in_a), pooled_medians(steps, weights * ~in_a)
         differences = np.where(np.isfinite(medians_a) & np.isfinite(medians_b), medians_a - medians_b, np.nan)
-    point = median_a - median_b if np.isfinite(median_a) and np.isfinite(median_b) else float("nan")
     low, high = percentile_interval(differences, level)
-    return EmergenceOrder(len(a), len(b), median_a, median_b, Estimate(point, low, high, len(a) + len(b)), float(u), float(p))
+    point = _median_difference(steps[in_a], steps[~in_a])
+    return EmergenceOrder(int(group.sum()), int((~group).sum()), int(in_a.sum()), int((~in_a).sum()),
+                          Estimate(point, low, high, len(steps)), float(observed), p)
+
+
+def within_relation_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
+                          seed: int = 0, level: float = DEFAULT_LEVEL) -> EmergenceOrder:
+    """Two groups of facts that cut across relations (e.g. high- against low-frequency facts), compared within
+    relations, so that what differs between relations (their type) cannot make the difference.
+
+    steps [N], relations [N], in_a [N] bool (facts of neither group left out before). Per relation holding both
+    groups, the difference of their median learning steps; the statistic is their mean weighted by
+    n_a·n_b / (n_a + n_b) (van Elteren's weights) over never-learned facts ranked last; p: the group labels shuffled
+    within each relation B times, two-sided, 2·(1 + #{as extreme on the observed side}) / (1 + B); estimate: the same
+    weighted mean of the differences of median learning steps (relations whose median fact is never learned left
+    out), with a bootstrap interval resampling facts within each relation and group."""
+    steps, relations, in_a = np.asarray(steps, dtype=float), np.asarray(relations), np.asarray(in_a, dtype=bool)
+    both = [r for r in np.unique(relations) if in_a[relations == r].any() and (~in_a[relations == r]).any()]
+    if not both:
+        nan = float("nan")
+        return EmergenceOrder(0, 0, int(in_a.sum()), int((~in_a).sum()), Estimate(nan, nan, nan, len(steps)), nan, nan)
+    ranked = _ranked(steps)
+    rng = np.random.default_rng(seed)
+    labels = np.broadcast_to(in_a, (resamples, len(in_a))).copy()
+    for r in both:  # a loop over relations: each shuffles its labels in all B draws at once
+        members = np.flatnonzero(relations == r)
+        labels[:, members] = np.take_along_axis(labels[:, members], rng.random((resamples, len(members))).argsort(1), 1)
+    observed = float(_within(ranked[None], in_a[None], relations, both)[0])
+    permuted = _within(ranked[None], labels, relations, both)
+    p = float(min(1.0, 2 * (1 + min((permuted <= observed).sum(), (permuted >= observed).sum())) / (1 + resamples)))
+    cells = np.char.add(relations.astype(str), np.where(in_a, "|a", "|b"))
+    draws = stratified_resamples(cells, resamples, seed + 1)  # each position keeps its relation and group
+    differences = _within(steps[draws], np.broadcast_to(in_a, draws.shape), relations, both)
+    low, high = percentile_interval(differences, level)
+    point = float(_within(steps[None], in_a[None], relations, both)[0])
+    counted = np.isin(relations, both)
+    return EmergenceOrder(int((in_a & counted).sum()), int((~in_a & counted).sum()), int(in_a.sum()), int((~in_a).sum()),
+                          Estimate(point, low, high, len(steps)), observed, p)
+
+
+def _within(values: np.ndarray, labels: np.ndarray, relations: np.ndarray, chosen: list) -> np.ndarray:
+    """Per row: the n_a·n_b / (n_a + n_b)-weighted mean over the ``chosen`` relations of median(values where labels)
+    − median(values where not); a relation whose difference is not finite (a median fact never learned) is left out.
+    values [B or 1, N], labels [B or 1, N] bool -> [B]."""
+    total, weight_sum = 0.0, 0.0
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for r in chosen:  # a loop over relations, each one vectorised over the rows
+            members = relations == r
+            v, a = values[:, members], labels[:, members]
+            n_a = a[0].sum()
+            weight = n_a * (members.sum() - n_a) / members.sum()
+            difference = np.nanmedian(np.where(a, v, np.nan), axis=1) - np.nanmedian(np.where(a, np.nan, v), axis=1)
+            usable = np.isfinite(difference)
+            total = total + np.where(usable, weight * difference, 0.0)
+            weight_sum = weight_sum + np.where(usable, weight, 0.0)
+        return np.where(weight_sum > 0, total / np.where(weight_sum > 0, weight_sum, 1.0), np.nan)
 
 
 def permutation_p(effect: np.ndarray, draws: np.ndarray) -> np.ndarray:
