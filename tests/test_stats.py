@@ -357,3 +357,19 @@ def test_mcnemar_counts_discordant_learnings_and_the_bootstrap_p_has_a_floor():
     assert mcnemar_p(fe, fe) == 1.0
     assert _bootstrap_p(np.full(1999, 0.3)) == pytest.approx(2 / 2000)
     assert _bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(2 * (1 + 1) / 5)
+
+
+def test_a_revision_without_a_step_is_never_given_one():
+    """A fact first stable at a step-less revision (main without a published step) is learned at an unknown step:
+    it ranks after every known step and before never-learned facts, and a median falling on it is undefined."""
+    top1 = np.array([[0, 1, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=bool)
+    learned = learning_steps(top1, np.array([100.0, 200.0, 300.0, np.nan]))
+    assert learned[0] == 200 and np.isnan(learned[1]) and learned[2] == np.inf and learned[3] == 100
+    relations = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    steps = np.array([100.0, np.nan, np.inf, np.inf, 100.0, 100.0, 300.0, 300.0])
+    order = relation_type_order(steps, relations, np.isin(relations, ["a", "c"]), resamples=50)
+    # ranked: a's median (100 + 300.5) / 2, c's 100; b's inf-ranked 301, d's 300
+    assert order.statistic == pytest.approx(np.median([200.25, 100.0]) - np.median([301.0, 300.0]))
+    assert np.isnan(order.difference.value)  # group b's median fact is never learned
+    assert np.isnan(relation_type_order(np.array([100.0, np.nan, np.nan, 50.0, 60.0, 70.0]), np.array(list("aabbcc")),
+                                        np.array([True, True, True, False, False, False]), resamples=20).difference.value)

@@ -55,3 +55,27 @@ def test_subject_positions_survive_merged_boundary_tokens(small_suite):
     assert any(offsets[i][0] < end <= offsets[i][1] for i in encoded.subject_positions[0])
     assert tokenizer.decode([ids[i] for i in encoded.answer_positions[0]]).strip() == "Elon Musk"
     assert encoded.attention_mask.sum() == len(ids)
+
+
+def test_main_has_a_step_from_what_it_publishes(small_suite, small_store):
+    """The reference publishes each revision's global_step (trainer_state.json) as a trainer does, so main's step is
+    the last training step; a tip repeating its last checkpoint gets that checkpoint's step; nothing else is guessed."""
+    from types import SimpleNamespace
+
+    from trajectory.hub.revisions import Revision, parse_revision
+    from trajectory.hub.source import revision_step
+    from trajectory.store.db import reader
+
+    source = RevisionSource(SMALL.repo_id, cache_dir=small_suite.cache_dir, offline=True)
+    assert revision_step(source, parse_revision("main")) == SMALL.steps
+    with reader(small_store) as con:
+        assert con.execute("SELECT step FROM revisions WHERE revision = 'main'").fetchall() == [(SMALL.steps,)]
+
+    def fake(hashes: dict, published: dict) -> SimpleNamespace:
+        return SimpleNamespace(list_revisions=lambda: [parse_revision(n) for n in hashes], content_hash=hashes.get,
+                               side_file=lambda name, file: published.get(name))
+
+    pythia = fake({"step10": "a", "step20": "b", "main": "b"}, {})
+    assert revision_step(pythia, Revision("main")) == 20
+    assert revision_step(fake({"step10": "a", "step20": "b", "main": "c"}, {}), Revision("main")) is None
+    assert revision_step(pythia, parse_revision("step10")) == 10

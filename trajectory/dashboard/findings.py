@@ -108,8 +108,9 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
             lines.append(f"- {kind} facts: {round(row['estimate'] * row['n'])} of {row['n']} learned ({_cell(row)}).")
     order = _where(comparisons, family="emergence")
     if order:
-        lines.append("\nA fact's *learning step* is the first revision from which its answer stays top-1 (a fact never learned "
-                     "has none and ranks last). Learning order as tests whose unit follows the claim: relation types with the "
+        lines.append(f"\nA fact's *learning step* is the first of the analysis's {len(ordinals)} stored revisions from which its "
+                     "answer stays top-1 (a fact never learned has none and ranks last; one first stable at a revision whose step "
+                     "is unknown ranks after every known step, and a median that falls on it is undefined). Learning order as tests whose unit follows the claim: relation types with the "
                      "relation as the unit (the difference of the facts' median learning steps; the test permutes the relation "
                      "labels over every assignment, on the relations' median steps; the interval resamples relations), "
                      "frequency buckets within relations (the mean of the relations' differences of median steps, weighted by "

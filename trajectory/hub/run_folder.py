@@ -22,9 +22,9 @@ from pathlib import Path
 
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import Revision, order_revisions, parse_revision
-from trajectory.hub.source import content_hash_from_file_hashes, file_sha256, is_weight_file, load_checked
+from trajectory.hub.source import TRAINER_STATE, content_hash_from_file_hashes, file_sha256, is_weight_file, load_checked
 
-TRAINER_MARK = "trainer_state.json"  # the Hugging Face Trainer writes it after the model files
+TRAINER_MARK = TRAINER_STATE  # the Hugging Face Trainer writes it after the model files
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model")
 
 

@@ -10,6 +10,7 @@ serves real models and the self-built reference trajectory.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # A revision's side data: how often its training data stated each fact, a table a trainer may publish beside
 # its checkpoint (relation, subject, object, fact_count, subject_count; the reference trajectory does).
 FREQUENCY_FILE = "fact_frequency.tsv"
+TRAINER_STATE = "trainer_state.json"  # a checkpoint's training state as the Hugging Face Trainer writes it (global_step)
 ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*", "revisions.txt", FREQUENCY_FILE]
 BIN_PATTERNS = ["pytorch_model*.bin", "*.json", "tokenizer*", "*.model", "merges.txt", "vocab.*"]
 # The cache keeps pull requests as refs/pr/N beside the branches: never a checkpoint of the model.
@@ -328,3 +330,27 @@ def file_sha256(path: Path) -> str:
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def revision_step(source, revision: Revision) -> int | None:
+    """The training step of a revision whose name carries none (``main``), where it can be known: the
+    ``global_step`` of the ``trainer_state.json`` published beside its weights, else the step of the last numbered
+    revision when the two hold the same weights (a branch tip that repeats its last checkpoint, as Pythia's does);
+    None otherwise: never guessed. ``source``: a Hub or run-folder source (side_file, content_hash, list_revisions)."""
+    if revision.step is not None:
+        return revision.step
+    state = source.side_file(revision.name, TRAINER_STATE)
+    if state is not None:
+        try:
+            step = json.loads(state.read_text(encoding="utf-8")).get("global_step")
+        except (OSError, ValueError, AttributeError):
+            step = None
+        if isinstance(step, int) and not isinstance(step, bool) and step >= 0:
+            return step
+    numbered = [r for r in source.list_revisions() if r.step is not None]
+    if numbered:
+        last = max(numbered, key=lambda r: (r.stage or 0, r.ingredient or 0, r.step))
+        mine = source.content_hash(revision.name)
+        if mine is not None and mine == source.content_hash(last.name):
+            return last.step
+    return None

@@ -132,13 +132,13 @@ def _accuracy(con, rows: _Rows) -> None:
     if learning.is_empty():
         return
     wide = learning.pivot("ordinal", index=["fact_id", "relation", "relation_type"], values="top1", sort_columns=True)
-    steps = learning.select("ordinal", "step").unique().sort("ordinal")["step"].to_numpy()
+    steps = learning.select("ordinal", "step").unique().sort("ordinal")["step"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     learned = learning_steps(wide.drop("fact_id", "relation", "relation_type").to_numpy().astype(bool), steps)
     kinds, relations = wide["relation_type"].to_numpy(), wide["relation"].to_numpy()
     for kind in ("*", "location", "name"):  # the share of facts learned by the last revision
         mine = np.ones(len(kinds), dtype=bool) if kind == "*" else kinds == kind
         if mine.any():
-            e = share_interval(np.isfinite(learned[mine]), s.level)
+            e = share_interval(~np.isposinf(learned[mine]), s.level)  # NaN: learned, at an unknown step
             rows.interval("learned", e.value, e.low, e.high, e.n, WILSON, scope=kind)
     # Learning order (METHOD.md §8, the unit follows the claim): relation types with the relation as the unit, and
     # frequency buckets within relations, so that the type of a relation cannot make a frequency difference.

@@ -23,7 +23,7 @@ from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
-from trajectory.hub.source import RevisionSource
+from trajectory.hub.source import RevisionSource, revision_step
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
@@ -161,7 +161,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     for analysis_id, tables in frames.items():
         tables["revisions"] = pl.DataFrame({
             "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
-            "step": [revision.step], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
+            "step": [revision_step(source, revision)], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
             "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
         }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
     shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded.input_ids, encoded.lengths.tolist())),

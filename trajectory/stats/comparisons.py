@@ -21,10 +21,11 @@ from trajectory.stats.resampling import (
 
 def learning_steps(top1: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """Each fact's learning step: the first revision's step from which its answer is top-1 at that revision
-    and every later one; ``inf`` for a fact never learned (right-censored: later than the last revision).
+    and every later one; ``inf`` for a fact never learned (right-censored: later than the last revision); NaN for
+    a fact first stable at a revision whose step is unknown (NaN in ``steps``: learned, at a step after every known
+    one, never guessed).
 
-    top1 [F, R] bool over revisions in training order; steps [R] (a revision without a step: its ordinal).
-    Returns [F] float."""
+    top1 [F, R] bool over revisions in training order; steps [R] float. Returns [F] float."""
     top1 = np.asarray(top1, dtype=bool)
     stays = np.logical_and.accumulate(top1[:, ::-1], axis=1)[:, ::-1]  # right from here to the end
     first = np.where(stays.any(axis=1), stays.argmax(axis=1), -1)
@@ -47,14 +48,21 @@ class EmergenceOrder:
 
 
 def _ranked(steps: np.ndarray) -> np.ndarray:
-    """Learning steps with never-learned facts (inf) one past the last observed step: they rank last, tied."""
+    """Learning steps ranked: a fact learned at an unknown step (NaN) half a step past the last known one, a
+    never-learned fact (inf) one past it (last, tied)."""
     finite = steps[np.isfinite(steps)]
-    return np.where(np.isfinite(steps), steps, (finite.max() if len(finite) else 0.0) + 1)
+    last = finite.max() if len(finite) else 0.0
+    return np.where(np.isnan(steps), last + 0.5, np.where(np.isinf(steps), last + 1, steps))
+
+
+def _as_medians_see_them(steps: np.ndarray) -> np.ndarray:
+    """An unknown step (NaN) as inf for a median: a median that falls on one is as undefined as a never-learned one."""
+    return np.where(np.isnan(steps), np.inf, steps)
 
 
 def _median_difference(a: np.ndarray, b: np.ndarray) -> float:
     with np.errstate(invalid="ignore"):
-        ma, mb = np.median(a), np.median(b)
+        ma, mb = np.median(_as_medians_see_them(a)), np.median(_as_medians_see_them(b))
     return float(ma - mb) if np.isfinite(ma) and np.isfinite(mb) else float("nan")
 
 
@@ -83,6 +91,7 @@ def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarr
     steps, relations, in_a = np.asarray(steps, dtype=float), np.asarray(relations), np.asarray(in_a, dtype=bool)
     names = np.unique(relations)
     ranked = _ranked(steps)
+    steps = _as_medians_see_them(steps)
     medians = np.array([np.median(ranked[relations == r]) for r in names])  # one per relation (a loop over relations)
     group = np.array([bool(in_a[relations == r][0]) for r in names])
     observed = np.median(medians[group]) - np.median(medians[~group])
@@ -123,6 +132,7 @@ def within_relation_order(steps: np.ndarray, relations: np.ndarray, in_a: np.nda
         nan = float("nan")
         return EmergenceOrder(0, 0, int(in_a.sum()), int((~in_a).sum()), Estimate(nan, nan, nan, len(steps)), nan, nan)
     ranked = _ranked(steps)
+    steps = _as_medians_see_them(steps)
     rng = np.random.default_rng(seed)
     labels = np.broadcast_to(in_a, (resamples, len(in_a))).copy()
     for r in both:  # a loop over relations: each shuffles its labels in all B draws at once

@@ -27,7 +27,7 @@ from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.revisions import MAIN
-from trajectory.hub.source import FREQUENCY_FILE, repo_folder
+from trajectory.hub.source import FREQUENCY_FILE, TRAINER_STATE, repo_folder
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
 from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
@@ -37,7 +37,7 @@ from trajectory.suite.recipe import FULL, SMALL, SuiteConfig, checkpoint_steps, 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
 # What a build writes beside its checkpoints; an older build (without fact_frequency.tsv) is built again.
-LAYOUT = 2
+LAYOUT = 3  # 3: every revision publishes trainer_state.json (its global_step), so that main has a step
 EOS, PAD = "<|endoftext|>", "<|padding|>"
 
 
@@ -152,8 +152,8 @@ def build_suite(
                 extra[FREQUENCY_FILE] = frequency_table(facts, *counts[step])
                 if run_folder is not None:
                     _save_checkpoint(model, tokenizer, folder / name, extra, step)
-                else:
-                    _save(model, tokenizer, cache_dir, config.repo_id, name, extra)
+                else:  # the step published beside the weights, as a trainer's checkpoint says it: main has one too
+                    _save(model, tokenizer, cache_dir, config.repo_id, name, extra | {TRAINER_STATE: _trainer_state(step)})
                 saved.append(name)
             measured = _accuracy(model, encoded)
             accuracy.update((name, measured) for name in names)
@@ -278,7 +278,11 @@ def _save_checkpoint(model, tokenizer, folder: Path, extra: dict[str, bytes], st
     tokenizer.save_pretrained(folder)
     for name, data in extra.items():
         (folder / name).write_bytes(data)
-    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    (folder / TRAINER_STATE).write_bytes(_trainer_state(step))
+
+
+def _trainer_state(step: int) -> bytes:
+    return json.dumps({"global_step": step}).encode()
 
 
 def _config_dict(config: SuiteConfig) -> dict:
