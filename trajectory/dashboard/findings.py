@@ -58,6 +58,13 @@ def _cell(row: dict, percent: bool = True, digits: int = 0) -> str:
     return text + f" [{number(row['lower'])}, {number(row['upper'])}]"
 
 
+def _band(row: dict, digits: int = 0) -> str:
+    """A set statistic with its resampling band, † where the estimate lies outside it (the band is biased)."""
+    outside = (row["estimate"] is not None and row["lower"] is not None and row["upper"] is not None
+               and not np.isnan(row["estimate"]) and not row["lower"] - 1e-9 <= row["estimate"] <= row["upper"] + 1e-9)
+    return _cell(row, percent=False, digits=digits) + (" †" if outside else "")
+
+
 def _where(frame: pl.DataFrame, **equal) -> list[dict]:
     for column, value in equal.items():
         frame = frame.filter(pl.col(column).is_null() if value is None else pl.col(column) == value)
@@ -134,24 +141,26 @@ def _roles(con, intervals: pl.DataFrame) -> list[str]:
     lines = ["## Roles\n", "| kind | role | at the final revision | first held (pooled over relations) |", "|---|---|---|---|"]
     for row in roles.iter_rows(named=True):
         stored = _where(counts, ordinal=final, scope=row["kind"], category=row["role"]) if final is not None else []
-        held = f"{_cell(stored[0], percent=False)} of {stored[0]['n']}" if stored else f"{row['n_final']} of {row['n_components']}"
+        held = f"{_band(stored[0])} of {stored[0]['n']}" if stored else f"{row['n_final']} of {row['n_components']}"
         lines.append(f"| {row['kind']} | {row['role']} | {held} | {row['first_revision'] or 'never'} |")
     lines.append("\nAt the final revision each component counts once, under its strongest role over the relations"
-                 + ("; in brackets the interval when the probe facts are resampled within relations and the roles "
-                    "re-classified from the stored circuits" if counts.height else "") + ".")
+                 + ("; in brackets the 95 % resampling band when the probe facts are resampled within relations and the roles "
+                    "re-classified from the stored circuits. A role set is a union over facts and a resample holds about 63 % of "
+                    "the distinct facts, so the band is biased (mostly towards smaller sets) and is no confidence interval; "
+                    "† marks an estimate outside its own band" if counts.height else "") + ".")
     iou = intervals.filter(pl.col("measure") == "role_iou", pl.col("scope") == "head", pl.col("relation") == "*")
     if iou.height:
         ordinals = sorted(set(iou["ordinal"].to_list()))
         picked = [ordinals[len(ordinals) // 4], ordinals[len(ordinals) // 2], ordinals[(3 * len(ordinals)) // 4]]
         names = {r["ordinal"]: r["revision"] for r in iou.iter_rows(named=True)}
         lines += ["\nIoU of each head role set ((relation, head) members, pooled over relations) with the final revision's, "
-                  "with its interval and the members it rests on:\n",
+                  "with its 95 % resampling band (biased as above; † outside it) and the members it rests on:\n",
                   "| role | " + " | ".join(names[o] for o in picked) + " |", "|---|" + "---|" * len(picked)]
         for role in ROLES[:-1]:
             cells = []
             for ordinal in picked:
                 stored = _where(iou, ordinal=ordinal, category=role)
-                cells.append(f"{_cell(stored[0], percent=False, digits=2)} (n = {stored[0]['n']})" if stored else "")
+                cells.append(f"{_band(stored[0], digits=2)} (n = {stored[0]['n']})" if stored else "")
             lines.append(f"| {role} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -310,13 +319,16 @@ def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[s
     for row in grafts.iter_rows(named=True):
         lines.append(f"- {row['category']}: {_cell(row)} of {row['n']}.")
     for row in _where(comparisons, family="grafting"):
-        lines.append(f"- {row['a']} against {row['b']}: difference {_cell(row)} on the same {row['n_a']} learnings; {_verdict(row)}.")
+        lines.append(f"- {row['a']} against {row['b']}: difference {_cell(row)} on the same {row['n_a']} learnings "
+                     f"({'McNemar' if row['test'] == 'mcnemar' else row['test']}); {_verdict(row)}.")
     by_type = _where(comparisons, family="grafting:relation_type")
     if by_type:
         lines.append("\nLocation facts' learnings against name facts', per graft (share recovered, location minus name, with its "
-                     "interval; a bootstrap p, Benjamini–Hochberg over the grafts):\n")
+                     "interval; the facts resampled within relations, each with all its learnings; a bootstrap p, "
+                     "Benjamini–Hochberg over the grafts):\n")
     for row in by_type:
-        lines.append(f"- {row['subject']}: {_cell(row)} (n = {row['n_a']} and {row['n_b']} learnings); {_verdict(row, adjusted=True)}.")
+        lines.append(f"- {row['subject']}: {_cell(row)} (n = {row['n_a']} and {row['n_b']} facts, each with its learnings); "
+                     f"{_verdict(row, adjusted=True)}.")
     return lines + [""]
 
 

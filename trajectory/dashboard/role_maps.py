@@ -44,7 +44,9 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             # A probability resting on one member is marked: it can only be 0 or 1.
             text[a][b] = "" if row["p"] is None else f"{row['p']:.2f}" + ("¹" if total == 1 else "")
             low, high = row.get("p_lower"), row.get("p_upper")
-            interval = "no interval" if low is None or high is None else f"95 % interval [{low:.2f}, {high:.2f}]"
+            interval = ("no band" if low is None or high is None else f"95 % resampling band [{low:.2f}, {high:.2f}]"
+                        + (" (the estimate lies outside it: the band is biased)" if row["p"] is not None
+                           and not low - 1e-9 <= row["p"] <= high + 1e-9 else ""))
             detail[a][b] = [row["n"], total, interval]
         return p, text, detail
 

@@ -38,6 +38,10 @@ def _role_lines(frame: pl.DataFrame, roles: list[str], value: str, detail: list[
     shows), or None."""
     if "lower" not in frame.columns:
         frame = frame.with_columns(lower=pl.lit(None, pl.Float64), upper=pl.lit(None, pl.Float64))
+    # A role set is a union over facts: a resample holds fewer distinct facts, so its band is biased and can miss the
+    # estimate; the hover says so where it does (band_note, the last detail column of the callers' hovers).
+    frame = frame.with_columns(band_note=pl.when((pl.col(value) < pl.col("lower") - 1e-9) | (pl.col(value) > pl.col("upper") + 1e-9))
+                               .then(pl.lit(" (outside its resampling band: the band is biased)")).otherwise(pl.lit("")))
     kinds, relations = kinds_in(frame), relations_in(frame)
     parts = _slices(frame, kinds, roles)
     with_bands = banded(frame, "lower")
@@ -92,8 +96,8 @@ def role_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         held = ", ".join(f"{int(part['n'][0])} {role}" for role, part in parts.items() if part.height and part["n"][0])
         return f"flat: {held} at every revision (all relations)"
 
-    fig = _role_lines(frame, list(ROLES), "n", ["n_members"],
-                      "%{y} [%{customdata[1]:.0f}, %{customdata[2]:.0f}] of %{customdata[3]}", flat)
+    fig = _role_lines(frame, list(ROLES), "n", ["n_members", "band_note"],
+                      "%{y} [%{customdata[1]:.0f}, %{customdata[2]:.0f}] of %{customdata[3]}%{customdata[4]}", flat)
     fig.update_yaxes(title_text="components", rangemode="tozero")
     fig.update_layout(legend={"title": {"text": "role"}, "traceorder": "normal"})
     return base_layout(fig)
@@ -113,9 +117,9 @@ def role_iou(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             lines.append("flat: every role set equals its final one at every revision")
         return "<br>".join(lines) or None
 
-    fig = _role_lines(frame, roles, "iou", ["n_here", "n_final", "n_shared"],
+    fig = _role_lines(frame, roles, "iou", ["n_here", "n_final", "n_shared", "band_note"],
                       "%{y:.2f} [%{customdata[1]:.2f}, %{customdata[2]:.2f}] (%{customdata[3]} now, %{customdata[4]} final, "
-                      "%{customdata[5]} both)", flat_or_empty)
+                      "%{customdata[5]} both)%{customdata[6]}", flat_or_empty)
     fig.update_yaxes(title_text="IoU with the final revision", range=[-0.03, 1.03])
     fig.update_layout(legend={"title": {"text": "role set"}})
     return base_layout(fig)

@@ -395,17 +395,21 @@ def _bootstrap_p(differences: np.ndarray) -> float:
 
 
 def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
-    """Per position graft: the share of location facts' learnings it recovers minus the name facts' share, each
-    group resampled within its relations; BH over the grafts (family grafting:relation_type)."""
+    """Per position graft: the share of location facts' learnings it recovers minus the name facts' share. The facts
+    are resampled (within their relations), each carrying all its learnings: a fact learned, forgotten and learned
+    again is one fact, not independent evidence. BH over the grafts (family grafting:relation_type); n_a, n_b facts."""
     s, found = rows.settings, []
-    for (config,), part in learnings.group_by(["config"], maintain_order=True):
+    per_fact = learnings.group_by(["config", "fact_id", "relation", "relation_type"], maintain_order=True).agg(
+        n_learned=pl.len(), n_recovered=pl.col("top1").sum())
+    for (config,), part in per_fact.group_by(["config"], maintain_order=True):
         groups = {kind: part.filter(pl.col("relation_type") == kind) for kind in ("location", "name")}
         if any(g.is_empty() for g in groups.values()):
             continue
         shares = {}
         for kind, g in groups.items():
-            hits = g["top1"].to_numpy()
-            shares[kind] = (hits.mean(), hits[stratified_resamples(g["relation"].to_numpy(), s.resamples, s.seed + 1)].mean(1))
+            learned, recovered = g["n_learned"].to_numpy().astype(float), g["n_recovered"].to_numpy().astype(float)
+            draws = stratified_resamples(g["relation"].to_numpy(), s.resamples, s.seed + 1)
+            shares[kind] = (recovered.sum() / learned.sum(), recovered[draws].sum(1) / learned[draws].sum(1))
         differences = shares["location"][1] - shares["name"][1]
         low, high = percentile_interval(differences, s.level)
         found.append(dict(a="location", b="name", subject=config, estimate=float(shares["location"][0] - shares["name"][0]),
