@@ -37,7 +37,8 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         if intervals.is_empty():
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
         parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
-                  + _ground_truth(con, intervals) + _topk(con, intervals) + _grafting(con, intervals, comparisons) + _ocr(con, intervals) + _lens(con, intervals))
+                  + _ground_truth(con, intervals) + _topk(con, intervals) + _grafting(con, intervals, comparisons)
+                  + _ocr(con, intervals) + _lens(con, intervals))
     with reader(Path(db)) as con:  # unscoped: other seeds and other probe sets are other analyses
         parts += _paraphrases(con, chosen["analysis_id"][0]) + _seeds(con, chosen["analysis_id"][0])
     return "\n".join(parts) + "\n"
@@ -116,10 +117,11 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     order = _where(comparisons, family="emergence")
     if order:
         lines.append(f"\nA fact's *learning step* is the first of the analysis's {len(ordinals)} stored revisions from which its "
-                     "answer stays top-1 (a fact never learned has none and ranks last; one first stable at a revision whose step "
-                     "is unknown ranks after every known step, and a median that falls on it is undefined). Learning order as tests whose unit follows the claim: relation types with the "
-                     "relation as the unit (the difference of the facts' median learning steps; the test permutes the relation "
-                     "labels over every assignment, on the relations' median steps; the interval resamples relations), "
+                     "answer stays top-1 (a fact never learned has none and ranks last; one first stable at a revision whose "
+                     "step is unknown ranks after every known step, and a median that falls on it is undefined). Learning "
+                     "order as tests whose unit follows the claim: relation types with the relation as the unit (the "
+                     "difference of the facts' median learning steps; the test permutes the relation labels over every "
+                     "assignment, on the relations' median steps; the interval resamples relations), "
                      "frequency buckets within relations (the mean of the relations' differences of median steps, weighted by "
                      "n_a·n_b / (n_a + n_b); the labels permuted within each relation, so a relation's type cannot make the "
                      "difference; the interval resamples facts within relation and bucket); Benjamini–Hochberg over the two:\n")

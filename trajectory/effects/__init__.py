@@ -3,10 +3,6 @@ on R, exhaustively (one ablated configuration per component, all batched) or by 
 forward and one backward pass). Pure tensors and one model pass; the stage lives in trajectory.pipeline."""
 
 from trajectory.effects.atp import attribution_patching
-from trajectory.effects.single import (
-    COMPONENT_KINDS,
-    component_layout,
-    single_component_masks,
-)
+from trajectory.effects.single import component_layout, single_component_masks
 
-__all__ = ["COMPONENT_KINDS", "attribution_patching", "component_layout", "single_component_masks"]
+__all__ = ["attribution_patching", "component_layout", "single_component_masks"]

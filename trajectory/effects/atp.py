@@ -25,8 +25,8 @@ def attribution_patching(model: torch.nn.Module, batch: RewardBatch, head_replac
     """First-order ΔR of replacing each component by its replacement, per prompt.
 
     batch: B prompts cut at t*; head_replacement [L, H, dh] (ā of each head's z slice), ffn_replacement [L, d].
-    Returns heads [B, L, H] and ffns [B, L] in float32 (float64 for a float64 model; negative: the ablation lowers R), in prompt chunks of
-    ``batch_size``.
+    Returns heads [B, L, H] and ffns [B, L] in float32 (float64 for a float64 model; negative: the ablation lowers
+    R), computed in prompt chunks of ``batch_size``.
     """
     device = next(model.parameters()).device
     architecture = architecture_of(model)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-COMPONENT_KINDS = ("head", "ffn")
-
 
 def single_component_masks(n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
     """C = L·H + L configurations, configuration c ablating component c alone.

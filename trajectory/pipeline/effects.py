@@ -16,6 +16,9 @@ import torch
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.masks import Ablation
 from trajectory.ablation.measure import run_rows
+from trajectory.ablation.stage import (
+    MIN_EFFECT,  # a fact below this gap has no causal circuit, as no faithfulness
+)
 from trajectory.effects import (
     attribution_patching,
     component_layout,
@@ -31,11 +34,6 @@ from trajectory.prompts import (
     fact_prompts,
 )
 from trajectory.topk.importance import component_importance
-
-METHODS = ("exhaustive", "atp", "both")
-# A fact whose R drops by less than this many logits with everything ablated has no causal circuit (the views'
-# `measured`; the same floor as the ablation stage's faithfulness).
-MIN_EFFECT = 1.0
 
 
 @dataclass(frozen=True)

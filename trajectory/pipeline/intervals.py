@@ -223,13 +223,13 @@ def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: flo
     n_facts, n_components = resampled.weights.shape[1], len(resampled.kinds)
     n_layers = int((resampled.kinds == "ffn").sum())
     n_heads = int((resampled.kinds == "head").sum()) // n_layers
-    row_of = {int(f): i for i, f in enumerate(resampled.fact_ids)}
+    by_id = np.argsort(resampled.fact_ids)
     members = torch.nn.functional.one_hot(resampled.relation_of, len(resampled.relations)).T.double()  # [R, N]
     for (ordinal,), part in effects.group_by("ordinal", maintain_order=True):
-        part = part.filter(pl.col("fact_id").is_in(list(row_of)))  # facts whose prompt is stored, as the IFR roles'
+        part = part.filter(pl.col("fact_id").is_in(resampled.fact_ids.tolist()))  # facts with a stored prompt, as the IFR roles'
         if ordinal not in resampled.ordinals or part.is_empty():
             continue
-        fact_rows = torch.tensor([row_of[f] for f in part["fact_id"].to_list()])
+        fact_rows = torch.from_numpy(by_id[np.searchsorted(resampled.fact_ids[by_id], part["fact_id"].to_numpy())])  # each row's fact
         layer, head = torch.tensor(part["layer"].to_numpy().astype(np.int64)), torch.tensor(part["head"].to_numpy().astype(np.int64))
         component = torch.where(torch.tensor(part["is_head"].to_numpy()), layer * n_heads + head, n_layers * n_heads + layer)
         measured = torch.zeros(n_facts, dtype=torch.double)
