@@ -243,10 +243,10 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "causal.html"]
     problems = watch(browser_page)
     browser_page.goto(page_path.as_uri())
-    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 7")
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 9")
     ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
-    assert ids == ["causal-faithfulness", "causal-role-effects", "causal-onset", "causal-emergence", "causal-circuit-shape",
-                   "causal-topk-curve", "causal-topk"]
+    assert ids == ["causal-faithfulness", "causal-agreement", "causal-component-effects", "causal-role-effects", "causal-onset",
+                   "causal-emergence", "causal-circuit-shape", "causal-topk-curve", "causal-topk"]
     traces = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.map(t => [t.name, t.y, t.visible])")
     (whole,) = [y for name, y, visible in traces if name == "all facts" and visible]
     for k, (revision, _, _) in enumerate(REVISIONS):

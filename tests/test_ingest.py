@@ -78,12 +78,13 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
     full = run_sql(db, COUNTS)
     assert full["revision"].to_list() == small_suite.revisions
     assert set(full["roles"].to_list()) == {100} and set(full["accuracy"].to_list()) == {160}
-    # The grafting and extractive stages too: one mark each per revision, and rows for each (none lost, none doubled).
+    # The later stages too (ablation, effects, grafting, extractive): one mark each per revision, and rows for each (none
+    # lost, none doubled).
     stages = run_sql(db, """SELECT s.revision, count(*) AS marks, count(DISTINCT s.stage) AS stages,
                             (SELECT count(*) FROM ocr o WHERE o.revision = s.revision) AS ocr_rows,
                             (SELECT count(*) FROM grafts g WHERE g.revision = s.revision) AS graft_rows
                             FROM stage_runs s GROUP BY s.revision ORDER BY s.revision""")
-    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {3}
+    assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {4}
     assert stages["ocr_rows"].n_unique() == 1 and stages["ocr_rows"][0] > 0
     assert sorted(stages["graft_rows"].to_list()) == [0] + [stages["graft_rows"].max()] * (len(small_suite.revisions) - 1)
 
