@@ -113,7 +113,7 @@ def test_a_watched_run_stores_each_checkpoint_once_and_equals_a_batch_ingest(bui
     once = con.sql("SELECT stage, count(*), count(DISTINCT revision) FROM stage_runs GROUP BY stage").fetchall()
     revisions = con.sql("SELECT count(*), count(DISTINCT revision) FROM revisions").fetchall()
     con.close()
-    assert revisions == [(5, 5)] and sorted(once) == [(s, 5, 5) for s in ("ablation", "extractive", "grafting")]
+    assert revisions == [(5, 5)] and sorted(once) == [(s, 5, 5) for s in ("ablation", "effects", "extractive", "grafting")]
     expected, actual = _tables(batch_store), _tables(db)
     assert set(expected) == set(actual)
     for name, frame in expected.items():
