@@ -127,7 +127,7 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
                      "difference; the interval resamples facts within relation and bucket); Benjamini–Hochberg over the two:\n")
     for row in order:
         difference = ("undefined (a median fact is never learned)" if row["estimate"] is None or np.isnan(row["estimate"])
-                      else f"{row['estimate']:g} steps [{row['lower']:g}, {row['upper']:g}]")
+                      else f"{row['estimate']:.4g} steps [{row['lower']:.4g}, {row['upper']:.4g}]")
         a, b = (GROUP_NAMES.get(row[k], row[k]) for k in ("a", "b"))
         lines.append(f"- {a} against {b} facts (n = {row['n_a']} and {row['n_b']} {row['subject'] or 'facts'}): difference of "
                      f"median learning steps {difference}"
