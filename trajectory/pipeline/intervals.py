@@ -251,9 +251,9 @@ def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: flo
             for role in ("general", "relation", "fact"):
                 code = ROLES.index(role)
                 record("effect_role_agreement", set_iou(ifr, eff, code).numpy(), n, category=role, relation="*", **keys)
+                per_relation = set_iou(ifr, eff, code, per_relation=True).numpy()  # [B + 1, R shown]
                 for r, relation in enumerate(np.asarray(resampled.relations)[shown.numpy()]):
-                    record("effect_role_agreement", set_iou(ifr, eff, code, per_relation=True)[:, r].numpy(), n, category=role,
-                           relation=str(relation), **keys)
+                    record("effect_role_agreement", per_relation[:, r], n, category=role, relation=str(relation), **keys)
 
 
 def _transitions(record, counts: torch.Tensor, kind: str, revision: str | None) -> None:
