@@ -153,34 +153,28 @@ def main() -> None:
                          "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
                          "peak_rss_gb": round(rss.peak / GB, 2)}
         print(stage, stages[stage], flush=True)
-    tests_db = work / "study-tests.duckdb"  # the IFR rows stored, the ablation stage again with the tests' settings
-    con = duckdb.connect(str(db))
-    con.execute("DELETE FROM ablations; DELETE FROM stage_runs WHERE stage = 'ablation'")
-    con.close()
-    shutil.copy(db, tests_db)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    rss.reset()
-    begun = time.perf_counter()
-    tests = replace(base, ablation_draws=99, ablation_facts_per_relation=0, **{**off, "ablation": True})
-    assert ingest(tests, tests_db, progress=False) == 0
-    stages["ablation_99_draws_all_facts"] = {
-        "seconds_per_revision": per_revision_seconds(tests_db, "ablation"), "wall_s": round(time.perf_counter() - begun, 1),
-        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None, "peak_rss_gb": round(rss.peak / GB, 2)}
-    exhaustive_db = work / "study-exhaustive.duckdb"  # the IFR rows stored, the effects of the first revision ablated
-    con = duckdb.connect(str(db))
-    con.execute("DELETE FROM component_effects; DELETE FROM effect_baselines; DELETE FROM stage_runs WHERE stage = 'effects'")
-    con.close()
-    shutil.copy(db, exhaustive_db)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    rss.reset()
-    begun = time.perf_counter()
-    exhaustive = replace(base, effects_method="exhaustive", **{**off, "effects": True})
-    assert ingest(exhaustive, exhaustive_db, spec=REVISIONS[0], progress=False) == 0
-    stages["effects_exhaustive_one_revision"] = {
-        "seconds_per_revision": per_revision_seconds(exhaustive_db, "effects"), "wall_s": round(time.perf_counter() - begun, 1),
-        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None, "peak_rss_gb": round(rss.peak / GB, 2)}
+    def again(name: str, stage: str, tables: tuple[str, ...], config, spec: str | None = None) -> None:
+        """A stage measured again with other settings, on a copy of the store holding the IFR rows only for it."""
+        store = work / f"study-{name}.duckdb"
+        con = duckdb.connect(str(db))
+        con.execute("; ".join(f"DELETE FROM {t}" for t in tables) + f"; DELETE FROM stage_runs WHERE stage = '{stage}'")
+        con.close()
+        shutil.copy(db, store)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        rss.reset()
+        begun = time.perf_counter()
+        assert ingest(config, store, spec=spec, progress=False) == 0, name
+        stages[name] = {"seconds_per_revision": per_revision_seconds(store, stage), "wall_s": round(time.perf_counter() - begun, 1),
+                        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
+                        "peak_rss_gb": round(rss.peak / GB, 2)}
+        print(name, stages[name], flush=True)
+
+    # The ablation stage with the tests' settings; the component effects exhaustively, on the first revision.
+    again("ablation_99_draws_all_facts", "ablation", ("ablations",),
+          replace(base, ablation_draws=99, ablation_facts_per_relation=0, **{**off, "ablation": True}))
+    again("effects_exhaustive_one_revision", "effects", ("component_effects", "effect_baselines"),
+          replace(base, effects_method="exhaustive", **{**off, "effects": True}), spec=REVISIONS[0])
     rss.stop.set()
     every_stage = ("ifr", "ablation", "effects", "grafting", "extractive")
     entry = {
