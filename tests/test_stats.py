@@ -104,6 +104,9 @@ def test_relation_types_are_compared_with_the_relation_as_the_unit():
     assert np.mean([o.p < 0.05 for o in nulls]) <= 0.08 and np.mean(np.array(naive) < 0.05) > 0.3
     found = [relation_type_order(draw(300.0), relations, location, resamples=50, seed=k).p for k in range(50)]
     assert np.mean(np.array(found) < 0.05) > 0.8
+    many = np.repeat(np.arange(40), 4)  # 20 against 20 relations: C(40, 20) assignments, drawn instead of listed
+    sampled = relation_type_order(rng.normal(400, 40, 160) - 200 * (many < 20), many, many < 20, resamples=300)
+    assert sampled.p == pytest.approx(1 / 301) and sampled.n_a == sampled.n_b == 20
     censored = np.where(relations == 0, np.inf, steps)  # a name relation never learned: ranked last, a median still exists
     order = relation_type_order(censored, relations, location, resamples=200)
     assert np.isfinite(order.statistic) and order.statistic < observed

@@ -4,6 +4,7 @@ controls, and many tests at once."""
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -47,6 +48,10 @@ class EmergenceOrder:
     p: float
 
 
+# The most label assignments the relation-type test lists (C(20, 10) = 184,756 would not be; 7 against 3 is 120).
+EXACT_ASSIGNMENTS = 100_000
+
+
 def _ranked(steps: np.ndarray) -> np.ndarray:
     """Learning steps ranked: a fact learned at an unknown step (NaN) half a step past the last known one, a
     never-learned fact (inf) one past it (last, tied)."""
@@ -80,7 +85,8 @@ def pooled_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
                         seed: int = 0, level: float = DEFAULT_LEVEL) -> EmergenceOrder:
     """Two groups of relations (e.g. location against name) compared with the relation as the unit (METHOD.md §8:
-    facts of one relation are not independent evidence about its type).
+    facts of one relation are not independent evidence about its type). Exact while the assignments number at most
+    EXACT_ASSIGNMENTS; beyond, ``resamples`` random assignments and p = (1 + #{as extreme}) / (1 + B).
 
     steps [N] learning steps (inf: never learned), relations [N] each fact's relation, in_a [N] bool whether the
     fact's relation is in group a. Statistic: the median of group a's relation medians minus group b's (never-learned
@@ -95,9 +101,20 @@ def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarr
     medians = np.array([np.median(ranked[relations == r]) for r in names])  # one per relation (a loop over relations)
     group = np.array([bool(in_a[relations == r][0]) for r in names])
     observed = np.median(medians[group]) - np.median(medians[~group])
-    assignments = [np.isin(np.arange(len(names)), chosen) for chosen in itertools.combinations(range(len(names)), int(group.sum()))]
-    permuted = np.array([np.median(medians[g]) - np.median(medians[~g]) for g in assignments])
-    p = float((np.abs(permuted) >= abs(observed) - 1e-9).mean())
+    k, rng = int(group.sum()), np.random.default_rng(seed)
+    exact = math.comb(len(names), k) <= EXACT_ASSIGNMENTS
+    if exact:  # every assignment of the labels (120 for 7 against 3 relations)
+        assignments = np.zeros((math.comb(len(names), k), len(names)), dtype=bool)
+        for row, chosen in enumerate(itertools.combinations(range(len(names)), k)):
+            assignments[row, list(chosen)] = True
+    else:  # too many to list (e.g. 20 against 20 relations): B random assignments
+        assignments = rng.random((resamples, len(names))).argsort(1) < k
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        permuted = (np.nanmedian(np.where(assignments, medians, np.nan), axis=1)
+                    - np.nanmedian(np.where(assignments, np.nan, medians), axis=1))
+    extreme = int((np.abs(permuted) >= abs(observed) - 1e-9).sum())
+    p = float(extreme / len(assignments) if exact else (1 + extreme) / (1 + resamples))
     # Relations drawn with replacement within each group: how often each relation is drawn [B, R], then each fact
     # weighted by its relation's count.
     rng = np.random.default_rng(seed)
