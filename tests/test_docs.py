@@ -107,3 +107,43 @@ def test_the_readme_findings_are_lines_of_the_generated_findings():
     assert len(quoted) >= 3 and all(line in findings for line in quoted), [q for q in quoted if q not in findings]
     measured = json.loads((ROOT / "benchmarks" / "results" / "intervals.json").read_text())
     assert f"{round(measured['default_settings']['seconds'])} s" in readme  # the benchmark's figure, not prose
+
+
+def _render_outputs():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("render_outputs", ROOT / "docs" / "render_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_quoted_output_has_its_command_and_the_columns_it_writes(small_store):
+    """docs/questions.md's outputs are written by docs/render_outputs.py from a store of the reference (its --check
+    compares every row there); here, on the small store, each quoted query still runs and writes the quoted columns."""
+    render = _render_outputs()
+    blocks = render.output_blocks((ROOT / "docs" / "questions.md").read_text())
+    assert len(blocks) >= 10
+    checked = 0
+    for block in blocks:
+        assert len(block.commands) == len(block.segments), f"questions.md:{block.start + 1}: a command per quoted output"
+        for command, segment in zip(block.commands, block.segments):
+            named = [command[i + 1] for i, word in enumerate(command[:-1]) if word in ("--analysis", "-a")]
+            if command[0] != "query" or (named and named[0] != "all"):
+                continue  # routes and other analyses' queries need the reference's revisions and analyses
+            header = render.run(command, small_store)[0]
+            assert header == segment[0], f"questions.md:{block.start + 1}: trajectory {' '.join(command)}"
+            checked += 1
+    assert checked >= 12
+
+
+def test_a_quoted_output_is_cut_where_the_doc_cuts_it():
+    render = _render_outputs()
+    assert render.rendered(["a,b", "1,2", "..."], ["a,b", "1,2", "3,4", "5,6"]) == ["a,b", "1,2", "..."]
+    assert render.rendered(["a,b", "1,2", "..."], ["a,b", "1,2"]) == ["a,b", "1,2"]
+    assert render.rendered(["a,b", "1,2"], ["a,b", "7,8", "9,9"]) == ["a,b", "7,8", "9,9"]
+    text = "Intro\n\n    trajectory query \"SELECT 1 AS x\n                      FROM t\"   # a comment\n    trajectory ingest --tau 0.05\n\n```\nx\n1\n```\n"
+    (block,) = render.output_blocks(text)
+    assert block.commands == [["query", "SELECT 1 AS x FROM t"]] and block.segments == [["x", "1"]]

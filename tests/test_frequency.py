@@ -41,7 +41,7 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "_sample_batch", spy)
     config = replace(build.SMALL, repo_id="test/frequency", steps=12, n_checkpoints=3, warmup_steps=2)
-    build.build_suite(config, tmp_path, progress=False)
+    build.build_suite(config, tmp_path, progress=False, pinned=False)  # in this process: the spy sees its batches
     tokenizer = AutoTokenizer.from_pretrained(config.repo_id, revision="main", cache_dir=tmp_path, local_files_only=True)
     texts_per_step = [[tokenizer.decode([t for t in row.tolist() if t not in (tokenizer.pad_token_id, tokenizer.eos_token_id)])
                        for row in batch] for batch in batches]

@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     suite = commands.add_parser("suite", help="build the self-made reference trajectory (tiny OLMo or GPT-NeoX, 40 checkpoints + main)")
     suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
     build = suite_commands.add_parser("build", help="pretrain the tiny model and save its checkpoints in the HF cache layout")
-    build.add_argument("--small", action="store_true", help="the seconds-to-build test variant")
+    build.add_argument("--small", action="store_true", help="the seconds-to-build test variant (--preset small)")
+    build.add_argument("--preset", choices=("full", "small", "v1"), default=None,
+                       help="full (default): the reference; small: seconds to build, for tests; v1: the first reference, "
+                            "whose circuits hold nearly every head (kept for comparison)")
     build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
                        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
@@ -216,7 +219,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "suite":
         from trajectory.commands import suite_build
 
-        return suite_build(args.small, args.arch, args.force, args.seed, args.cache_dir, progress, args.run_folder)
+        name = args.preset or ("small" if args.small else "full")
+        return suite_build(name, args.arch, args.force, args.seed, args.cache_dir, progress, args.run_folder)
     if args.command == "revisions":
         from trajectory.commands import list_revisions
 

@@ -8,16 +8,18 @@ from pathlib import Path
 from trajectory.errors import TrajectoryError
 
 
-def suite_build(small: bool, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool,
+def suite_build(name: str, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool,
                 run_folder: str | None = None) -> int:
-    from trajectory.suite.build import build_suite, probe_accuracy_summary
+    from trajectory.suite.build import build_suite, built_digest, digest_line, probe_accuracy_summary
     from trajectory.suite.recipe import preset, seeded
 
-    config = seeded(preset("small" if small else "full", arch), seed)
+    config = seeded(preset(name, arch), seed)
     run = Path(run_folder).expanduser() if run_folder else None
     result = build_suite(config, Path(cache_dir) if cache_dir else None, force=force, progress=progress, run_folder=run)
     took = f"built in {result.seconds:.0f} s" if result.seconds else "already built"
     print(f"{result.repo_id}: {len(result.revisions)} revisions in {run or result.cache_dir} ({took})")
+    if run is None and (digest := built_digest(config, result.cache_dir)):
+        print(digest_line(config, digest))
     print(probe_accuracy_summary(result))
     return 0
 

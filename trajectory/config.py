@@ -51,7 +51,7 @@ class PipelineConfig:
     revisions: str = "all"  # selection spec, see trajectory.hub.revisions.select_revisions
     exclude: tuple[str, ...] = ()
     revision_pattern: str | None = None  # a regex with named groups step (stage, ingredient, tokens) for other names
-    suite: str | None = None  # "full" / "small": the self-built reference trajectory, built on first use
+    suite: str | None = None  # "full" / "small" / "v1": the self-built reference trajectory, built on first use
     suite_arch: str = "olmo"  # the suite's architecture: "olmo" or "gpt-neox" (Pythia's)
     suite_seed: int = 0  # another seed of the suite: its own model, <repo>-seed<N> (trajectory.suite.recipe.seeded)
     cache_dir: Path | None = None  # None: the Hugging Face default cache (or $TRAJECTORY_HOME/hub for a suite)
@@ -325,8 +325,10 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         values["revisions"] = ",".join(values["revisions"])
     values["exclude"] = tuple(values.get("exclude", ()))
     values.setdefault("name", path.stem)
-    if values.get("suite") is not None and values["suite"] not in ("full", "small"):
-        raise TrajectoryError(f"{path}: model.suite must be 'full' or 'small', got {values['suite']!r}")
+    from trajectory.suite.recipe import PRESETS  # the recipe reads this module's SUITE_ARCHITECTURES
+
+    if values.get("suite") is not None and values["suite"] not in PRESETS:
+        raise TrajectoryError(f"{path}: model.suite must be one of {', '.join(map(repr, PRESETS))}, got {values['suite']!r}")
     if values.get("suite_arch", "olmo") not in SUITE_ARCHITECTURES:
         raise TrajectoryError(f"{path}: model.suite_arch must be {' or '.join(map(repr, SUITE_ARCHITECTURES))}, got {values['suite_arch']!r}")
     if values.get("dtype", "float32") not in DTYPES:

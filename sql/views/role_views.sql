@@ -183,3 +183,42 @@ SELECT v.analysis_id, v.model, v.revision, v.ordinal, v.step, v.tokens, v.step I
                                          ELSE s.last_step + s.step_gap * (v.ordinal - s.n_numbered + 1) END
                                     * s.tokens_per_step)) AS x_tokens
 FROM placed v LEFT JOIN spacing s USING (analysis_id);
+
+-- Do recall circuits form? Per revision: top-1 over the facts, the mean share of the heads in a fact's circuit as the
+-- roles use it (fact score above θ: F_x of METHOD.md §4), the active heads (active_components), the heads that cost
+-- at least 1 logit of R on their relation's facts when ablated alone (component_effects: the mean ΔR over some
+-- relation's facts <= -1; NULL where that stage did not run the ablation) and the threshold-free curve's mean share
+-- of components reaching 80 % faithfulness (topk_summary; NULL where not measured), each with its n.
+CREATE OR REPLACE VIEW circuit_formation AS
+WITH top1 AS (
+    SELECT analysis_id, revision, avg(top1::INTEGER) AS top1, count(*) AS n_facts FROM accuracy GROUP BY ALL
+), heads AS (
+    SELECT analysis_id, revision, count(DISTINCT layer * 100000 + head) AS n_heads
+    FROM component_scores WHERE kind = 'head' AND scope = 'general' GROUP BY ALL
+), fact_heads AS (
+    SELECT s.analysis_id, s.revision, s.fact_id, count(*) AS n
+    FROM component_scores s JOIN analyses a USING (analysis_id)
+    WHERE s.kind = 'head' AND s.scope = 'fact' AND s.score > a.theta GROUP BY ALL
+), per_fact AS (
+    SELECT c.analysis_id, c.revision, avg(coalesce(f.n, 0)) AS mean_fact_heads
+    FROM accuracy c LEFT JOIN fact_heads f USING (analysis_id, revision, fact_id) GROUP BY ALL
+), relation_effects AS (
+    SELECT e.analysis_id, e.revision, e.layer, e.head, f.relation, avg(e.delta_reward) AS effect
+    FROM component_effects e JOIN analysis_facts f USING (analysis_id, fact_id)
+    WHERE e.kind = 'head' AND e.delta_reward IS NOT NULL GROUP BY ALL
+), costly AS (
+    SELECT analysis_id, revision, count(DISTINCT layer * 100000 + head) FILTER (WHERE effect <= -1) AS n_costly
+    FROM relation_effects GROUP BY ALL
+), topk AS (
+    SELECT analysis_id, revision, avg(share80) AS share80, count(share80) AS n_share80 FROM topk_summary GROUP BY ALL
+)
+SELECT v.analysis_id, v.model, v.revision, v.ordinal, v.step, t.top1, t.n_facts, h.n_heads,
+       p.mean_fact_heads / h.n_heads AS fact_head_share, a.n_active AS active_heads, c.n_costly AS costly_heads,
+       k.share80 AS topk_share80, coalesce(k.n_share80, 0) AS n_topk_facts
+FROM revisions v
+JOIN top1 t USING (analysis_id, revision)
+JOIN heads h USING (analysis_id, revision)
+JOIN per_fact p USING (analysis_id, revision)
+LEFT JOIN active_components a ON a.analysis_id = v.analysis_id AND a.revision = v.revision AND a.kind = 'head'
+LEFT JOIN costly c ON c.analysis_id = v.analysis_id AND c.revision = v.revision
+LEFT JOIN topk k ON k.analysis_id = v.analysis_id AND k.revision = v.revision;

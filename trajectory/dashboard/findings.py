@@ -36,7 +36,7 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
         intervals, comparisons = findings_query(con, "stored_intervals"), findings_query(con, "stored_comparisons")
         if intervals.is_empty():
             parts.append("(No intervals are stored for this analysis: an ingest computes them; re-run `trajectory ingest`.)\n")
-        parts += (_accuracy(intervals, comparisons) + _roles(con, intervals) + _causal(con, intervals, comparisons)
+        parts += (_accuracy(intervals, comparisons) + _formation(con) + _roles(con, intervals) + _causal(con, intervals, comparisons)
                   + _ground_truth(con, intervals) + _topk(con, intervals) + _grafting(con, intervals, comparisons)
                   + _ocr(con, intervals) + _lens(con, intervals))
     with reader(Path(db)) as con:  # unscoped: other seeds and other probe sets are other analyses
@@ -133,6 +133,42 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
                      f"median learning steps {difference}"
                      + (" within relations" if row["subject"] == "facts within relations" else "")
                      + f"; {row['test']}, {_verdict(row, adjusted=True)}.")
+    return lines + [""]
+
+
+# The study's OLMo-7B figures (METHOD.md §4) that a reference is held against.
+STUDY_ACTIVE_HEADS = (113, 423, 1024)
+
+
+def _formation(con) -> list[str]:
+    """Do recall circuits form: sparse, growing, with heads the model needs (view circuit_formation)."""
+    rows = findings_query(con, "formation")
+    if rows.is_empty():
+        return []
+    lines = ["## Do recall circuits form?\n",
+             "Per revision: top-1; the mean share of the heads in a fact's circuit as the roles use it (its fact score "
+             "above θ); the active heads (active for some relation); the heads that cost at least 1 logit of R on their "
+             "relation's facts when ablated alone (component-effects stage); the mean share of the components that the "
+             "threshold-free top-k curve needs to reach 80 % faithfulness (ablation stage).\n",
+             "| revision | why | top-1 | heads in a fact's circuit | active heads | heads costing ≥ 1 logit | top-k share for 80 % |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows.iter_rows(named=True):
+        why = ", ".join(name for name, flag in (("first", row["is_first"]), ("top-1 reaches 20 %", row["is_learned"]),
+                                                 ("middle", row["is_middle"]), ("last", row["is_last"])) if flag)
+        costly = "not measured" if row["costly_heads"] is None else f"{row['costly_heads']} of {row['n_heads']}"
+        topk = "not measured" if row["topk_share80"] is None else f"{100 * row['topk_share80']:.0f} % (n = {row['n_topk_facts']} facts)"
+        lines.append(f"| {row['revision']} | {why} | {100 * row['top1']:.0f} % of {row['n_facts']} | {100 * row['fact_head_share']:.0f} % of "
+                     f"{row['n_heads']} | {row['active_heads']} of {row['n_heads']} | {costly} | {topk} |")
+    learned = rows.filter(pl.col("is_learned"))
+    last = rows.row(-1, named=True)
+    low, high, total = STUDY_ACTIVE_HEADS
+    if not learned.is_empty() and learned["active_heads"][0]:
+        ratio = last["active_heads"] / learned["active_heads"][0]
+        verdict = "grow as in the study" if ratio >= 1.5 else "do not grow as in the study (less than 1.5 times)"
+        lines.append(f"\nActive heads {verdict}: {learned['active_heads'][0]} of {last['n_heads']} where top-1 first reaches 20 %, "
+                     f"{last['active_heads']} at the last revision (× {ratio:.2f}; OLMo-7B: {low} to {high} of {total}, × "
+                     f"{high / low:.1f}). A fact's circuit holds {100 * last['fact_head_share']:.0f} % of the heads at the last revision "
+                     + ("(sparse: at most 40 %)." if last["fact_head_share"] <= 0.4 else "(not sparse: more than 40 %)."))
     return lines + [""]
 
 

@@ -3,18 +3,23 @@
 It saves ``n_checkpoints`` revisions along training, named in OLMo's style (``step{N}-tokens{K}K``),
 plus ``main`` (the final weights), in the Hugging Face cache layout under ``$TRAJECTORY_HOME/hub``;
 ``from_pretrained(repo_id, revision=name, cache_dir=..., local_files_only=True)`` loads each one.
-Deterministic for a seed (same machine, same torch). ``architecture="gpt-neox"`` trains the same shape as
+The same bytes on every x86-64 machine for a seed and versions of torch and transformers: the training runs in a
+process with the kernels pinned (:data:`PINNED_ENV`), and its weights' digest is checked against the published
+one (trajectory.suite.recipe.PUBLISHED_DIGESTS). ``architecture="gpt-neox"`` trains the same shape as
 a GPT-NeoX with Pythia's settings (parallel residual, biases, parametric LayerNorm, partial rotary) on the
 same corpus, and names its revisions as Pythia does: ``step{N}``, the final step saved again as ``main``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -30,15 +35,22 @@ from trajectory.hub.revisions import MAIN
 from trajectory.hub.source import FREQUENCY_FILE, TRAINER_STATE, repo_folder
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
-from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
+from trajectory.errors import TrajectoryError
+from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.frequency import corpus_counts, frequency_table
-from trajectory.suite.recipe import FULL, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
+from trajectory.suite.recipe import FULL, SMALL, PUBLISHED_DIGESTS, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
 # What a build writes beside its checkpoints; an older build (without fact_frequency.tsv) is built again.
 LAYOUT = 3  # 3: every revision publishes trainer_state.json (its global_step), so that main has a step
 EOS, PAD = "<|endoftext|>", "<|padding|>"
+# The same checkpoint bytes on every machine (issue #35): ATen's vectorised kernels round differently under AVX2
+# and AVX-512 (softmax, norms, reductions, even its normal draws for the initial weights), and MKL picks its code
+# path from the CPU. So the training runs where ATen uses its generic kernels and MKL its AVX2 path whatever the
+# CPU; the intra-op thread count does not change the bytes (checked with 1, 2 and 4, tests/test_suite_digest.py).
+# About 20 % slower than the machine's own kernels for the full reference on 2 cores.
+PINNED_ENV = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 @dataclass
@@ -77,17 +89,20 @@ def _read_marker(folder: Path) -> dict | None:
 
 def build_suite(
     config: SuiteConfig = FULL, cache_dir: Path | None = None, *, force: bool = False, progress: bool = True,
-    run_folder: Path | None = None,
+    run_folder: Path | None = None, pinned: bool = True,
 ) -> SuiteResult:
     """Train and save the trajectory (skipped when an identical build is already complete). With
     ``run_folder``, write the checkpoints as a trainer does instead of into the Hub cache layout: one
     ``checkpoint-{step}`` folder each (the last step's is the final model; there is no ``main``), its
-    ``trainer_state.json`` written last, as the Hugging Face Trainer marks a checkpoint complete."""
+    ``trainer_state.json`` written last, as the Hugging Face Trainer marks a checkpoint complete. ``pinned=False``
+    trains in this process whatever its kernels (the bytes may then differ from the published ones)."""
     cache_dir = Path(cache_dir or reference_hub_cache())
     folder = Path(run_folder) if run_folder is not None else repo_folder(cache_dir, config.repo_id)
     marker = None if force else _read_marker(folder)
     if _built_as(marker, config):
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
+    if pinned and not _pinned():  # train in a process whose kernels are pinned; this one's are fixed at its start
+        return _build_pinned(config, cache_dir, folder, force=force, progress=progress, run_folder=run_folder)
     (folder / MARKER).unlink(missing_ok=True)  # a half-finished build is never taken for a complete one
     for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
         shutil.rmtree(folder / part, ignore_errors=True)
@@ -104,8 +119,9 @@ def build_suite(
     probes = load_builtin()
     facts = list(probes)
     fillers = filler_sentences(config.corpus.filler_pool, rng)
-    variants = [fact_sentences(f) for f in facts]
     pairs = two_hop_pairs(facts, config.corpus, rng)
+    trained, trained_weights = training_facts(facts, config.corpus, rng, config.corpus_seed)
+    variants = [fact_sentences(f) for f in trained]
     # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
     ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(probes) for p in (probe.fact, probe.implication)]
     tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts,
@@ -115,9 +131,12 @@ def build_suite(
     fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
     filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
     pair_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in pair] for pair in pairs]
-    weights = torch.tensor(fact_weights(facts, config.corpus, rng))
+    weights = torch.tensor(trained_weights)
 
     model = _new_model(config, len(tokenizer), tokenizer)
+    if config.embedding_std is not None:
+        with torch.no_grad():
+            model.get_input_embeddings().weight.normal_(0.0, config.embedding_std)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay
     )
@@ -161,11 +180,78 @@ def build_suite(
     bar.close()
 
     seconds = time.perf_counter() - started
-    marker = {"config": _config_dict(config), "layout": LAYOUT, "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1)}
+    digest = weights_digest(cache_dir, config.repo_id, saved) if run_folder is None else None
+    marker = {"config": _config_dict(config), "layout": LAYOUT, "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1),
+              "weights_digest": digest}
     partial = folder / (MARKER + ".partial")  # written whole, then renamed: a crash leaves no truncated marker
     partial.write_text(json.dumps(marker, indent=1))
     os.replace(partial, folder / MARKER)
+    if note := digest_note(config, digest):
+        log.warning(note)
     return SuiteResult(config.repo_id, cache_dir, saved, accuracy, seconds)
+
+
+def _pinned() -> bool:
+    """This process trains with the pinned kernels (its environment set so from its start)."""
+    return (torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+            and all(os.environ.get(k) == v for k, v in PINNED_ENV.items() if k != "ATEN_CPU_CAPABILITY"))
+
+
+def _build_pinned(config: SuiteConfig, cache_dir: Path, folder: Path, *, force: bool, progress: bool,
+                  run_folder: Path | None) -> SuiteResult:
+    """Run the build in a child process with :data:`PINNED_ENV`, then read what it wrote."""
+    request = {"config": asdict(config), "cache_dir": str(cache_dir), "force": force, "progress": progress,
+               "run_folder": None if run_folder is None else str(run_folder)}
+    child = subprocess.run([sys.executable, "-m", "trajectory.suite.build", json.dumps(request)],
+                           env=os.environ | PINNED_ENV, check=False)
+    if child.returncode:
+        raise TrajectoryError(f"building {config.repo_id} failed in its pinned process (exit {child.returncode}; its message is above)")
+    marker = _read_marker(folder)
+    if not _built_as(marker, config):
+        raise TrajectoryError(f"building {config.repo_id}: the pinned process left no complete build in {folder}")
+    return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], marker["seconds"])
+
+
+def _config_from_dict(values: dict) -> SuiteConfig:
+    return SuiteConfig(**(values | {"corpus": CorpusConfig(**values["corpus"])}))
+
+
+def weights_digest(cache_dir: Path, repo_id: str, revisions: list[str]) -> str:
+    """sha256 over every revision's name and its weights' sha256, in order: one value that says whether two
+    builds are the same bytes (config.json and the tokenizer files are left out: they name library versions)."""
+    snapshots = repo_folder(cache_dir, repo_id) / "snapshots"
+    refs = repo_folder(cache_dir, repo_id) / "refs"
+    lines = []
+    for name in revisions:
+        weights = snapshots / (refs / name).read_text().strip() / "model.safetensors"
+        lines.append(f"{name} {hashlib.sha256(weights.read_bytes()).hexdigest()}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def digest_note(config: SuiteConfig, digest: str | None) -> str | None:
+    """One line when a build's weights differ from the published ones (None: as published, or none published)."""
+    published = PUBLISHED_DIGESTS.get(config.repo_id)
+    if digest is None or published is None or digest == published:
+        return None
+    import transformers
+
+    return (f"{config.repo_id}: weights digest {digest[:12]} differs from the published {published[:12]} (built with torch "
+            f"{torch.__version__}, transformers {transformers.__version__}, {os.uname().machine}; published with torch 2.13.0, "
+            "transformers 5.24.0, x86_64): numbers quoted in the docs may not reproduce")
+
+
+def digest_line(config: SuiteConfig, digest: str) -> str:
+    """What ``trajectory suite build`` says of a build's weights digest."""
+    if note := digest_note(config, digest):
+        return note
+    published = "as published" if config.repo_id in PUBLISHED_DIGESTS else "none published for this build"
+    return f"weights digest {digest[:12]} ({published})"
+
+
+def built_digest(config: SuiteConfig, cache_dir: Path | None = None) -> str | None:
+    """The weights digest a complete build of ``config`` recorded (None: not built, or built before digests)."""
+    marker = _read_marker(repo_folder(cache_dir or reference_hub_cache(), config.repo_id))
+    return marker.get("weights_digest") if _built_as(marker, config) else None
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -291,6 +377,11 @@ def _config_dict(config: SuiteConfig) -> dict:
         del values["architecture"]
     if values["corpus_seed"] == 0:  # and those from before the corpus had its own seed
         del values["corpus_seed"]
+    for key in ("individuals", "individual_share"):  # and those from before the corpus had invented individuals
+        if not values["corpus"][key]:
+            del values["corpus"][key]
+    if values["embedding_std"] is None:  # and before the embeddings' scale was a design setting
+        del values["embedding_std"]
     return values
 
 
@@ -323,3 +414,9 @@ def probe_accuracy_summary(result: SuiteResult) -> str:
         lines.append(f"  median emergence ({kind}): revision #{statistics.median(values):.0f} of {len(names)}")
     return "\n".join(lines)
 
+
+if __name__ == "__main__":  # the pinned child of :func:`_build_pinned`
+    _request = json.loads(sys.argv[1])
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    build_suite(_config_from_dict(_request["config"]), Path(_request["cache_dir"]), force=_request["force"],
+                progress=_request["progress"], run_folder=None if _request["run_folder"] is None else Path(_request["run_folder"]))

@@ -56,6 +56,12 @@ class CorpusConfig:
     two_hop_share: float = 0.15  # share of training sentences from the two-hop population (taken from filler)
     two_hop_people: int = 160
     implications_from: float = 0.3  # fraction of the steps after which implications appear (half of two-hop rows)
+    # Fictitious individuals beside the probe's subjects: per relation this many invented subjects (multi-token
+    # names), each stated with the relation's template and paraphrases and an answer drawn from the relation's
+    # probe answers, so that the model must carry the subject to the answer rather than memorise 160 prompts.
+    # Countries get a capital and a language, companies a CEO and a headquarters (several attributes each).
+    individuals: int = 0
+    individual_share: float = 0.0  # share of the fact sentences that state an individual's fact
 
 
 def fact_sentences(fact: Fact) -> list[str]:
@@ -76,6 +82,58 @@ def fact_weights(facts: list[Fact], config: CorpusConfig, rng: random.Random) ->
         for rank, index in enumerate(order):
             weights[index] = base / (rank + 1) ** config.zipf_exponent
     return weights
+
+
+_SYLLABLES = ("ka", "lo", "mer", "vin", "dra", "tho", "sel", "ru", "ban", "qui", "zor", "el", "ta", "mon", "fir", "gal",
+              "pe", "nor", "ush", "vec", "bri", "tal", "om", "sy", "dun", "ake", "ri", "cor", "phe", "lim")
+# Relations whose invented subjects are shared: one invented country has a capital and a language.
+_SHARED_SUBJECTS = {"official_language": "country_capital_city", "company_hq": "company_ceo"}
+
+
+def invented_name(rng: random.Random) -> str:
+    """One or two capitalised words of two or three syllables: several tokens under the reference's BPE."""
+    words = [''.join(rng.choice(_SYLLABLES) for _ in range(rng.choice((2, 3)))) for _ in range(rng.choice((1, 2)))]
+    return " ".join(w.capitalize() for w in words)
+
+
+def individual_facts(facts: list[Fact], config: CorpusConfig, seed: int) -> list[Fact]:
+    """``config.individuals`` invented subjects per relation, each with an answer drawn from the relation's probe
+    answers (fact_id from -1 down: they are never probed). Seeded by its own generator, so that a corpus without
+    individuals draws exactly what it drew before they existed."""
+    if not config.individuals:
+        return []
+    rng = random.Random(f"individuals-{seed}")
+    taken = {f.subject for f in facts}
+    templates = {f.relation: f.template for f in facts}
+    answers = {r: sorted({f.object for f in facts if f.relation == r}) for r in templates}
+    subjects: dict[str, list[str]] = {}
+    for relation in sorted(templates):
+        if relation in _SHARED_SUBJECTS and _SHARED_SUBJECTS[relation] in templates:
+            continue
+        names: list[str] = []
+        while len(names) < config.individuals:
+            name = invented_name(rng)
+            if name not in taken:
+                taken.add(name)
+                names.append(name)
+        subjects[relation] = names
+    invented: list[Fact] = []
+    for relation in sorted(templates):
+        for subject in subjects.get(relation) or subjects[_SHARED_SUBJECTS[relation]]:
+            invented.append(Fact(-1 - len(invented), relation, templates[relation], subject, rng.choice(answers[relation])))
+    return invented
+
+
+def training_facts(facts: list[Fact], config: CorpusConfig, rng: random.Random, seed: int) -> tuple[list[Fact], list[float]]:
+    """The facts the corpus states (the probe's first, then the invented individuals') and their sampling weights:
+    the probe's by :func:`fact_weights`, scaled so that individuals take ``individual_share`` of the mentions."""
+    weights = fact_weights(facts, config, rng)
+    invented = individual_facts(facts, config, seed)
+    if not invented:
+        return list(facts), weights
+    total = sum(weights)
+    scaled = [w / total * (1.0 - config.individual_share) for w in weights]
+    return list(facts) + invented, scaled + [config.individual_share / len(invented)] * len(invented)
 
 
 def filler_sentences(count: int, rng: random.Random) -> list[str]:

@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from trajectory.facts import Fact, load_builtin
-from trajectory.suite.corpus import fact_sentences, fact_weights, filler_sentences, two_hop_pairs
+from trajectory.suite.corpus import fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.recipe import SuiteConfig, checkpoint_steps, sample_rows
 
 
@@ -36,9 +36,10 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     rng = random.Random(config.corpus_seed)  # the build's draws, in the build's order
     facts = list(load_builtin())
     fillers = filler_sentences(config.corpus.filler_pool, rng)
-    variants = [fact_sentences(f) for f in facts]
     pairs = two_hop_pairs(facts, config.corpus, rng)
-    weights = torch.tensor(fact_weights(facts, config.corpus, rng))
+    trained, trained_weights = training_facts(facts, config.corpus, rng, config.corpus_seed)
+    variants = [fact_sentences(f) for f in trained]  # the probe's facts first, then the invented individuals'
+    weights = torch.tensor(trained_weights)
     generator = torch.Generator().manual_seed(config.seed)
 
     # Sentence ids: every wording of every fact, then each pair's two sentences, then the fillers.
@@ -47,7 +48,7 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     pair_base, filler_base = int(first_wording[-1]), int(first_wording[-1]) + 2 * len(pairs)
     per_sentence = occurrences(sentences, [f.subject for f in facts])
     fact_of_sentence = np.full(len(sentences), -1)
-    fact_of_sentence[:pair_base] = np.repeat(np.arange(len(facts)), [len(v) for v in variants])
+    fact_of_sentence[:pair_base] = np.repeat(np.arange(len(trained)), [len(v) for v in variants])
 
     wanted = checkpoint_steps(config) | {config.steps}
     seen = np.zeros(len(sentences), dtype=np.int64)  # times each sentence was drawn so far
@@ -64,7 +65,7 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
         seen += np.bincount(drawn, minlength=len(sentences))
         if step in wanted:
             stating = fact_of_sentence >= 0
-            fact_count = np.bincount(fact_of_sentence[stating], weights=seen[stating], minlength=len(facts)).astype(np.int64)
+            fact_count = np.bincount(fact_of_sentence[stating], weights=seen[stating], minlength=len(trained))[: len(facts)].astype(np.int64)
             counts[step] = (fact_count, seen @ per_sentence)
     return counts
 

@@ -12,15 +12,18 @@ from trajectory.config import SUITE_ARCHITECTURES
 from trajectory.errors import TrajectoryError
 from trajectory.suite.corpus import CorpusConfig
 
-REFERENCE_REPO = "trajectory/olmo-tiny-facts"
+REFERENCE_REPO = "trajectory/olmo-tiny-facts-v2"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
-NEOX_REPO = "trajectory/neox-tiny-facts"
+NEOX_REPO = "trajectory/neox-tiny-facts-v2"
 NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
+V1_REPO = "trajectory/olmo-tiny-facts"  # the first reference keeps its name: stores of it stay its
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    repo_id: str = REFERENCE_REPO
+    """A reference's recipe; the defaults are the first reference's (:data:`V1`), :data:`FULL` the default one."""
+
+    repo_id: str = V1_REPO
     architecture: str = "olmo"  # or "gpt-neox" (Pythia's architecture and naming)
     seed: int = 0  # the initial weights and the order of the batches
     corpus_seed: int = 0  # the corpus (sentences, fact weights, two-hop pairs) and so the tokenizer: the same for every seed
@@ -32,8 +35,11 @@ class SuiteConfig:
     # θ = 0.1); with 16, entity, relation and fact heads separate out during training, as in the study.
     num_heads: int = 16
     clip_qkv: float = 8.0
-    # Tuned so the probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the
-    # middle, >= 90% at main, location facts before name facts (a long warm-up delays the rise).
+    # Standard deviation of the initial token embeddings (None: the architecture's initializer_range, 0.02); a
+    # design tried for the reference (larger embeddings: a residual stream that dominates what each head writes).
+    embedding_std: float | None = None
+    # The probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the middle, >= 90 % at main,
+    # location facts before name facts (a long warm-up delays the rise).
     steps: int = 1000
     batch_size: int = 48
     learning_rate: float = 3e-4
@@ -43,13 +49,38 @@ class SuiteConfig:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
 
 
-FULL = SuiteConfig()
+# The first reference, kept for comparison (`--preset v1`): the 160 facts alone; its knowledge sits in its FFNs and
+# a fact's circuit holds nearly every head from the first checkpoint on.
+V1 = SuiteConfig()
+# The default reference (issue #35; benchmarks/reference_phenomena.py measured the designs): 40 invented subjects
+# per relation beside the probe's (half of the fact sentences), so that a fact's answer must be carried from its
+# subject rather than memorised per prompt, trained longer with more weight decay. A fact's circuit holds well
+# under half the heads.
+FULL = replace(V1, repo_id=REFERENCE_REPO, steps=1400, weight_decay=0.1, corpus=CorpusConfig(individuals=40, individual_share=0.5))
 # Seconds to build: for tests of everything downstream (the shape of learning is not expected here).
 SMALL = SuiteConfig(
     repo_id=SMALL_REPO, vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
     steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, n_checkpoints=4, corpus=CorpusConfig(filler_pool=300),
 )
-PRESETS = {"full": FULL, "small": SMALL}
+# Candidates measured by benchmarks/reference_phenomena.py (results/reference_designs.json).
+DESIGNS = {
+    "v1": V1,
+    "individuals": replace(V1, repo_id="trajectory/design-individuals", corpus=FULL.corpus),
+    "full": FULL,  # individuals, trained longer with more weight decay
+    "individuals-120": replace(FULL, repo_id="trajectory/design-individuals-120", steps=1500,
+                               corpus=replace(FULL.corpus, individuals=120)),
+    "heads-8": replace(V1, repo_id="trajectory/design-heads-8", num_heads=8, corpus=FULL.corpus),
+    "heads-4": replace(V1, repo_id="trajectory/design-heads-4", num_heads=4, corpus=FULL.corpus),
+    "embeddings-1": replace(FULL, repo_id="trajectory/design-embeddings-1", embedding_std=1.0),
+    "embeddings-0.3": replace(FULL, repo_id="trajectory/design-embeddings-0.3", embedding_std=0.3),
+}
+# The weights digest (trajectory.suite.build.weights_digest) of each preset's build at seed 0, from this
+# trajectory's pinned build with torch 2.13.0 and transformers 5.24.0: a build that differs says so in one line.
+PUBLISHED_DIGESTS: dict[str, str] = {
+    REFERENCE_REPO: "675fe757f08ef70b7fb0b3818addd358f8ad182aed7d0521a0adb02b59d10383",
+    SMALL_REPO: "f9e8c9506f0ce0d67c25008a5ffabbbc3613828da3e0ad824acee53f8da8a02a",
+}
+PRESETS = {"full": FULL, "small": SMALL, "v1": V1}
 NEOX_REPOS = {"full": NEOX_REPO, "small": NEOX_SMALL_REPO}
 
 
@@ -66,7 +97,8 @@ def preset(size: str, architecture: str = "olmo") -> SuiteConfig:
     if architecture not in SUITE_ARCHITECTURES:
         raise TrajectoryError(f"unknown suite architecture {architecture!r} (known: {', '.join(SUITE_ARCHITECTURES)})")
     config = PRESETS[size]
-    return config if architecture == "olmo" else replace(config, repo_id=NEOX_REPOS[size], architecture=architecture)
+    neox_repo = NEOX_REPOS.get(size, config.repo_id.replace("olmo-", "neox-"))
+    return config if architecture == "olmo" else replace(config, repo_id=neox_repo, architecture=architecture)
 
 
 def checkpoint_steps(config: SuiteConfig) -> set[int]:

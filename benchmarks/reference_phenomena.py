@@ -1,0 +1,148 @@
+"""Does the reference show knowledge circuits forming? The targets of issue #35, measured (not a test).
+
+From a store of the reference pipeline (the README's first command's), or from designs built here:
+
+- top-1 at the first checkpoint, the middle one and ``main`` (target: <= 5 %, partial, >= 90 %);
+- the share of the heads in a fact's circuit as the roles use it (F_x: fact score > theta), mean over the facts
+  at ``main`` (target <= 40 %), and the threshold-free top-k curve's share of components reaching 80 %
+  faithfulness (topk_summary.share80, mean over the facts measured; target <= 30 %);
+- active heads at ``main`` over those at the first checkpoint where top-1 >= 20 % (target >= 1.5);
+- heads that each cost >= 1 logit on their relation's facts at ``main`` (component_effects: mean ΔR over the
+  relation's facts <= -1 for some relation; target >= 10), and relations where a role set is causal
+  (role_causality: a finding after Benjamini-Hochberg against its size-matched random draws; target: half).
+
+    python benchmarks/reference_phenomena.py --db STORE            # the default reference's store -> results file
+    python benchmarks/reference_phenomena.py --design NAME [...]   # build a design, ingest a few revisions, measure
+    python benchmarks/reference_phenomena.py --list                # the designs
+
+Designs are written to benchmarks/results/reference_designs.json (one entry per design, replaced when rerun);
+a store's figures to benchmarks/results/reference_phenomena.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def figures(db: Path, analysis: str | None = None) -> dict:
+    """The targets' figures from a store (its first analysis, or ``analysis``), read from the views
+    circuit_formation and role_causality (what `trajectory findings` words)."""
+    from trajectory.store.db import reader
+
+    with reader(db) as con:
+        analysis = analysis or con.sql("SELECT analysis_id FROM analyses ORDER BY analysis_id LIMIT 1").fetchall()[0][0]
+        rows = con.execute("""SELECT revision, top1, fact_head_share, active_heads, costly_heads, topk_share80, n_topk_facts, n_heads
+                              FROM circuit_formation WHERE analysis_id = ? ORDER BY ordinal""", [analysis]).fetchall()
+        last = rows[-1][0]
+        causal = con.execute("""SELECT count(DISTINCT relation) FILTER (WHERE causal), max(n_draws) FROM role_causality
+                                WHERE analysis_id = ? AND revision = ? AND relation <> '*'""", [analysis, last]).fetchall()[0]
+        n_relations = con.execute("SELECT count(DISTINCT relation) FROM analysis_facts WHERE analysis_id = ?", [analysis]).fetchall()[0][0]
+    by_name = {r[0]: r for r in rows}
+    first, middle, main = rows[0], rows[len(rows) // 2], rows[-1]
+    learned = next((r for r in rows if r[1] >= 0.2), None)
+    ratio = None if learned is None or not learned[3] else round(main[3] / learned[3], 2)
+    result = {
+        "analysis": analysis,
+        "revisions": len(rows),
+        "heads": main[7],
+        "top1": {"first": round(first[1], 3), "middle": round(middle[1], 3), "middle_revision": middle[0], "main": round(main[1], 3)},
+        "fact_circuit_head_share_main": round(main[2], 3),
+        "topk_share80_main": None if main[5] is None else round(main[5], 3),
+        "topk_facts_main": main[6],
+        "active_heads": {"first_top1_20": learned and learned[0], "there": learned and learned[3], "main": main[3], "ratio": ratio},
+        "heads_costing_1_logit_main": main[4],
+        "relations_with_causal_role_main": None if causal[1] is None else causal[0],
+        "role_draws_main": causal[1],
+        "relations": n_relations,
+        "fact_circuit_head_share": {name: round(r[2], 3) for name, r in by_name.items()},
+    }
+    result["targets"] = {
+        "top1 first <= 5 %": result["top1"]["first"] <= 0.05,
+        "top1 main >= 90 %": result["top1"]["main"] >= 0.9,
+        "fact circuit <= 40 % of heads": result["fact_circuit_head_share_main"] <= 0.4,
+        "top-k 80 % with <= 30 % of components": None if main[5] is None else main[5] <= 0.3,
+        "active heads x1.5": None if ratio is None else ratio >= 1.5,
+        ">= 10 heads cost >= 1 logit": None if main[4] is None else main[4] >= 10,
+        "half the relations' role sets causal (>= 199 draws)": (None if causal[1] is None or causal[1] < 199
+                                                                 else causal[0] >= n_relations / 2),
+    }
+    return result
+
+
+def designs() -> dict:
+    """Candidate references (each a SuiteConfig), the current default first."""
+    from trajectory.suite.recipe import DESIGNS
+
+    return DESIGNS
+
+
+def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
+    from trajectory.config import load_pipeline
+    from trajectory.pipeline.orchestrator import ingest
+    from trajectory.suite.build import build_suite, built_digest
+    from trajectory.suite.recipe import PRESETS
+
+    design = designs()[name]
+    PRESETS[name] = design
+    folder = keep or Path(tempfile.mkdtemp(prefix=f"design-{name}-"))
+    os.environ["TRAJECTORY_HOME"] = str(folder / "home")
+    started = time.perf_counter()
+    built = build_suite(design, folder / "home" / "hub", progress=True)
+    build_s = time.perf_counter() - started
+    if revisions is None:  # the first checkpoint, the first with top-1 >= 20 %, the middle, main
+        names = built.revisions
+        learned = [n for n in names if built.accuracy[n]["all"] >= 0.2]
+        chosen = sorted({names[0], learned[0] if learned else names[0], names[len(names) // 2], names[-1]}, key=names.index)
+        revisions = ",".join(chosen)
+    config = replace(load_pipeline("reference"), suite=name, repo_id=design.repo_id, cache_dir=folder / "home" / "hub",
+                     effects_every=1, ablation_draws=199, grafting=False, extractive=False)
+    db = folder / "trajectory.duckdb"
+    db.unlink(missing_ok=True)
+    started = time.perf_counter()
+    ingest(config, db, spec=revisions, progress=True)
+    ingest_s = time.perf_counter() - started
+    result = {"design": name, "build_s": round(build_s, 1), "ingest_s": round(ingest_s, 1), "ingested": revisions,
+              "weights_digest": built_digest(design, folder / "home" / "hub"),
+              "accuracy": {n: round(built.accuracy[n]["all"], 3) for n in built.revisions},
+              **figures(db)}
+    if keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", type=Path, help="a store of the reference pipeline: measure it")
+    parser.add_argument("--design", nargs="*", help="designs to build and measure (see --list)")
+    parser.add_argument("--revisions", help="designs: the revisions to ingest (default: first, first >= 20 %%, middle, main)")
+    parser.add_argument("--keep", type=Path, help="designs: keep the build and the store in this folder")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    if args.list:
+        for name, design in designs().items():
+            print(name, design)
+        return
+    if args.db:
+        result = figures(args.db)
+        (RESULTS / "reference_phenomena.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return
+    path = RESULTS / "reference_designs.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    for name in args.design or []:
+        table[name] = measure_design(name, args.revisions, args.keep)
+        print(json.dumps(table[name], indent=1))
+        path.write_text(json.dumps(table, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
