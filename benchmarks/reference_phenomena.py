@@ -34,12 +34,12 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def figures(db: Path, analysis: str | None = None) -> dict:
-    """The targets' figures from a store (its first analysis, or ``analysis``), read from the views
+    """The targets' figures from a store (its first analysis by creation: the first command's; or ``analysis``), read from the views
     circuit_formation and role_causality (what `trajectory findings` words)."""
     from trajectory.store.db import reader
 
     with reader(db) as con:
-        analysis = analysis or con.sql("SELECT analysis_id FROM analyses ORDER BY analysis_id LIMIT 1").fetchall()[0][0]
+        analysis = analysis or con.sql("SELECT analysis_id FROM analyses ORDER BY created_at LIMIT 1").fetchall()[0][0]
         rows = con.execute("""SELECT revision, top1, fact_head_share, active_heads, costly_heads, topk_share80, n_topk_facts, n_heads
                               FROM circuit_formation WHERE analysis_id = ? ORDER BY ordinal""", [analysis]).fetchall()
         last = rows[-1][0]

@@ -17,6 +17,7 @@ import argparse
 import shlex
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,12 +81,13 @@ DEFAULT_ANALYSIS = "olmo-tiny-facts-v2/facts_160/tau=0.01/theta=0.1"  # the READ
 
 
 def run(command: list[str], db: Path, analysis: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "trajectory", "-q", command[0], "--db", str(db), *command[1:]]
+    argv = [sys.executable, "-m", "trajectory", "-q", command[0], "--db", str(Path(db).resolve()), *command[1:]]
     if analysis and "--analysis" not in command and "-a" not in command:
         argv += ["--analysis", analysis]
     if command[0] == "query":
         argv += ["--format", "csv"]
-    done = subprocess.run(argv, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as folder:  # where a command's own files go (routes --graphml)
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
     return [line for line in done.stdout.splitlines() if line.strip()]

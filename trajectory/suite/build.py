@@ -22,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from trajectory.errors import TrajectoryError
 from trajectory.extractive.ocr import reference_probes
 from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
@@ -35,10 +36,9 @@ from trajectory.hub.revisions import MAIN
 from trajectory.hub.source import FREQUENCY_FILE, TRAINER_STATE, repo_folder
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
-from trajectory.errors import TrajectoryError
 from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.frequency import corpus_counts, frequency_table
-from trajectory.suite.recipe import FULL, SMALL, PUBLISHED_DIGESTS, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
+from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
