@@ -80,14 +80,20 @@ def output_blocks(text: str) -> list[Block]:
 DEFAULT_ANALYSIS = "olmo-tiny-facts-v2/facts_160/tau=0.01/theta=0.1"  # the README's first command's
 
 
-def run(command: list[str], db: Path, analysis: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "trajectory", "-q", command[0], "--db", str(Path(db).resolve()), *command[1:]]
+def cli_args(command: list[str], db: Path, analysis: str | None = None) -> list[str]:
+    """The arguments of ``trajectory`` that write a quoted command's output: CSV, on ``db``, reading ``analysis``
+    where the command names none."""
+    args = ["-q", command[0], "--db", str(Path(db).resolve()), *command[1:]]
     if analysis and "--analysis" not in command and "-a" not in command:
-        argv += ["--analysis", analysis]
-    if command[0] == "query":
-        argv += ["--format", "csv"]
+        args += ["--analysis", analysis]
+    return args + (["--format", "csv"] if command[0] == "query" else [])
+
+
+def run(command: list[str], db: Path, analysis: str | None = None) -> list[str]:
+    """A quoted command's output lines (blank lines dropped), run as a user would, in a scratch folder."""
     with tempfile.TemporaryDirectory() as folder:  # where a command's own files go (routes --graphml)
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
+        done = subprocess.run([sys.executable, "-m", "trajectory", *cli_args(command, db, analysis)],
+                              capture_output=True, text=True, cwd=folder)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
     return [line for line in done.stdout.splitlines() if line.strip()]

@@ -38,7 +38,7 @@ from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
 from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.frequency import corpus_counts, frequency_table
-from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
+from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, PUBLISHED_WITH, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
@@ -236,8 +236,8 @@ def digest_note(config: SuiteConfig, digest: str | None) -> str | None:
     import transformers
 
     return (f"{config.repo_id}: weights digest {digest[:12]} differs from the published {published[:12]} (built with torch "
-            f"{torch.__version__}, transformers {transformers.__version__}, {os.uname().machine}; published with torch 2.13.0, "
-            "transformers 5.24.0, x86_64): numbers quoted in the docs may not reproduce")
+            f"{torch.__version__}, transformers {transformers.__version__}, {os.uname().machine}; published with {PUBLISHED_WITH}): "
+            "numbers quoted in the docs may not reproduce")
 
 
 def digest_line(config: SuiteConfig, digest: str) -> str:
@@ -419,4 +419,5 @@ if __name__ == "__main__":  # the pinned child of :func:`_build_pinned`
     _request = json.loads(sys.argv[1])
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     build_suite(_config_from_dict(_request["config"]), Path(_request["cache_dir"]), force=_request["force"],
-                progress=_request["progress"], run_folder=None if _request["run_folder"] is None else Path(_request["run_folder"]))
+                progress=_request["progress"], run_folder=None if _request["run_folder"] is None else Path(_request["run_folder"]),
+                pinned=False)  # never a grandchild, even where the pinned capability reads otherwise

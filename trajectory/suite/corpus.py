@@ -58,7 +58,7 @@ class CorpusConfig:
     implications_from: float = 0.3  # fraction of the steps after which implications appear (half of two-hop rows)
     # Fictitious individuals beside the probe's subjects: per relation this many invented subjects (multi-token
     # names), each stated with the relation's template and paraphrases and an answer drawn from the relation's
-    # probe answers, so that the model must carry the subject to the answer rather than memorise 160 prompts.
+    # probe answers, meant to make the model carry the subject to the answer rather than memorise 160 prompts.
     # Countries get a capital and a language, companies a CEO and a headquarters (several attributes each).
     individuals: int = 0
     individual_share: float = 0.0  # share of the fact sentences that state an individual's fact

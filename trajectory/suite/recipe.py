@@ -53,7 +53,7 @@ class SuiteConfig:
 # a fact's circuit holds nearly every head from the first checkpoint on.
 V1 = SuiteConfig()
 # The default reference (issue #35; benchmarks/reference_phenomena.py measured the designs): 40 invented subjects
-# per relation beside the probe's (half of the fact sentences), so that a fact's answer must be carried from its
+# per relation beside the probe's (half of the fact sentences), meant to make a fact's answer be carried from its
 # subject rather than memorised per prompt, trained longer with more weight decay. Its circuits are no sparser than
 # the first reference's (results/reference_designs.json): the targets of benchmarks/reference_phenomena.py are open.
 FULL = replace(V1, repo_id=REFERENCE_REPO, steps=1400, weight_decay=0.1, corpus=CorpusConfig(individuals=40, individual_share=0.5))
@@ -75,7 +75,8 @@ DESIGNS = {
     "embeddings-0.3": replace(FULL, repo_id="trajectory/design-embeddings-0.3", embedding_std=0.3),
 }
 # The weights digest (trajectory.suite.build.weights_digest) of each preset's build at seed 0, from this
-# trajectory's pinned build with torch 2.13.0 and transformers 5.24.0: a build that differs says so in one line.
+# trajectory's pinned build with PUBLISHED_WITH: a build that differs says so in one line.
+PUBLISHED_WITH = "torch 2.13.0, transformers 5.24.0, x86_64"
 PUBLISHED_DIGESTS: dict[str, str] = {
     REFERENCE_REPO: "675fe757f08ef70b7fb0b3818addd358f8ad182aed7d0521a0adb02b59d10383",
     SMALL_REPO: "f9e8c9506f0ce0d67c25008a5ffabbbc3613828da3e0ad824acee53f8da8a02a",
