@@ -29,7 +29,8 @@ def whole_word_count(text: str, word: str) -> int:
     return n
 
 
-def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch):
+@pytest.mark.parametrize("individuals", [0, 3])  # with invented subjects' facts among the trained sentences too
+def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch, individuals):
     from transformers import AutoTokenizer
 
     batches = []
@@ -40,7 +41,8 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch):
         return batches[-1]
 
     monkeypatch.setattr(build, "_sample_batch", spy)
-    config = replace(build.SMALL, repo_id="test/frequency", steps=12, n_checkpoints=3, warmup_steps=2)
+    config = replace(build.SMALL, repo_id="test/frequency", steps=12, n_checkpoints=3, warmup_steps=2,
+                     corpus=replace(build.SMALL.corpus, individuals=individuals, individual_share=0.5 if individuals else 0.0))
     build.build_suite(config, tmp_path, progress=False, pinned=False)  # in this process: the spy sees its batches
     tokenizer = AutoTokenizer.from_pretrained(config.repo_id, revision="main", cache_dir=tmp_path, local_files_only=True)
     texts_per_step = [[tokenizer.decode([t for t in row.tolist() if t not in (tokenizer.pad_token_id, tokenizer.eos_token_id)])
