@@ -34,64 +34,62 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def figures(db: Path, analysis: str | None = None) -> dict:
-    """The targets' figures from a store (its first analysis by creation: the first command's; or ``analysis``), read from the views
-    circuit_formation and role_causality (what `trajectory findings` words)."""
-    from trajectory.store.db import reader
+    """The targets' figures from a store (its first analysis by creation: the first command's; or ``analysis``): the
+    revisions `trajectory findings` picks (sql/findings/formation.sql), the view circuit_formation at every revision,
+    and role_causality at the last."""
+    from trajectory.dashboard.findings import findings_query
+    from trajectory.store.db import reader, scope
 
     with reader(db) as con:
         analysis = analysis or con.sql("SELECT analysis_id FROM analyses ORDER BY created_at LIMIT 1").fetchall()[0][0]
-        rows = con.execute("""SELECT revision, top1, fact_head_share, active_heads, costly_heads, topk_share80, n_topk_facts, n_heads
-                              FROM circuit_formation WHERE analysis_id = ? ORDER BY ordinal""", [analysis]).fetchall()
-        last = rows[-1][0]
-        causal = con.execute("""SELECT count(DISTINCT relation) FILTER (WHERE causal), max(n_draws) FROM role_causality
-                                WHERE analysis_id = ? AND revision = ? AND relation <> '*'""", [analysis, last]).fetchall()[0]
-        n_relations = con.execute("SELECT count(DISTINCT relation) FROM analysis_facts WHERE analysis_id = ?", [analysis]).fetchall()[0][0]
-    by_name = {r[0]: r for r in rows}
-    first, middle, main = rows[0], rows[len(rows) // 2], rows[-1]
-    learned = next((r for r in rows if r[1] >= 0.2), None)
-    ratio = None if learned is None or not learned[3] else round(main[3] / learned[3], 2)
+        scope(con, [analysis])
+        picked = findings_query(con, "formation")
+        shares = con.sql("SELECT revision, fact_head_share FROM circuit_formation ORDER BY ordinal").fetchall()
+        n_relations = con.sql("SELECT count(DISTINCT relation) FROM analysis_facts").fetchall()[0][0]
+        main = picked.row(-1, named=True)
+        n_causal, draws = con.execute("""SELECT count(DISTINCT relation) FILTER (WHERE causal), max(n_draws) FROM role_causality
+                                         WHERE revision = ? AND relation <> '*'""", [main["revision"]]).fetchall()[0]
+    first = picked.filter(picked["is_first"]).row(0, named=True)
+    middle = picked.filter(picked["is_middle"]).row(0, named=True)
+    learned = picked.filter(picked["is_learned"]).rows(named=True)
+    learned = learned[0] if learned else None
+    ratio = None if learned is None or not learned["active_heads"] else round(main["active_heads"] / learned["active_heads"], 2)
     result = {
         "analysis": analysis,
-        "revisions": len(rows),
-        "heads": main[7],
-        "top1": {"first": round(first[1], 3), "middle": round(middle[1], 3), "middle_revision": middle[0], "main": round(main[1], 3)},
-        "fact_circuit_head_share_main": round(main[2], 3),
-        "topk_share80_main": None if main[5] is None else round(main[5], 3),
-        "topk_facts_main": main[6],
-        "active_heads": {"first_top1_20": learned and learned[0], "there": learned and learned[3], "main": main[3], "ratio": ratio},
-        "heads_costing_1_logit_main": main[4],
-        "relations_with_causal_role_main": None if causal[1] is None else causal[0],
-        "role_draws_main": causal[1],
+        "revisions": len(shares),
+        "heads": main["n_heads"],
+        "top1": {"first": round(first["top1"], 3), "middle": round(middle["top1"], 3), "middle_revision": middle["revision"],
+                 "main": round(main["top1"], 3)},
+        "fact_circuit_head_share_main": round(main["fact_head_share"], 3),
+        "topk_share80_main": None if main["topk_share80"] is None else round(main["topk_share80"], 3),
+        "topk_facts_main": main["n_topk_facts"],
+        "active_heads": {"first_top1_20": learned and learned["revision"], "there": learned and learned["active_heads"],
+                         "main": main["active_heads"], "ratio": ratio},
+        "heads_costing_1_logit_main": main["costly_heads"],
+        "relations_with_causal_role_main": None if draws is None else n_causal,
+        "role_draws_main": draws,
         "relations": n_relations,
-        "fact_circuit_head_share": {name: round(r[2], 3) for name, r in by_name.items()},
+        "fact_circuit_head_share": {name: round(share, 3) for name, share in shares},
     }
     result["targets"] = {
         "top1 first <= 5 %": result["top1"]["first"] <= 0.05,
         "top1 main >= 90 %": result["top1"]["main"] >= 0.9,
         "fact circuit <= 40 % of heads": result["fact_circuit_head_share_main"] <= 0.4,
-        "top-k 80 % with <= 30 % of components": None if main[5] is None else main[5] <= 0.3,
+        "top-k 80 % with <= 30 % of components": None if main["topk_share80"] is None else main["topk_share80"] <= 0.3,
         "active heads x1.5": None if ratio is None else ratio >= 1.5,
-        ">= 10 heads cost >= 1 logit": None if main[4] is None else main[4] >= 10,
-        "half the relations' role sets causal (>= 199 draws)": (None if causal[1] is None or causal[1] < 199
-                                                                 else causal[0] >= n_relations / 2),
+        ">= 10 heads cost >= 1 logit": None if main["costly_heads"] is None else main["costly_heads"] >= 10,
+        "half the relations' role sets causal (>= 199 draws)": None if draws is None or draws < 199 else n_causal >= n_relations / 2,
     }
     return result
-
-
-def designs() -> dict:
-    """Candidate references (each a SuiteConfig), the current default first."""
-    from trajectory.suite.recipe import DESIGNS
-
-    return DESIGNS
 
 
 def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
     from trajectory.config import load_pipeline
     from trajectory.pipeline.orchestrator import ingest
     from trajectory.suite.build import build_suite, built_digest
-    from trajectory.suite.recipe import PRESETS
+    from trajectory.suite.recipe import DESIGNS, PRESETS
 
-    design = designs()[name]
+    design = DESIGNS[name]
     PRESETS[name] = design
     folder = keep or Path(tempfile.mkdtemp(prefix=f"design-{name}-"))
     os.environ["TRAJECTORY_HOME"] = str(folder / "home")
@@ -128,7 +126,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
-        for name, design in designs().items():
+        from trajectory.suite.recipe import DESIGNS
+
+        for name, design in DESIGNS.items():
             print(name, design)
         return
     if args.db:

@@ -5,8 +5,10 @@
 
 STORE is the README's first command's store with the analyses docs/questions.md adds (τ = 0.05, the paraphrases,
 seeds 1 and 2: `python benchmarks/seeds.py`). A command without `--analysis` reads the first command's analysis
-(`--analysis`, default the reference pipeline's), as it would on a store holding only that one. An output block (```) of questions.md is the output of the read-only commands (`trajectory
-query`, `trajectory routes`) in the indented block just above it, in order, one segment each (segments are
+(`--analysis`, default the reference pipeline's), as it would on a store holding only that one.
+
+An output block (```) of questions.md is the output of the read-only commands (`trajectory query`, `trajectory
+routes`) in the indented block just above it, in order, one segment each (segments are
 separated by a blank line); a segment that the doc cuts short ends in `...` after as many rows as it keeps.
 Other commands there (`ingest`, `dashboard`) are shown, never run.
 """
