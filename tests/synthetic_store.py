@@ -123,22 +123,28 @@ def write_synthetic_ablations(db: Path, seed: int = 1) -> tuple[dict, dict, dict
                           "none": rng.uniform(-0.5, 0.5)}
                 for target, reward in values.items():
                     rewards[(revision, fact, target)] = reward
-                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, 3, 1, ?, ?, ?)",
-                                [ANALYSIS, MODEL, revision, target, fact, reward, 0 if reward > 2 else 5, reward > 2])
+                    size = (LAYERS * HEADS, LAYERS) if target == "none" else (3, 1)  # 'none' ablates the whole model
+                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?)",
+                                [ANALYSIS, MODEL, revision, target, fact, *size, reward, 0 if reward > 2 else 5, reward > 2])
             # Role sets: general ('*') and the relation role of each relation; each with its controls.
+            # Controls: normal for one relation's set (the test's normal tail), skewed for the other's (its rank p), and the
+            # general set holds half the heads (untestable: its controls could not differ from its complement).
+            noise = {None: lambda: rng.uniform(-1.0, 0.2), "city_in_country": lambda: rng.gauss(-0.4, 0.3),
+                     "company_ceo": lambda: -rng.expovariate(2.0)}
             for role, relation in [("general", None), ("relation", "city_in_country"), ("relation", "company_ceo")]:
                 strength = rng.choice([0.0, -3.0])  # -3: knocks out R where it applies
+                n_heads = HEADS if relation is None else 2
                 for fact, fact_relation in FACTS:
                     hits = relation is None or fact_relation == relation or rng.random() < 0.2
                     role_reward = rewards[(revision, fact, "clean")] + (strength if hits else 0.0) + rng.uniform(-0.1, 0.1)
                     sets[(revision, role, relation, None, fact)] = role_reward
-                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'role', ?, ?, NULL, ?, 2, 0, ?, 1, false)",
-                                [ANALYSIS, MODEL, revision, role, relation, fact, role_reward])
+                    con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'role', ?, ?, NULL, ?, ?, 0, ?, 1, false)",
+                                [ANALYSIS, MODEL, revision, role, relation, fact, n_heads, role_reward])
                     for d in range(CAUSAL_DRAWS):
-                        control = rewards[(revision, fact, "clean")] + rng.uniform(-1.0, 0.2)
+                        control = rewards[(revision, fact, "clean")] + noise[relation]()
                         sets[(revision, role, relation, d, fact)] = control
-                        con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'random', ?, ?, ?, ?, 2, 0, ?, 1, false)",
-                                    [ANALYSIS, MODEL, revision, role, relation, d, fact, control])
+                        con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'random', ?, ?, ?, ?, ?, 0, ?, 1, false)",
+                                    [ANALYSIS, MODEL, revision, role, relation, d, fact, n_heads, control])
             for fact, _ in FACTS:
                 for root in range(2):
                     for layer in range(LAYERS):

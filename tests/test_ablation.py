@@ -12,11 +12,11 @@ from test_ifr_neox import tiny_neox
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.masks import FACT_TARGETS, Ablation, fact_ablations, random_like
 from trajectory.ablation.measure import run_ablations, run_rows
-from trajectory.ablation.plan import revision_plan, sample_per_relation
-from trajectory.ablation.stage import circuit_masks, role_codes
+from trajectory.ablation.plan import revision_plan, sample_per_relation, split_halves
+from trajectory.ablation.stage import circuit_masks, defining_roles, role_codes
 from trajectory.prompts import RewardBatch
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
-from trajectory.roles.scores import ROLES
+from trajectory.roles.scores import ROLES, assign_roles, role_scores
 
 L, H = 3, 4
 
@@ -159,7 +159,8 @@ def test_plan_rows_against_the_literal_model():
     head_roles = torch.randint(0, 5, (2, L, H), generator=g)
     head_roles[1] = torch.where(head_roles[0] <= ROLES.index("entity"), head_roles[0], head_roles[1])  # general/entity: per component
     ffn_roles = torch.tensor([[0, 4, 3], [0, 2, 4]])
-    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], torch.tensor([0, 2, 3]), 2, g)
+    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], torch.tensor([0, 0, 1, 1]),
+                         torch.tensor([False, True, False, True]), torch.tensor([1]), 2, 3, g)
     replacement = mean_replacement(model, batch.input_ids, batch.attention_mask)
     outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, rows_per_pass=5)
     pairs = list(zip(plan.config_of_row.tolist(), plan.prompt_of_row.tolist()))
@@ -167,9 +168,12 @@ def test_plan_rows_against_the_literal_model():
 
 
 def test_plan_targets_sets_and_controls():
-    circuit_heads = torch.zeros(3, L, H, dtype=torch.bool)
+    """Fact targets on their own prompts; each role set and its first ``draws`` controls on its own relation's held-out
+    facts and the matrix sample, the test's further controls on its own held-out facts only; never a defining fact."""
+    n_facts = 5
+    circuit_heads = torch.zeros(n_facts, L, H, dtype=torch.bool)
     circuit_heads[:, 0] = True
-    circuit_ffns = torch.zeros(3, L, dtype=torch.bool)
+    circuit_ffns = torch.zeros(n_facts, L, dtype=torch.bool)
     deactivated = ROLES.index("deactivated")
     head_roles = torch.full((2, L, H), deactivated)
     head_roles[:, 0, 0] = ROLES.index("general")  # general: the same component for both relations
@@ -177,23 +181,94 @@ def test_plan_targets_sets_and_controls():
     head_roles[1, 2, :2] = ROLES.index("fact")  # fact heads of q1 only
     ffn_roles = torch.full((2, L), deactivated)
     ffn_roles[1, 1] = ROLES.index("fact")
-    prompts = torch.tensor([0, 2])
-    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], prompts, 3, torch.Generator().manual_seed(0))
-    facts = 3 * len(FACT_TARGETS)
-    assert plan.target[:facts] == list(FACT_TARGETS) * 3
-    assert plan.prompt_of_row[:facts].tolist() == [f for f in range(3) for _ in FACT_TARGETS]
+    relation_of = torch.tensor([0, 0, 1, 1, 1])
+    held_out = torch.tensor([False, True, True, False, True])
+    sample = torch.tensor([1, 2])
+    draws, test_draws = 2, 5
+    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], relation_of, held_out, sample, draws,
+                         test_draws, torch.Generator().manual_seed(0))
+    facts = n_facts * len(FACT_TARGETS)
+    assert plan.target[:facts] == list(FACT_TARGETS) * n_facts
+    assert plan.prompt_of_row[:facts].tolist() == [f for f in range(n_facts) for _ in FACT_TARGETS]
+    assert plan.config_of_row[:facts].tolist() == list(range(facts))
+    labels = [("general", None), ("relation", "q0"), ("fact", "q1")]  # entity and empty sets are skipped
     sets = list(zip(plan.target[facts:], plan.role[facts:], plan.relation[facts:], plan.draw[facts:]))
-    assert sets[:3] == [("role", "general", None, None), ("role", "relation", "q0", None), ("role", "fact", "q1", None)]
-    assert sets[3:6] == [("random", "general", None, d) for d in range(3)]  # entity and empty sets are skipped
-    assert len(plan.target) == facts + 3 + 9
+    assert sets[:3] == [("role", r, q, None) for r, q in labels]
+    assert sets[3:] == [("random", r, q, d) for r, q in labels for d in range(test_draws)]
+    # Every measured row, literally: (role, relation, draw) and the prompt.
+    expected = []
+    for role, q in labels:
+        own = [f for f in range(n_facts) if held_out[f] and (q is None or relation_of[f] == ["q0", "q1"].index(q))]
+        measured = sorted(set(own) | set(sample.tolist()))
+        expected += [(role, q, d, f) for d in [None, *range(draws)] for f in measured]
+        expected += [(role, q, d, f) for d in range(draws, test_draws) for f in own]
+    got = [(plan.role[c], plan.relation[c], plan.draw[c], p) for c, p in zip(plan.config_of_row[facts:].tolist(),
+                                                                             plan.prompt_of_row[facts:].tolist())]
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    assert not set(p for _, _, _, p in got) & {0, 3}  # the defining facts measure nothing of the sets
     fact_set = facts + 2
     assert plan.ablation.heads[fact_set].sum() == 2 and plan.ablation.ffns[fact_set].tolist() == [False, True, False]
-    for k in range(facts + 3 + 2 * 3, facts + 3 + 3 * 3):  # the fact set's controls: as many heads and FFNs, outside it
+    for k in range(facts + 3 + 2 * test_draws, facts + 3 + 3 * test_draws):  # the fact set's controls: as many, outside it
         assert plan.ablation.heads[k].sum() == 2 and plan.ablation.ffns[k].sum() == 1
         assert not (plan.ablation.heads[k] & plan.ablation.heads[fact_set]).any() and not plan.ablation.ffns[k, 1]
-    role_rows = plan.config_of_row[facts:]
-    assert role_rows.tolist() == [c for c in range(facts, facts + 12) for _ in prompts]
-    assert plan.prompt_of_row[facts:].tolist() == prompts.tolist() * 12
+    no_test = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], relation_of, held_out, sample, draws,
+                            0, torch.Generator().manual_seed(0))
+    assert max(d for d in no_test.draw if d is not None) == draws - 1
+
+
+def test_halves_split_each_relation():
+    relation_of = torch.tensor([0, 1, 0, 2, 1, 0, 0, 1, 1, 2, 3])
+    defining = split_halves(relation_of, torch.Generator().manual_seed(3))
+    for q, n in enumerate(torch.bincount(relation_of).tolist()):
+        assert int(defining[relation_of == q].sum()) == (n + 1) // 2  # a relation of one fact keeps it for defining
+    assert torch.equal(defining, split_halves(relation_of, torch.Generator().manual_seed(3)))
+    assert not torch.equal(defining, split_halves(relation_of, torch.Generator().manual_seed(4)))
+    among = ~defining
+    chosen = sample_per_relation(relation_of, 1, torch.Generator().manual_seed(0), among=among)
+    assert among[chosen].all() and torch.bincount(relation_of[chosen], minlength=4).tolist() == [1, 1, 1, 0]
+    assert torch.equal(sample_per_relation(relation_of, 0, torch.Generator(), among=among), among.nonzero()[:, 0])
+
+
+class _Encoded:
+    """The parts of trajectory.prompts.EncodedProbes that defining_roles reads."""
+
+    def __init__(self, facts, length, subject, predicting):
+        self.facts, self.input_ids = facts, torch.zeros(len(facts), length, dtype=torch.long)
+        self.attention_mask = torch.ones(len(facts), length, dtype=torch.long)
+        self.attention_mask[0, length - 1:] = 0
+        self._masks = subject, predicting
+
+    def masks(self):
+        return self._masks
+
+
+def test_roles_of_the_defining_half_equal_the_literal_scores_of_those_facts():
+    """defining_roles from per-root rows equals METHOD §4's scores (trajectory.roles.scores) on the defining facts' own
+    activity maps, for all facts and for a half."""
+    from types import SimpleNamespace
+
+    g = torch.Generator().manual_seed(11)
+    n, length, relations = 6, 5, ["a", "b"]
+    facts = [SimpleNamespace(fact_id=10 + i, relation=relations[i % 2]) for i in range(n)]
+    relation_of = torch.tensor([i % 2 for i in range(n)])
+    subject = torch.zeros(n, length, dtype=torch.bool)
+    subject[:, 1] = True
+    predicting = torch.zeros(n, length, dtype=torch.bool)
+    predicting[:, 3] = True
+    encoded = _Encoded(facts, length, subject, predicting)
+    activity = torch.rand(n, length, L * H + L, generator=g) < 0.3
+    activity &= encoded.attention_mask.bool()[:, :, None]
+    rows = activity.nonzero().tolist()  # (fact, root, component)
+    members = pl.DataFrame({"fact_id": [10 + f for f, _, _ in rows], "root": [t for _, t, _ in rows],
+                            "kind": ["head" if c < L * H else "ffn" for _, _, c in rows],
+                            "layer": [c // H if c < L * H else c - L * H for _, _, c in rows],
+                            "head": [c % H if c < L * H else None for _, _, c in rows]}, schema_overrides={"head": pl.Int32})
+    for defining in (torch.ones(n, dtype=torch.bool), torch.tensor([True, False, False, True, True, False])):
+        heads, ffns = defining_roles(members, encoded, defining, relations, 0.3, L, H)
+        keep = defining.nonzero()[:, 0]
+        scores = role_scores(activity[keep], encoded.attention_mask.bool()[keep], subject[keep], predicting[keep], relation_of[keep], 2)
+        literal = assign_roles(scores, relation_of[keep], 2, 0.3)
+        assert torch.equal(heads.reshape(2, -1), literal[:, :L * H]) and torch.equal(ffns, literal[:, L * H:])
 
 
 def test_prompt_sample_per_relation():

@@ -1,5 +1,6 @@
 """The causal-check views (sql/views/causal_views.sql) against literal recomputations on a hand-made store."""
 
+import math
 import statistics
 
 import pytest
@@ -74,22 +75,41 @@ def literal_effects(sets, rewards):
 
 
 def literal_tests(sets, rewards):
-    """Each set's permutation p on its own relation's facts (all facts for '*'), p = (1 + #draws at least as low) /
-    (1 + draws), Benjamini-Hochberg by hand within each revision: {(revision, role, relation): adjusted p}."""
-    p = {}
+    """Each set's test on its own relation's facts (all facts for '*'), literally: untestable where fewer than twice
+    its heads lie outside it; else the Student-t prediction p of its effect against the draws' mean and sd where
+    they pass Shapiro-Wilk, the rank p (1 + #draws at least as low) / (1 + draws) where not; Benjamini-Hochberg
+    by hand over the revision's testable sets. {(revision, role, relation): (test, p, adjusted p, pseudo share)}."""
+    from scipy import stats
+
+    out, p = {}, {}
     for revision, _, _ in REVISIONS:
         for role, relation in [("general", None), ("relation", "city_in_country"), ("relation", "company_ceo")]:
+            key = (revision, role, relation or "*")
             facts = [f for f, rel in FACTS if relation is None or rel == relation]
             effect = lambda d: statistics.mean(sets[(revision, role, relation, d, f)] - rewards[(revision, f, "clean")] for f in facts)
-            own = effect(None)
-            p[(revision, role, relation or "*")] = (1 + sum(effect(d) <= own for d in range(DRAWS))) / (1 + DRAWS)
-    adjusted = {}
+            own, draws = effect(None), [effect(d) for d in range(DRAWS)]
+
+            def predicted(value, others):
+                t = (value - statistics.mean(others)) / (statistics.stdev(others) * math.sqrt(1 + 1 / len(others)))
+                return stats.t.cdf(t, len(others) - 1)
+
+            pseudo = [predicted(draws[d], draws[:d] + draws[d + 1:]) for d in range(DRAWS)]
+            share = sum(q <= 0.05 for q in pseudo) / DRAWS
+            if relation is None:  # HEADS of the LAYERS·HEADS heads: fewer than twice as many outside
+                out[key] = (None, None, None, share)
+                continue
+            if stats.shapiro(draws).pvalue >= 0.05:
+                out[key] = ("normal tail", predicted(own, draws), None, share)
+            else:
+                out[key] = ("permutation", (1 + sum(d <= own for d in draws)) / (1 + DRAWS), None, share)
+            p[key] = out[key][1]
     for revision, _, _ in REVISIONS:
         family = sorted((value, key) for key, value in p.items() if key[0] == revision)
         m = len(family)
         for i, (value, key) in enumerate(family):
-            adjusted[key] = min(min(v * m / (j + 1) for j, (v, _) in enumerate(family) if j >= i), 1.0)
-    return adjusted
+            test, raw, _, share = out[key]
+            out[key] = (test, raw, min(min(v * m / (j + 1) for j, (v, _) in enumerate(family) if j >= i), 1.0), share)
+    return out
 
 
 def test_role_effects_causality_and_onset(store):
@@ -101,17 +121,27 @@ def test_role_effects_causality_and_onset(store):
         effect, beats = expected[(row["revision"], row["role"], row["ablated_relation"], row["measured_relation"])]
         assert row["role_effect"] == pytest.approx(effect) and row["beats_control"] == beats and row["n_draws"] == DRAWS
     assert {row["beats_control"] for row in got} == {True, False}
-    adjusted = literal_tests(sets, rewards)
+    tests = literal_tests(sets, rewards)
+    stored = {(r["revision"], r["role"], r["relation"]): r for r in rows(db, "SELECT * FROM role_tests")}
+    assert set(stored) == set(tests)
     causal = {}
     for row in rows(db, "SELECT * FROM role_causality"):
         key = (row["revision"], row["role"], row["relation"])
+        test, p, adjusted, share = tests[key]
+        assert row["test"] == test and row["n_draws"] == DRAWS and stored[key]["pseudo_below_05"] == pytest.approx(share)
+        if test is None:
+            assert row["p"] is None and row["untestable"].startswith("the set holds 3 of 6 heads") and not row["causal"]
+            causal[key] = False
+            continue
+        assert row["p"] == pytest.approx(p, rel=1e-9) and row["p_adjusted"] == pytest.approx(adjusted, rel=1e-9)
+        assert row["untestable"] is None
         beaten = {m: expected[(*key, m)][1] for m in RELATIONS}
-        assert row["p_adjusted"] == pytest.approx(adjusted[key]) and row["n_draws"] == DRAWS
-        specific = row["relation"] == "*" or not any(b for m, b in beaten.items() if m != row["relation"])
-        literal = adjusted[key] < 0.05 and specific
+        specific = not any(b for m, b in beaten.items() if m != row["relation"])
+        literal = adjusted < 0.05 and specific
         assert row["causal"] == literal, key
         causal[key] = literal
     assert any(causal.values()) and not all(causal.values())
+    assert {t for t, _, _, _ in tests.values()} == {None, "normal tail", "permutation"}  # every branch exercised
     ordinal = {name: k for k, (name, _, _) in enumerate(REVISIONS)}
     for row in rows(db, "SELECT * FROM role_causal_onset"):
         if row["role"] not in ("general", "relation"):

@@ -9,7 +9,7 @@ import duckdb
 import plotly.graph_objects as go
 import pytest
 from synthetic_store import (
-    ANALYSIS, FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store,
+    FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store,
 )
 
 from trajectory.cli import main
@@ -70,6 +70,9 @@ def test_role_counts_match_the_roles_and_add_up(figures):
     assert list(fig.data[0].x) == [100, 200, 300, 400]
     assert x_choice["tokens"][0]["x"][0] == [1000, 2000, 3000, 4000]
     assert x_choice["tokens"][1]["xaxis.title.text"] == "tokens seen"
+    # main has no step: drawn last, and the figure says so rather than passing 400 off as its step.
+    (note,) = [a.text for a in fig.layout.annotations if a.name == "step-unknown"]
+    assert note.startswith("main: step unknown, drawn last")
 
 
 def test_iou_is_one_at_the_final_revision(figures):
@@ -228,6 +231,7 @@ def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
         n_heads = con.sql("SELECT count(DISTINCT (layer, head)) FROM roles WHERE kind = 'head'").fetchall()[0][0]
     heads = [t for t in counts.data if t.xaxis == "x" and t.fill != "toself"]  # the heads panel's lines, not bands
     assert [sum(t.y[k] for t in heads) for k in range(len(summary.revisions))] == [n_heads] * len(summary.revisions)
+    assert not [a for a in counts.layout.annotations if a.name == "step-unknown"]  # the reference publishes main's step
 
 
 def test_serve_answers_with_the_same_pages(store, tmp_path):

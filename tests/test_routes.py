@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import networkx as nx
 import polars as pl
-import pytest
 import torch
 
 from trajectory.cli import main

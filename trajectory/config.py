@@ -29,6 +29,7 @@ SUITE_ARCHITECTURES = ("olmo", "gpt-neox")  # what `trajectory suite build --arc
 FFN_RENORMALISATIONS = ("per_position", "llm-tt")
 DEPRECATED_FFN_NAMES = {"study": "llm-tt"}  # the first name of "llm-tt", which was never what the study's code did
 EXECUTORS = ("in-process", "ray")
+MIN_TEST_DRAWS = 19  # the role-causality test's fewest controls: below, neither its calibration nor a rank p ≤ 0.05 is possible
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,12 @@ class PipelineConfig:
     ablation: bool = False
     ablation_mode: str = "mean"
     ablation_draws: int = 3
-    ablation_facts_per_relation: int = 0  # role sets measured on this many facts per relation (0: all)
+    ablation_facts_per_relation: int = 0  # the role × relation matrix on this many held-out facts per relation (0: all)
     ablation_seed: int = 0
+    # The role-causality test (issue #36): each role set against this many controls on its own held-out facts,
+    # on every this-many-th revision and the last (0 draws: no test).
+    ablation_test_draws: int = 39
+    ablation_test_every: int = 4
     ablation_batch_size: int = 256  # (configuration, prompt) rows per forward pass
     ablation_topk: bool = True  # the threshold-free top-k faithfulness curve of every fact
     # The component-effects stage (METHOD.md §9, trajectory.effects): causal ground truth for circuits and roles.
@@ -237,6 +242,8 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ablation.seed": ("ablation_seed", int),
     "ablation.batch_size": ("ablation_batch_size", int),
     "ablation.topk": ("ablation_topk", bool),
+    "ablation.test_draws": ("ablation_test_draws", int),
+    "ablation.test_every": ("ablation_test_every", int),
     "effects.enabled": ("effects", bool),
     "effects.method": ("effects_method", str),
     "effects.mode": ("effects_mode", str),
@@ -272,7 +279,7 @@ _CHOICES = {
 _POSITIVE = {"ifr.memory_gb": "memory_gb", "model.settle_s": "settle_s", "extractive.counterfactuals": "extractive_counterfactuals", "extractive.batch_size": "extractive_batch_size",
              "extractive.finetune.epochs": "finetune_epochs", "extractive.finetune.batch_size": "finetune_batch_size",
              "extractive.finetune.learning_rate": "finetune_learning_rate", "grafting.batch_size": "grafting_batch_size",
-             "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size",
+             "ablation.draws": "ablation_draws", "ablation.batch_size": "ablation_batch_size", "ablation.test_every": "ablation_test_every",
              "effects.kappa": "effects_kappa", "effects.batch_size": "effects_batch_size", "effects.every": "effects_every",
              "intervals.resamples": "interval_resamples", "intervals.role_resamples": "interval_role_resamples"}
 
@@ -365,6 +372,9 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
                             ("frequency.low", "frequency_low")):
         if values.get(field_name, 0) < 0:
             raise TrajectoryError(f"{path}: {key} must not be negative, got {values[field_name]!r}")
+    if 0 < values.get("ablation_test_draws", 0) < MIN_TEST_DRAWS:
+        raise TrajectoryError(f"{path}: ablation.test_draws must be 0 (no test) or at least {MIN_TEST_DRAWS} (fewer cannot check "
+                              f"the test's calibration), got {values['ablation_test_draws']!r}")
     return PipelineConfig(path=path, **values)
 
 

@@ -94,12 +94,13 @@ JOIN revisions v USING (analysis_id, revision)
 LEFT JOIN controls c USING (analysis_id, revision, role, ablated_relation, measured_relation)
 WHERE r.target = 'role';
 
--- Is a role causal at a revision? Its permutation test against its random draws (table comparisons, family
--- role_controls:<revision>: the set's effect on its own relation's facts, all facts for general and entity) is a
--- finding after Benjamini-Hochberg within the revision, its controls are size-matched, and (relation and fact
--- sets) it beats its control on no other relation's facts (beats_control of role_effects). beats_own: the
--- descriptive rule of role_effects on its own relation, kept beside the test. p_adjusted NULL: no test stored
--- (intervals not computed yet).
+-- Is a role causal at a revision? Its test (table role_tests, trajectory.stats.role_tests: the set defined on half of
+-- each relation's facts, its effect on the other half of its relation's facts, all held-out facts for general and
+-- entity, against random sets of as many heads and FFNs; the normal tail where the controls pass Shapiro–Wilk, else
+-- the rank p) is a finding after Benjamini–Hochberg over the revision's testable sets, and (relation and fact sets)
+-- it beats its control on no other relation's facts (beats_control of role_effects). untestable: why there is no
+-- test (too few draws at this revision; controls that cannot differ from the set's complement). beats_own: the
+-- descriptive rule of role_effects on its own relation, kept beside the test.
 CREATE OR REPLACE VIEW role_causality AS
 WITH per_set AS (
     SELECT analysis_id, model, revision, ordinal, role, ablated_relation AS relation, any_value(n_heads) AS n_heads,
@@ -112,11 +113,13 @@ WITH per_set AS (
     GROUP BY analysis_id, model, revision, ordinal, role, ablated_relation
 )
 SELECT s.analysis_id, s.model, s.revision, s.ordinal, s.role, s.relation, s.n_heads, s.n_ffns, s.size_matched, s.beats_own,
-       s.n_relations_beaten, s.n_relations, c.p, c.p_adjusted, c.n_b AS n_draws,
-       coalesce(s.size_matched AND c.finding AND (s.relation = '*' OR s.n_others_beaten = 0), false) AS causal
+       s.n_relations_beaten, s.n_relations, t.effect AS test_effect, t.control_mean AS test_control, t.n_facts AS n_test_facts,
+       t.test, t.p, t.p_adjusted, t.n_draws, t.p_tail, t.p_rank, t.normal_p, t.calibration_p,
+       CASE WHEN t.revision IS NULL THEN 'not tested at this revision (the test runs on every ablation.test_every-th revision and the last)'
+            ELSE t.reason END AS untestable,
+       coalesce(t.finding AND (s.relation = '*' OR s.n_others_beaten = 0), false) AS causal
 FROM per_set s
-LEFT JOIN comparisons c ON c.analysis_id = s.analysis_id AND c.family = 'role_controls:' || s.revision
-     AND c.subject = s.role AND c.a = s.relation;
+LEFT JOIN role_tests t ON t.analysis_id = s.analysis_id AND t.revision = s.revision AND t.role = s.role AND t.relation = s.relation;
 
 -- When a role first holds components (attribution: the roles table) against when it is first causal (above),
 -- per role and relation ('*' for general and entity), in revisions of the analysis.

@@ -1,6 +1,7 @@
-"""The ablation stage of one revision (issue #16): the plan of trajectory.ablation.plan for every analysis,
-measured in one batched run per analysis on the revision's model; circuits and roles come from the
-IFR stage's rows of that revision (frames in, frames out: the store is the caller's)."""
+"""The ablation stage of one revision (issues #16, #36): the plan of trajectory.ablation.plan for every analysis,
+measured in one batched run per analysis on the revision's model; circuits come from the IFR stage's per-root
+rows of that revision, and the role sets are re-classified from them on the defining half of the facts
+(frames in, frames out: the store is the caller's)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import torch
 
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.measure import run_rows
-from trajectory.ablation.plan import AblationPlan, revision_plan, sample_per_relation
+from trajectory.ablation.plan import AblationPlan, revision_plan, sample_per_relation, split_halves
 from trajectory.facts import ProbeSet
-from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
+from trajectory.prompts import EncodedProbes, encode_probe_set, encode_prompts, fact_prompts
 from trajectory.roles.scores import ROLES
+from trajectory.stats.roles import fact_activity, resampled_roles
 
 MODES = ("mean", "zero")
 # Faithfulness (R_circuit − R_none) / (R_clean − R_none) is reported where the denominator is at least this
@@ -26,9 +28,10 @@ MIN_EFFECT = 1.0
 @dataclass(frozen=True)
 class AblationSettings:
     mode: str = "mean"  # replacement: the mean over the probe prompts' real positions, or zero
-    draws: int = 3  # random controls per role set
-    facts_per_relation: int = 0  # role sets are measured on this many facts of each relation (0: all)
+    draws: int = 3  # random controls per role set, on every fact it is measured on
+    facts_per_relation: int = 0  # the role × relation matrix: this many held-out facts of each relation (0: all)
     seed: int = 0
+    test_draws: int = 0  # controls of the role-causality test, on each set's own held-out facts (0: no test here)
     rows_per_pass: int = 256
     topk: bool = True  # the threshold-free curve: each fact's top-k components by IFR importance kept, the rest ablated
 
@@ -84,11 +87,12 @@ def plan_frame(plan: AblationPlan, reward: torch.Tensor, answer_rank: torch.Tens
     )
 
 
-def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.DataFrame, pl.DataFrame]], settings: AblationSettings,
-              device) -> tuple[dict[str, pl.DataFrame], str]:
-    """inputs: analysis_id -> (circuits, roles) rows of this revision. Returns analysis_id -> ablations frame,
-    and a line for the log."""
-    facts = encode_probe_set(tokenizer, probes).facts  # the facts the IFR stage traced
+def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame], thetas: dict[str, float],
+              settings: AblationSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+    """inputs: analysis_id -> this revision's per-root circuit rows (fact_id, root, kind, layer, head); thetas:
+    analysis_id -> θ. Returns analysis_id -> ablations frame, and a line for the log."""
+    encoded = encode_probe_set(tokenizer, probes)  # the facts the IFR stage traced, with its positions
+    facts = encoded.facts
     batch = encode_prompts(tokenizer, fact_prompts(facts)).to(device)
     fact_ids = [f.fact_id for f in facts]
     relations = sorted({f.relation for f in facts})
@@ -99,12 +103,14 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.Dat
                    else zero_replacement(model))
     topk = topk_rows(model, batch, replacement, fact_ids, settings) if settings.topk else None
     frames, rows, faithful = {}, 0 if topk is None else topk.height, []
-    for analysis_id, (circuits, roles) in inputs.items():
-        generator = torch.Generator().manual_seed(settings.seed)  # the same prompts and draws for every analysis
-        role_prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator)
-        heads, ffns = circuit_masks(circuits, fact_ids, n_layers, n_heads)
-        head_roles, ffn_roles = role_codes(roles, relations, n_layers, n_heads)
-        plan = revision_plan(heads, ffns, head_roles, ffn_roles, relations, role_prompts, settings.draws, generator)
+    for analysis_id, members in inputs.items():
+        generator = torch.Generator().manual_seed(settings.seed)  # the same halves, prompts and draws for every analysis
+        defining = split_halves(relation_of, generator)
+        role_prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator, among=~defining)
+        heads, ffns = circuit_masks(members, fact_ids, n_layers, n_heads)
+        head_roles, ffn_roles = defining_roles(members, encoded, defining, relations, thetas[analysis_id], n_layers, n_heads)
+        plan = revision_plan(heads, ffns, head_roles, ffn_roles, relations, relation_of, ~defining, role_prompts, settings.draws,
+                             settings.test_draws, generator)
         outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, settings.rows_per_pass)
         frames[analysis_id] = plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
         if topk is not None:  # the curve does not depend on the analysis: the same rows for each
@@ -112,7 +118,29 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, tuple[pl.Dat
         rows += len(plan.config_of_row)
         faithful.append(_median_faithfulness(frames[analysis_id]))
     shown = ", ".join("n/a" if f is None else f"{f:.2f}" for f in faithful)
-    return frames, f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth), faithfulness median {shown}"
+    tested = f", role sets tested against {settings.test_draws} draws" if settings.test_draws else ""
+    return frames, (f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth){tested}, "
+                    f"faithfulness median {shown}")
+
+
+def defining_roles(members: pl.DataFrame, encoded: EncodedProbes, defining: torch.Tensor, relations: list[str], theta: float,
+                   n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Role codes (indices into ROLES) heads [Q, L, H], ffns [Q, L] of METHOD.md §4 scored over the defining
+    facts only (defining [N] bool, in ``encoded.facts`` order), from the per-root circuit rows (fact_id, root,
+    kind, layer, head): trajectory.stats.roles with weight 1 on a defining fact and 0 on a held-out one."""
+    fact_ids = [f.fact_id for f in encoded.facts]
+    relation_of = torch.tensor([relations.index(f.relation) for f in encoded.facts])
+    members = members.filter(pl.col("fact_id").is_in(fact_ids))
+    row = torch.tensor(members["fact_id"].replace_strict({f: i for i, f in enumerate(fact_ids)}, return_dtype=pl.Int64).to_numpy())
+    root = torch.tensor(members["root"].to_numpy().astype(np.int64))
+    layer, is_head, head = _component_index(members)
+    component = torch.where(is_head, layer * n_heads + head, n_layers * n_heads + layer)
+    activity = torch.zeros(*encoded.input_ids.shape, n_layers * n_heads + n_layers, dtype=torch.bool)
+    activity[row, root, component] = True
+    subject, predicting = encoded.masks()
+    per_fact = fact_activity(activity, encoded.attention_mask.bool(), subject, predicting)
+    codes = resampled_roles(per_fact, defining.double()[None], relation_of, len(relations), theta)[0].long()  # [Q, C]
+    return codes[:, :n_layers * n_heads].reshape(len(relations), n_layers, n_heads), codes[:, n_layers * n_heads:]
 
 
 def topk_rows(model, batch, replacement, fact_ids: list[int], settings: AblationSettings) -> pl.DataFrame:

@@ -176,7 +176,20 @@ def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: Ch
     built = chart.build(frame, context)
     fig = built.to_dict() if isinstance(built, go.Figure) else built
     fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.label}"
+    unknown = _step_unknown(frame)
+    if unknown and fig.get("data"):
+        fig["layout"].setdefault("annotations", []).append({
+            "text": f"{unknown}: step unknown, drawn last (one median gap after the last numbered revision)",
+            "xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+            "font": {"size": 11, "color": "#666"}, "name": "step-unknown"})
     return fig
+
+
+def _step_unknown(frame: pl.DataFrame) -> str:
+    """The revisions of a figure's rows whose training step is unknown (revision_axis.step_known), named for its note."""
+    if "step_known" not in frame.columns or "revision" not in frame.columns:
+        return ""
+    return ", ".join(sorted(set(frame.filter(~pl.col("step_known"))["revision"].to_list())))
 
 
 def analysis_context(summary: AnalysisSummary, flows: list[str] | None = None) -> ChartContext:

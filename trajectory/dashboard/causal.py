@@ -107,23 +107,24 @@ def _set_label(role: str, relation: str) -> str:
 
 def _effect_tip(r: dict, own: bool) -> str:
     """A cell's hover: the set, the facts, the effect against its controls (mean ± sd over n draws), and on the
-    set's own facts its test."""
+    set's own facts its test (or why it has none)."""
     control = "no control" if r["control_effect"] is None else (
         f"control {r['control_effect']:.2f} ± {r['control_sd'] or 0:.2f} (sd over {r['n_draws']} draws)")
-    tip = f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on n = {r['n_facts']} facts<br>effect {r['role_effect']:.2f}, {control}"
-    if not r["size_matched"]:
-        return tip + "<br>controls smaller than the set: no evidence either way"
-    if own and r.get("p_adjusted") is not None:
+    tip = f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on n = {r['n_facts']} held-out facts<br>effect {r['role_effect']:.2f}, {control}"
+    if not own:
+        return tip
+    if r.get("untestable"):
+        return tip + f"<br>no test: {r['untestable']}"
+    if r.get("p_adjusted") is not None:
         verdict = "causal (a finding)" if r.get("causal") else "not a finding"
-        floor = 1 / (1 + r["n_draws"]) if r["n_draws"] else float("nan")
-        tip += (f"<br>permutation p = {r['p']:.2g}, BH-adjusted {r['p_adjusted']:.2g}: {verdict}"
-                f"<br>(smallest p possible with {r['n_draws']} draws: {floor:.2g})")
+        tip += (f"<br>test ({r['test']}, {r['test_draws']} draws, n = {r['n_test_facts']} facts): p = {r['p']:.2g}, "
+                f"BH-adjusted {r['p_adjusted']:.2g}: {verdict}")
     return tip
 
 
 def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """Role set (rows) × measured relation (columns) → role effect − control effect; ✓ where the set is causal by
-    its permutation test (view role_causality); a slider over the revisions (last one shown first)."""
+    its test (view role_causality); a slider over the revisions (last one shown first)."""
     if frame.is_empty():
         return empty_figure("no role sets ablated in this analysis")
     sets = frame.select("role", "ablated_relation").unique().sort(

@@ -14,6 +14,7 @@ import polars as pl
 
 from trajectory.paths import SQL_DIR
 from trajectory.roles.scores import ROLES
+from trajectory.stats import wilson_interval
 from trajectory.store.analyses import choose
 from trajectory.store.db import reader, scope
 
@@ -217,7 +218,7 @@ def _with_interval(value: float | None, stored: dict | None, percent: bool = Fal
 
 def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     row = findings_query(con, "causal").row(0, named=True)
-    if not row["n_tests"]:
+    if row["n_facts"] is None and not row["n_sets"]:
         return []
     faithful = ("n/a (no fact where the model beats its fully ablated self by 1 logit)" if row["faithfulness_median"] is None
                 else _with_interval(row["faithfulness_median"], _final(intervals, "faithfulness_median")))
@@ -226,18 +227,36 @@ def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str
              f"- At the final revision a fact's circuit holds {size} heads and FFNs on average "
              f"(n = {row['n_facts']} facts); keeping only it keeps a median faithfulness of {faithful} "
              f"(n = {row['n_measured']} facts with R_clean − R_none ≥ 1 logit)."]
-    tests = comparisons.filter(pl.col("family").str.starts_with("role_controls"))
-    if tests.height:
-        draws = int(tests["n_b"].min())
-        found = tests.filter(pl.col("finding"))
-        which = "" if found.is_empty() else f" ({', '.join(sorted(set(found['subject'].to_list())))})"
-        lines.append(f"- Each role set's mean change of R on its relation's facts against its {draws} random draws of as many "
-                     f"heads and FFNs: "
-                     f"p = (1 + #draws at least as low) / (1 + {draws}), Benjamini–Hochberg within each revision's sets. "
-                     f"{found.height} of {tests.height} (revision, role set) tests are findings{which}; the smallest p is "
-                     f"{tests['p'].min():.2g}, and with {draws} draws no p can fall below {1 / (1 + draws):.2g}"
-                     + (": this many draws cannot show a role causal (set `ablation.draws` to 99 or more)." if draws < 19 else "."))
+    if row["n_sets"]:
+        facts = f"{row['min_facts']}" if row["min_facts"] == row["max_facts"] else f"{row['min_facts']}–{row['max_facts']}"
+        untestable = row["n_sets"] - row["n_testable"]
+        why = f" ({untestable} untestable, most often because {row['common_reason']})" if untestable else ""
+        which = f": {row['causal_sets']}" if row["n_causal"] else ""
+        lines.append(
+            f"- Role causality (issue #36): each role set, defined on half of each relation's facts, ablated on n = {facts} held-out "
+            f"facts of its relation (all held-out facts for general and entity) against {row['n_draws']} random sets of as many "
+            f"heads and FFNs, at {row['n_test_revisions']} revisions; p from the controls' normal tail (Student t, "
+            f"{row['n_tail']} of {row['n_testable']} tests) or, where they fail Shapiro–Wilk, their ranks; Benjamini–Hochberg "
+            f"within each revision. {row['n_findings']} of {row['n_testable']} testable (revision, set) tests are findings{why}; "
+            f"{row['n_causal']} sets are causal (a finding that beats its control on no other relation){which}. Smallest p "
+            f"{_p_text(row['smallest_p'])}. " + _calibration(row))
     return lines + [""]
+
+
+def _calibration(row: dict) -> str:
+    """The pseudo role sets of the sets the normal tail tested: each control against the others, null by construction."""
+    if not row["n_pseudo"]:
+        return "No set was tested by the normal tail, so its calibration was not needed."
+    share = row["n_pseudo_below_05"] / row["n_pseudo"]
+    low, high = wilson_interval(row["n_pseudo_below_05"], row["n_pseudo"])
+    return (f"Calibration of the tail: each control of those {row['n_tail']} sets tested against the others as if it were the set "
+            f"(n = {row['n_pseudo']} pseudo role sets, null by construction) gives p ≤ 0.05 for {100 * share:.1f} % "
+            f"[{100 * low:.1f}, {100 * high:.1f}] (Wilson; 5 % if calibrated; the pseudo sets of one set share its controls, so "
+            f"the interval is narrower than it should be).")
+
+
+def _p_text(p: float | None) -> str:
+    return "n/a" if p is None else ("< 0.001" if p < 0.001 else f"{p:.2g}")
 
 
 def _at(intervals: pl.DataFrame, measure: str, revision: str) -> dict | None:
@@ -439,10 +458,9 @@ def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
                                               f"{_cell(faithful[0], percent=False, digits=2)} (n = {faithful[0]['n']} facts)")
     tests = comparisons.filter(pl.col("family").str.starts_with("role_controls"))
     if tests.height:
-        draws = int(tests["n_b"].min())
         lines.setdefault("causal", []).append(
-            f"role sets shown causal: {int(tests['finding'].sum())} of {tests.height} tests against {draws} random draws each "
-            f"(no p below {1 / (1 + draws):.2g} is possible)")
+            f"role sets shown causal on held-out facts: {int(tests['finding'].sum())} of {tests.height} testable tests "
+            f"against {int(tests['n_b'].min())} random sets each")
     for row in _where(final, measure="effect_iou", scope="*", category="*"):
         lines.setdefault("causal", []).append(f"IFR circuits against causal ground truth at the final revision: IoU "
                                               f"{_cell(row, percent=False, digits=2)} (mean over n = {row['n']} facts)")

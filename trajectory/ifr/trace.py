@@ -203,7 +203,7 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
         logits = model(input_ids=ids, attention_mask=mask).logits
     check_finite(logits, valid, torch.stack(finite))
     raw = [torch.stack(x, dim=1) for x in zip(*per_layer)]  # [B, L, ...] each
-    del per_layer
+    per_layer.clear()  # the per-layer copies go now (a del would leave on_layer a dangling name)
     chunks = {}
     for variant in variants:
         attn, attn_res, ffn, ffn_res = raw if len(variants) == 1 else threshold(variant, *raw)

@@ -18,6 +18,7 @@ import polars as pl
 import torch
 from scipy.stats import binomtest
 
+from trajectory.config import MIN_TEST_DRAWS
 from trajectory.paths import SQL_DIR
 from trajectory.pipeline.resampled_roles import ResampledRoles, resample_roles
 from trajectory.roles.scores import ROLES
@@ -34,6 +35,7 @@ from trajectory.stats import (
 )
 from trajectory.stats.groups import group_statistic
 from trajectory.stats.resampling import percentile_intervals
+from trajectory.stats.role_tests import NORMAL, calibration_p, leave_one_out_p, normal_p, tail_p, untestable_reason
 from trajectory.stats.roles import FactActivity, resampled_roles, set_iou
 from trajectory.store.db import reader, replace_intervals, scope
 
@@ -57,6 +59,14 @@ def interval_query(con, name: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql((SQL_DIR / "intervals" / f"{name}.sql").read_text()).to_arrow_table())
 
 
+ROLE_TEST_SCHEMA = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8,
+                    "n_heads": pl.Int32, "n_ffns": pl.Int32, "total_heads": pl.Int32, "total_ffns": pl.Int32, "n_facts": pl.Int32,
+                    "n_draws": pl.Int32, "effect": pl.Float64, "control_mean": pl.Float64, "control_sd": pl.Float64,
+                    "statistic": pl.Float64, "p_tail": pl.Float64, "p_rank": pl.Float64, "normal_p": pl.Float64,
+                    "calibration_p": pl.Float64, "pseudo_below_05": pl.Float64, "test": pl.Utf8, "p": pl.Float64,
+                    "p_adjusted": pl.Float64, "finding": pl.Boolean, "reason": pl.Utf8}
+
+
 class _Rows:
     """Collects interval and comparison rows of one analysis."""
 
@@ -64,6 +74,7 @@ class _Rows:
         self.key, self.settings = {"analysis_id": analysis_id, "model": model}, settings
         self.intervals: list[dict] = []
         self.comparisons: list[dict] = []
+        self.role_tests: list[dict] = []
 
     def interval(self, measure: str, estimate: float, low: float, high: float, n: int, resamples: int, revision=None,
                  scope=None, category=None, to_category=None, relation=None) -> None:
@@ -85,7 +96,8 @@ class _Rows:
                              "n_a": pl.Int32, "n_b": pl.Int32, "finding": pl.Boolean}
         comparisons = [{**{k: None for k in comparison_schema}, **row} for row in self.comparisons]
         return {"intervals": pl.DataFrame(self.intervals, schema=interval_schema),
-                "comparisons": pl.DataFrame(comparisons, schema=comparison_schema)}
+                "comparisons": pl.DataFrame(comparisons, schema=comparison_schema),
+                "role_tests": pl.DataFrame(self.role_tests, schema=ROLE_TEST_SCHEMA)}
 
 
 def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = IntervalSettings()) -> dict[str, pl.DataFrame]:
@@ -420,20 +432,49 @@ def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
 
 
 def _role_controls(con, rows: _Rows) -> None:
+    """The role-causality test (trajectory.stats.role_tests) of every set with at least MIN_TEST_DRAWS controls:
+    table role_tests (every such set, with why one is untestable) and, for the testable ones, comparisons rows
+    of family role_controls:<revision> (Benjamini–Hochberg over the revision's testable sets)."""
     draws = interval_query(con, "causal_draws")
     if draws.is_empty():
         return
+    keys = ["revision", "role", "relation"]
     sets = draws.filter(pl.col("draw").is_null())
-    controls = draws.filter(pl.col("draw").is_not_null()).group_by(["revision", "role", "relation"]).agg(pl.col("effect").sort_by("draw"))
-    tests = sets.join(controls, on=["revision", "role", "relation"], how="inner", suffix="_draws")
+    controls = draws.filter(pl.col("draw").is_not_null()).group_by(keys).agg(pl.col("effect").sort_by("draw").alias("draws"))
+    tests = sets.join(controls, on=keys, how="inner").filter(pl.col("draws").list.len() >= MIN_TEST_DRAWS)
     for (revision,), part in tests.group_by("revision", maintain_order=True):
-        width = min(len(d) for d in part["effect_draws"])
-        p = permutation_p(part["effect"].to_numpy(), np.array([d[:width] for d in part["effect_draws"].to_list()], dtype=float))
+        width = int(part["draws"].list.len().min())  # every set of a revision has as many draws; the fewest if not
+        matrix = np.array([d[:width] for d in part["draws"].to_list()], dtype=float)
+        effect = part["effect"].to_numpy().astype(float)
+        p_rank = permutation_p(effect, matrix)
+        p_tail, t = tail_p(effect, matrix)
+        normal = normal_p(matrix)
+        pseudo = leave_one_out_p(matrix)
+        calibration, below = calibration_p(pseudo), (pseudo <= 0.05).mean(1)
+        reasons = [untestable_reason(r["n_heads"], r["n_ffns"], r["total_heads"], r["total_ffns"]) for r in part.iter_rows(named=True)]
+        use_tail = (normal >= NORMAL) & ~np.isnan(p_tail)
+        p = np.where(use_tail, p_tail, p_rank)
+        p[[r is not None for r in reasons]] = np.nan
         adjusted = adjusted_p(p)
-        for row, p_raw, p_adj in zip(part.iter_rows(named=True), p, adjusted):
-            rows.comparison(f"role_controls:{revision}", "permutation", revision=revision, subject=row["role"], a=row["relation"],
-                            b="random", estimate=row["effect"], p=float(p_raw), p_adjusted=float(p_adj), n_a=row["n_facts"],
-                            n_b=width, finding=bool(p_adj < FINDING))
+        for k, row in enumerate(part.iter_rows(named=True)):
+            testable = reasons[k] is None
+            method = ("normal tail" if use_tail[k] else "permutation") if testable else None
+            finding = bool(testable and adjusted[k] < FINDING)
+            rows.role_tests.append({**rows.key, **{c: row[c] for c in ("revision", "role", "relation", "n_heads", "n_ffns", "total_heads",
+                                                                       "total_ffns", "n_facts")},
+                                    "n_draws": width, "effect": effect[k], "control_mean": float(matrix[k].mean()),
+                                    "control_sd": float(matrix[k].std(ddof=1)), "statistic": _finite(t[k]), "p_tail": _finite(p_tail[k]),
+                                    "p_rank": float(p_rank[k]), "normal_p": _finite(normal[k]), "calibration_p": _finite(calibration[k]),
+                                    "pseudo_below_05": _finite(below[k]), "test": method,
+                                    "p": _finite(p[k]), "p_adjusted": _finite(adjusted[k]), "finding": finding, "reason": reasons[k]})
+            if testable:
+                rows.comparison(f"role_controls:{revision}", method, revision=revision, subject=row["role"], a=row["relation"],
+                                b="random", estimate=row["effect"], statistic=_finite(t[k]), p=float(p[k]), p_adjusted=float(adjusted[k]),
+                                n_a=row["n_facts"], n_b=width, finding=finding)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
 
 
 def _ocr(con, rows: _Rows) -> None:

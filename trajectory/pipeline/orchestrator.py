@@ -209,7 +209,8 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
                         {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]
                                       and (stage != "effects" or effects_on(all_names.index(r.name), len(all_names), config.effects_every)))
-                         for stage in stages})
+                         for stage in stages},
+                        role_test=effects_on(all_names.index(r.name), len(all_names), config.ablation_test_every))
             for r in chosen]
     if hold_last_pairs and jobs:
         last = jobs[-1]

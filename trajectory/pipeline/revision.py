@@ -49,6 +49,7 @@ class RevisionJob:
     following: Revision | None  # the next selected revision (donor, W′), None for the last
     needed: dict[str, tuple[Analysis, ...]]  # stage -> analyses
     stored_ablation_inputs: AblationInputs = field(default_factory=dict)  # for analyses whose IFR stage was stored before
+    role_test: bool = False  # the ablation stage runs the role-causality test's draws here (config.ablation_test_every)
 
     def downloads(self) -> list[str]:
         """The revisions this job loads: its own, and the next one when a pair stage runs."""
@@ -110,7 +111,8 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
         yield ifr
     if job.needed.get("ablation"):
         inputs = {**job.stored_ablation_inputs, **(computed_ablation_inputs(ifr) if ifr is not None else {})}
-        yield ablation_revision(config, models, job.revision, probes, list(job.needed["ablation"]), inputs, device, bar)
+        yield ablation_revision(config, models, job.revision, probes, list(job.needed["ablation"]), inputs, device, bar,
+                                job.role_test)
     if job.needed.get("effects"):
         yield effects_revision(config, models, job.revision, probes, list(job.needed["effects"]), device, bar)
     for stage, run_stage in (("grafting", grafting_revision), ("extractive", extractive_revision)):
@@ -146,7 +148,8 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
                              return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
                              on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read), route_roots=roots)
-    del model, read
+    del model
+    read = None  # the readout holds the model's weights; on_layer_output is done with it
     bar.set_postfix_str(f"{revision.name}: roles")
     frames, summaries = {}, []
     for analysis in analyses:

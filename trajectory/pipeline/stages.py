@@ -37,7 +37,7 @@ from trajectory.store.analyses import Analysis
 from trajectory.store.db import (ABLATION_TABLES, EFFECTS_TABLES, EXTRACTIVE_TABLES, GRAFTING_TABLES, insert_frame, memory_store, reader,
                                 write_revision)
 
-AblationInputs = dict[str, tuple[pl.DataFrame, pl.DataFrame]]  # analysis_id -> (circuits, roles) rows of one revision
+AblationInputs = dict[str, pl.DataFrame]  # analysis_id -> per-root circuit rows of one revision
 
 
 @dataclass
@@ -61,7 +61,7 @@ class StageWrite:
 
 
 def ablation_inputs(db: Path, revision: str, analysis_ids: list[str]) -> AblationInputs:
-    """analysis_id -> (circuits, roles) rows of the revision, as the IFR stage stored them."""
+    """analysis_id -> per-root circuit rows of the revision, as the IFR stage stored them."""
     if not analysis_ids:
         return {}
     with reader(db) as con:
@@ -73,22 +73,22 @@ def computed_ablation_inputs(ifr: StageWrite) -> AblationInputs:
     that columns and types are the stored ones."""
     with memory_store() as con:
         for tables in ifr.frames.values():
-            for name in ("circuits", "roles"):
-                if name in tables and tables[name].height:
-                    insert_frame(con, name, tables[name])
+            if "circuits" in tables and tables["circuits"].height:
+                insert_frame(con, "circuits", tables["circuits"])
         return _ablation_inputs(con, ifr.revision, list(ifr.frames))
 
 
 def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInputs:
     params = {"revision": revision, "analyses": analysis_ids}
-    circuits, roles = (pl.from_arrow(con.sql((SQL_DIR / "stages" / name).read_text(), params=params).to_arrow_table())
-                       for name in ("ablation_circuits.sql", "ablation_roles.sql"))
-    return {a: (circuits.filter(pl.col("analysis_id") == a), roles.filter(pl.col("analysis_id") == a)) for a in analysis_ids}
+    circuits = pl.from_arrow(con.sql((SQL_DIR / "stages" / "ablation_circuits.sql").read_text(), params=params).to_arrow_table())
+    return {a: circuits.filter(pl.col("analysis_id") == a) for a in analysis_ids}
 
 
-def ablation_settings(config: PipelineConfig) -> AblationSettings:
-    return AblationSettings(config.ablation_mode, config.ablation_draws, config.ablation_facts_per_relation, config.ablation_seed,
-                            config.ablation_batch_size, config.ablation_topk)
+def ablation_settings(config: PipelineConfig, role_test: bool = False) -> AblationSettings:
+    """``role_test``: the revision is one of those the role-causality test runs on (config.ablation_test_every)."""
+    return AblationSettings(mode=config.ablation_mode, draws=config.ablation_draws, facts_per_relation=config.ablation_facts_per_relation,
+                            seed=config.ablation_seed, test_draws=config.ablation_test_draws if role_test else 0,
+                            rows_per_pass=config.ablation_batch_size, topk=config.ablation_topk)
 
 
 def effects_settings(config: PipelineConfig) -> EffectsSettings:
@@ -109,18 +109,20 @@ def extractive_settings(config: PipelineConfig) -> ExtractiveSettings:
 
 
 def ablation_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs,
-                      device: str, bar) -> StageWrite:
-    """The ablation stage of one revision, for every analysis in ``analyses``, from their circuits and roles rows."""
+                      device: str, bar, role_test: bool = False) -> StageWrite:
+    """The ablation stage of one revision, for every analysis in ``analyses``, from their per-root circuit rows;
+    ``role_test``: with the role-causality test's draws."""
     started = time.perf_counter()
-    settings = ablation_settings(config)
+    settings = ablation_settings(config, role_test)
     bar.set_postfix_str(f"{revision.name}: ablation")
-    inputs = {a.analysis_id: inputs.get(a.analysis_id, (pl.DataFrame(), pl.DataFrame())) for a in analyses}
-    for a, (circuit_rows, role_rows) in inputs.items():
-        if circuit_rows.is_empty() or role_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
-            raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits or roles for the ablation stage; "
+    inputs = {a.analysis_id: inputs.get(a.analysis_id, pl.DataFrame()) for a in analyses}
+    for a, circuit_rows in inputs.items():
+        if circuit_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
+            raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits for the ablation stage; "
                                   "re-run the IFR stage with store.circuits = true (trajectory ingest --force)")
     model, tokenizer = models.get(revision.name, config.dtype)
-    frames, summary = run_ablation_stage(model, tokenizer, probes, inputs, settings, device)
+    thetas = {a.analysis_id: a.theta for a in analyses}
+    frames, summary = run_ablation_stage(model, tokenizer, probes, inputs, thetas, settings, device)
     seconds = time.perf_counter() - started
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     by_analysis = {a: {"ablations": frame.with_columns(pl.lit(a).alias("analysis_id"), *keys)} for a, frame in frames.items()}

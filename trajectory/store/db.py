@@ -41,7 +41,7 @@ ABLATION_TABLES = ("ablations", "stage_runs")
 # The component-effects stage's (METHOD.md §9): each fact's single-component effects and baselines, then its mark.
 EFFECTS_TABLES = ("component_effects", "effect_baselines", "stage_runs")
 # An analysis's intervals and tests, replaced whole at the end of an ingest (trajectory.pipeline.intervals).
-INTERVAL_TABLES = ("intervals", "comparisons", "template_roles")
+INTERVAL_TABLES = ("intervals", "comparisons", "template_roles", "role_tests")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
 # the stages (pairs) its frame holds.
 _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
