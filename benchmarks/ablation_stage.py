@@ -24,7 +24,7 @@ from trajectory.config import load_pipeline
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest, pipeline_analyses
 from trajectory.pipeline.sources import open_source
-from trajectory.pipeline.stages import ablation_inputs, ablation_settings
+from trajectory.pipeline.stages.ablation import ablation_inputs, ablation_settings
 from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 
 RESULTS = Path(__file__).parent / "results" / "ablation_stage.json"

@@ -63,7 +63,7 @@ def measure(revision: str, method: str) -> dict:
 
 def main() -> None:
     from trajectory.config import load_pipeline
-    from trajectory.pipeline.orchestrator import effects_on
+    from trajectory.pipeline.stages.base import one_in
     from trajectory.pipeline.sources import open_source
 
     config = load_pipeline("reference")
@@ -75,7 +75,7 @@ def main() -> None:
     exhaustive = sum(m["exhaustive"]["seconds"] for m in measured.values()) / len(measured)
     atp = sum(m["atp"]["seconds"] for m in measured.values()) / len(measured)
     both = sum(m["both"]["seconds"] for m in measured.values()) / len(measured)
-    on = sum(effects_on(k, len(names), config.effects_every) for k in range(len(names)))
+    on = sum(one_in(config.effects_every, k, len(names)) for k in range(len(names)))
     forward = 2 * OLMO_7B["parameters"] * OLMO_7B["prompt_tokens"]  # one fact, one configuration
     components = OLMO_7B["layers"] * (OLMO_7B["heads"] + 1)
     reference_flops = 2 * shape["parameters"] * shape["mean_prompt_tokens"] * shape["facts"] * (shape["components"] + 2)

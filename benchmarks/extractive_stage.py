@@ -19,7 +19,7 @@ from trajectory.extractive.ocr import load_ocr_probes
 from trajectory.extractive.stage import between_revisions, out_of_context
 from trajectory.facts import load_builtin
 from trajectory.ifr import trace
-from trajectory.pipeline.stages import extractive_settings
+from trajectory.pipeline.stages.extractive import extractive_settings
 from trajectory.prompts import encode_probe_set
 
 RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"

@@ -12,7 +12,8 @@ from trajectory.config import load_pipeline
 from trajectory.effects import component_layout
 from trajectory.facts import load_builtin
 from trajectory.pipeline.effects import EffectsSettings, measure_effects
-from trajectory.pipeline.orchestrator import effects_on, ingest
+from trajectory.pipeline.orchestrator import ingest
+from trajectory.pipeline.stages.base import one_in
 from trajectory.pipeline.sources import open_source
 from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 from trajectory.store.db import reader
@@ -49,9 +50,9 @@ def test_stored_effects_are_the_measurement(small_store, small_suite):
 
 
 def test_effects_run_on_every_nth_revision_and_the_last():
-    assert [k for k in range(41) if effects_on(k, 41, 4)] == list(range(0, 41, 4))
-    assert [k for k in range(10) if effects_on(k, 10, 4)] == [0, 4, 8, 9]
-    assert all(effects_on(k, 7, 1) for k in range(7))
+    assert [k for k in range(41) if one_in(4, k, 41)] == list(range(0, 41, 4))
+    assert [k for k in range(10) if one_in(4, k, 10)] == [0, 4, 8, 9]
+    assert all(one_in(1, k, 7) for k in range(7))
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from trajectory.extractive.stage import score_prompts
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
-from trajectory.pipeline.stages import extractive_settings
+from trajectory.pipeline.stages.extractive import extractive_settings
 from trajectory.prompts import candidate_ranks, fact_prompts
 from trajectory.store.db import reader
 

@@ -51,7 +51,7 @@ def list_revisions(pipeline: str | None, spec: str | None, progress: bool) -> in
         print(f"{revision.name:<28} {step:>8} {tokens:>14} {'yes' if on_disk else 'no':>8}")
     for group in find_duplicates(hashes):
         print(f"warning: identical weights: {', '.join(group)}")
-    pending = getattr(source, "pending", lambda: [])()
+    pending = source.pending()
     if pending:
         print(f"being written (not complete yet): {', '.join(pending)}")
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from trajectory.errors import TrajectoryError
 from trajectory.paths import PIPELINES_DIR, reference_hub_cache
+from trajectory.seeds import seeded_repo
 
 log = logging.getLogger(__name__)
 DEFAULT_PIPELINE = "reference"
@@ -180,8 +181,7 @@ class PipelineConfig:
             raise TrajectoryError(f"--seed picks a seed of the self-built reference; pipeline {self.name!r} reads {self.repo_id}")
         if seed < 0:
             raise TrajectoryError(f"--seed must be 0 or more, got {seed}")
-        base = re.sub(r"-seed\d+$", "", self.repo_id)
-        return replace(self, suite_seed=seed, repo_id=base if seed == 0 else f"{base}-seed{seed}")
+        return replace(self, suite_seed=seed, repo_id=seeded_repo(self.repo_id, seed))
 
     def settings(self) -> list[tuple[float, str, float]]:
         """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
@@ -191,12 +191,6 @@ class PipelineConfig:
         return RaySettings(self.ray_address, self.ray_gpus_per_task, self.ray_cpus_per_task, self.ray_memory_gb_per_task,
                            self.ray_max_in_flight, self.ray_max_retries, self.scratch_dir)
 
-    def stages(self) -> tuple[str, ...]:
-        """The ingest's stages, in the order they run on a revision (ablation on the IFR stage's model and
-        rows; grafting before the extractive stage, whose float32 copies would otherwise replace the loaded
-        pair of another dtype)."""
-        return (("ifr",) + ("ablation",) * self.ablation + ("effects",) * self.effects + ("grafting",) * self.grafting
-                + ("extractive",) * self.extractive)
 
 
 # TOML table.key -> dataclass field, with the expected type.
@@ -349,7 +343,7 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         if values.get("suite_seed", 0) < 0:
             raise TrajectoryError(f"{path}: model.suite_seed must be 0 or more, got {values['suite_seed']}")
         if values.get("suite_seed"):
-            values["repo_id"] = f"{values['repo_id']}-seed{values['suite_seed']}"
+            values["repo_id"] = seeded_repo(values["repo_id"], values["suite_seed"])
     for field_name, key in (("thresholds", "ifr.threshold"), ("thetas", "roles.theta")):
         if field_name in values:
             values[field_name] = parse_fractions(values[field_name], f"{path}: {key}")

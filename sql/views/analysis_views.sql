@@ -1,3 +1,7 @@
+-- IoU of two sets from their sizes and their intersection's: NULL where both are empty (undefined, as
+-- trajectory.stats.roles.set_iou's NaN). Every IoU of the views is this one.
+CREATE OR REPLACE MACRO iou(n_shared, n_a, n_b) AS CASE WHEN n_a + n_b - n_shared > 0 THEN n_shared / (n_a + n_b - n_shared) END;
+
 -- Each analysis's probe facts: (analysis_id, fact_id) -> relation, relation type, subject, object, template.
 CREATE OR REPLACE VIEW analysis_facts AS
 SELECT a.analysis_id, f.* FROM analyses a JOIN facts f USING (probe_set_id);

@@ -158,7 +158,7 @@ WITH edges AS (
 )
 SELECT s.analysis_id, s.revision, v.ordinal, s.fact_id, s.n_edges, coalesce(q.n_edges, 0) AS n_edges_final,
        coalesce(h.n_shared, 0) AS n_shared,
-       coalesce(h.n_shared, 0) / (s.n_edges + coalesce(q.n_edges, 0) - coalesce(h.n_shared, 0)) AS edge_iou_final
+       iou(coalesce(h.n_shared, 0), s.n_edges, coalesce(q.n_edges, 0)) AS edge_iou_final
 FROM sizes s
 JOIN revisions v USING (analysis_id, revision)
 JOIN final f ON f.analysis_id = s.analysis_id
@@ -187,7 +187,7 @@ WITH nodes AS (
 )
 SELECT p.analysis_id, p.model, p.revision, v.ordinal, p.fact_id, coalesce(k.bucket, 'unknown') AS bucket, p.n_components,
        p.n_heads, p.n_ffns, p.mean_layer,
-       coalesce(s.n_shared, 0) / (p.n_components + q.n_components - coalesce(s.n_shared, 0)) AS iou_final,
+       iou(coalesce(s.n_shared, 0), p.n_components, q.n_components) AS iou_final,
        r.edge_iou_final
 FROM per_fact p
 JOIN revisions v USING (analysis_id, revision)

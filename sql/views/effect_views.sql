@@ -73,7 +73,7 @@ WITH ranked AS (
 )
 SELECT *, CASE WHEN n_ifr > 0 THEN n_shared / n_ifr END AS precision,
        CASE WHEN n_causal > 0 THEN n_shared / n_causal END AS recall,
-       CASE WHEN n_ifr + n_causal - n_shared > 0 THEN n_shared / (n_ifr + n_causal - n_shared) END AS iou
+       iou(n_shared, n_ifr, n_causal) AS iou
 FROM per_fact;
 
 -- Causal roles: METHOD.md §4's rule applied to the causal circuits, over the measured facts. A causal circuit
@@ -141,7 +141,7 @@ WITH pairs AS (
     FROM pairs GROUP BY ALL
 )
 SELECT analysis_id, model, revision, ordinal, relation, kind, role, n_ifr, n_causal, n_shared, n_members,
-       CASE WHEN n_ifr + n_causal - n_shared > 0 THEN n_shared / (n_ifr + n_causal - n_shared) END AS agreement
+       iou(n_shared, n_ifr, n_causal) AS agreement
 FROM per_role
 UNION ALL
 SELECT * FROM same;

@@ -67,7 +67,7 @@ WITH roots AS (
     GROUP BY ALL
 )
 SELECT p.analysis_id, x.revision, v.ordinal, p.fact_key, p.relation, x.position, count(*) AS n_pairs,
-       avg(coalesce(h.n_shared, 0) / (x.n + y.n - coalesce(h.n_shared, 0))) AS mean_iou
+       avg(iou(coalesce(h.n_shared, 0), x.n, y.n)) AS mean_iou
 FROM pairs p
 JOIN sized x ON x.analysis_id = p.analysis_id AND x.fact_id = p.fact_a
 JOIN sized y ON y.analysis_id = p.analysis_id AND y.fact_id = p.fact_b AND y.revision = x.revision AND y.position = x.position

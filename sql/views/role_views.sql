@@ -57,8 +57,7 @@ WITH final AS (
 )
 SELECT s.analysis_id, s.model, s.revision, s.step, s.tokens, s.ordinal, s.relation, s.kind, s.role,
        s.n_here, coalesce(fs.n_final, 0) AS n_final, coalesce(sh.n_shared, 0) AS n_shared,
-       CASE WHEN s.n_here + coalesce(fs.n_final, 0) - coalesce(sh.n_shared, 0) = 0 THEN NULL
-            ELSE coalesce(sh.n_shared, 0) / (s.n_here + coalesce(fs.n_final, 0) - coalesce(sh.n_shared, 0)) END AS iou
+       iou(coalesce(sh.n_shared, 0), s.n_here, coalesce(fs.n_final, 0)) AS iou
 FROM sizes s
 LEFT JOIN final_sizes fs USING (analysis_id, relation, kind, role)
 LEFT JOIN shared sh USING (analysis_id, revision, relation, kind, role);

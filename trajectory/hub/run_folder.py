@@ -73,6 +73,10 @@ class RunFolderSource:
                 return False
         return any(is_weight_file(p) for p in folder.iterdir())
 
+    @property
+    def location(self) -> str:
+        return str(self.run)
+
     def list_revisions(self) -> list[Revision]:
         """The complete checkpoints, in step order."""
         return order_revisions([name for name, folder in self._candidates().items() if self.is_complete(folder)], self.pattern)

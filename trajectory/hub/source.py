@@ -84,6 +84,14 @@ class RevisionSource:
 
     # -- listing -----------------------------------------------------------------------------
 
+    @property
+    def location(self) -> str:
+        return self.repo_id
+
+    def pending(self) -> list[str]:
+        """A repository's revisions are complete when listed."""
+        return []
+
     def list_revisions(self) -> list[Revision]:
         """All branches, ordered by step with ``main`` last."""
         if not self.offline:

@@ -11,7 +11,8 @@ from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
-from trajectory.hub.source import FREQUENCY_FILE, RevisionSource
+from trajectory.hub.protocol import Source
+from trajectory.hub.source import FREQUENCY_FILE
 
 KEY = ["relation", "subject", "object"]
 
@@ -21,7 +22,7 @@ def buckets(final_count: np.ndarray, high: int, low: int) -> np.ndarray:
     return np.where(final_count >= high, "high", np.where(final_count < low, "low", "medium"))
 
 
-def published_counts(source: RevisionSource, revisions: list[Revision]) -> dict[str, pl.DataFrame]:
+def published_counts(source: Source, revisions: list[Revision]) -> dict[str, pl.DataFrame]:
     """revision -> the counts published beside it, for the revisions on disk that have them, in training order."""
     published = {}
     for revision in revisions:

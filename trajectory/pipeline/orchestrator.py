@@ -29,19 +29,20 @@ from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, Pipeli
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.revisions import Revision
-from trajectory.hub.source import RevisionSource, find_duplicates
+from trajectory.hub.protocol import Source
+from trajectory.hub.source import find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
-from trajectory.pipeline.revision import PAIR_STAGES, LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
+from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
-from trajectory.pipeline.stages import grafting_revision
+from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
+from trajectory.pipeline.stages.grafting import grafting_revision
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, writer
 from trajectory.store.query import run_sql
 
 log = logging.getLogger(__name__)
-STAGE_NAMES = {"ifr": "IFR and roles", "ablation": "ablation", "effects": "component effects", "grafting": "weight grafting", "extractive": "extractive structures"}
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
@@ -123,12 +124,6 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
 
 
-def effects_on(ordinal: int, n_revisions: int, every: int) -> bool:
-    """Whether the component-effects stage runs on the revision at ``ordinal`` of the model's ``n_revisions``:
-    every ``every``-th from the first, and the last (the final revision every IoU is taken against)."""
-    return ordinal % every == 0 or ordinal == n_revisions - 1
-
-
 def _store_frequency(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
     frequency = frequency_frame(config, probes, published_counts(source, source.list_revisions()))
     if frequency is not None:
@@ -164,13 +159,13 @@ def _watch_locked(config, db, source, spec, probes, analyses, names, force, prog
             print(f"watch: no new checkpoint for {watch.idle_s:g} s; stopping (the newest revision's pair stages wait for its "
                   "successor: the next ingest does them)", flush=True)
             return failed
-        pending = getattr(source, "pending", lambda: [])()
+        pending = source.pending()
         state = (ingested[-1] if ingested else None, tuple(pending))
         if state != waiting_for:  # one line per change of what it waits for
             waiting_for = state
             after = f"the checkpoint after {ingested[-1]}" if ingested else "the first complete checkpoint"
             writing = f"; being written: {', '.join(pending)}" if pending else ""
-            print(f"watch: waiting for {after} in {getattr(source, 'run', config.repo_id)} ({len(ingested)} ingested{writing}; "
+            print(f"watch: waiting for {after} in {source.location} ({len(ingested)} ingested{writing}; "
                   "Ctrl-C stops)", flush=True)
         time.sleep(watch.poll_s)
 
@@ -203,26 +198,24 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     all_names = [r.name for r in source.list_revisions()]
     ids = [a.analysis_id for a in analyses]
-    stages = config.stages()
-    done = {stage: {a: set() for a in ids} if force else finished_revisions(db, ids, stage) for stage in stages}
+    stages = enabled_stages(config)
+    done = {s.name: {a: set() for a in ids} if force else finished_revisions(db, ids, s.name) for s in stages}
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
+    n = len(all_names)
     jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
-                        {stage: tuple(a for a in analyses if r.name not in done[stage][a.analysis_id]
-                                      and (stage != "effects" or effects_on(all_names.index(r.name), len(all_names), config.effects_every)))
-                         for stage in stages},
-                        role_test=effects_on(all_names.index(r.name), len(all_names), config.ablation_test_every))
+                        {s.name: tuple(a for a in analyses if r.name not in done[s.name][a.analysis_id]
+                                       and s.on_revision(config, all_names.index(r.name), n))
+                         for s in stages}, n_revisions=n)
             for r in chosen]
     if hold_last_pairs and jobs:
         last = jobs[-1]
         jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
     jobs = [job for job in jobs if any(job.needed.values())]
     for analysis_id in ids:
-        stored = ", ".join(f"{sum(r.name in done[stage][analysis_id] for r in chosen)} {stage}"
-                           + (f" (one revision in {config.effects_every}, and the last)" if stage == "effects" and config.effects_every > 1 else "")
-                           for stage in stages)
+        stored = ", ".join(f"{sum(r.name in done[s.name][analysis_id] for r in chosen)} {s.name}{s.subset(config)}" for s in stages)
         print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
     print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
-          + (f" (stages: {', '.join(STAGE_NAMES[s] for s in stages)})" if len(stages) > 1 else "")
+          + (f" (stages: {', '.join(s.title for s in stages)})" if len(stages) > 1 else "")
           + (" on Ray" if executor is not None else ""))
     if not jobs:
         return 0
@@ -286,7 +279,7 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
     return failures
 
 
-def _release(source: RevisionSource, name: str, keep: int, kept: list[str]) -> None:
+def _release(source: Source, name: str, keep: int, kept: list[str]) -> None:
     """Keep the last ``keep`` downloaded revisions; release older ones (never user-cached ones)."""
     if source.was_cached_before(name):
         return

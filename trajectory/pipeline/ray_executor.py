@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from trajectory.config import RaySettings
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
-from trajectory.hub.source import RevisionSource
+from trajectory.hub.protocol import Source
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import cache_source
 from trajectory.pipeline.stages import StageWrite
@@ -107,7 +107,7 @@ def plan_tasks(settings: RaySettings, total: dict[str, float], node_resources: l
                     settings.max_retries)
 
 
-def disk_mb(source: RevisionSource, job: RevisionJob) -> int:
+def disk_mb(source: Source, job: RevisionJob) -> int:
     """Megabytes the job's downloads write (its revision, and the next one for a pair stage), rounded up."""
     return math.ceil(sum(source.download_bytes(name) for name in job.downloads()) / 2**20)
 
@@ -169,7 +169,7 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
     return failures
 
 
-def _disk_within_budget(sizes: RevisionSource, job: RevisionJob, plan: TaskPlan) -> int:
+def _disk_within_budget(sizes: Source, job: RevisionJob, plan: TaskPlan) -> int:
     """The job's disk need in MB; one larger than every node's budget would wait forever: refused."""
     need = disk_mb(sizes, job)
     if plan.disk_budget_mb is not None and need > plan.disk_budget_mb:
@@ -248,7 +248,7 @@ def scratch_root(scratch: str | None) -> Path:
 
 
 @contextmanager
-def task_source(config, names: list[str], scratch: str | None) -> Iterator[RevisionSource]:
+def task_source(config, names: list[str], scratch: str | None) -> Iterator[Source]:
     """The source a task reads ``names`` from: the pipeline's cache when all of them are on disk there
     (read in place, never deleted), else a cache folder of its own under the node's scratch folder, removed
     when the task ends."""

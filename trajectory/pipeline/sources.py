@@ -8,11 +8,12 @@ from pathlib import Path
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
+from trajectory.hub.protocol import Source
 from trajectory.hub.run_folder import RunFolderSource
 from trajectory.hub.source import RevisionSource
 
 
-def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSource | RunFolderSource:
+def open_source(config: PipelineConfig, *, progress: bool = True) -> Source:
     """The pipeline's revision source; a reference suite is built on first use."""
     if config.suite:
         from trajectory.suite.build import build_suite
@@ -25,7 +26,7 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> RevisionSou
     return cache_source(config)
 
 
-def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> RevisionSource | RunFolderSource:
+def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> Source:
     """The pipeline's revisions in its cache (or in ``cache_dir``: a Ray task's own download folder), or the
     checkpoint folders of its training run (``model.path``), read in place."""
     if config.run_path is not None:
@@ -33,7 +34,7 @@ def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> Revis
     return RevisionSource(config.repo_id, cache_dir=cache_dir or config.cache_dir, offline=config.offline, pattern=name_pattern(config))
 
 
-def selected_revisions(config: PipelineConfig, source: RevisionSource, spec: str | None = None) -> list[Revision]:
+def selected_revisions(config: PipelineConfig, source: Source, spec: str | None = None) -> list[Revision]:
     """Apply the pipeline's selection (or ``spec``, which replaces it) to the repository's revisions."""
     return select_revisions(spec or config.selection, source.list_revisions())
 

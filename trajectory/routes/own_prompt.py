@@ -4,7 +4,6 @@ time; a length limit; every failure one line for the page."""
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from trajectory.errors import TrajectoryError
+from trajectory.seeds import repo_seed
 
 MAX_PROMPT_TOKENS = 64  # the page's limit: a route graph past this is unreadable, and tracing it slow on a CPU
 
@@ -43,9 +43,9 @@ class PromptTracer:
         if not row.get("pipeline"):
             raise TrajectoryError("this analysis has no recorded pipeline to load its model from")
         config = load_pipeline(row["pipeline"])
-        seed = re.fullmatch(re.escape(config.repo_id) + r"-seed(\d+)", row["model"])
-        if seed and config.suite:  # another seed of the pipeline's reference: that model, not the default one
-            config = config.with_seed(int(seed.group(1)))
+        base, seed = repo_seed(row["model"])
+        if seed and config.suite and base == config.repo_id:  # another seed of the pipeline's reference: that model
+            config = config.with_seed(seed)
         if config.repo_id != row["model"]:
             raise TrajectoryError(f"pipeline {row['pipeline']!r} now reads {config.repo_id}, not this analysis's {row['model']}")
         self.loaded = None  # free the previous model before loading the next

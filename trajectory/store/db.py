@@ -29,28 +29,15 @@ import polars as pl
 from trajectory.errors import DatabaseBusyError, StoreWriteError, TrajectoryError
 from trajectory.paths import SQL_DIR
 
-# Per-revision tables, keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a
-# finished revision.
-REVISION_TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "revisions")
-# The extractive stage's per-revision tables; its ``stage_runs`` row is written last, as its mark.
-EXTRACTIVE_TABLES = ("extractive_scores", "ocr", "stage_runs")
-# The grafting stage's: one revision pair's rows (A = revision, B = donor_revision), then its stage_runs row.
-GRAFTING_TABLES = ("grafts", "stage_runs")
-# The ablation stage's: the revision's ablated rows, then its stage_runs row.
-ABLATION_TABLES = ("ablations", "stage_runs")
-# The component-effects stage's (METHOD.md §9): each fact's single-component effects and baselines, then its mark.
-EFFECTS_TABLES = ("component_effects", "effect_baselines", "stage_runs")
 # An analysis's intervals and tests, replaced whole at the end of an ingest (trajectory.pipeline.intervals).
 INTERVAL_TABLES = ("intervals", "comparisons", "template_roles", "role_tests")
 # Tables that hold more than one stage or pair per (analysis, revision): a write replaces only the rows of
 # the stages (pairs) its frame holds.
 _PARTLY_REPLACED = {"stage_runs": "stage", "grafts": "donor_revision"}
-# Tables a scoped reader filters to its analyses, with the filter.
+# Tables a scoped reader filters to its analyses, besides every table with an analysis_id column (each stage's,
+# found in the schema: trajectory.pipeline.stages names them), with the filter.
 _OF_PROBE_SETS = "probe_set_id IN (SELECT probe_set_id FROM {db}.main.analyses WHERE analysis_id IN ({ids}))"
 _SCOPED = {
-    **{table: "analysis_id IN ({ids})" for table in (*REVISION_TABLES, *EXTRACTIVE_TABLES, *GRAFTING_TABLES, *INTERVAL_TABLES,
-                                                      "ablations", "component_effects", "effect_baselines", "runs",
-                                                      "analyses")},
     "probe_sets": _OF_PROBE_SETS,
     "facts": _OF_PROBE_SETS,
     "fact_frequency": "(probe_set_id, model) IN (SELECT (probe_set_id, model) FROM {db}.main.analyses WHERE analysis_id IN ({ids}))",
@@ -223,7 +210,10 @@ def _apply_views(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> Non
     written by an older trajectory is read through this version's views."""
     for file in _view_files():
         text = file.read_text()
-        con.execute(text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW") if temporary else text)
+        if temporary:
+            text = text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW").replace("CREATE OR REPLACE MACRO",
+                                                                                                "CREATE OR REPLACE TEMP MACRO")
+        con.execute(text)
 
 
 @contextmanager
@@ -252,9 +242,14 @@ def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def scope(con: duckdb.DuckDBPyConnection, analysis_ids: list[str]) -> None:
     """Narrow a reader to the given analyses: temporary views named like the tables (which DuckDB
     resolves before the stored ones) hold only their rows, and the views are rebuilt over them."""
-    database = con.sql("SELECT current_database()").fetchall()[0][0].replace('"', '""')
+    name = con.sql("SELECT current_database()").fetchall()[0][0]
+    database = name.replace('"', '""')
     ids = ", ".join("'" + a.replace("'", "''") + "'" for a in analysis_ids) or "NULL"
-    for table, condition in _SCOPED.items():
+    keyed = con.execute("""SELECT DISTINCT c.table_name FROM information_schema.columns c
+                           JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+                           WHERE c.table_catalog = ? AND c.table_schema = 'main' AND c.column_name = 'analysis_id'
+                             AND t.table_type = 'BASE TABLE' ORDER BY 1""", [name]).fetchall()
+    for table, condition in {**{name: "analysis_id IN ({ids})" for (name,) in keyed}, **_SCOPED}.items():
         where = condition.format(ids=ids, db=f'"{database}"')
         con.execute(f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "{database}".main.{table} WHERE {where}')
     _apply_views(con, temporary=True)
@@ -282,7 +277,7 @@ def finished_revisions(path: Path, analysis_ids: list[str], stage: str = "ifr") 
 
 
 def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame],
-                   tables: tuple[str, ...] = REVISION_TABLES) -> None:
+                   tables: tuple[str, ...]) -> None:
     """Replace one revision's rows of ``tables`` (one stage's) for every analysis in ``frames``, all in one
     transaction: a crash leaves all of them or none, and no other analysis or stage is touched.
 

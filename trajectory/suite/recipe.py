@@ -10,6 +10,7 @@ import torch
 
 from trajectory.config import SUITE_ARCHITECTURES
 from trajectory.errors import TrajectoryError
+from trajectory.seeds import seeded_repo
 from trajectory.suite.corpus import CorpusConfig
 
 REFERENCE_REPO = "trajectory/olmo-tiny-facts-v2"
@@ -90,7 +91,7 @@ def seeded(config: SuiteConfig, seed: int | None) -> SuiteConfig:
     tokenizer), as its own model beside the default one: ``<repo>-seed<N>``. Seed 0 (or None) is the default."""
     if not seed:
         return config
-    return replace(config, seed=seed, repo_id=f"{config.repo_id}-seed{seed}")
+    return replace(config, seed=seed, repo_id=seeded_repo(config.repo_id, seed))
 
 
 def preset(size: str, architecture: str = "olmo") -> SuiteConfig:

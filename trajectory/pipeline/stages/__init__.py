@@ -1,0 +1,26 @@
+"""The ingest's stages, one module each (trajectory.pipeline.stages.base says what a stage declares). STAGES is
+their order on a revision: ablation and effects on the IFR stage's model (ablation on its rows), grafting before
+the extractive stage, whose float32 copies would otherwise replace the loaded pair of another dtype. The
+orchestrator, the per-revision job and the Ray executor iterate over STAGES and never name a stage; adding
+one touches its module, this list, its SQL and its docs."""
+
+from __future__ import annotations
+
+from trajectory.config import PipelineConfig
+from trajectory.pipeline.stages import ablation, effects, extractive, grafting, ifr
+from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite
+
+STAGES: tuple[Stage, ...] = (ifr.STAGE, ablation.STAGE, effects.STAGE, grafting.STAGE, extractive.STAGE)
+PAIR_STAGES = tuple(s.name for s in STAGES if s.pair)
+
+
+def enabled_stages(config: PipelineConfig) -> tuple[Stage, ...]:
+    """The pipeline's stages, in the order they run on a revision (the IFR stage always)."""
+    return tuple(s for s in STAGES if s.enabled(config))
+
+
+def stage_named(name: str) -> Stage:
+    return next(s for s in STAGES if s.name == name)
+
+
+__all__ = ["PAIR_STAGES", "STAGES", "Stage", "StageContext", "StageWrite", "enabled_stages", "stage_named"]
