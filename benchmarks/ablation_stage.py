@@ -19,7 +19,7 @@ import polars as pl
 import torch
 from timing import best_of
 
-from trajectory.ablation.stage import run_stage
+from trajectory.pipeline.stages.ablation import run_stage
 from trajectory.config import load_pipeline
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest, pipeline_analyses
@@ -36,12 +36,13 @@ def main() -> None:
     names = [r.name for r in source.list_revisions()]
     chosen = [names[4], names[len(names) // 2], names[-1]]
     probes = load_builtin()
-    settings = ablation_settings(load_pipeline("reference"))
+    settings = ablation_settings(load_pipeline("reference"), role_test=True)  # a revision the role test runs on
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         ingest(config, db, spec=",".join(chosen), progress=False)
-        (analysis_id,) = [a.analysis_id for a in pipeline_analyses(config, probes)]
+        (analysis,) = pipeline_analyses(config, probes)
+        analysis_id, thetas = analysis.analysis_id, {analysis.analysis_id: analysis.theta}
         for name in chosen:
             model, tokenizer = source.load(name)
             inputs = ablation_inputs(db, name, [analysis_id])
@@ -49,8 +50,8 @@ def main() -> None:
             batch = encode_prompts(tokenizer, fact_prompts(facts))
             with torch.no_grad():
                 forward = best_of(lambda: model(input_ids=batch.input_ids, attention_mask=batch.attention_mask))
-            stage = best_of(lambda: run_stage(model, tokenizer, probes, inputs, settings, "cpu"))
-            frame = run_stage(model, tokenizer, probes, inputs, settings, "cpu")[0][analysis_id]
+            stage = best_of(lambda: run_stage(model, tokenizer, probes, inputs, thetas, settings, "cpu"))
+            frame = run_stage(model, tokenizer, probes, inputs, thetas, settings, "cpu")[0][analysis_id]
             # A fact target's configuration is measured on one prompt; a role set's or control's on several.
             per_fact = frame.filter(pl.col("role").is_null()).group_by("target", maintain_order=True).len()
             per_set = frame.filter(pl.col("role").is_not_null()).select("target", "role", "relation", "draw").unique()

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from trajectory.ablation.hooks import mean_replacement
-from trajectory.ablation.stage import AblationSettings, topk_rows
+from trajectory.pipeline.stages.ablation import AblationSettings, topk_rows
 from trajectory.config import load_pipeline
 from trajectory.facts import load_builtin
 from trajectory.pipeline.sources import open_source

@@ -11,6 +11,17 @@ from pathlib import Path
 import pytest
 
 
+SUITE_FIXTURES = {"small_suite", "small_store", "small_pair"}  # each builds the small reference first
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that needs a built suite is slow whether or not it says so: the quick loop (-m "not slow") never
+    builds one."""
+    for item in items:
+        if SUITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def trajectory_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("trajectory_home")

@@ -10,10 +10,11 @@ import torch
 from test_ifr_models import tiny
 from test_ifr_neox import tiny_neox
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
-from trajectory.ablation.masks import FACT_TARGETS, Ablation, fact_ablations, random_like
+from trajectory.ablation.masks import FACT_TARGETS, fact_ablations, random_like
+from trajectory.masks import Ablation
 from trajectory.ablation.measure import run_ablations, run_rows
 from trajectory.ablation.plan import revision_plan, sample_per_relation, split_halves
-from trajectory.ablation.stage import circuit_masks, defining_roles, role_codes
+from trajectory.pipeline.stages.ablation import circuit_masks, defining_roles, role_codes
 from trajectory.prompts import RewardBatch
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.roles.scores import ROLES, assign_roles, role_scores

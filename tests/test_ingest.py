@@ -132,3 +132,21 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     assert buckets.row(0) == (5, 160)
     assert run_sql(small_store, "SELECT count(*) AS n FROM faithfulness_over_revisions")["n"][0] > 0
 
+
+
+def test_an_ingest_with_nothing_left_stores_intervals_a_stopped_one_lacked(small_store, tmp_path):
+    """An ingest that stopped in its intervals (after every revision was stored) gets them on the next run,
+    which has no revision left to ingest."""
+    from trajectory.config import load_pipeline
+    from trajectory.pipeline.orchestrator import ingest
+    from trajectory.store.db import reader, writer
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(small_store, db)
+    with reader(db) as con:
+        expected = con.sql("SELECT measure, revision, scope, category, estimate::VARCHAR FROM intervals ORDER BY ALL").fetchall()
+    with writer(db) as con:
+        con.execute("DELETE FROM intervals; DELETE FROM comparisons; DELETE FROM role_tests")
+    assert ingest(load_pipeline("reference-small"), db, progress=False) == 0
+    with reader(db) as con:
+        assert con.sql("SELECT measure, revision, scope, category, estimate::VARCHAR FROM intervals ORDER BY ALL").fetchall() == expected

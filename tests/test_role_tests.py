@@ -74,3 +74,4 @@ def test_a_lone_true_effect_survives_benjamini_hochberg_with_39_draws():
 ])
 def test_untestable_where_controls_cannot_differ(sizes, reason):
     assert untestable_reason(*sizes) == reason
+

@@ -104,3 +104,12 @@ def test_the_seed_views_against_a_literal_walk(tmp_path):
     text = findings_markdown(db, ANALYSIS)
     assert "## In other seeds" in text and "grafting FE against LT: estimates -0.3, -0.3; a finding in 2 of 2 seeds (holds in every seed)." in text
     assert "emergence location against name: estimates -100, -20; a finding in 1 of 2 seeds." in text
+
+
+def test_seed_names_are_built_and_read_in_one_place():
+    from trajectory.seeds import repo_seed, seeded_repo
+
+    assert seeded_repo("org/m", 2) == "org/m-seed2" and seeded_repo("org/m-seed2", 0) == "org/m"
+    assert seeded_repo("org/m-seed2", 3) == "org/m-seed3"
+    assert repo_seed("org/m-seed12") == ("org/m", 12) and repo_seed("org/m") == ("org/m", 0)
+    assert repo_seed("org/m-seedling") == ("org/m-seedling", 0)

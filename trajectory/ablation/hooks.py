@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trajectory.ablation.masks import Ablation
+from trajectory.masks import Ablation
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 
 

@@ -1,27 +1,12 @@
-"""Which components each configuration ablates: pure tensors in, boolean masks out.
-
-A configuration is one row of ``heads`` [N, L, H] and ``ffns`` [N, L] (True = ablated). Configurations run
-along the batch: row n of a batch is one (prompt, configuration) pair.
-"""
+"""The ablation stage's configurations: pure tensors in, boolean masks (trajectory.masks.Ablation) out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from trajectory.masks import Ablation
+
 FACT_TARGETS = ("clean", "circuit_only", "complement", "none")
-
-
-@dataclass
-class Ablation:
-    """heads [N, L, H] bool, ffns [N, L] bool: True where the component is ablated in row n."""
-
-    heads: torch.Tensor
-    ffns: torch.Tensor
-
-    def __len__(self) -> int:
-        return self.heads.shape[0]
 
 
 def fact_ablations(circuit_heads: torch.Tensor, circuit_ffns: torch.Tensor) -> Ablation:

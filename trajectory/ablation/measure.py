@@ -7,8 +7,13 @@ from dataclasses import dataclass
 import torch
 
 from trajectory.ablation.hooks import Replacement, ablated
-from trajectory.ablation.masks import Ablation
+from trajectory.masks import Ablation
 from trajectory.prompts import RewardBatch, reward, vocabulary_ranks
+
+# Faithfulness (R_circuit − R_none) / (R_clean − R_none) is reported where the denominator is at least this
+# many logits (and a fact below it has no causal circuit): below, the whole model barely beats its fully
+# ablated self and the ratio is noise.
+MIN_EFFECT = 1.0
 
 
 @dataclass

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from trajectory.ablation.masks import FACT_TARGETS, Ablation, fact_ablations, random_like
-from trajectory.roles.scores import ROLES
+from trajectory.ablation.masks import FACT_TARGETS, fact_ablations, random_like
+from trajectory.masks import Ablation
+from trajectory.role_codes import ROLES
 
 ROLE_SETS = ("general", "entity", "relation", "fact")  # the roles ablated as sets (not "deactivated")
 _RELATION_FREE = ("general", "entity")  # the same components for every relation (trajectory.roles.scores)

@@ -14,11 +14,8 @@ import polars as pl
 import torch
 
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
-from trajectory.ablation.masks import Ablation
-from trajectory.ablation.measure import run_rows
-from trajectory.ablation.stage import (
-    MIN_EFFECT,  # a fact below this gap has no causal circuit, as no faithfulness
-)
+from trajectory.masks import Ablation
+from trajectory.ablation.measure import MIN_EFFECT, run_rows
 from trajectory.effects import (
     attribution_patching,
     component_layout,

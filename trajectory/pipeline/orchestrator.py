@@ -39,7 +39,7 @@ from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
 from trajectory.pipeline.stages.grafting import grafting_revision
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, replace_frequency, transaction, writer
+from trajectory.store.db import check_store, finished_revisions, ingest_lock, reader, replace_frequency, transaction, writer
 from trajectory.store.query import run_sql
 
 log = logging.getLogger(__name__)
@@ -217,14 +217,21 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
           + (f" (stages: {', '.join(s.title for s in stages)})" if len(stages) > 1 else "")
           + (" on Ray" if executor is not None else ""))
+    settings = IntervalSettings(config.interval_resamples, config.interval_role_resamples, config.interval_level)
     if not jobs:
+        # Nothing to ingest; an ingest that stopped in its intervals (a crash, Ctrl-C) left some without: those now.
+        missing = [a for a in ids if not _has_intervals(db, a)]
+        for analysis_id in missing:
+            store_intervals(db, analysis_id, settings)
+        if missing:
+            print(f"intervals and tests of {len(missing)} {'analysis' if len(missing) == 1 else 'analyses'} stored (they were missing)",
+                  flush=True)
         return 0
     if executor is not None:
         failures = run_on_ray(config, db, jobs, probes, ids, executor, progress)
     else:
         failures = _run_in_process(config, db, source, jobs, probes, ids, progress, run)
     _report_duplicates(db, config.repo_id)
-    settings = IntervalSettings(config.interval_resamples, config.interval_role_resamples, config.interval_level)
     for analysis_id in ids:  # every stored estimate gets its interval once, here, not per query or page
         store_intervals(db, analysis_id, settings)
     print(f"intervals and tests of {len(ids)} {'analysis' if len(ids) == 1 else 'analyses'} stored "
@@ -277,6 +284,15 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
             bar.update(1)
     bar.close()
     return failures
+
+
+def _has_intervals(db: Path, analysis_id: str) -> bool:
+    """False where the analysis has stored revisions but no intervals (every stored revision has its top-1's)."""
+    with reader(db) as con:
+        (n_revisions, n_intervals), = con.execute(
+            "SELECT (SELECT count(*) FROM revisions WHERE analysis_id = ?), (SELECT count(*) FROM intervals WHERE analysis_id = ?)",
+            [analysis_id, analysis_id]).fetchall()
+    return n_revisions == 0 or n_intervals > 0
 
 
 def _release(source: Source, name: str, keep: int, kept: list[str]) -> None:

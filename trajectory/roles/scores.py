@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
-ROLES = ("general", "entity", "relation", "fact", "deactivated")
-GENERAL, ENTITY, RELATION, FACT, DEACTIVATED = range(5)
+from trajectory.role_codes import DEACTIVATED, ENTITY, FACT, GENERAL, RELATION, ROLES
+
+__all__ = ["DEACTIVATED", "ENTITY", "FACT", "GENERAL", "RELATION", "ROLES", "RoleScores", "assign_roles", "role_scores"]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trajectory.roles.scores import DEACTIVATED, ENTITY, FACT, GENERAL, RELATION
+from trajectory.role_codes import DEACTIVATED, ENTITY, FACT, GENERAL, RELATION
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from trajectory.ablation.masks import Ablation
+from trajectory.masks import Ablation
 
 
 def component_importance(
