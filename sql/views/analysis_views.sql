@@ -2,6 +2,14 @@
 -- trajectory.stats.roles.set_iou's NaN). Every IoU of the views is this one.
 CREATE OR REPLACE MACRO iou(n_shared, n_a, n_b) AS CASE WHEN n_a + n_b - n_shared > 0 THEN n_shared / (n_a + n_b - n_shared) END;
 
+-- The 95 % Wilson score interval of a share k / n (trajectory.stats.wilson_interval's; NULL where n = 0).
+CREATE OR REPLACE MACRO wilson_lower(k, n) AS CASE WHEN n > 0 THEN greatest(0.0,
+    (k / n + 1.959963984540054 ^ 2 / (2 * n)) / (1 + 1.959963984540054 ^ 2 / n)
+    - 1.959963984540054 / (1 + 1.959963984540054 ^ 2 / n) * sqrt((k / n) * (1 - k / n) / n + 1.959963984540054 ^ 2 / (4 * n * n))) END;
+CREATE OR REPLACE MACRO wilson_upper(k, n) AS CASE WHEN n > 0 THEN least(1.0,
+    (k / n + 1.959963984540054 ^ 2 / (2 * n)) / (1 + 1.959963984540054 ^ 2 / n)
+    + 1.959963984540054 / (1 + 1.959963984540054 ^ 2 / n) * sqrt((k / n) * (1 - k / n) / n + 1.959963984540054 ^ 2 / (4 * n * n))) END;
+
 -- Each analysis's probe facts: (analysis_id, fact_id) -> relation, relation type, subject, object, template.
 CREATE OR REPLACE VIEW analysis_facts AS
 SELECT a.analysis_id, f.* FROM analyses a JOIN facts f USING (probe_set_id);

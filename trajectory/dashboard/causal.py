@@ -33,6 +33,8 @@ METRICS = {
     "effect_recall": ("recall: causal components IFR finds", True),
     "effect_spearman": ("Spearman ρ, IFR importance vs cost", False),
     "atp_spearman": ("Spearman ρ, attribution patching vs ablation", False),
+    "share_lost": ("lost: right before, wrong now", True),
+    "share_regained": ("regained: right once, wrong before, right now", True),
 }
 ALL_FACTS_COLOUR = "#8C8C8C"  # thick grey: apart from the black location line
 GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",

@@ -233,7 +233,7 @@ def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str
         why = f" ({untestable} untestable, most often because {row['common_reason']})" if untestable else ""
         which = f": {row['causal_sets']}" if row["n_causal"] else ""
         lines.append(
-            f"- Role causality (issue #36): each role set, defined on half of each relation's facts, ablated on n = {facts} held-out "
+            f"- Role causality: each role set, defined on half of each relation's facts, ablated on n = {facts} held-out "
             f"facts of its relation (all held-out facts for general and entity) against {row['n_draws']} random sets of as many "
             f"heads and FFNs, at {row['n_test_revisions']} revisions; p from the controls' normal tail (Student t, "
             f"{row['n_tail']} of {row['n_testable']} tests) or, where they fail Shapiro–Wilk, their ranks; Benjamini–Hochberg "
