@@ -8,6 +8,7 @@ screenshot is kept in $TRAJECTORY_ARTIFACTS (default: artifacts/ in the reposito
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from pathlib import Path
@@ -101,12 +102,14 @@ def test_every_figure_renders_without_console_errors(dashboard):
         """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
                [gd.id, gd.data.length, gd.querySelectorAll('.main-svg').length, !!gd._fullLayout])"""
     )
-    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "role-flows"]
+    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "forgetting", "role-flows"]
     assert all(n_traces > 0 and n_svg > 0 and laid_out for _, n_traces, n_svg, laid_out in rendered)
     # Drawn marks, not empty axes: lines, heatmap cells, Sankey links.
     assert page.locator("#role-counts .scatterlayer .js-line").count() > 0
     assert page.locator("#role-grid .hm image, #role-grid .heatmaplayer image").count() > 0
     assert page.locator("#role-flows .sankey-link").count() > 0
+    assert page.locator("#forgetting .scatterlayer .js-line").count() > 0
+    assert page.locator("button.csv").count() == len(rendered)  # every figure downloads its data
     assert problems == []
 
 
@@ -301,6 +304,18 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
     assert browser_page.locator("#accuracy .scatterlayer .fills path").count() >= 2  # drawn, not only in the data
     assert all("of n = %{customdata[1]} facts" in t["hover"] for t in figure if t["fill"] is None)
     browser_page.locator("#accuracy").screenshot(path=str(_artifacts() / "dashboard-accuracy-bands.png"))
+    # The figure's CSV button writes what it draws: one row per point of each shown line (bands left out).
+    with browser_page.expect_download() as download:
+        browser_page.locator("#accuracy-section button.csv").click()
+    rows = list(csv.reader(Path(download.value.path()).read_text().splitlines()))
+    assert download.value.suggested_filename == "accuracy.csv" and rows[0] == ["trace", "x", "y", "value"]
+    lines = [t for t in figure if t["fill"] is None]
+    shown = browser_page.evaluate("() => document.getElementById('accuracy').data.filter(t => t.visible !== false && t.visible !== "
+                                  "'legendonly' && t.fill !== 'toself').map(t => [t.name, Array.from(t.y)])")
+    assert len(rows) - 1 == sum(len(y) for _, y in shown) and len(shown) <= len(lines)
+    first_name, first_y = shown[0]  # rows come trace by trace, in the figure's order
+    assert [r[0] for r in rows[1:len(first_y) + 1]] == [first_name] * len(first_y)
+    assert [float(r[2]) for r in rows[1:len(first_y) + 1]] == pytest.approx(first_y)
     assert problems == []
 
 

@@ -108,12 +108,14 @@ def routes(args: argparse.Namespace) -> int:
     route = load_route(Path(args.db), args.analysis, args.fact, args.revision)
     graph = route_graph(route, args.threshold)
     kinds = {}
-    for _, _, kind in graph.edges(data="kind"):
-        kinds[kind] = kinds.get(kind, 0) + 1
+    for source, _, kind in graph.edges(data="kind"):
+        if source[0] != "M":  # an FFN edge is drawn in two (A -> M -> I): count it once, as the store and the page do
+            kinds[kind] = kinds.get(kind, 0) + 1
     prompt = "".join(route.tokens[: route.root + 1])
     print(f"fact {route.fact_id} ({route.relation}) at {route.revision}: {prompt!r} -> {route.answer!r}; "
-          f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})")
+          f"{graph.number_of_nodes()} nodes, {sum(kinds.values())} edges "
+          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; the GraphML has {graph.number_of_edges()}: "
+          f"each FFN edge passes through its M node)")
     if args.graphml:
         if Path(args.graphml).is_dir():
             raise TrajectoryError(f"--graphml {args.graphml} is a folder; name a file to write")

@@ -16,6 +16,37 @@ h1 { font-size: 24px; margin: 20px 0 4px; } h2 { font-size: 18px; margin: 28px 0
 .meta { color: #555; font-size: 14px; margin: 4px 0 12px; } .caption { color: #444; font-size: 14px; max-width: 980px; }
 nav a, li a { color: #0072B2; } nav { font-size: 14px; margin-bottom: 8px; } code { background: #f3f3f3; padding: 0 3px; }
 section { margin-bottom: 18px; }
+button.csv { font-size: 12px; color: #0072B2; background: none; border: 1px solid #ccc; border-radius: 3px; cursor: pointer; }
+"""
+# Each figure's "CSV" button writes what the figure draws (its shown traces; bands left out): for lines and bars
+# one row per point (trace, x, y), for heatmaps one per cell (trace, x, y, value), for a Sankey one per flow.
+CSV_SCRIPT = r"""
+function figureCsv(gd) {
+  const rows = [["trace", "x", "y", "value"]];
+  for (const t of gd.data) {
+    if (t.visible === false || t.visible === "legendonly" || t.fill === "toself") continue;
+    const name = t.name || t.type || "";
+    if (t.type === "sankey") {
+      Array.from(t.link.source).forEach((s, i) => rows.push([name, t.node.label[s], t.node.label[t.link.target[i]], t.link.value[i]]));
+    } else if (t.z) {
+      Array.from(t.z).forEach((row, i) => Array.from(row).forEach((v, j) => rows.push([name, t.x ? t.x[j] : j, t.y ? t.y[i] : i, v])));
+    } else {
+      const n = (t.x || t.y || []).length;
+      for (let i = 0; i < n; i++) rows.push([name, t.x ? t.x[i] : i, t.y ? t.y[i] : "", ""]);
+    }
+  }
+  const cell = v => { const s = v == null || (typeof v === "number" && isNaN(v)) ? "" : String(v);
+                      return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+  return rows.map(r => r.map(cell).join(",")).join("\n") + "\n";
+}
+document.addEventListener("click", event => {
+  const button = event.target.closest("button.csv");
+  if (!button) return;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([figureCsv(document.getElementById(button.dataset.figure))], {type: "text/csv"}));
+  link.download = button.dataset.figure + ".csv";
+  document.body.appendChild(link); link.click(); link.remove();
+});
 """
 
 
@@ -70,9 +101,11 @@ def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str,
         f"<nav>{nav}</nav></header>",
     ]
     for fid, _, caption, div in sections:
+        button = f'<button class="csv" data-figure="{html.escape(fid)}" title="what the figure shows, as CSV">CSV</button>'
         parts.append(
-            f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)}</p></section>'
+            f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)} {button}</p></section>'
         )
+    parts.append(f"<script>{CSV_SCRIPT}</script>")
     return _document(title, "\n".join(parts), plotly_src)
 
 
