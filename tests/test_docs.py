@@ -95,7 +95,13 @@ def test_findings_are_written_from_the_store_with_their_denominators(small_store
     assert text.startswith("# Findings: olmo-tiny-facts-small/") and "## Roles" in text and "## Causal checks" in text
     assert "(n = 160 facts)" in text
     assert "| 0 % [0, 3] of 113 |" in text and "95 % Wilson score interval" in text  # nothing learned in the small reference
-    assert "Benjamini–Hochberg within each revision" in text and "no p can fall below 0.33" in text  # its 2 draws
+    # The role test: 19 draws on every 2nd revision and the last (3 of 5), every set untestable in this 2-layer model.
+    con = duckdb.connect(str(small_store), read_only=True)
+    n_sets, n_untestable, n_revisions, draws, reason = con.sql(
+        "SELECT count(*), count(reason), count(DISTINCT revision), min(n_draws), mode(reason) FROM role_tests").fetchall()[0]
+    con.close()
+    assert f"against {draws} random sets of as many heads and FFNs, at {n_revisions} revisions" in text
+    assert f"0 of {n_sets - n_untestable} testable (revision, set) tests are findings ({n_untestable} untestable, most often because {reason})" in text
 
 
 def test_the_readme_findings_are_lines_of_the_generated_findings():

@@ -100,9 +100,15 @@ def test_the_logit_lens_is_stored_with_each_revision_and_its_last_layer_is_the_p
     assert layers == 2
 
 
+def revision_order(db) -> list[str]:
+    """The store's revisions in training order."""
+    return run_sql(db, "SELECT DISTINCT revision, ordinal FROM revisions ORDER BY ordinal")["revision"].to_list()
+
+
 def test_the_ablation_stage_runs_with_each_revision(small_store):
-    """Per revision: the four fact targets for every fact, role sets with their two draws each on three facts
-    per relation, R_clean equal to R with nothing ablated recomputed from the model, and frequency buckets."""
+    """Per revision: the four fact targets for every fact; role sets measured on the held-out half of each relation's
+    facts only, with two draws, and the role test's 19 on every 2nd revision and the last; R_clean equal to R with
+    nothing ablated recomputed from the model, and frequency buckets."""
     import torch
 
     from trajectory.config import load_pipeline
@@ -116,10 +122,15 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     for revision, target, n, facts in targets.rows():
         per_revision.setdefault(revision, {})[target] = (n, facts)
     assert len(per_revision) == 5
-    for counts in per_revision.values():
+    held_out = sum(n // 2 for n in run_sql(small_store, "SELECT count(*) AS n FROM facts GROUP BY relation")["n"])
+    draws = dict(run_sql(small_store, """SELECT v.ordinal, max(b.draw) + 1 AS draws FROM ablations b JOIN revisions v USING (revision)
+                                         WHERE b.target = 'random' GROUP BY ALL""").rows())
+    for ordinal, (revision, counts) in enumerate(sorted(per_revision.items(), key=lambda kv: revision_order(small_store).index(kv[0]))):
         assert all(counts[t] == (160, 160) for t in ("clean", "circuit_only", "complement", "none"))
-        if "role" in counts:
-            assert counts["random"][0] == 2 * counts["role"][0] and counts["role"][1] == 30  # 3 facts × 10 relations
+        if "role" in counts:  # the small reference's only sets are general (every relation's held-out facts)
+            assert counts["role"] == (held_out, held_out) and counts["random"][1] == held_out
+            assert draws[ordinal] == (19 if ordinal % 2 == 0 or ordinal == 4 else 2)
+            assert counts["random"][0] == draws[ordinal] * counts["role"][0]
     source = open_source(load_pipeline("reference-small"), progress=False)
     model, tokenizer = source.load("main")
     batch = encode_prompts(tokenizer, fact_prompts(load_builtin()))

@@ -150,10 +150,10 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     write.write(db)
     stored = ablation_inputs(db, revision.name, ids)
     assert set(computed) == set(stored) == set(ids)
-    for a in ids:
-        for mine, theirs in zip(computed[a], stored[a]):
-            assert mine.height > 0
-            assert_frame_equal(mine.sort(mine.columns), theirs.sort(theirs.columns))
+    for a in ids:  # each analysis's per-root circuit rows
+        mine, theirs = computed[a], stored[a]
+        assert mine.height > 0
+        assert_frame_equal(mine.sort(mine.columns), theirs.sort(theirs.columns))
 
 
 class _NoBar:

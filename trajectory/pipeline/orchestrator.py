@@ -201,7 +201,9 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     stages = enabled_stages(config)
     done = {s.name: {a: set() for a in ids} if force else finished_revisions(db, ids, s.name) for s in stages}
     following = {a.name: b for a, b in zip(chosen, chosen[1:])}
-    n = len(all_names)
+    # A watched run's last revision is not known while it trains: a stage on one revision in N then takes every
+    # N-th only, never "the last" (which would be each newest one), so that the watch stores what a batch would.
+    n = None if hold_last_pairs else len(all_names)
     jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
                         {s.name: tuple(a for a in analyses if r.name not in done[s.name][a.analysis_id]
                                        and s.on_revision(config, all_names.index(r.name), n))

@@ -36,7 +36,7 @@ class RevisionJob:
     ordinal: int  # the revision's index among all of the repository's revisions
     following: Revision | None  # the next selected revision (donor, W′), None for the last
     needed: dict[str, tuple[Analysis, ...]]  # stage -> analyses
-    n_revisions: int = 1  # how many revisions the repository has (a stage that runs on a subset places the ordinal)
+    n_revisions: int | None = None  # the repository's revisions (a stage on a subset places the ordinal); None: still training
     stored_inputs: dict[str, Any] = field(default_factory=dict)  # stage -> what it reads of stored rows (Stage.stored_inputs)
 
     def downloads(self) -> list[str]:

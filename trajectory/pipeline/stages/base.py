@@ -66,14 +66,14 @@ class StageContext:
         return self.job.revision
 
 
-def every_revision(config: PipelineConfig, ordinal: int, n_revisions: int) -> bool:
+def every_revision(config: PipelineConfig, ordinal: int, n_revisions: int | None) -> bool:
     return True
 
 
-def one_in(every: int, ordinal: int, n_revisions: int) -> bool:
+def one_in(every: int, ordinal: int, n_revisions: int | None) -> bool:
     """Every ``every``-th revision of the model's ``n_revisions`` from the first, and the last (the final revision
-    every IoU is taken against)."""
-    return ordinal % every == 0 or ordinal == n_revisions - 1
+    every IoU is taken against); ``n_revisions`` None (a run still training): every ``every``-th only."""
+    return ordinal % every == 0 or (n_revisions is not None and ordinal == n_revisions - 1)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Stage:
     pair: bool  # takes the next selected revision too (donor, W′); the last revision has none
     enabled: Callable[[PipelineConfig], bool]
     run: Callable[[StageContext, list[Analysis]], StageWrite]
-    on_revision: Callable[[PipelineConfig, int, int], bool] = every_revision
+    on_revision: Callable[[PipelineConfig, int, int | None], bool] = every_revision
     subset: Callable[[PipelineConfig], str] = lambda config: ""
     stored_inputs: Callable[[Path, str, list[str]], Any] | None = None
 
