@@ -28,8 +28,10 @@ def relations(con) -> dict[str, str]:
 
 
 def canonical_rows(con, name: str) -> list[tuple]:
+    # A view is listed twice where the store holds it and a reader added this version's as a temporary one: once each.
     columns = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
-                                         "AND table_name = ? ORDER BY ordinal_position", [name]).fetchall() if c not in VOLATILE]
+                                         "AND table_name = ? GROUP BY column_name ORDER BY min(ordinal_position)", [name]).fetchall()
+               if c not in VOLATILE]
     if not columns:
         return []
     quoted = ", ".join(f'"{c}"' for c in columns)
