@@ -14,7 +14,7 @@ from trajectory.ablation.masks import FACT_TARGETS, fact_ablations, random_like
 from trajectory.masks import Ablation
 from trajectory.ablation.measure import run_ablations, run_rows
 from trajectory.ablation.plan import revision_plan, sample_per_relation, split_halves
-from trajectory.pipeline.stages.ablation import circuit_masks, defining_roles, role_codes
+from trajectory.pipeline.stages.ablation import circuit_masks, defining_roles
 from trajectory.prompts import RewardBatch
 from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.roles.scores import ROLES, assign_roles, role_scores
@@ -287,8 +287,3 @@ def test_masks_from_store_rows():
     expected_heads = torch.zeros(2, L, H, dtype=torch.bool)
     expected_heads[0, 1, 0] = expected_heads[0, 1, 2] = expected_heads[1, 0, 3] = True
     assert torch.equal(heads, expected_heads) and ffns.tolist() == [[False] * 3, [False, False, True]]
-    roles = pl.DataFrame({"relation": ["b", "a", "a"], "kind": ["head", "ffn", "head"], "layer": [2, 1, 0], "head": [1, None, 0],
-                          "role": ["fact", "general", "entity"]}, schema_overrides={"head": pl.Int32})
-    head_roles, ffn_roles = role_codes(roles, ["a", "b"], L, H)
-    assert head_roles[1, 2, 1] == ROLES.index("fact") and head_roles[0, 0, 0] == ROLES.index("entity")
-    assert ffn_roles[0].tolist() == [4, 0, 4] and (head_roles == ROLES.index("deactivated")).sum() == 2 * L * H - 2

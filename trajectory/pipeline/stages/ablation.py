@@ -27,7 +27,6 @@ from trajectory.models.architectures import architecture_of
 from trajectory.paths import SQL_DIR
 from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite, one_in, stage_write
 from trajectory.prompts import EncodedProbes, encode_probe_set, encode_prompts, fact_prompts
-from trajectory.role_codes import ROLES
 from trajectory.stats.roles import fact_activity, resampled_roles
 from trajectory.store.analyses import Analysis
 from trajectory.store.db import insert_frame, memory_store, reader
@@ -66,21 +65,6 @@ def circuit_masks(circuits: pl.DataFrame, fact_ids: list[int], n_layers: int, n_
     layer, is_head, head = _component_index(circuits)
     heads[row[is_head], layer[is_head], head[is_head]] = True
     ffns[row[~is_head], layer[~is_head]] = True
-    return heads, ffns
-
-
-def role_codes(roles: pl.DataFrame, relations: list[str], n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows (relation, kind, layer, head, role) -> codes (indices into ROLES) heads [Q, L, H], ffns [Q, L];
-    a component without a row is deactivated."""
-    deactivated = ROLES.index("deactivated")
-    heads = torch.full((len(relations), n_layers, n_heads), deactivated)
-    ffns = torch.full((len(relations), n_layers), deactivated)
-    roles = roles.filter(pl.col("relation").is_in(relations))
-    q = torch.tensor(roles["relation"].replace_strict({r: i for i, r in enumerate(relations)}, return_dtype=pl.Int64).to_numpy())
-    code = torch.tensor(roles["role"].replace_strict({r: i for i, r in enumerate(ROLES)}, return_dtype=pl.Int64).to_numpy())
-    layer, is_head, head = _component_index(roles)
-    heads[q[is_head], layer[is_head], head[is_head]] = code[is_head]
-    ffns[q[~is_head], layer[~is_head]] = code[~is_head]
     return heads, ffns
 
 
