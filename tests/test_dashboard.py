@@ -207,6 +207,20 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
     assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
 
 
+def test_a_page_title_joins_the_question_and_the_analysis_without_punctuation_clashing(tmp_path):
+    """A page's title is a question ("… needed?"): the analysis follows after " · ", never as "needed?: name"."""
+    from synthetic_store import write_synthetic_ablations
+
+    db = write_synthetic_store(tmp_path / "titles.duckdb")
+    write_synthetic_ablations(db)  # for the causal page
+    pages = build_dashboards(db, tmp_path / "out", progress=False)
+    for page in pages:
+        title = re.search(r"<title>(.*?)</title>", page.read_text()).group(1)
+        assert not re.search(r"[?:]: ", title), title
+    causal = next(p for p in pages if p.name == "causal.html")
+    assert re.search(r"<h1>Causal checks: are the circuits and roles needed\? · ", causal.read_text())
+
+
 def test_store_written_by_older_version_is_read_through_current_views(store, tmp_path):
     old = tmp_path / "old.duckdb"
     old.write_bytes(store.read_bytes())

@@ -386,6 +386,11 @@ def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshol
     browser_page.wait_for_function("window.routesShown !== undefined")
     facts = browser_page.evaluate("() => Array.from(document.querySelectorAll('#fact option')).map(o => Number(o.value))")
     assert len(facts) == 160
+    browser_page.locator("#search").fill("no fact is called this")  # nothing matches: the page says so, draws nothing
+    browser_page.wait_for_timeout(200)
+    assert browser_page.locator("#status").inner_text() == "no fact matches the search"
+    assert browser_page.evaluate("() => window.routesShown.fact") is None
+    assert browser_page.locator("#graph .scatterlayer .trace").count() == 0
     browser_page.locator("#search").fill("Fault in Our Stars")  # search, then pick from the narrowed list
     browser_page.wait_for_timeout(200)
     fact = browser_page.evaluate("() => Number(document.getElementById('fact').value)")

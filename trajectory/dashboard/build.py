@@ -129,10 +129,10 @@ def build_dashboards(
                 nav = page_links([("index", "../../index.html")] + [(t, None if n == name else f"{n}.html") for n, t in titles])
                 if name == "routes":
                     bar.set_postfix_str("routes")
-                    text = render_routes_page(f"{ROUTES_TITLE}: {summary.name}", [summary.line], nav, routes, f"../../{PLOTLY_FILE}")
+                    text = render_routes_page(f"{ROUTES_TITLE} · {summary.name}", [summary.line], nav, routes, f"../../{PLOTLY_FILE}")
                 else:
                     spec = next(s for s in pages[summary.analysis_id] if s.name == name)
-                    text = _page(con, spec, f"{spec.title}: {summary.name}", [summary.line], context, bar, nav, f"../../{PLOTLY_FILE}")
+                    text = _page(con, spec, f"{spec.title} · {summary.name}", [summary.line], context, bar, nav, f"../../{PLOTLY_FILE}")
                 write_atomically(path, text)
                 written.append(path)
                 links.append((page_title, path.relative_to(out).as_posix(), headlines.get(name, [])))
@@ -144,7 +144,7 @@ def build_dashboards(
                 path = Path(out) / model_folder(group[0].model) / f"{spec.name}.html"
                 meta = [f"`{s.name}`: {s.line}" for s in group]
                 nav = page_links([("index", "../index.html")])
-                write_atomically(path, _page(con, spec, f"{spec.title}: {group[0].model}", meta, context, bar, nav, f"../{PLOTLY_FILE}"))
+                write_atomically(path, _page(con, spec, f"{spec.title} · {group[0].model}", meta, context, bar, nav, f"../{PLOTLY_FILE}"))
                 written.append(path)
                 links.append((spec.title, path.relative_to(out).as_posix(), []))
             entries.append((f"{group[0].model}: {len(group)} analyses compared", links, ", ".join(s.name for s in group)))

@@ -204,8 +204,14 @@
   async function draw() {
     if (own) return drawOwn();
     const ticket = ++drawing;
-    const fact = byId.get(Number(factSelect.value));
-    if (!fact) { status.textContent = "no fact matches the search"; return; }
+    // An empty list (nothing matches the search) has the value "": no fact, not Number("") = fact 0.
+    const fact = factSelect.value === "" ? undefined : byId.get(Number(factSelect.value));
+    if (!fact) {
+      status.textContent = "no fact matches the search";
+      window.routesShown = { fact: null, revision: null, threshold: null, edges: [] };
+      Plotly.purge("graph");
+      return;
+    }
     const ordinal = reachable[Number(revision.value)];
     const cut = Number(threshold.value);
     document.getElementById("revision-label").textContent = `${data.revisions[ordinal]} (step ${data.steps[ordinal]})`;
