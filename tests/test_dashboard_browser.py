@@ -400,6 +400,12 @@ def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshol
     assert shown["fact"] == fact and shown["revision"] == "main"
     assert last == set(_stored_edges(small_store, analysis_id, fact, "main")) and last
     assert browser_page.locator("#revision-label").inner_text().startswith("main")
+    for figure in ("rank", "lens"):  # log rank axes: labels written in full (never "10, 2, 5, 100"), at least two
+        ticks = browser_page.evaluate(f"() => Array.from(document.querySelectorAll('#{figure} text')).filter(t => "
+                                      "t.closest('.yaxislayer-above, .yaxislayer-below') || (t.getAttribute('class') || '').includes('ytick'))"
+                                      ".map(t => t.textContent)")
+        values = [int(t) for t in ticks]
+        assert len(values) >= 2 and values == sorted(values) and all(set(str(v)[1:]) <= {"0"} for v in values), (figure, ticks)
     browser_page.locator("#revision").press("Home")  # the slider to the first revision
     browser_page.wait_for_timeout(300)
     shown, first = _shown_edges(browser_page)

@@ -144,6 +144,17 @@
     };
   }
 
+  // A rank axis (log scale): labels at 1, 2, 5, 10, 20, 50 ... written out in full (plotly's own minor labels on a
+  // log axis read "10, 2, 5, 100"); every 1 ... 9 of a decade where fewer than two of those fall in the data's range.
+  function rankAxis(values, title) {
+    const shown = values.filter((v) => v !== null && v !== undefined && v > 0);
+    const low = Math.min(...shown, 1e9) / 1.2, high = Math.max(1, ...shown) * 1.2;
+    const grid = (steps) => { const out = []; for (let d = 1; d <= high; d *= 10) for (const m of steps) if (m * d <= high) out.push(m * d); return out; };
+    let ticks = grid([1, 2, 5]);
+    if (ticks.filter((t) => t >= low).length < 2) ticks = grid([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    return { type: "log", tickmode: "array", tickvals: ticks, ticktext: ticks.map(String), title: { text: title }, autorange: "reversed" };
+  }
+
   function rankFigure(fact, ordinal) {
     const ranks = fact.rank.map((r) => (r === null ? null : r + 1));
     return {
@@ -154,7 +165,7 @@
           marker: { size: 13, color: "#D55E00", symbol: "diamond" }, hovertemplate: "shown: %{y}<extra></extra>" },
       ],
       layout: { margin: { l: 50, r: 10, t: 36, b: 40 }, showlegend: false, title: { text: "the answer's rank over training", x: 0, font: { size: 13 } },
-                xaxis: { title: { text: "training step" } }, yaxis: { type: "log", title: { text: "rank (1 = top-1)" }, autorange: "reversed" } },
+                xaxis: { title: { text: "training step" } }, yaxis: rankAxis(ranks, "rank (1 = top-1)") },
     };
   }
 
@@ -167,7 +178,7 @@
       data: [line(last, "last token", "#0072B2"), line(subject, "subject (best token)", "#E69F00")],
       layout: { margin: { l: 50, r: 10, t: 36, b: 40 }, title: { text: `logit lens at ${data.revisions[ordinal]}`, x: 0, font: { size: 13 } },
                 legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "after layer" }, dtick: 1 },
-                yaxis: { type: "log", title: { text: "answer's rank (1 = top-1)" }, autorange: "reversed" } },
+                yaxis: rankAxis([...last, ...subject].map((r) => r + 1), "answer's rank (1 = top-1)") },
     };
   }
 
