@@ -465,3 +465,25 @@ def test_serve_traces_your_own_prompt_and_draws_its_graph(browser_page, small_st
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_fact_whose_text_opens_an_html_comment_leaves_the_routes_page_whole(browser_page, small_store, tmp_path):
+    """The embedded data escapes every "<", so a fact text holding "<!--<script>" or "</script>" can neither end
+    the data's element nor swallow the page: every fact stays listed and the graph draws."""
+    import shutil
+
+    from trajectory.store.db import writer
+
+    db = tmp_path / "hostile.duckdb"
+    shutil.copy(small_store, db)
+    with writer(db) as con:
+        con.execute("UPDATE facts SET subject = subject || ' <!--<script>alert(1)</script>' WHERE fact_id = 3")
+    (routes,) = [p for p in build_dashboards(db, tmp_path / "out", progress=False) if p.name == "routes.html"]
+    assert "<!--<script>" not in routes.read_text()
+    problems = watch(browser_page)
+    browser_page.goto(routes.as_uri())
+    browser_page.wait_for_function("window.routesShown !== undefined")
+    assert browser_page.evaluate("() => document.querySelectorAll('#fact option').length") == 160
+    texts = browser_page.evaluate("() => Array.from(document.querySelectorAll('#fact option')).map(o => o.textContent)")
+    assert any("<!--<script>alert(1)</script>" in t for t in texts)  # shown as text, never run
+    assert problems == []

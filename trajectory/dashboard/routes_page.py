@@ -108,11 +108,18 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
     }
 
 
+def embedded_json(data) -> str:
+    """JSON to embed in a <script> element: no "<", ">" or "&" anywhere in it (a fact's text may hold "</script>"
+    or "<!--", which would end or derail the element), and only ASCII (U+2028 and U+2029 escaped)."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)  # these characters occur only inside strings
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly_src: str) -> str:
     """The page: controls, the graph and its three companions; plotly.js from ``plotly_src`` (a relative path)."""
     from trajectory.dashboard.page import NO_ICON, STYLE, inline_markup
 
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the data
+    payload = embedded_json(data)
     controls = """
 <div id="controls">
   <label>fact <input id="search" type="search" placeholder="search subject, answer or relation"></label>
