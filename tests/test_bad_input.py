@@ -383,3 +383,23 @@ def test_csv_output_writes_nested_values_as_json_text(small_store, capsys):
     assert main(["query", "SELECT [1, 2] AS positions, {'a': [3]} AS s, [[1], [2, 3]] AS nested", "--db", str(small_store),
                  "-f", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ['positions,s,nested', '"[1, 2]","{""a"": [3]}","[[1], [2, 3]]"']
+
+
+@pytest.mark.parametrize("argv", [
+    ["query", "final_roles", "--output", "{db}"],
+    ["query", "final_roles", "--format", "json", "-o", "{db}.wal"],
+    ["findings", "--out", "{db}"],
+    ["routes", "--fact", "0", "--revision", "main", "--graphml", "{db}"],
+])
+def test_no_command_writes_its_output_over_the_store(tmp_path, capsys, argv):
+    import hashlib
+
+    from synthetic_store import write_synthetic_store
+
+    db = write_synthetic_store(tmp_path / "store.duckdb")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    flag = {"-o": "--output"}.get(argv[-2], argv[-2])  # the error names the long flag
+    assert main([*(a.format(db=db) for a in argv), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {flag} ") and err.endswith("is the store itself (--db); name another file") and "\n" not in err
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before

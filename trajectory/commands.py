@@ -85,13 +85,12 @@ def dashboard(args: argparse.Namespace, progress: bool) -> int:
 
 def findings(args: argparse.Namespace) -> int:
     from trajectory.dashboard.findings import findings_markdown
-    from trajectory.store.db import check_writable
+    from trajectory.store.db import check_output_file
 
+    if args.out:
+        check_output_file(Path(args.out), "--out", Path(args.db))
     text = findings_markdown(Path(args.db), args.analysis)
     if args.out:
-        if Path(args.out).is_dir():
-            raise TrajectoryError(f"--out {args.out} is a folder; name a file to write")
-        check_writable(Path(args.out).parent, "--out")
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")
     else:
@@ -103,8 +102,10 @@ def routes(args: argparse.Namespace) -> int:
     import networkx as nx
 
     from trajectory.routes.graph import load_route, route_graph
-    from trajectory.store.db import check_writable
+    from trajectory.store.db import check_output_file
 
+    if args.graphml:  # before any work: a wrong path says so at once
+        check_output_file(Path(args.graphml), "--graphml", Path(args.db))
     route = load_route(Path(args.db), args.analysis, args.fact, args.revision)
     graph = route_graph(route, args.threshold)
     kinds = {}
@@ -117,9 +118,6 @@ def routes(args: argparse.Namespace) -> int:
           f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; the GraphML has {graph.number_of_edges()}: "
           f"each FFN edge passes through its M node)")
     if args.graphml:
-        if Path(args.graphml).is_dir():
-            raise TrajectoryError(f"--graphml {args.graphml} is a folder; name a file to write")
-        check_writable(Path(args.graphml).resolve().parent, "--graphml")
         # GraphML keys are strings: nodes as "A/3/7" (kind/layer/position); attributes keep the parts.
         named = nx.relabel_nodes(graph, {n: "/".join(map(str, n)) for n in graph})
         nx.write_graphml(named, args.graphml)

@@ -102,6 +102,18 @@ def _open_failure(path: Path, message: str) -> str:
     return f"cannot open {path}: {message}"
 
 
+def check_output_file(path: Path, flag: str, db: Path) -> None:
+    """An output file a command is about to write: not a folder, not the store (nor its WAL or lock file), and in a
+    writable folder; else one line naming ``flag``."""
+    path = Path(path)
+    if path.is_dir():
+        raise TrajectoryError(f"{flag} {path} is a folder; name a file to write")
+    store = Path(db).resolve()
+    if path.resolve() in (store, Path(f"{store}.wal"), Path(f"{store}.ingest.lock")):
+        raise TrajectoryError(f"{flag} {path} is the store itself (--db); name another file")
+    check_writable(path.resolve().parent, flag)
+
+
 def check_writable(path: Path, flag: str = "--db") -> None:
     """Refuse a read-only store (or any output ``flag`` names) or folder by its permission bits (as root, the
     OS alone would not), or on a read-only filesystem."""

@@ -15,7 +15,7 @@ import polars as pl
 from trajectory.errors import TrajectoryError
 from trajectory.paths import SQL_DIR
 from trajectory.store.analyses import ALL, choose, describe_choice
-from trajectory.store.db import lock_down, reader, scope
+from trajectory.store.db import check_output_file, lock_down, reader, scope
 
 
 def named_queries() -> dict[str, tuple[str, str]]:
@@ -110,8 +110,8 @@ def run_query_command(args: argparse.Namespace) -> int:
         raise TrajectoryError(f"unknown query {args.sql!r}; 'trajectory query --list' shows the named ones")
     if args.format == "parquet" and not args.output:
         raise TrajectoryError("--format parquet needs --output FILE")
-    if args.output and Path(args.output).is_dir():
-        raise TrajectoryError(f"--output {args.output} is a folder; name a file to write")
+    if args.output:
+        check_output_file(Path(args.output), "--output", Path(args.db))
     frame = run_sql(Path(args.db), sql, args.analysis, say_which=True, timeout=args.timeout or None)
     if args.format == "parquet":
         frame.write_parquet(args.output)
