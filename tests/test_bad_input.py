@@ -403,3 +403,23 @@ def test_no_command_writes_its_output_over_the_store(tmp_path, capsys, argv):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {flag} ") and err.endswith("is the store itself (--db); name another file") and "\n" not in err
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["routes", "--fact", "0", "--revision", "main", "--threshold", "nan"], "argument --threshold: must be in [0, 1), got nan"),
+    (["routes", "--fact", "0", "--revision", "main", "--threshold", "-0.1"], "argument --threshold: must be in [0, 1), got -0.1"),
+    (["routes", "--fact", "0", "--revision", "main", "--threshold", "2"], "argument --threshold: must be in [0, 1), got 2"),
+    (["query", "final_roles", "--timeout", "-1"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got -1"),
+    (["query", "final_roles", "--timeout", "nan"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got nan"),
+    (["ingest", "--watch", "--poll", "nan"], "argument --poll: must be in (0, 86400] seconds (a day at most), got nan"),
+    (["ingest", "--watch", "--poll", "1e308"], "argument --poll: must be in (0, 86400] seconds (a day at most), got 1e308"),
+    (["ingest", "--watch", "--idle-timeout", "nan"], "argument --idle-timeout: must be in (0, 3.1536e+07] seconds (a year at most)"),
+    (["ingest", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["ingest", "--seed", str(2 ** 64)], "argument --seed: must be below 2**63 (torch's seeds are 64-bit)"),
+    (["suite", "build", "--seed", str(2 ** 64)], "argument --seed: must be below 2**63"),
+])
+def test_flag_values_out_of_range_are_refused_with_one_line(tmp_path, capsys, argv, message):
+    assert main([*argv, *(["--db", str(tmp_path / "none.duckdb")] if argv[0] in ("routes", "query") else [])]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) <= 2  # argparse's usage line, then the one line
+    assert not (tmp_path / "none.duckdb").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -35,6 +36,30 @@ def _at_least(low: int):
         return value
 
     return parse
+
+
+def _number(low: float, high: float, *, low_open: bool = False, high_open: bool = False, what: str = ""):
+    """A finite float in [low, high] (open at an end where said): never nan, inf or 1e308 seconds of sleep."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            bounds = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"must be in {bounds}{what}, got {text}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    value = _at_least(0)(text)
+    if value >= 2 ** 63:
+        raise argparse.ArgumentTypeError(f"must be below 2**63 (torch's seeds are 64-bit), got {value}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -83,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
                        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
-    build.add_argument("--seed", type=int, default=None, help="the seed of the corpus draws and the initial weights (default 0)")
+    build.add_argument("--seed", type=_seed, default=None, help="the seed of the corpus draws and the initial weights (default 0)")
     build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
     build.add_argument("--run-folder", default=None, metavar="DIR",
                        help="write the checkpoints as a trainer does instead: DIR/checkpoint-N/, each marked complete last")
@@ -116,15 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
     ingest.add_argument("--graft-pair", default=None, metavar="A,B",
                         help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
-    ingest.add_argument("--seed", type=int, default=None,
+    ingest.add_argument("--seed", type=_seed, default=None,
                         help="the self-built reference trained from this seed: its own model, <repo>-seed<N>, built on first use")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
     watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")
     watch.add_argument("--watch", action="store_true", help="keep running and ingest new checkpoints as they complete (Ctrl-C stops)")
     watch.add_argument("--until", type=_at_least(0), default=None, metavar="STEP", help="stop after the checkpoint at this step")
-    watch.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS", help="stop after this long without a new checkpoint")
-    watch.add_argument("--poll", type=float, default=5.0, metavar="SECONDS", help="how often to look for new checkpoints (default 5)")
+    watch.add_argument("--idle-timeout", type=_number(0, 31_536_000, low_open=True, what=" seconds (a year at most)"), default=None, metavar="SECONDS", help="stop after this long without a new checkpoint")
+    watch.add_argument("--poll", type=_number(0, 86_400, low_open=True, what=" seconds (a day at most)"), default=5.0, metavar="SECONDS", help="how often to look for new checkpoints (default 5)")
     ray = ingest.add_argument_group("executor", "where the revisions run (pipeline table [executor]); Ray needs pip install -e '.[ray]'")
     ray.add_argument("--executor", default=None, choices=["in-process", "ray"], help="in this process (default), or one Ray task per revision")
     ray.add_argument("--address", default=None, help="a running Ray cluster (default: start a local one on 127.0.0.1, stopped at the end)")
@@ -145,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"],
                        help="table (default; one analysis's key columns left out), csv, json or parquet (needs --output)")
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
-    query.add_argument("--timeout", type=float, default=DEFAULT_QUERY_TIMEOUT_S, metavar="SECONDS",
+    query.add_argument("--timeout", type=_number(0, 31_536_000, what=" seconds (0: no limit)"), default=DEFAULT_QUERY_TIMEOUT_S, metavar="SECONDS",
                        help=f"stop a query that runs longer (default {DEFAULT_QUERY_TIMEOUT_S:g}; 0: no limit)")
     _analysis_arg(query, "the analyses the query sees")
 
@@ -170,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_arg(routes, "the analysis (one)")
     routes.add_argument("--fact", type=int, required=True, help="the fact's id (trajectory query \"SELECT * FROM facts\")")
     routes.add_argument("--revision", required=True, help="a stored revision's name (e.g. main)")
-    routes.add_argument("--threshold", type=float, default=None,
+    routes.add_argument("--threshold", type=_number(0, 1, high_open=True), default=None,
                         help="drop edges at or below this weight, and what then no longer reaches the root (default: the analysis's τ)")
     routes.add_argument("--graphml", default=None, help="write the graph to this GraphML file")
 
