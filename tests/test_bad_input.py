@@ -423,3 +423,18 @@ def test_flag_values_out_of_range_are_refused_with_one_line(tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) <= 2  # argparse's usage line, then the one line
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_findings_of_an_empty_store_and_output_into_a_missing_folder_say_so(tmp_path, capsys):
+    from trajectory.store.db import writer
+
+    db = tmp_path / "empty.duckdb"
+    with writer(db):
+        pass  # a store with its schema and nothing ingested
+    assert main(["findings", "--db", str(db)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {db} holds no analysis with stored revisions; run trajectory ingest first"
+    missing = tmp_path / "no-such-folder" / "out.csv"
+    assert main(["query", "SELECT 1 AS one", "--db", str(db), "--format", "csv", "-o", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: --output {missing}: the folder {missing.parent} does not exist; "
+                                               "create it or name another file")
+    assert not missing.parent.exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from trajectory.errors import TrajectoryError
 from trajectory.paths import SQL_DIR
 from trajectory.roles.scores import ROLES
 from trajectory.stats import wilson_interval
@@ -28,6 +29,8 @@ def findings_markdown(db: Path, analysis: str | None = None) -> str:
     """The findings of one analysis (see :func:`trajectory.store.analyses.choose`) as Markdown."""
     with reader(Path(db)) as con:
         chosen = choose(con, analysis).head(1)
+        if chosen.is_empty():
+            raise TrajectoryError(f"{db} holds no analysis with stored revisions; run trajectory ingest first")
         scope(con, chosen["analysis_id"].to_list())
         name = chosen["name"][0]
         n_revisions = con.sql("SELECT count(*) FROM revisions").fetchall()[0][0]

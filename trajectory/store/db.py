@@ -111,6 +111,8 @@ def check_output_file(path: Path, flag: str, db: Path) -> None:
     store = Path(db).resolve()
     if path.resolve() in (store, Path(f"{store}.wal"), Path(f"{store}.ingest.lock")):
         raise TrajectoryError(f"{flag} {path} is the store itself (--db); name another file")
+    if not path.resolve().parent.is_dir():
+        raise TrajectoryError(f"{flag} {path}: the folder {path.resolve().parent} does not exist; create it or name another file")
     check_writable(path.resolve().parent, flag)
 
 
