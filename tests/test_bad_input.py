@@ -438,3 +438,27 @@ def test_findings_of_an_empty_store_and_output_into_a_missing_folder_say_so(tmp_
     assert capsys.readouterr().err.strip() == (f"error: --output {missing}: the folder {missing.parent} does not exist; "
                                                "create it or name another file")
     assert not missing.parent.exists()
+
+
+def test_a_damaged_block_is_said_to_be_damaged_not_busy(tmp_path, capsys):
+    """64 zeroed bytes inside a used block: DuckDB's "... in block at location ..." holds "lock", which once read as
+    another process's lock (a reader said "busy" after 10 s, an ingest waited forever)."""
+    from synthetic_store import write_synthetic_store
+
+    from trajectory.store.db import writer
+
+    db = write_synthetic_store(tmp_path / "store.duckdb")
+    with open(db, "r+b") as f:
+        f.seek(8192)
+        f.write(bytes(64))
+    started = time.monotonic()
+    assert main(["query", "final_roles", "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is truncated or damaged" in err and "busy" not in err and time.monotonic() - started < 5
+    signal.alarm(30)  # the writer once waited here forever
+    try:
+        with pytest.raises(TrajectoryError, match="is truncated or damaged"):
+            with writer(db):
+                pass
+    finally:
+        signal.alarm(0)

@@ -78,7 +78,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             return con
         except duckdb.Error as err:
             message = str(err).splitlines()[0]
-            if "lock" not in message.lower():
+            if not _held_by_another(err):
                 raise TrajectoryError(_open_failure(path, message)) from None
             if not read_only:
                 if not said:
@@ -89,6 +89,12 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             elif time.monotonic() > deadline:
                 raise DatabaseBusyError(f"database {path} is busy (another process is writing to it); try again shortly") from None
             time.sleep(0.2)
+
+
+def _held_by_another(err: duckdb.Error) -> bool:
+    """Whether DuckDB refused the file because another process holds its lock: an IOException saying so (DuckDB
+    has no type of its own for it). A damaged block ("... in block at location ...") is not contention."""
+    return isinstance(err, duckdb.IOException) and "Could not set lock on file" in str(err)
 
 
 def _open_failure(path: Path, message: str) -> str:
