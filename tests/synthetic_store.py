@@ -113,8 +113,11 @@ def write_synthetic_ablations(db: Path, seed: int = 1) -> tuple[dict, dict, dict
     fact)} (draw None: the role set itself) and the circuit nodes {(revision, fact): {(kind, layer, head)}}."""
     import random
 
+    import polars as pl
+
     rng = random.Random(seed)
     rewards, sets, nodes = {}, {}, {}
+    controls: list[tuple] = []  # the many control rows, inserted at once at the end (row by row takes seconds)
     with writer(db) as con:
         for k, (revision, _, _) in enumerate(REVISIONS):
             for fact, _ in FACTS:
@@ -143,8 +146,7 @@ def write_synthetic_ablations(db: Path, seed: int = 1) -> tuple[dict, dict, dict
                     for d in range(CAUSAL_DRAWS):
                         control = rewards[(revision, fact, "clean")] + noise[relation]()
                         sets[(revision, role, relation, d, fact)] = control
-                        con.execute("INSERT INTO ablations VALUES (?, ?, ?, 'random', ?, ?, ?, ?, ?, 0, ?, 1, false)",
-                                    [ANALYSIS, MODEL, revision, role, relation, d, fact, n_heads, control])
+                        controls.append((ANALYSIS, MODEL, revision, "random", role, relation, d, fact, n_heads, 0, control, 1, False))
             for fact, _ in FACTS:
                 for root in range(2):
                     for layer in range(LAYERS):
@@ -162,6 +164,11 @@ def write_synthetic_ablations(db: Path, seed: int = 1) -> tuple[dict, dict, dict
                 for layer in range(LAYERS):
                     con.execute("INSERT INTO logit_lens VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 [ANALYSIS, MODEL, revision, fact, layer, rng.choice([0, 3]), rng.choice([0, 1, 20])])
+        schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "target": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8,
+                  "draw": pl.Int32, "fact_id": pl.Int32, "n_heads": pl.Int32, "n_ffns": pl.Int32, "reward": pl.Float64,
+                  "answer_rank": pl.Int32, "top1": pl.Boolean}
+        frame = pl.DataFrame(controls, schema=schema, orient="row")  # noqa: F841 (read by the statement below)
+        con.execute(f"INSERT INTO ablations SELECT {', '.join(schema)} FROM frame")
     return rewards, sets, nodes
 
 
