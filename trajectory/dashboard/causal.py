@@ -113,6 +113,8 @@ def _effect_tip(r: dict, own: bool) -> str:
     control = "no control" if r["control_effect"] is None else (
         f"control {r['control_effect']:.2f} ± {r['control_sd'] or 0:.2f} (sd over {r['n_draws']} draws)")
     tip = f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on n = {r['n_facts']} held-out facts<br>effect {r['role_effect']:.2f}, {control}"
+    if not r["size_matched"]:  # the matrix's own controls, on any relation's facts (kept from before the held-out test)
+        tip += "<br>controls smaller than the set: no evidence either way"
     if not own:
         return tip
     if r.get("untestable"):
