@@ -137,6 +137,8 @@ def build_suite(
     if config.embedding_std is not None:
         with torch.no_grad():
             model.get_input_embeddings().weight.normal_(0.0, config.embedding_std)
+    if config.output_init_std is not None:
+        _init_outputs(model, config.output_init_std)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay
     )
@@ -314,6 +316,17 @@ def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
     ))
 
 
+def _init_outputs(model, std: float) -> None:
+    """Every attention and MLP block's output projection drawn with ``std`` (0: zero): blocks start silent."""
+    names = ("o_proj", "down_proj", "attention.dense", "dense_4h_to_h")
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and name.endswith(names):
+                module.weight.normal_(0.0, std) if std else module.weight.zero_()
+                if module.bias is not None:
+                    module.bias.zero_()
+
+
 def _lr_factor(step: int, config: SuiteConfig) -> float:
     # Linear warm-up, then linear decay to 10% so the last checkpoints settle.
     if step < config.warmup_steps:
@@ -380,8 +393,9 @@ def _config_dict(config: SuiteConfig) -> dict:
     for key in ("individuals", "individual_share"):  # and those from before the corpus had invented individuals
         if not values["corpus"][key]:
             del values["corpus"][key]
-    if values["embedding_std"] is None:  # and before the embeddings' scale was a design setting
-        del values["embedding_std"]
+    for key in ("embedding_std", "output_init_std"):  # and before the initial scales were design settings
+        if values[key] is None:
+            del values[key]
     return values
 
 

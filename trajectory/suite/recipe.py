@@ -39,6 +39,9 @@ class SuiteConfig:
     # Standard deviation of the initial token embeddings (None: the architecture's initializer_range, 0.02); a
     # design tried for the reference (larger embeddings: a residual stream that dominates what each head writes).
     embedding_std: float | None = None
+    # Standard deviation of the initial output projections of every attention and MLP block (None: the
+    # initializer_range; 0: zero, so that every block starts silent and becomes active only as training recruits it).
+    output_init_std: float | None = None
     # The probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the middle, >= 90 % at main,
     # location facts before name facts (a long warm-up delays the rise).
     steps: int = 1000
@@ -74,6 +77,15 @@ DESIGNS = {
     "heads-4": replace(V1, repo_id="trajectory/design-heads-4", num_heads=4, corpus=FULL.corpus),
     "embeddings-1": replace(FULL, repo_id="trajectory/design-embeddings-1", embedding_std=1.0),
     "embeddings-0.3": replace(FULL, repo_id="trajectory/design-embeddings-0.3", embedding_std=0.3),
+    # Blocks that start silent (zero output projections) and a weight decay strong enough to act within the steps
+    # (AdamW shrinks by lr × wd per step): a block stays silent unless training needs it.
+    "silent": replace(FULL, repo_id="trajectory/design-silent", output_init_std=0.0),
+    "silent-wd1": replace(FULL, repo_id="trajectory/design-silent-wd1", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0),
+    "silent-wd3": replace(FULL, repo_id="trajectory/design-silent-wd3", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0),
+    "silent-wd1-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
+                             num_heads=8),
+    "silent-wd3-h8": replace(FULL, repo_id="trajectory/design-silent-wd3-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0,
+                             num_heads=8),
 }
 # The weights digest (trajectory.suite.build.weights_digest) of each preset's build at seed 0, from this
 # trajectory's pinned build with PUBLISHED_WITH: a build that differs says so in one line.
