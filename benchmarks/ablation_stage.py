@@ -12,7 +12,6 @@ IFR-only ingest of those revisions into a temporary store.
 import json
 import platform
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -31,7 +30,7 @@ RESULTS = Path(__file__).parent / "results" / "ablation_stage.json"
 
 
 def main() -> None:
-    config = replace(load_pipeline("reference"), ablation=False, grafting=False, extractive=False)
+    config = load_pipeline("reference").with_overrides({"ablation.enabled": False, "grafting.enabled": False, "extractive.enabled": False})
     source = open_source(config, progress=False)
     names = [r.name for r in source.list_revisions()]
     chosen = [names[4], names[len(names) // 2], names[-1]]

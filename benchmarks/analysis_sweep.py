@@ -14,7 +14,6 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,7 +23,7 @@ from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
 from trajectory.store.query import run_sql
 
-SWEEP = {"thresholds": (0.01, 0.02, 0.05), "thetas": (0.1, 0.2)}
+SWEEP = {"ifr.threshold": (0.01, 0.02, 0.05), "roles.theta": (0.1, 0.2)}
 
 
 def measure(config, spec: str, folder: Path, label: str) -> dict:
@@ -49,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         one = measure(base, spec, folder, "one")
-        sweep = measure(replace(base, **SWEEP), spec, folder, "sweep")
+        sweep = measure(base.with_overrides(SWEEP), spec, folder, "sweep")
     result = {
         "command": "python benchmarks/analysis_sweep.py",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, no GPU",

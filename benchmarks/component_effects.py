@@ -75,7 +75,7 @@ def main() -> None:
     exhaustive = sum(m["exhaustive"]["seconds"] for m in measured.values()) / len(measured)
     atp = sum(m["atp"]["seconds"] for m in measured.values()) / len(measured)
     both = sum(m["both"]["seconds"] for m in measured.values()) / len(measured)
-    on = sum(one_in(config.effects_every, k, len(names)) for k in range(len(names)))
+    on = sum(one_in(config.effects.every, k, len(names)) for k in range(len(names)))
     forward = 2 * OLMO_7B["parameters"] * OLMO_7B["prompt_tokens"]  # one fact, one configuration
     components = OLMO_7B["layers"] * (OLMO_7B["heads"] + 1)
     reference_flops = 2 * shape["parameters"] * shape["mean_prompt_tokens"] * shape["facts"] * (shape["components"] + 2)
@@ -84,7 +84,7 @@ def main() -> None:
         "reference": {"facts": shape["facts"], "components": shape["components"], "parameters": shape["parameters"],
                       "per_revision": measured,
                       "mean_seconds_per_revision": {"exhaustive": round(exhaustive, 2), "atp": round(atp, 2), "both": round(both, 2)},
-                      "default": {"method": config.effects_method, "every": config.effects_every, "revisions_measured": on,
+                      "default": {"method": config.effects.method, "every": config.effects.every, "revisions_measured": on,
                                   "of": len(names),
                                   "seconds_added_to_the_first_command_about": round(on * both, 0)}},
         "olmo_7b_estimate": {

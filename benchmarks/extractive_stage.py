@@ -79,7 +79,7 @@ def main() -> None:
     figures = {
         "forward_s": best_of(forward),
         "ifr_trace_s": best_of(lambda: trace(before, encoded.input_ids, encoded.attention_mask, return_attn=False,
-                                             batch_size=config.batch_size)),
+                                             batch_size=config.ifr.batch_size)),
         "pretraining_pair_s": best_of(lambda: between_revisions(before, after, tokenizer, facts, settings, "cpu")),
         "ocr_experiment_s": best_of(lambda: out_of_context(before, tokenizer, probes, settings, "cpu")),
     }

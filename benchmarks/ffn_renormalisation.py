@@ -12,7 +12,6 @@ final revision, and accuracy (which must not differ).
 import argparse
 import json
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from trajectory.config import load_pipeline
@@ -84,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "ffn.duckdb"
-        config = replace(load_pipeline("reference"), thresholds=(0.01, 0.05), ffn_renormalisations=("per_position", "llm-tt"))
+        config = load_pipeline("reference").with_overrides({"ifr.threshold": (0.01, 0.05), "ifr.ffn_renormalisation": ("per_position", "llm-tt")})
         assert ingest(config, db, progress=False) == 0
         result = {
             "command": "python benchmarks/ffn_renormalisation.py",

@@ -41,10 +41,10 @@ def ingest(folder: Path, name: str, extra: list[str], pipeline: str = "reference
 
 CLUSTER_START = """
 import time
-from trajectory.config import RaySettings
+from trajectory.config import ExecutorSection
 from trajectory.pipeline.ray_executor import ray_cluster, scratch_budget_mb
 start = time.perf_counter()  # the driver's own imports are paid in-process too: not counted
-with ray_cluster(RaySettings(), False, scratch_budget_mb(None)) as ray:
+with ray_cluster(ExecutorSection(), False, scratch_budget_mb(None)) as ray:
     up = time.perf_counter()
     ray.get(ray.remote(lambda: __import__("trajectory.pipeline.revision")).remote())
     warm = time.perf_counter()

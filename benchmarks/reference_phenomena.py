@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -101,8 +100,9 @@ def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
         learned = [n for n in names if built.accuracy[n]["all"] >= 0.2]
         chosen = sorted({names[0], learned[0] if learned else names[0], names[len(names) // 2], names[-1]}, key=names.index)
         revisions = ",".join(chosen)
-    config = replace(load_pipeline("reference"), suite=name, repo_id=design.repo_id, cache_dir=folder / "home" / "hub",
-                     effects_every=1, ablation_test_every=1, grafting=False, extractive=False)
+    config = load_pipeline("reference").with_overrides({
+        "model.suite": name, "model.repo": design.repo_id, "model.cache_dir": folder / "home" / "hub", "effects.every": 1,
+        "ablation.test_every": 1, "grafting.enabled": False, "extractive.enabled": False})
     db = folder / "trajectory.duckdb"
     db.unlink(missing_ok=True)
     started = time.perf_counter()

@@ -31,7 +31,6 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -135,11 +134,12 @@ def main() -> None:
         torch.cuda.empty_cache()
     disk_gb = sum(f.stat().st_size for f in (cache).rglob("*") if f.is_file() and not f.is_symlink()) / GB
 
-    base = replace(load_pipeline("olmo-7b-0424"), repo_id=REPO, cache_dir=cache, offline=True, revisions="all", exclude=(),
-                   device=args.device, store_circuits=True, ablation_draws=3, ablation_facts_per_relation=4)
-    off = dict(ablation=False, effects=False, grafting=False, extractive=False)
-    runs = [("ifr", base, db, {}), ("ablation", base, db, {"ablation": True}), ("effects", base, db, {"effects": True}),
-            ("grafting", base, db, {"grafting": True}), ("extractive", base, db, {"extractive": True})]
+    base = load_pipeline("olmo-7b-0424").with_overrides({
+        "model.repo": REPO, "model.cache_dir": cache, "model.offline": True, "revisions.select": "all", "revisions.exclude": [],
+        "model.device": args.device, "store.circuits": True, "ablation.draws": 3, "ablation.facts_per_relation": 4})
+    off = {"ablation.enabled": False, "effects.enabled": False, "grafting.enabled": False, "extractive.enabled": False}
+    runs = [("ifr", base, db, {}), ("ablation", base, db, {"ablation.enabled": True}), ("effects", base, db, {"effects.enabled": True}),
+            ("grafting", base, db, {"grafting.enabled": True}), ("extractive", base, db, {"extractive.enabled": True})]
     rss = RssPeak()
     rss.start()
     stages = {}
@@ -148,7 +148,7 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats()
         rss.reset()
         begun = time.perf_counter()
-        assert ingest(replace(config, **{**off, **on}), store, progress=False) == 0, stage
+        assert ingest(config.with_overrides(off | on), store, progress=False) == 0, stage
         stages[stage] = {"seconds_per_revision": per_revision_seconds(store, stage), "wall_s": round(time.perf_counter() - begun, 1),
                          "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
                          "peak_rss_gb": round(rss.peak / GB, 2)}
@@ -172,9 +172,9 @@ def main() -> None:
 
     # The ablation stage with the tests' settings; the component effects exhaustively, on the first revision.
     again("ablation_99_draws_all_facts", "ablation", ("ablations",),
-          replace(base, ablation_draws=99, ablation_facts_per_relation=0, **{**off, "ablation": True}))
+          base.with_overrides(off | {"ablation.draws": 99, "ablation.facts_per_relation": 0, "ablation.enabled": True}))
     again("effects_exhaustive_one_revision", "effects", ("component_effects", "effect_baselines"),
-          replace(base, effects_method="exhaustive", **{**off, "effects": True}), spec=REVISIONS[0])
+          base.with_overrides(off | {"effects.method": "exhaustive", "effects.enabled": True}), spec=REVISIONS[0])
     rss.stop.set()
     every_stage = ("ifr", "ablation", "effects", "grafting", "extractive")
     entry = {

@@ -85,8 +85,8 @@ def test_a_broken_checkpoint_stops_its_revision_with_one_line_and_stores_nothing
     from trajectory.config import load_pipeline
     from trajectory.pipeline.orchestrator import ingest
 
-    config = load_pipeline(SMALL).with_overrides(cache_dir=_broken_copy(small_suite, tmp_path, how), ablation=False,
-                                                 grafting=False, extractive=False)
+    config = load_pipeline(SMALL).with_overrides({"model.cache_dir": _broken_copy(small_suite, tmp_path, how), "ablation.enabled": False,
+                                                  "grafting.enabled": False, "extractive.enabled": False})
     db = tmp_path / "broken.duckdb"
     assert ingest(config, db, spec=THREE, progress=False) == 1
     out, err = capsys.readouterr()

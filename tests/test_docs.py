@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from trajectory.cli import build_parser
-from trajectory.config import _KEYS
+from trajectory.config import setting_keys
 from trajectory.store.db import writer
 from trajectory.store.query import named_queries
 
@@ -46,7 +46,7 @@ def test_the_reference_names_every_command_and_flag():
 def test_the_reference_names_every_pipeline_key_table_view_and_query(tmp_path):
     with writer(tmp_path / "fresh.duckdb") as con:
         relations = con.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
-    names = [*_KEYS, *(name for (name,) in relations), *named_queries()]
+    names = [*setting_keys(), *(name for (name,) in relations), *named_queries()]
     assert len(names) > 100
     missing = [name for name in names if f"`{name}`" not in REFERENCE]
     assert not missing, missing

@@ -3,7 +3,6 @@ layout), its settings are stored for the views, the revision subset follows effe
 nothing."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -58,7 +57,7 @@ def test_effects_run_on_every_nth_revision_and_the_last():
 @pytest.mark.slow
 def test_a_subset_of_revisions_and_a_rerun(small_suite, tmp_path, capsys):
     db = tmp_path / "every.duckdb"
-    config = replace(load_pipeline("reference-small"), effects_every=3, ablation=False, grafting=False, extractive=False)
+    config = load_pipeline("reference-small").with_overrides({"effects.every": 3, "ablation.enabled": False, "grafting.enabled": False, "extractive.enabled": False})
     assert ingest(config, db, progress=False) == 0
     with reader(db) as con:
         stored = [r for (r,) in con.execute("SELECT DISTINCT e.revision FROM component_effects e JOIN revisions v "
@@ -72,7 +71,7 @@ def test_a_subset_of_revisions_and_a_rerun(small_suite, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("kappa", 0, "effects.kappa must be positive"), ("kappa", 1.5, "effects.kappa must be in (0, 1]"),
+    ("kappa", 0, "effects.kappa must be in (0, 1], got 0"), ("kappa", 1.5, "effects.kappa must be in (0, 1]"),
     ("method", "sampled", "effects.method must be one of exhaustive, atp, both"), ("every", 0, "effects.every must be positive"),
 ])
 def test_bad_effects_keys_are_refused_by_name(tmp_path, key, value, message):

@@ -4,7 +4,6 @@ views link them to the roles as defined, the stage resumes on its own and never 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -106,7 +105,7 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     db = tmp_path / "stages.duckdb"
     config = load_pipeline("reference-small")
     first_two = ",".join(r for r in small_suite.revisions[:2])
-    assert ingest(replace(config, extractive=False, grafting=False, ablation=False, effects=False), db, spec=first_two, progress=False) == 0
+    assert ingest(config.with_overrides({"extractive.enabled": False, "grafting.enabled": False, "ablation.enabled": False, "effects.enabled": False}), db, spec=first_two, progress=False) == 0
     with reader(db) as con:
         ingested = con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall()
         assert con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0] == 0

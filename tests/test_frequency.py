@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import trajectory.suite.build as build
-from trajectory.config import PipelineConfig
+from trajectory.config import AblationSection, FrequencySection, ModelSection, PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import load_builtin, load_probe_set
 from trajectory.hub.source import RevisionSource
@@ -66,7 +66,7 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch, i
         fact_count, subject_count = counts[config.steps if revision.is_main else revision.step]
         assert published[revision.name]["fact_count"].to_list() == fact_count.tolist()
         assert published[revision.name]["subject_count"].to_list() == subject_count.tolist()
-    pipeline = PipelineConfig(name="x", repo_id=config.repo_id, frequency_high=3, frequency_low=1)
+    pipeline = PipelineConfig(name="x", model=ModelSection(repo_id=config.repo_id), frequency=FrequencySection(high=3, low=1))
     shuffled = load_probe_set_from(tmp_path, facts[::-7])
     frame = frequency_frame(pipeline, shuffled, published)
     final = dict(zip(frame.filter(pl.col("revision") == "main")["fact_id"], frame.filter(pl.col("revision") == "main")["fact_count"]))
@@ -92,7 +92,7 @@ def test_buckets_and_a_probe_files_frequency_column(tmp_path):
                     "capital\tThe capital of {} is\tItaly\tRome\t2\n")
     probes = load_probe_set(path)
     assert [f.frequency for f in probes] == [12, None, 2]
-    config = PipelineConfig(name="mine", repo_id="org/model", frequency_high=10, frequency_low=3)
+    config = PipelineConfig(name="mine", model=ModelSection(repo_id="org/model"), frequency=FrequencySection(high=10, low=3))
     frame = frequency_frame(config, probes, {})
     assert frame["fact_id"].to_list() == [0, 2] and frame["bucket"].to_list() == ["high", "low"]
     assert frame["revision"].null_count() == 2 and frame["fact_count"].to_list() == [12, 2]
@@ -101,6 +101,6 @@ def test_buckets_and_a_probe_files_frequency_column(tmp_path):
     with pytest.raises(TrajectoryError, match="line 2: frequency must be a whole number"):
         load_probe_set(path)
     with pytest.raises(TrajectoryError, match="frequency.low"):
-        PipelineConfig(name="x", repo_id="org/model", frequency_high=2, frequency_low=3)
+        FrequencySection(high=2, low=3)
     with pytest.raises(TrajectoryError, match="store.circuits = true"):
-        PipelineConfig(name="x", repo_id="org/model", ablation=True)
+        PipelineConfig(name="x", model=ModelSection(repo_id="org/model"), ablation=AblationSection(enabled=True))

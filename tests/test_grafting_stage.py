@@ -96,4 +96,4 @@ def test_pipeline_graft_names_are_checked(tmp_path):
     with pytest.raises(TrajectoryError, match=r"p.toml: grafting.configs: graft 'LT:o@middle'"):
         load_pipeline(path)
     path.write_text('[model]\nrepo = "a/b"\n[grafting]\nconfigs = ["default", "LT:ffn+o@all", "FE"]\n')
-    assert load_pipeline(path).graft_configs == tuple(c.name for c in default_configs()) + ("LT:o+ffn@all",)
+    assert load_pipeline(path).grafting.configs == tuple(c.name for c in default_configs()) + ("LT:o+ffn@all",)

@@ -98,14 +98,14 @@ def test_roles_per_template_equal_an_ingest_of_that_templates_facts_alone(small_
     from trajectory.pipeline.orchestrator import ingest
     from trajectory.store.query import run_sql
 
-    config = load_pipeline("reference-small").with_overrides(ablation=False, grafting=False, extractive=False)
+    config = load_pipeline("reference-small").with_overrides({"ablation.enabled": False, "grafting.enabled": False, "extractive.enabled": False})
     held_out = tmp_path / "held_out.tsv"
     lines = load_probe_set("paraphrases")
     held_out.write_text("relation\ttemplate\tsubject\tobject\n" + "".join(
         f"{f.relation}\t{f.template}\t{f.subject}\t{f.object}\n" for f in lines if f.fact_id >= 320))
     with contextlib.redirect_stdout(io.StringIO()):
-        assert ingest(config.with_overrides(probe_set="paraphrases"), tmp_path / "all.duckdb", progress=False) == 0
-        assert ingest(config.with_overrides(probe_set=str(held_out)), tmp_path / "alone.duckdb", progress=False) == 0
+        assert ingest(config.with_overrides({"probe.facts": "paraphrases"}), tmp_path / "all.duckdb", progress=False) == 0
+        assert ingest(config.with_overrides({"probe.facts": str(held_out)}), tmp_path / "alone.duckdb", progress=False) == 0
     per_template = run_sql(tmp_path / "all.duckdb", "SELECT revision, relation, kind, layer, head, role FROM template_roles "
                                                     "WHERE template_number = 3")
     alone = run_sql(tmp_path / "alone.duckdb", "SELECT revision, relation, kind, layer, head, role FROM roles WHERE role <> 'deactivated'")

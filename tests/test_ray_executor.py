@@ -27,7 +27,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from trajectory.config import RaySettings
+from trajectory.config import ExecutorSection
 from trajectory.errors import TrajectoryError
 from trajectory.pipeline import ray_executor
 from trajectory.pipeline.ray_executor import DISK_RESOURCE, disk_mb, plan_tasks, task_source
@@ -42,22 +42,22 @@ VOLATILE = {"run_id", "started_at", "seconds", "ingested_at", "finished_at", "ap
 
 def test_tasks_take_a_whole_gpu_on_a_gpu_cluster_and_none_on_a_cpu_one():
     gpu_node = {"CPU": 16.0, "GPU": 2.0, DISK_RESOURCE: 50_000.0}
-    plan = plan_tasks(RaySettings(), {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node])
+    plan = plan_tasks(ExecutorSection(), {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node])
     assert (plan.gpus, plan.cpus, plan.max_in_flight, plan.disk_budget_mb) == (1.0, 1.0, 4, 50_000.0)
     assert plan.options(30_000) == dict(num_cpus=1.0, num_gpus=1.0, resources={DISK_RESOURCE: 30_000}, max_retries=3,
                                         retry_exceptions=False)
-    shared = plan_tasks(RaySettings(gpus_per_task=0.5, cpus_per_task=2, memory_gb_per_task=40, max_retries=1),
+    shared = plan_tasks(ExecutorSection(gpus_per_task=0.5, cpus_per_task=2, memory_gb_per_task=40, max_retries=1),
                         {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node])
     assert shared.max_in_flight == 8 and shared.options(0) == dict(num_cpus=2, num_gpus=0.5, resources={}, max_retries=1,
                                                                    retry_exceptions=False, memory=40 * 2**30)
-    cpu = plan_tasks(RaySettings(cpus_per_task=2), {"CPU": 5.0}, [{"CPU": 3.0}, {"CPU": 2.0}])
+    cpu = plan_tasks(ExecutorSection(cpus_per_task=2), {"CPU": 5.0}, [{"CPU": 3.0}, {"CPU": 2.0}])
     assert (cpu.gpus, cpu.max_in_flight, cpu.disk_budget_mb) == (0.0, 2, None)
     assert cpu.options(10)["resources"] == {}  # no disk resource declared: none asked for
-    assert plan_tasks(RaySettings(max_in_flight=3), {"CPU": 2.0}, [{"CPU": 2.0}]).max_in_flight == 3
+    assert plan_tasks(ExecutorSection(max_in_flight=3), {"CPU": 2.0}, [{"CPU": 2.0}]).max_in_flight == 3
     with pytest.raises(TrajectoryError, match="has 0 GPUs"):
-        plan_tasks(RaySettings(gpus_per_task=1), {"CPU": 2.0}, [{"CPU": 2.0}])
+        plan_tasks(ExecutorSection(gpus_per_task=1), {"CPU": 2.0}, [{"CPU": 2.0}])
     with pytest.raises(TrajectoryError, match="has 2 CPUs"):
-        plan_tasks(RaySettings(cpus_per_task=4), {"CPU": 2.0}, [{"CPU": 2.0}])
+        plan_tasks(ExecutorSection(cpus_per_task=4), {"CPU": 2.0}, [{"CPU": 2.0}])
 
 
 def test_a_task_asks_for_the_megabytes_of_what_it_downloads():
@@ -72,7 +72,7 @@ def test_a_task_asks_for_the_megabytes_of_what_it_downloads():
     assert disk_mb(Sizes(), RevisionJob(a, 0, b, {"ifr": ("x",), "grafting": ()})) == 4  # its own revision only
     assert disk_mb(Sizes(), RevisionJob(a, 0, b, {"ifr": (), "grafting": ("x",)})) == 5  # and the donor for the pair
     assert disk_mb(Sizes(), RevisionJob(a, 0, None, {"grafting": ("x",)})) == 4  # the last revision has none
-    plan = plan_tasks(RaySettings(), {"CPU": 2.0}, [{"CPU": 2.0, DISK_RESOURCE: 4.0}])
+    plan = plan_tasks(ExecutorSection(), {"CPU": 2.0}, [{"CPU": 2.0, DISK_RESOURCE: 4.0}])
     assert ray_executor._disk_within_budget(Sizes(), RevisionJob(a, 0, None, {"ifr": ("x",)}), plan) == 4
     with pytest.raises(TrajectoryError, match="a needs 5 MB of scratch; the largest node declares 4 MB"):
         ray_executor._disk_within_budget(Sizes(), RevisionJob(a, 0, b, {"grafting": ("x",)}), plan)  # would wait forever
@@ -87,7 +87,7 @@ def test_cached_revisions_are_read_in_place_and_downloads_go_to_a_folder_removed
     config = load_pipeline("reference-small")
     names = small_suite.revisions[:2]
     with task_source(config, names, str(tmp_path)) as source:
-        assert source.cache_dir == config.cache_dir and all(source.is_on_disk(n) for n in names)
+        assert source.cache_dir == config.model.cache_dir and all(source.is_on_disk(n) for n in names)
     assert list(tmp_path.iterdir()) == []  # nothing made for cached revisions
     # An orphan: the folder of a task on this host whose process is gone.
     orphan = tmp_path / f"trajectory-task-{socket.gethostname()}-{_dead_pid()}-deadbeef"
@@ -101,7 +101,7 @@ def test_cached_revisions_are_read_in_place_and_downloads_go_to_a_folder_removed
             assert not orphan.exists()  # swept when the task started
             raise RuntimeError("the task fails mid-task")
     assert list(tmp_path.iterdir()) == []  # removed even so
-    assert all(config.cache_dir.joinpath(p).exists() for p in os.listdir(config.cache_dir))  # the cache untouched
+    assert all(config.model.cache_dir.joinpath(p).exists() for p in os.listdir(config.model.cache_dir))  # the cache untouched
 
 
 def _dead_pid() -> int:
@@ -136,7 +136,7 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     from trajectory.store.db import transaction, writer
 
     config = load_pipeline("reference-small")
-    probes = load_probe_set(config.probe_set)
+    probes = load_probe_set(config.probe.facts)
     analyses = pipeline_analyses(config, probes)
     source = open_source(config, progress=False)
     revision = selected_revisions(config, source, "main")[0]
@@ -264,7 +264,7 @@ def test_the_small_reference_through_ray_equals_the_in_process_store_with_a_work
     weights = RevisionSource(config.repo_id, cache_dir=cache, offline=True).snapshot_dir(BROKEN) / "model.safetensors"
     weights.unlink()
     weights.write_bytes(b"not a checkpoint")
-    config = config.with_overrides(cache_dir=cache, executor="ray", ray_max_retries=1, scratch_dir=str(tmp_path / "scratch"))
+    config = config.with_overrides({"model.cache_dir": cache, "executor.kind": "ray", "executor.max_retries": 1, "executor.scratch": str(tmp_path / "scratch")})
     db = tmp_path / "ray.duckdb"
     watch = ClusterWatch()
     watch.start()
@@ -338,11 +338,11 @@ def test_a_pipeline_declares_its_executor_and_bad_values_name_the_key(tmp_path):
     good = tmp_path / "ray.toml"
     good.write_text('[model]\nrepo = "a/b"\n[executor]\nkind = "ray"\naddress = "10.0.0.1:6379"\ngpus_per_task = 0.5\n'
                     'cpus_per_task = 4\nmax_in_flight = 8\nmax_retries = 2\nscratch = "/scratch/me"\n')
-    settings = load_pipeline(good).ray_settings()
-    assert settings == RaySettings("10.0.0.1:6379", 0.5, 4, None, 8, 2, "/scratch/me")
+    settings = load_pipeline(good).executor
+    assert settings == ExecutorSection("ray", "10.0.0.1:6379", 0.5, 4, None, 8, 2, "/scratch/me")
     bad = tmp_path / "bad.toml"
     bad.write_text('[model]\nrepo = "a/b"\n[executor]\nkind = "slurm"\n')
-    with pytest.raises(TrajectoryError, match="executor must be one of in-process, ray"):
+    with pytest.raises(TrajectoryError, match="executor.kind must be one of in-process, ray"):
         load_pipeline(bad)
     bad.write_text('[model]\nrepo = "a/b"\n[executor]\nmax_in_flight = 0\n')
     with pytest.raises(TrajectoryError, match="executor.max_in_flight must be positive"):

@@ -46,7 +46,7 @@ def test_unknown_revision_lists_nearest_names():
 
 def test_study_pipeline_has_exactly_the_40_revisions():
     config = load_pipeline("olmo-7b-0424")
-    names = config.revisions.split(",")
+    names = config.revisions.select.split(",")
     assert len(names) == 40 and names[-1] == "main"
     steps = [parse_revision(n).step for n in names[:-1]]
     assert steps == [s for s in range(5000, 200001, 5000) if s != 115000]
@@ -159,14 +159,14 @@ def test_the_study_pipeline_selects_its_40_names_from_the_branches():
     from trajectory.pipeline.sources import selected_revisions
 
     config = load_pipeline("olmo-7b-0424")
-    branches = order_revisions(config.revisions.split(",") + ["step115000-tokens482B", "step1000-tokens4B"])
+    branches = order_revisions(config.revisions.select.split(",") + ["step115000-tokens482B", "step1000-tokens4B"])
 
     class Branches:
         def list_revisions(self):
             return branches
 
     chosen = selected_revisions(config, Branches())
-    assert [r.name for r in chosen] == config.revisions.split(",")
+    assert [r.name for r in chosen] == config.revisions.select.split(",")
 
 
 def fake_cache(root, repo: str, branches: list[str], main_lists: list[str] | None = None):

@@ -42,7 +42,7 @@ def test_a_pipeline_runs_on_another_seed_as_its_own_model():
     config = load_pipeline("reference-small")
     assert config.with_seed(3).repo_id == f"{config.repo_id}-seed3" and config.with_seed(3).with_seed(0).repo_id == config.repo_id
     with pytest.raises(TrajectoryError, match="--seed picks a seed"):
-        replace(config, suite=None).with_seed(1)
+        config.with_overrides({"model.suite": None}).with_seed(1)
 
 
 def _seed_store(db: Path) -> Path:

@@ -126,8 +126,8 @@ def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, cap
     pipeline.write_text('[model]\nrepo = "x/y"\n[ifr]\nffn_renormalisation = ["per_position", "study"]\n')
     config._SAID.clear()
     with caplog.at_level("WARNING"):
-        assert config.load_pipeline(pipeline).ffn_renormalisations == ("per_position", "llm-tt")
-        assert config.load_pipeline(pipeline).ffn_renormalisations == ("per_position", "llm-tt")
+        assert config.load_pipeline(pipeline).ifr.ffn_renormalisations == ("per_position", "llm-tt")
+        assert config.load_pipeline(pipeline).ifr.ffn_renormalisations == ("per_position", "llm-tt")
     said = [r.getMessage() for r in caplog.records if "deprecated name" in r.getMessage()]
     assert len(said) == 1 and "'study' is the deprecated name of 'llm-tt'" in said[0]
     # The id of an llm-tt analysis is the one its analyses were stored under as 'study'.

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -40,7 +39,8 @@ def built_run(tmp_path_factory) -> Path:
 
 def run_config(run: Path):
     """The small reference's pipeline (every stage) over a run folder, under one model name."""
-    return replace(load_pipeline("reference-small"), suite=None, run_path=run, repo_id=MODEL, cache_dir=None, offline=True)
+    return load_pipeline("reference-small").with_overrides({"model.suite": None, "model.path": run, "model.repo": MODEL,
+                                                            "model.cache_dir": None, "model.offline": True})
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ class PromptTracer:
             raise TrajectoryError("this analysis has no recorded pipeline to load its model from")
         config = load_pipeline(row["pipeline"])
         base, seed = repo_seed(row["model"])
-        if seed and config.suite and base == config.repo_id:  # another seed of the pipeline's reference: that model
+        if seed and config.model.suite and base == config.repo_id:  # another seed of the pipeline's reference: that model
             config = config.with_seed(seed)
         if config.repo_id != row["model"]:
             raise TrajectoryError(f"pipeline {row['pipeline']!r} now reads {config.repo_id}, not this analysis's {row['model']}")

@@ -71,7 +71,7 @@ def route_answer(db: Path, path: str) -> tuple[int, dict | str]:
 
 
 def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None) -> None:
-    from trajectory.routes.own_prompt import PromptTracer
+    from trajectory.dashboard.own_prompt import PromptTracer
 
     with tempfile.TemporaryDirectory(prefix="trajectory-serve-") as folder:
         pages = _Pages(Path(db), Path(folder), analysis, flows)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from trajectory.config import FinetuneSection
 from trajectory.errors import TrajectoryError
 from trajectory.models.taps import frozen, linear_modules
 from trajectory.prompts import RewardPrompt, pad_id, right_padded
@@ -31,13 +32,16 @@ TRAINED = ("attention_mlp", "early", "late")
 OPTIMIZERS = ("adam", "sgd")
 
 
+_DEFAULTS = FinetuneSection()  # one default per setting: the pipeline's [extractive.finetune] section's
+
+
 @dataclass(frozen=True)
 class FinetuneRecipe:
-    optimizer: str = "adam"
-    learning_rate: float = 3e-6  # the paper's for OLMo-7B; a tiny model needs its own (pipeline key)
-    epochs: int = 8
-    batch_size: int = 8
-    train: str = "attention_mlp"
+    optimizer: str = _DEFAULTS.optimizer
+    learning_rate: float = _DEFAULTS.learning_rate  # the paper's for OLMo-7B; a tiny model needs its own (pipeline key)
+    epochs: int = _DEFAULTS.epochs
+    batch_size: int = _DEFAULTS.batch_size
+    train: str = _DEFAULTS.train
     seed: int = 0
 
 

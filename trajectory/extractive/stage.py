@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from trajectory.config import ExtractiveSection
 from trajectory.extractive.finetune import FinetuneRecipe, finetune
 from trajectory.extractive.measure import UpdateScores, score_update
 from trajectory.extractive.ocr import OCRProbe, load_ocr_probes
@@ -28,12 +29,15 @@ from trajectory.prompts import RewardBatch, RewardPrompt, candidate_ranks, encod
 SCORES = ("informative", "upstream", "downstream")
 
 
+_DEFAULTS = ExtractiveSection()  # one default per setting: the pipeline's [extractive] section's
+
+
 @dataclass(frozen=True)
 class ExtractiveSettings:
-    counterfactuals: int = 10
-    per_fact: bool = True
-    batch_size: int = 160  # prompts per scoring batch (whole relations)
-    ocr: str | None = "world"  # OCR probe set (``world``, ``reference``) or None for no OCR experiment
+    counterfactuals: int = _DEFAULTS.counterfactuals
+    per_fact: bool = _DEFAULTS.per_fact
+    batch_size: int = _DEFAULTS.batch_size  # prompts per scoring batch (whole relations)
+    ocr: str | None = _DEFAULTS.ocr  # OCR probe set (``world``, ``reference``) or None for no OCR experiment
     recipe: FinetuneRecipe = field(default_factory=FinetuneRecipe)
     seed: int = 0
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from trajectory.config import GraftingSection
 from trajectory.facts import ProbeSet
 from trajectory.grafting.configs import GraftConfig, default_configs
 from trajectory.grafting.measure import left_aligned, ranks_in_chunks
@@ -21,7 +22,7 @@ from trajectory.prompts import encode_prompts, fact_prompts
 @dataclass(frozen=True)
 class GraftingSettings:
     configs: tuple[str, ...] = tuple(c.name for c in default_configs())
-    batch_size: int = 32  # prompts per chunk (each runs every configuration: configurations × batch_size rows)
+    batch_size: int = GraftingSection().batch_size  # prompts per chunk (each runs every configuration: configurations × batch_size rows)
 
 
 def graft_pair(recipient, donor, tokenizer, facts: ProbeSet, settings: GraftingSettings, device) -> tuple[pl.DataFrame, str]:

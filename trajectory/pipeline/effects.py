@@ -14,6 +14,7 @@ import polars as pl
 import torch
 
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
+from trajectory.config import EffectsSection
 from trajectory.masks import Ablation
 from trajectory.ablation.measure import MIN_EFFECT, run_rows
 from trajectory.effects import (
@@ -33,12 +34,15 @@ from trajectory.prompts import (
 from trajectory.topk.importance import component_importance
 
 
+_DEFAULTS = EffectsSection()  # one default per setting: the pipeline's [effects] section's
+
+
 @dataclass(frozen=True)
 class EffectsSettings:
-    method: str = "both"  # exhaustive ablation, attribution patching, or both (their agreement is then stored)
-    mode: str = "mean"  # the replacement, as the ablation stage's: the probe prompts' mean, or zero
-    kappa: float = 0.1  # causal circuit: components whose ablation costs >= kappa of the fact's clean-minus-none gap
-    rows_per_pass: int = 256  # (configuration, prompt) rows per forward pass of the exhaustive effects
+    method: str = _DEFAULTS.method  # exhaustive ablation, attribution patching, or both (their agreement is then stored)
+    mode: str = _DEFAULTS.mode  # the replacement, as the ablation stage's: the probe prompts' mean, or zero
+    kappa: float = _DEFAULTS.kappa  # causal circuit: components whose ablation costs >= kappa of the fact's clean-minus-none gap
+    rows_per_pass: int = _DEFAULTS.batch_size  # (configuration, prompt) rows per forward pass of the exhaustive effects
 
 
 @dataclass

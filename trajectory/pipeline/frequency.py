@@ -52,7 +52,7 @@ def frequency_frame(config: PipelineConfig, probes: ProbeSet, published: dict[st
         if final.is_empty():
             return None
         bucket = dict(zip(final["fact_id"].to_list(),
-                          buckets(final["fact_count"].to_numpy(), config.frequency_high, config.frequency_low).tolist()))
+                          buckets(final["fact_count"].to_numpy(), config.frequency.high, config.frequency.low).tolist()))
         return pl.concat([frame.select(
             pl.lit(probes.content_hash).alias("probe_set_id"), pl.lit(config.repo_id).alias("model"), pl.lit(name).alias("revision"),
             "fact_id", "fact_count",
@@ -66,5 +66,5 @@ def frequency_frame(config: PipelineConfig, probes: ProbeSet, published: dict[st
     return pl.DataFrame({
         "probe_set_id": probes.content_hash, "model": config.repo_id, "revision": None,
         "fact_id": np.array([f.fact_id for f in known], dtype=np.int32), "fact_count": counts, "subject_count": None,
-        "bucket": buckets(counts, config.frequency_high, config.frequency_low),
+        "bucket": buckets(counts, config.frequency.high, config.frequency.low),
     }, schema_overrides={"revision": pl.Utf8, "subject_count": pl.Int64})

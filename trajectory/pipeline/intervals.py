@@ -18,7 +18,7 @@ import polars as pl
 import torch
 from scipy.stats import binomtest
 
-from trajectory.config import MIN_TEST_DRAWS
+from trajectory.config import MIN_TEST_DRAWS, IntervalsSection
 from trajectory.paths import SQL_DIR
 from trajectory.pipeline.resampled_roles import ResampledRoles, resample_roles
 from trajectory.roles.scores import ROLES
@@ -46,11 +46,14 @@ WITHIN_RELATIONS = "within-relation permutation"  # labels shuffled within each 
 # relations holding both groups)
 
 
+_DEFAULTS = IntervalsSection()  # one default per setting: the pipeline's [intervals] section's
+
+
 @dataclass(frozen=True)
 class IntervalSettings:
-    resamples: int = 2000  # bootstrap draws of shares, ratios and differences
-    role_resamples: int = 2000  # of roles, IoU and transitions (each re-classifies every revision)
-    level: float = 0.95
+    resamples: int = _DEFAULTS.resamples  # bootstrap draws of shares, ratios and differences
+    role_resamples: int = _DEFAULTS.role_resamples  # of roles, IoU and transitions (each re-classifies every revision)
+    level: float = _DEFAULTS.level
     seed: int = 0
 
 

@@ -46,19 +46,21 @@ log = logging.getLogger(__name__)
 
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
-    config = load_pipeline(args.pipeline).with_overrides(
-        device=args.device, dtype=args.dtype, batch_size=args.batch_size, probe_set=args.facts, extractive=args.extractive,
-        grafting=args.grafting, ablation=args.ablation, effects=args.effects, thresholds=parse_fractions(args.tau, "--tau") if args.tau else None,
-        thetas=parse_fractions(args.theta, "--theta") if args.theta else None,
-        ffn_renormalisations=parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation", DEPRECATED_FFN_NAMES)
-        if args.ffn_renormalisation else None,
-        executor=args.executor or ("ray" if args.address else None),  # an address means Ray
-        ray_address=args.address, ray_gpus_per_task=args.gpus_per_task, ray_cpus_per_task=args.cpus_per_task,
-        ray_memory_gb_per_task=args.memory_per_task, ray_max_in_flight=args.max_in_flight, ray_max_retries=args.max_retries,
-        scratch_dir=args.scratch,
-    )
+    overrides = {
+        "model.device": args.device, "model.dtype": args.dtype, "ifr.batch_size": args.batch_size, "probe.facts": args.facts,
+        "extractive.enabled": args.extractive, "grafting.enabled": args.grafting, "ablation.enabled": args.ablation,
+        "effects.enabled": args.effects, "ifr.threshold": parse_fractions(args.tau, "--tau") if args.tau else None,
+        "roles.theta": parse_fractions(args.theta, "--theta") if args.theta else None,
+        "ifr.ffn_renormalisation": parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation",
+                                                 DEPRECATED_FFN_NAMES) if args.ffn_renormalisation else None,
+        "executor.kind": args.executor or ("ray" if args.address else None),  # an address means Ray
+        "executor.address": args.address, "executor.gpus_per_task": args.gpus_per_task, "executor.cpus_per_task": args.cpus_per_task,
+        "executor.memory_gb_per_task": args.memory_per_task, "executor.max_in_flight": args.max_in_flight,
+        "executor.max_retries": args.max_retries, "executor.scratch": args.scratch,
+    }
+    config = load_pipeline(args.pipeline).with_overrides({key: value for key, value in overrides.items() if value is not None})
     if args.facts:
-        config = replace(config, probe_name=None)  # the pipeline's probe.name named its own facts
+        config = replace(config, probe=replace(config.probe, name=None))  # the pipeline's probe.name named its own facts
     if args.seed is not None:
         config = config.with_seed(args.seed)
     pair = parse_pair(args.graft_pair) if args.graft_pair else None
@@ -77,8 +79,8 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis]:
     """One analysis per (τ, FFN renormalisation, θ) of the pipeline."""
-    name = config.probe_name or probes.name
-    return [Analysis(config.repo_id, probes.content_hash, name, tau, theta, ffn, config.dtype) for tau, ffn, theta in config.settings()]
+    name = config.probe.name or probes.name
+    return [Analysis(config.repo_id, probes.content_hash, name, tau, theta, ffn, config.model.dtype) for tau, ffn, theta in config.settings()]
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,12 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
     ``force`` act within these analyses only; a revision is traced once for all of them. With
     ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair. With ``watch``, keep
     ingesting new checkpoints as they complete (:func:`_watch_locked`)."""
-    if watch is not None and (graft_pair is not None or config.executor == "ray"):
+    if watch is not None and (graft_pair is not None or config.executor.kind == "ray"):
         raise TrajectoryError("--watch runs in this process, over consecutive revisions: not with --graft-pair or the Ray executor")
-    probes = load_probe_set(config.probe_set)
+    probes = load_probe_set(config.probe.facts)
     analyses = pipeline_analyses(config, probes)
     check_store(db)  # a directory, a read-only file, a file that is no store: say so before any work
-    if config.executor != "ray":  # a Ray task picks its device on its node
+    if config.executor.kind != "ray":  # a Ray task picks its device on its node
         config.resolved_device()  # a device this machine lacks: say so now, not after the first download
     source = open_source(config, progress=progress)
     if graft_pair is not None:
@@ -114,13 +116,13 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
         chosen = selected_revisions(config, source, spec)
     with ingest_lock(db):
         with writer(db) as con, transaction(con):
-            names = register(con, probes, config.probe_name or probes.name, analyses)
+            names = register(con, probes, config.probe.name or probes.name, analyses)
         if watch is not None:
             return _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch)
         _store_frequency(config, db, source, probes)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
-        executor = config.ray_settings() if config.executor == "ray" else None
+        executor = config.executor if config.executor.kind == "ray" else None
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
 
 
@@ -188,7 +190,7 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
             bar.update(1)
     finally:
         for name in (recipient.name, donor.name):
-            _release(source, name, config.keep_revisions, kept)
+            _release(source, name, config.cache.keep_revisions, kept)
     return 0
 
 
@@ -219,7 +221,7 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
           + (f" (stages: {', '.join(s.title for s in stages)})" if len(stages) > 1 else "")
           + (" on Ray" if executor is not None else ""))
-    settings = IntervalSettings(config.interval_resamples, config.interval_role_resamples, config.interval_level)
+    settings = IntervalSettings(config.intervals.resamples, config.intervals.role_resamples, config.intervals.level)
     if not jobs:
         # Nothing to ingest; an ingest that stopped in its intervals (a crash, Ctrl-C) left some without: those now.
         missing = [a for a in ids if not _has_intervals(db, a)]
@@ -280,9 +282,9 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
             finally:
                 after = job.following
                 models.release_except(after)
-                _release(source, revision.name, config.keep_revisions, kept)
+                _release(source, revision.name, config.cache.keep_revisions, kept)
                 if after is not None and after.name not in to_process:  # downloaded only as this pair's W′
-                    _release(source, after.name, config.keep_revisions, kept)
+                    _release(source, after.name, config.cache.keep_revisions, kept)
             bar.update(1)
     bar.close()
     return failures

@@ -28,13 +28,13 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from tqdm.auto import tqdm
 
-from trajectory.config import RaySettings
+from trajectory.config import ExecutorSection
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.protocol import Source
@@ -89,7 +89,7 @@ class TaskPlan:
         return options
 
 
-def plan_tasks(settings: RaySettings, total: dict[str, float], node_resources: list[dict[str, float]]) -> TaskPlan:
+def plan_tasks(settings: ExecutorSection, total: dict[str, float], node_resources: list[dict[str, float]]) -> TaskPlan:
     """Task resources from the settings and the cluster's resources (``total``: the cluster's; ``node_resources``:
     each alive node's)."""
     gpus = settings.gpus_per_task if settings.gpus_per_task is not None else (1.0 if total.get("GPU", 0) >= 1 else 0.0)
@@ -112,14 +112,14 @@ def disk_mb(source: Source, job: RevisionJob) -> int:
     return math.ceil(sum(source.download_bytes(name) for name in job.downloads()) / 2**20)
 
 
-def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: RaySettings,
+def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: ExecutorSection,
                progress: bool) -> list[str]:
     """Run the jobs as Ray tasks; write each result as it arrives. Returns the failures, a line each."""
 
     with ray_cluster(settings, progress, scratch_budget_mb(settings.scratch)) as ray:
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
         plan = plan_tasks(settings, ray.cluster_resources(), nodes)
-        device = config.device if config.device != "auto" else ("cuda" if plan.gpus > 0 else "cpu")
+        device = config.model.device if config.model.device != "auto" else ("cuda" if plan.gpus > 0 else "cpu")
         if device.startswith("cuda") and plan.gpus == 0:
             raise TrajectoryError(f"device {device} needs GPUs for the tasks: pass --gpus-per-task (the cluster has none, or 0 was asked)")
         if plan.disk_budget_mb is None:
@@ -217,8 +217,8 @@ def revision_task(context: TaskContext, job: RevisionJob) -> TaskResult:
     (Ray retries only dead workers)."""
     config = context.config
     device = config.resolved_device()  # in the worker: CUDA only when Ray gave this task a GPU
-    if device.startswith("cuda") and 0 < context.gpu_fraction < 1 and config.memory_gb is None:
-        config = replace(config, memory_gb=_shared_gpu_budget_gb(device, context.gpu_fraction))
+    if device.startswith("cuda") and 0 < context.gpu_fraction < 1 and config.ifr.memory_gb is None:
+        config = config.with_overrides({"ifr.memory_gb": _shared_gpu_budget_gb(device, context.gpu_fraction)})
     bar = TaskLog()
     writes: list[StageWrite] = []
     error = None
@@ -309,7 +309,7 @@ def import_ray(local: bool):
 
 
 @contextmanager
-def ray_cluster(settings: RaySettings, progress: bool, disk_budget_mb: float):
+def ray_cluster(settings: ExecutorSection, progress: bool, disk_budget_mb: float):
     """Ray connected to ``settings.address``, or to a new local cluster listening on 127.0.0.1 only (with
     a disk budget of ``disk_budget_mb``), stopped at the end with all its processes."""
     local = settings.address is None

@@ -80,7 +80,7 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
     """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
     next one starts); a stage reads the writes of the stages before it in this job, or (job.stored_inputs) their
     stored rows."""
-    model, tokenizer = models.get(job.revision.name, config.dtype)
+    model, tokenizer = models.get(job.revision.name, config.model.dtype)
     limit = context_length(model.config)
     too_long = beyond_context(tokenizer, probes, limit)
     if too_long:  # refused in every stage, named once per ingest

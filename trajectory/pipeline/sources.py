@@ -15,23 +15,23 @@ from trajectory.hub.source import RevisionSource
 
 def open_source(config: PipelineConfig, *, progress: bool = True) -> Source:
     """The pipeline's revision source; a reference suite is built on first use."""
-    if config.suite:
+    if config.model.suite:
         from trajectory.suite.build import build_suite
         from trajectory.suite.recipe import preset, seeded
 
-        suite = seeded(preset(config.suite, config.suite_arch), config.suite_seed)
+        suite = seeded(preset(config.model.suite, config.model.suite_arch), config.model.suite_seed)
         if suite.repo_id != config.repo_id:
-            raise TrajectoryError(f"{config.path}: suite {config.suite!r} ({config.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
-        build_suite(suite, config.cache_dir, progress=progress)
+            raise TrajectoryError(f"{config.path}: suite {config.model.suite!r} ({config.model.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
+        build_suite(suite, config.model.cache_dir, progress=progress)
     return cache_source(config)
 
 
 def cache_source(config: PipelineConfig, cache_dir: Path | None = None) -> Source:
     """The pipeline's revisions in its cache (or in ``cache_dir``: a Ray task's own download folder), or the
     checkpoint folders of its training run (``model.path``), read in place."""
-    if config.run_path is not None:
-        return RunFolderSource(config.run_path, config.repo_id, name_pattern(config), config.settle_s)
-    return RevisionSource(config.repo_id, cache_dir=cache_dir or config.cache_dir, offline=config.offline, pattern=name_pattern(config))
+    if config.model.path is not None:
+        return RunFolderSource(config.model.path, config.repo_id, name_pattern(config), config.model.settle_s)
+    return RevisionSource(config.repo_id, cache_dir=cache_dir or config.model.cache_dir, offline=config.model.offline, pattern=name_pattern(config))
 
 
 def selected_revisions(config: PipelineConfig, source: Source, spec: str | None = None) -> list[Revision]:
@@ -41,14 +41,14 @@ def selected_revisions(config: PipelineConfig, source: Source, spec: str | None 
 
 def explicit_names(config: PipelineConfig) -> list[Revision] | None:
     """The selection parsed without the Hub, when it is a plain list of names (for offline listing)."""
-    names = [n.strip() for n in config.revisions.split(",") if n.strip()]
+    names = [n.strip() for n in config.revisions.select.split(",") if n.strip()]
     if any(n == "all" or ":" in n or n[0] in "-!" for n in names):
         return None
-    excluded = set(config.exclude)
+    excluded = set(config.revisions.exclude)
     pattern = name_pattern(config)
     return [parse_revision(n, pattern) for n in names if n not in excluded]
 
 
 def name_pattern(config: PipelineConfig) -> re.Pattern | None:
     """The pipeline's own revision-name pattern, compiled (None: the built-in shapes only)."""
-    return revision_pattern(config.revision_pattern, f"{config.path}: revisions.pattern") if config.revision_pattern else None
+    return revision_pattern(config.revisions.pattern, f"{config.path}: revisions.pattern") if config.revisions.pattern else None

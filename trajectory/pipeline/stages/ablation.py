@@ -18,7 +18,7 @@ import torch
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.measure import MIN_EFFECT, run_rows
 from trajectory.ablation.plan import AblationPlan, revision_plan, sample_per_relation, split_halves
-from trajectory.config import PipelineConfig
+from trajectory.config import AblationSection, PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
@@ -36,15 +36,18 @@ TABLES = ("ablations", "stage_runs")  # the revision's ablated rows, then its ma
 AblationInputs = dict[str, pl.DataFrame]  # analysis_id -> per-root circuit rows of one revision
 
 
+_DEFAULTS = AblationSection()  # one default per setting: the pipeline's [ablation] section's
+
+
 @dataclass(frozen=True)
 class AblationSettings:
-    mode: str = "mean"  # replacement: the mean over the probe prompts' real positions, or zero
-    draws: int = 3  # random controls per role set, on every fact it is measured on
-    facts_per_relation: int = 0  # the role × relation matrix: this many held-out facts of each relation (0: all)
-    seed: int = 0
-    test_draws: int = 0  # controls of the role-causality test, on each set's own held-out facts (0: no test here)
-    rows_per_pass: int = 256
-    topk: bool = True  # the threshold-free curve: each fact's top-k components by IFR importance kept, the rest ablated
+    mode: str = _DEFAULTS.mode  # replacement: the mean over the probe prompts' real positions, or zero
+    draws: int = _DEFAULTS.draws  # random controls per role set, on every fact it is measured on
+    facts_per_relation: int = _DEFAULTS.facts_per_relation  # the role × relation matrix: this many held-out facts of each relation (0: all)
+    seed: int = _DEFAULTS.seed
+    test_draws: int = 0  # controls of the role-causality test on this revision (0: not one the test runs on)
+    rows_per_pass: int = _DEFAULTS.batch_size
+    topk: bool = _DEFAULTS.topk  # the threshold-free curve: each fact's top-k components by IFR importance kept, the rest ablated
 
 
 def _component_index(rows: pl.DataFrame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -190,10 +193,10 @@ def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInp
 
 
 def ablation_settings(config: PipelineConfig, role_test: bool = False) -> AblationSettings:
-    """``role_test``: the revision is one of those the role-causality test runs on (config.ablation_test_every)."""
-    return AblationSettings(mode=config.ablation_mode, draws=config.ablation_draws, facts_per_relation=config.ablation_facts_per_relation,
-                            seed=config.ablation_seed, test_draws=config.ablation_test_draws if role_test else 0,
-                            rows_per_pass=config.ablation_batch_size, topk=config.ablation_topk)
+    """``role_test``: the revision is one of those the role-causality test runs on (config.ablation.test_every)."""
+    return AblationSettings(mode=config.ablation.mode, draws=config.ablation.draws, facts_per_relation=config.ablation.facts_per_relation,
+                            seed=config.ablation.seed, test_draws=config.ablation.test_draws if role_test else 0,
+                            rows_per_pass=config.ablation.batch_size, topk=config.ablation.topk)
 
 
 def ablation_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs,
@@ -208,7 +211,7 @@ def ablation_revision(config, models, revision: Revision, probes: ProbeSet, anal
         if circuit_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
             raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits for the ablation stage; "
                                   "re-run the IFR stage with store.circuits = true (trajectory ingest --force)")
-    model, tokenizer = models.get(revision.name, config.dtype)
+    model, tokenizer = models.get(revision.name, config.model.dtype)
     thetas = {a.analysis_id: a.theta for a in analyses}
     frames, summary = run_stage(model, tokenizer, probes, inputs, thetas, settings, device)
     seconds = time.perf_counter() - started
@@ -221,10 +224,10 @@ def ablation_revision(config, models, revision: Revision, probes: ProbeSet, anal
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
     ifr = context.earlier.get("ifr")
     inputs = {**context.job.stored_inputs.get("ablation", {}), **(computed_ablation_inputs(ifr) if ifr is not None else {})}
-    role_test = one_in(context.config.ablation_test_every, context.job.ordinal, context.job.n_revisions)
+    role_test = one_in(context.config.ablation.test_every, context.job.ordinal, context.job.n_revisions)
     return ablation_revision(context.config, context.models, context.revision, context.probes, analyses, inputs, context.device,
                              context.bar, role_test)
 
 
-STAGE = Stage("ablation", "ablation", TABLES, pair=False, enabled=lambda config: config.ablation, run=_run,
+STAGE = Stage("ablation", "ablation", TABLES, pair=False, enabled=lambda config: config.ablation.enabled, run=_run,
               stored_inputs=ablation_inputs)

@@ -18,7 +18,7 @@ TABLES = ("component_effects", "effect_baselines", "stage_runs")  # each fact's 
 
 
 def effects_settings(config: PipelineConfig) -> EffectsSettings:
-    return EffectsSettings(config.effects_method, config.effects_mode, config.effects_kappa, config.effects_batch_size)
+    return EffectsSettings(config.effects.method, config.effects.mode, config.effects.kappa, config.effects.batch_size)
 
 
 def effects_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], device: str, bar) -> StageWrite:
@@ -26,7 +26,7 @@ def effects_revision(config, models, revision: Revision, probes: ProbeSet, analy
     started = time.perf_counter()
     settings = effects_settings(config)
     bar.set_postfix_str(f"{revision.name}: effects")
-    model, tokenizer = models.get(revision.name, config.dtype)
+    model, tokenizer = models.get(revision.name, config.model.dtype)
     tables, summary = run_effects(model, tokenizer, probes, settings, device)
     seconds = time.perf_counter() - started
     return keyed_stage_write(config, revision, analyses, tables, "effects", None, asdict(settings), seconds, TABLES,
@@ -37,6 +37,6 @@ def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
     return effects_revision(context.config, context.models, context.revision, context.probes, analyses, context.device, context.bar)
 
 
-STAGE = Stage("effects", "component effects", TABLES, pair=False, enabled=lambda config: config.effects, run=_run,
-              on_revision=lambda config, ordinal, n: one_in(config.effects_every, ordinal, n),
-              subset=lambda config: f" (one revision in {config.effects_every}, and the last)" if config.effects_every > 1 else "")
+STAGE = Stage("effects", "component effects", TABLES, pair=False, enabled=lambda config: config.effects.enabled, run=_run,
+              on_revision=lambda config, ordinal, n: one_in(config.effects.every, ordinal, n),
+              subset=lambda config: f" (one revision in {config.effects.every}, and the last)" if config.effects.every > 1 else "")

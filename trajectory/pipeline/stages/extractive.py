@@ -21,10 +21,10 @@ TABLES = ("extractive_scores", "ocr", "stage_runs")  # the pair's scores and the
 
 
 def extractive_settings(config: PipelineConfig) -> ExtractiveSettings:
-    recipe = FinetuneRecipe(config.finetune_optimizer, config.finetune_learning_rate, config.finetune_epochs,
-                            config.finetune_batch_size, config.finetune_train)
-    return ExtractiveSettings(config.extractive_counterfactuals, config.extractive_per_fact, config.extractive_batch_size,
-                              None if config.ocr_probe == "none" else config.ocr_probe, recipe)
+    recipe = FinetuneRecipe(config.extractive.finetune.optimizer, config.extractive.finetune.learning_rate, config.extractive.finetune.epochs,
+                            config.extractive.finetune.batch_size, config.extractive.finetune.train)
+    return ExtractiveSettings(config.extractive.counterfactuals, config.extractive.per_fact, config.extractive.batch_size,
+                              None if config.extractive.ocr == "none" else config.extractive.ocr, recipe)
 
 
 def extractive_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet,
@@ -52,4 +52,4 @@ def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
                                context.device, context.bar)
 
 
-STAGE = Stage("extractive", "extractive structures", TABLES, pair=True, enabled=lambda config: config.extractive, run=_run)
+STAGE = Stage("extractive", "extractive structures", TABLES, pair=True, enabled=lambda config: config.extractive.enabled, run=_run)

@@ -20,9 +20,9 @@ TABLES = ("grafts", "stage_runs")  # one revision pair's rows (A = revision, B =
 
 
 def grafting_settings(config: PipelineConfig) -> GraftingSettings:
-    if config.graft_configs is None:
-        return GraftingSettings(batch_size=config.grafting_batch_size)
-    return GraftingSettings(config.graft_configs, config.grafting_batch_size)
+    if config.grafting.configs is None:
+        return GraftingSettings(batch_size=config.grafting.batch_size)
+    return GraftingSettings(config.grafting.configs, config.grafting.batch_size)
 
 
 def grafting_revision(config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis],
@@ -34,8 +34,8 @@ def grafting_revision(config, models, revision: Revision, donor: Revision | None
     summary = "no next revision to graft from"
     if donor is not None:
         bar.set_postfix_str(f"{revision.name}: grafting")
-        recipient, tokenizer = models.get(revision.name, config.dtype)
-        frame, summary = graft_pair(recipient, models.get(donor.name, config.dtype)[0], tokenizer, probes, settings, device)
+        recipient, tokenizer = models.get(revision.name, config.model.dtype)
+        frame, summary = graft_pair(recipient, models.get(donor.name, config.model.dtype)[0], tokenizer, probes, settings, device)
         tables["grafts"] = frame.with_columns(pl.lit(donor.name).alias("donor_revision"))
     seconds = time.perf_counter() - started
     return keyed_stage_write(config, revision, analyses, tables, stage, donor, asdict(settings), seconds, TABLES,
@@ -47,4 +47,4 @@ def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
                              context.device, context.bar)
 
 
-STAGE = Stage("grafting", "weight grafting", TABLES, pair=True, enabled=lambda config: config.grafting, run=_run)
+STAGE = Stage("grafting", "weight grafting", TABLES, pair=True, enabled=lambda config: config.grafting.enabled, run=_run)

@@ -38,7 +38,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     of this revision."""
     started = time.perf_counter()
     bar.set_postfix_str(f"{revision.name}: load")
-    model, tokenizer = models.get(revision.name, config.dtype)
+    model, tokenizer = models.get(revision.name, config.model.dtype)
     source = models.source
     encoded = encode_probe_set(tokenizer, probes)
     for fact, reason in encoded.skipped:
@@ -47,7 +47,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
     shape = model.config
     plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
-                       shape.hidden_size, memory_budget(device, config.memory_gb), config.batch_size)
+                       shape.hidden_size, memory_budget(device, config.ifr.memory_gb), config.ifr.batch_size)
     choice = f"{len(encoded.facts)} prompts, T={encoded.input_ids.shape[1]}, {plan.batch_size} at a time"
     if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
         said.add(choice)
@@ -56,7 +56,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     lens = AnswerLens.of(encoded, shape.num_hidden_layers)
     read = readout(model, architecture_of(model))
     # Each fact's route graph at the position predicting its first answer token (the routes page).
-    roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store_routes else None
+    roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store.routes else None
     results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
                              return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
                              on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read), route_roots=roots)
@@ -66,7 +66,7 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     frames, summaries = {}, []
     for analysis in analyses:
         tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
-                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store_circuits)
+                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store.circuits)
         tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
