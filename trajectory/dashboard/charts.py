@@ -29,6 +29,7 @@ CHARTS: dict[str, Chart] = {
     "role_areas": Chart(time_series.role_areas),
     "role_iou": Chart(time_series.role_iou),
     "accuracy_lines": Chart(time_series.accuracy_lines),
+    "loss_and_accuracy": Chart(time_series.loss_and_accuracy),
     "transition_heatmap": Chart(role_maps.transition_heatmap),
     "role_grid": Chart(role_maps.role_grid),
     "role_sankey": Chart(role_maps.role_sankey, params=lambda context: {"revisions": list(context.flow_revisions)}),

@@ -159,3 +159,33 @@ def accuracy_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig.update_yaxes(title_text="share of facts", tickformat=".0%", range=[-0.03, 1.03])
     fig.update_layout(updatemenus=menus, legend={"title": {"text": "relation (black: location, dashed vermillion: name)"}})
     return base_layout(fig, height=520)
+
+
+def loss_and_accuracy(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+    """The training loss the run publishes (left axis) beside the share of facts top-1 at each revision (right axis,
+    with its stored 95 % interval), over training steps. Without a published loss: says so and draws top-1 alone."""
+    if frame.is_empty():
+        return empty_figure("no accuracy stored for this model")
+    loss = frame.filter(pl.col("series") == "loss").sort("step")
+    top1 = frame.filter(pl.col("series") == "top-1").sort("step").rename({"step": "x_step"})
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    if not loss.is_empty():
+        fig.add_trace(go.Scatter(x=loss["step"].to_list(), y=loss["value"].to_list(), name="training loss", mode="lines",
+                                 line={"color": "#999999", "width": 1.5},
+                                 hovertemplate="step %{x}: training loss %{y:.3f}<extra></extra>"), secondary_y=False)
+    colour = RELATION_TYPE_STYLE["location"]["color"]
+    if banded(top1, "lower"):
+        fig.add_trace(band_trace(band_frame(top1, "lower", "upper"), colour, "top-1", "top-1"), secondary_y=True)
+    fig.add_trace(go.Scatter(x=series(top1, "x_step"), y=series(top1, "value"), name="top-1 (all probe facts)", mode="lines+markers",
+                             legendgroup="top-1", line={"color": colour, "width": 3}, marker={"size": 5},
+                             customdata=top1.select("revision", "n", pl.col("lower").fill_null(float("nan")),
+                                                    pl.col("upper").fill_null(float("nan"))).rows(),
+                             hovertemplate="%{customdata[0]} (step %{x}): top-1 %{y:.0%} [%{customdata[2]:.0%}, %{customdata[3]:.0%}] "
+                                           "of n = %{customdata[1]} facts<extra></extra>"), secondary_y=True)
+    if loss.is_empty():
+        fig.add_annotation(text="this model's revisions publish no training loss (trainer_state.json log_history)", showarrow=False,
+                           x=0.5, y=1.06, xref="paper", yref="paper", font={"size": 12, "color": "#555"})
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="training loss", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="share of facts top-1", tickformat=".0%", range=[-0.03, 1.03], secondary_y=True)
+    return base_layout(fig, height=420)

@@ -34,12 +34,15 @@ from trajectory.hub.source import find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
+from trajectory.pipeline.training_loss import published_losses
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
 from trajectory.pipeline.stages.grafting import grafting_revision
 from trajectory.store.analyses import Analysis, register
-from trajectory.store.db import check_store, finished_revisions, ingest_lock, reader, replace_frequency, transaction, writer
+from trajectory.store.db import (
+    check_store, finished_revisions, ingest_lock, reader, replace_frequency, replace_training_loss, transaction, writer,
+)
 from trajectory.store.query import run_sql
 
 log = logging.getLogger(__name__)
@@ -119,17 +122,22 @@ def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: 
             names = register(con, probes, config.probe.name or probes.name, analyses)
         if watch is not None:
             return _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch)
-        _store_frequency(config, db, source, probes)
+        _store_published(config, db, source, probes)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
         executor = config.executor if config.executor.kind == "ray" else None
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
 
 
-def _store_frequency(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
-    frequency = frequency_frame(config, probes, published_counts(source, source.list_revisions()))
+def _store_published(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
+    """What the revisions publish beside their weights: the facts' counts in the corpus and the training loss."""
+    revisions = source.list_revisions()
+    frequency = frequency_frame(config, probes, published_counts(source, revisions))
     if frequency is not None:
         replace_frequency(db, frequency)
+    losses = published_losses(source, config.repo_id, revisions)
+    if losses is not None:
+        replace_training_loss(db, losses)
 
 
 def _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch) -> int:
@@ -150,7 +158,7 @@ def _watch_locked(config, db, source, spec, probes, analyses, names, force, prog
             chosen = [r for r in chosen if r.step is None or r.step <= watch.until]
         ended = watch.until is not None and any(r.step == watch.until for r in chosen)
         if [r.name for r in chosen] != ingested:
-            _store_frequency(config, db, source, probes)
+            _store_published(config, db, source, probes)
             failed |= _ingest_locked(config, db, source, chosen, probes, analyses, names, force and not ingested, progress, None,
                                      hold_last_pairs=not ended, run=run)
             ingested, waiting_for, last_new = [r.name for r in chosen], None, time.monotonic()

@@ -350,6 +350,14 @@ def replace_frequency(path: Path, frame: pl.DataFrame) -> None:
         insert_frame(con, "fact_frequency", frame)
 
 
+def replace_training_loss(path: Path, frame: pl.DataFrame) -> None:
+    """The training_loss rows of the frame's models, replaced in one transaction."""
+    with writer(path) as con, transaction(con):
+        for (model,) in frame.select("model").unique().iter_rows():
+            con.execute("DELETE FROM training_loss WHERE model = ?", [model])
+        insert_frame(con, "training_loss", frame)
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """All statements of the block or none of them."""

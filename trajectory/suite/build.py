@@ -45,6 +45,7 @@ MARKER = "trajectory-suite.json"
 # What a build writes beside its checkpoints; an older build (without fact_frequency.tsv) is built again.
 LAYOUT = 3  # 3: every revision publishes trainer_state.json (its global_step), so that main has a step
 EOS, PAD = "<|endoftext|>", "<|padding|>"
+LOG_EVERY = 10  # steps per logged loss (the mean over them)
 # The same checkpoint bytes on every machine (issue #35): ATen's vectorised kernels round differently under AVX2
 # and AVX-512 (softmax, norms, reductions, even its normal draws for the initial weights), and MKL picks its code
 # path from the CPU. So the training runs where ATen uses its generic kernels and MKL its AVX2 path whatever the
@@ -151,6 +152,8 @@ def build_suite(
     saved: list[str] = []
     accuracy: dict[str, dict[str, float]] = {}
     tokens_seen = 0
+    log_history: list[dict] = []  # the mean loss of every LOG_EVERY steps, as the Trainer's log_history
+    window: list[float] = []
 
     bar = tqdm(total=config.steps, desc=f"suite build {config.repo_id}", unit="step", disable=not progress)
     for step in range(1, config.steps + 1):
@@ -164,6 +167,10 @@ def build_suite(
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
+        window.append(loss.item())
+        if step % LOG_EVERY == 0 or step == config.steps:
+            log_history.append({"step": step, "loss": round(sum(window) / len(window), 4)})
+            window.clear()
         bar.update(1)
         if step in saving or step == config.steps:
             names = [f"checkpoint-{step}"] if run_folder is not None else _checkpoint_names(config, step, tokens_seen, step in saving)
@@ -172,9 +179,9 @@ def build_suite(
                 extra = {"revisions.txt": ("\n".join(saved + [name]) + "\n").encode()} if listed else {}
                 extra[FREQUENCY_FILE] = frequency_table(facts, *counts[step])
                 if run_folder is not None:
-                    _save_checkpoint(model, tokenizer, folder / name, extra, step)
+                    _save_checkpoint(model, tokenizer, folder / name, extra, step, log_history)
                 else:  # the step published beside the weights, as a trainer's checkpoint says it: main has one too
-                    _save(model, tokenizer, cache_dir, config.repo_id, name, extra | {TRAINER_STATE: _trainer_state(step)})
+                    _save(model, tokenizer, cache_dir, config.repo_id, name, extra | {TRAINER_STATE: _trainer_state(step, log_history)})
                 saved.append(name)
             measured = _accuracy(model, encoded)
             accuracy.update((name, measured) for name in names)
@@ -370,18 +377,19 @@ def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dic
     return write_snapshot(cache_dir, repo_id, name, files)
 
 
-def _save_checkpoint(model, tokenizer, folder: Path, extra: dict[str, bytes], step: int) -> None:
+def _save_checkpoint(model, tokenizer, folder: Path, extra: dict[str, bytes], step: int, log_history: list[dict]) -> None:
     """A trainer's checkpoint folder: model, tokenizer and side files, then ``trainer_state.json`` last."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     for name, data in extra.items():
         (folder / name).write_bytes(data)
-    (folder / TRAINER_STATE).write_bytes(_trainer_state(step))
+    (folder / TRAINER_STATE).write_bytes(_trainer_state(step, log_history))
 
 
-def _trainer_state(step: int) -> bytes:
-    return json.dumps({"global_step": step}).encode()
+def _trainer_state(step: int, log_history: list[dict]) -> bytes:
+    """The Trainer's trainer_state.json, as far as trajectory reads it: the step and the losses logged so far."""
+    return json.dumps({"global_step": step, "log_history": log_history}).encode()
 
 
 def _config_dict(config: SuiteConfig) -> dict:
