@@ -102,7 +102,8 @@ def test_every_figure_renders_without_console_errors(dashboard):
         """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
                [gd.id, gd.data.length, gd.querySelectorAll('.main-svg').length, !!gd._fullLayout])"""
     )
-    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "forgetting", "role-flows"]
+    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "training-loss", "forgetting",
+                                       "role-flows"]
     assert all(n_traces > 0 and n_svg > 0 and laid_out for _, n_traces, n_svg, laid_out in rendered)
     # Drawn marks, not empty axes: lines, heatmap cells, Sankey links.
     assert page.locator("#role-counts .scatterlayer .js-line").count() > 0
@@ -486,4 +487,61 @@ def test_a_fact_whose_text_opens_an_html_comment_leaves_the_routes_page_whole(br
     assert browser_page.evaluate("() => document.querySelectorAll('#fact option').length") == 160
     texts = browser_page.evaluate("() => Array.from(document.querySelectorAll('#fact option')).map(o => o.textContent)")
     assert any("<!--<script>alert(1)</script>" in t for t in texts)  # shown as text, never run
+    assert problems == []
+
+
+def test_a_copied_link_reopens_the_figures_as_they_were_shown(dashboard):
+    """Every slider move and menu choice is written into the URL; opening that URL afresh shows the same revision,
+    the same relation and the same cells (issue #38, item 2)."""
+    page, problems = dashboard
+    drag_slider(page, "role-grid", 0.0)
+    choose_from_menu(page, "role-grid", "company ceo")
+    drag_slider(page, "role-transitions", 1.0)
+    shown = {figure: figure_state(page, figure) for figure in ("role-grid", "role-transitions")}
+    link = page.evaluate("() => location.href")
+    assert "#view:" in link and "role-grid.s0=0" in link and "role-grid.m0=" in link and f"role-transitions.s0={N_REVISIONS - 1}" in link
+    page.goto("about:blank")
+    page.goto(link)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && window.viewRestored")
+    page.evaluate("() => window.viewRestored")
+    for figure, state in shown.items():
+        assert figure_state(page, figure) == state, figure
+    plain = link.split("#")[0]
+    page.goto("about:blank")
+    page.goto(plain)  # without a view: the default revision (the last) again
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && window.viewRestored")
+    page.evaluate("() => window.viewRestored")
+    assert figure_state(page, "role-grid")["active"] == N_REVISIONS - 1
+    assert page.locator("button.copy-link").count() == 1
+    assert problems == []
+
+
+def test_a_copied_routes_link_reopens_the_fact_revision_and_threshold(browser_page, small_store, tmp_path):
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    (routes,) = [p for p in pages if p.name == "routes.html"]
+    problems = watch(browser_page)
+    browser_page.goto(routes.as_uri())
+    browser_page.wait_for_function("window.routesShown !== undefined")
+    facts = browser_page.evaluate("() => Array.from(document.querySelectorAll('#fact option')).map(o => o.value)")
+    browser_page.locator("#fact").select_option(facts[37])
+    browser_page.locator("#revision").press("Home")
+    for _ in range(4):
+        browser_page.locator("#threshold").press("ArrowRight")
+    browser_page.wait_for_timeout(300)
+    shown, edges = _shown_edges(browser_page)
+    link = browser_page.evaluate("() => location.href")
+    assert f"fact={facts[37]}" in link and shown["revision"] != "main"
+    browser_page.goto("about:blank")
+    browser_page.goto(link)
+    browser_page.wait_for_function("window.routesShown !== undefined")
+    browser_page.evaluate("() => window.routesReady")
+    again, edges_again = _shown_edges(browser_page)
+    assert (again["fact"], again["revision"], again["threshold"]) == (shown["fact"], shown["revision"], shown["threshold"])
+    assert edges_again == edges and browser_page.evaluate("() => document.getElementById('fact').value") == facts[37]
+    browser_page.goto("about:blank")
+    browser_page.goto(routes.as_uri() + "#view:fact=999999&revision=nowhere&threshold=7")  # nothing valid: the defaults
+    browser_page.wait_for_function("window.routesShown !== undefined")
+    browser_page.evaluate("() => window.routesReady")
+    default, _ = _shown_edges(browser_page)
+    assert default["revision"] == "main" and default["threshold"] == pytest.approx(float(browser_page.evaluate("() => document.getElementById('threshold').min")))
     assert problems == []

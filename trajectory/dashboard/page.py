@@ -48,6 +48,55 @@ document.addEventListener("click", event => {
   document.body.appendChild(link); link.click(); link.remove();
 });
 """
+# Links that reopen a view: every slider position and menu choice of a page's figures is kept in the URL's fragment
+# (#view:<figure>.s<slider>=<step>&<figure>.m<menu>=<button>) as it changes, and restored on load by applying the
+# step's or button's own plotly call, so a copied link opens the page as it was shown. "copy link" copies it.
+VIEW_SCRIPT = r"""
+(function () {
+  const PREFIX = "#view:";
+  const state = new Map();
+  function write() {
+    const text = [...state].map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join("&");
+    history.replaceState(null, "", location.pathname + location.search + (text ? PREFIX + text : ""));
+  }
+  async function apply(gd, kind, index, active) {
+    const holder = kind === "s" ? gd.layout.sliders : gd.layout.updatemenus;
+    const control = holder && holder[index];
+    const choice = control && (kind === "s" ? control.steps : control.buttons)[active];
+    if (!choice) return false;
+    if (choice.method && choice.method !== "skip") await Plotly[choice.method](gd, ...(choice.args || []));
+    await Plotly.relayout(gd, {[`${kind === "s" ? "sliders" : "updatemenus"}[${index}].active`]: active});
+    return true;
+  }
+  async function restore() {
+    if (!location.hash.startsWith(PREFIX)) return;
+    for (const part of location.hash.slice(PREFIX.length).split("&")) {
+      const [key, value] = part.split("=");
+      const match = /^(.+)\.([sm])(\d+)$/.exec(decodeURIComponent(key || ""));
+      const gd = match && document.getElementById(match[1]);
+      if (gd && gd.layout && await apply(gd, match[2], Number(match[3]), Number(value))) state.set(match[0], Number(value));
+    }
+  }
+  function follow(gd) {
+    gd.on("plotly_sliderchange", (e) => { state.set(`${gd.id}.s${e.slider._index}`, e.slider.active); write(); });
+    gd.on("plotly_buttonclicked", (e) => { state.set(`${gd.id}.m${e.menu._index}`, e.active); write(); });
+  }
+  window.viewRestored = (async () => {
+    const figures = [...document.querySelectorAll(".js-plotly-plot")];
+    await restore();
+    figures.forEach(follow);
+    write();
+  })();
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("button.copy-link")) return;
+    const text = location.href;
+    const done = () => { event.target.textContent = "link copied"; setTimeout(() => { event.target.textContent = "copy link"; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, () => prompt("this view's link", text));
+    else { prompt("this view's link", text); }
+  });
+})();
+"""
+COPY_LINK = '<button class="csv copy-link" type="button" title="a link that reopens this page as shown now">copy link</button>'
 
 
 @lru_cache(maxsize=1)
@@ -98,14 +147,14 @@ def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str,
         f"<header><h1>{html.escape(title)}</h1>",
         *(f'<p class="meta">{inline_markup(line)}</p>' for line in meta),
         f'<nav class="pages">{pages}</nav>' if pages else "",
-        f"<nav>{nav}</nav></header>",
+        f"<nav>{nav} {COPY_LINK}</nav></header>",
     ]
     for fid, _, caption, div in sections:
         button = f'<button class="csv" data-figure="{html.escape(fid)}" title="what the figure shows, as CSV">CSV</button>'
         parts.append(
             f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)} {button}</p></section>'
         )
-    parts.append(f"<script>{CSV_SCRIPT}</script>")
+    parts.append(f"<script>{CSV_SCRIPT}</script><script>{VIEW_SCRIPT}</script>")
     return _document(title, "\n".join(parts), plotly_src)
 
 

@@ -126,6 +126,7 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
   <select id="fact"></select>
   <label>revision <input id="revision" type="range" min="0" value="0" step="1"> <b id="revision-label"></b></label>
   <label>threshold <input id="threshold" type="range" step="0.005"> <b id="threshold-label"></b></label>
+  <button type="button" id="copy-link" title="a link that reopens this fact, revision and threshold">copy link</button>
   <p id="status" class="meta"></p>
   <form id="own" style="display:none"><label>your own prompt <input id="own-prompt" type="text" size="60"
     placeholder="e.g. The capital city of France is"></label> <button type="submit">trace at this revision</button>

@@ -235,6 +235,8 @@
       "this revision's edges are not embedded in this file; `trajectory serve` loads every revision";
     const config = { displaylogo: false, responsive: true };
     window.routesShown = { fact: fact.id, revision: data.revisions[ordinal], threshold: cut, edges };  // for tests and the console
+    history.replaceState(null, "", location.pathname + location.search +
+      `#view:fact=${fact.id}&revision=${encodeURIComponent(data.revisions[ordinal])}&threshold=${cut}`);
     const figures = { graph: graphFigure(fact, edges, ordinal), rank: rankFigure(fact, ordinal), lens: lensFigure(fact, ordinal),
                       roles: rolesFigure(fact, ordinal) };
     await Promise.all(Object.entries(figures).map(([id, fig]) => Plotly.react(id, fig.data, fig.layout, config)));
@@ -267,6 +269,21 @@
   threshold.min = String(data.tau);
   threshold.max = "1";
   threshold.value = String(data.tau);
+  // A link that reopens a view (#view:fact=…&revision=…&threshold=…, written by draw): restored where it names
+  // a fact, a revision this page reaches and a threshold in range; anything else keeps the default.
+  if (location.hash.startsWith("#view:")) {
+    const view = new URLSearchParams(location.hash.slice("#view:".length));
+    if (byId.has(Number(view.get("fact")))) factSelect.value = view.get("fact");
+    const position = reachable.indexOf(data.revisions.indexOf(view.get("revision")));
+    if (position >= 0) revision.value = String(position);
+    const cut = Number(view.get("threshold"));
+    if (view.has("threshold") && cut >= data.tau && cut <= 1) threshold.value = String(cut);
+  }
+  document.getElementById("copy-link").addEventListener("click", (event) => {
+    const done = () => { event.target.textContent = "link copied"; setTimeout(() => { event.target.textContent = "copy link"; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(location.href).then(done, () => prompt("this view's link", location.href));
+    else prompt("this view's link", location.href);
+  });
   search.addEventListener("input", () => { const keep = factSelect.value; fillFacts(search.value); if ([...factSelect.options].some((o) => o.value === keep)) factSelect.value = keep; draw(); });
   for (const control of [factSelect, revision, threshold]) control.addEventListener("input", draw);
   factSelect.addEventListener("change", draw);
