@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 
-SUITE_FIXTURES = {"small_suite", "small_store", "small_pair"}  # each builds the small reference first
+# Each builds a reference first (the small one, its run folder, or its GPT-NeoX twin).
+SUITE_FIXTURES = {"small_suite", "small_store", "small_pair", "neox_store", "built_run", "batch_store"}
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -323,9 +323,21 @@ def test_an_ingest_waits_for_a_reader_and_loses_nothing(small_store, tmp_path):
 
 # -- the rest of the catalogue --------------------------------------------------------------------------------------
 
-def test_the_ingest_lock_file_is_removed_when_the_ingest_ends(small_store):
-    assert (small_store.parent / "ingest.log").is_file()
-    assert not small_store.with_name(small_store.name + ".ingest.lock").exists()
+def test_the_ingest_lock_file_is_removed_when_the_ingest_ends(small_store, tmp_path):
+    """Held (with the holder's pid) while an ingest runs, removed when it ends, whether it succeeded or failed."""
+    from trajectory.cli import main
+    from trajectory.store.db import ingest_lock
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(small_store, db)
+    lock = db.with_name(db.name + ".ingest.lock")
+    with ingest_lock(db):
+        assert lock.read_text() == f"pid {os.getpid()}"
+        assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) != 0  # busy: said, not waited for
+    assert not lock.exists()
+    assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db)]) == 0 and not lock.exists()  # nothing to redo
+    assert main(["-q", "ingest", "-p", "reference-small", "--db", str(db), "-r", "no-such-revision"]) != 0 and not lock.exists()
+    assert not small_store.with_name(small_store.name + ".ingest.lock").exists()  # the session's own ingest left none
 
 
 def test_pull_request_refs_are_not_revisions(tmp_path):

@@ -22,6 +22,7 @@ def _weights(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.rglob("*.safetensors")}
 
 
+@pytest.mark.slow  # four builds, each in its pinned process
 def test_a_seed_builds_its_own_model_deterministically_on_the_same_corpus(tmp_path):
     from trajectory.suite.build import build_suite
 
