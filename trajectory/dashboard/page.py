@@ -16,7 +16,7 @@ h1 { font-size: 24px; margin: 20px 0 4px; } h2 { font-size: 18px; margin: 28px 0
 .meta { color: #555; font-size: 14px; margin: 4px 0 12px; } .caption { color: #444; font-size: 14px; max-width: 980px; }
 nav a, li a { color: #0072B2; } nav { font-size: 14px; margin-bottom: 8px; } code { background: #f3f3f3; padding: 0 3px; }
 section { margin-bottom: 18px; }
-button.csv { font-size: 12px; color: #0072B2; background: none; border: 1px solid #ccc; border-radius: 3px; cursor: pointer; }
+button.csv, button.copy-link { font-size: 12px; color: #0072B2; background: none; border: 1px solid #ccc; border-radius: 3px; cursor: pointer; }
 """
 # Each figure's "CSV" button writes what the figure draws (its shown traces; bands left out): for lines and bars
 # one row per point (trace, x, y), for heatmaps one per cell (trace, x, y, value), for a Sankey one per flow.
@@ -96,7 +96,7 @@ VIEW_SCRIPT = r"""
   });
 })();
 """
-COPY_LINK = '<button class="csv copy-link" type="button" title="a link that reopens this page as shown now">copy link</button>'
+COPY_LINK = '<button class="copy-link" type="button" title="a link that reopens this page as shown now">copy link</button>'
 
 
 @lru_cache(maxsize=1)
