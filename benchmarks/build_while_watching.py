@@ -28,7 +28,7 @@ TRAJECTORY = [sys.executable, "-m", "trajectory", "-q"]
 def pipeline(folder: Path) -> Path:
     """pipelines/reference.toml reading the run folder instead of the Hub cache layout."""
     text = (ROOT / "pipelines" / "reference.toml").read_text()
-    text = text.replace('repo = "trajectory/olmo-tiny-facts-v2"', f'repo = "run/reference"\npath = "{folder / "run"}"')
+    text = text.replace('repo = "trajectory/olmo-tiny-facts-v3"', f'repo = "run/reference"\npath = "{folder / "run"}"')
     path = folder / "run.toml"
     path.write_text(text.replace('suite = "full"\n', ""))
     return path

@@ -79,7 +79,7 @@ def output_blocks(text: str) -> list[Block]:
     return blocks
 
 
-DEFAULT_ANALYSIS = "olmo-tiny-facts-v2/facts_160/tau=0.01/theta=0.1"  # the README's first command's
+DEFAULT_ANALYSIS = "olmo-tiny-facts-v3/facts_160/tau=0.01/theta=0.1"  # the README's first command's
 
 
 def cli_args(command: list[str], db: Path, analysis: str | None = None) -> list[str]:

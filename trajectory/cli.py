@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
     build = suite_commands.add_parser("build", help="pretrain the tiny model and save its checkpoints in the HF cache layout")
     build.add_argument("--small", action="store_true", help="the seconds-to-build test variant (--preset small)")
-    build.add_argument("--preset", choices=("full", "small", "v1"), default=None,
-                       help="full (default): the reference; small: seconds to build, for tests; v1: the first reference, "
+    build.add_argument("--preset", choices=("full", "small", "v1", "v2"), default=None,
+                       help="full (default): the reference; small: seconds to build, for tests; v1, v2: the earlier references, "
                             "whose circuits hold nearly every head (kept for comparison)")
     build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
                        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")

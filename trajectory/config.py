@@ -77,7 +77,7 @@ class ModelSection:
     """[model]: what is read: a Hub repository, the self-built reference (``suite``), or a run folder (``path``)."""
 
     repo_id: str | None = field(default=None, metadata=_key("repo"))
-    suite: str | None = None  # "full" / "small" / "v1": the self-built reference trajectory, built on first use
+    suite: str | None = None  # "full" / "small" / "v1" / "v2": the self-built reference trajectory, built on first use
     suite_arch: str = "olmo"  # the suite's architecture: "olmo" or "gpt-neox" (Pythia's)
     suite_seed: int = 0  # another seed of the suite: its own model, <repo>-seed<N> (trajectory.suite.recipe.seeded)
     cache_dir: Path | None = field(default=None, metadata=_key("cache_dir", _parse_path))  # None: HF's default ($TRAJECTORY_HOME/hub for a suite)

@@ -13,11 +13,12 @@ from trajectory.errors import TrajectoryError
 from trajectory.seeds import seeded_repo
 from trajectory.suite.corpus import CorpusConfig
 
-REFERENCE_REPO = "trajectory/olmo-tiny-facts-v2"
+REFERENCE_REPO = "trajectory/olmo-tiny-facts-v3"
 SMALL_REPO = "trajectory/olmo-tiny-facts-small"
-NEOX_REPO = "trajectory/neox-tiny-facts-v2"
+NEOX_REPO = "trajectory/neox-tiny-facts-v3"
 NEOX_SMALL_REPO = "trajectory/neox-tiny-facts-small"
-V1_REPO = "trajectory/olmo-tiny-facts"  # the first reference keeps its name: stores of it stay its
+V1_REPO = "trajectory/olmo-tiny-facts"  # the first references keep their names: stores of them stay theirs
+V2_REPO = "trajectory/olmo-tiny-facts-v2"
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,16 @@ class SuiteConfig:
 # The first reference, kept for comparison (`--preset v1`): the 160 facts alone; its knowledge sits in its FFNs and
 # a fact's circuit holds nearly every head from the first checkpoint on.
 V1 = SuiteConfig()
-# The default reference (issue #35; benchmarks/reference_phenomena.py measured the designs): 40 invented subjects
-# per relation beside the probe's (half of the fact sentences), meant to make a fact's answer be carried from its
-# subject rather than memorised per prompt, trained longer with more weight decay. Its circuits are no sparser than
-# the first reference's (results/reference_designs.json): the targets of benchmarks/reference_phenomena.py are open.
-FULL = replace(V1, repo_id=REFERENCE_REPO, steps=1400, weight_decay=0.1, corpus=CorpusConfig(individuals=40, individual_share=0.5))
+# The second reference, kept for comparison (`--preset v2`): 40 invented subjects per relation beside the probe's (half
+# of the fact sentences), meant to make a fact's answer be carried from its subject rather than memorised per prompt,
+# trained longer with more weight decay. Its circuits are no sparser than the first reference's.
+V2 = replace(V1, repo_id=V2_REPO, steps=1400, weight_decay=0.1, corpus=CorpusConfig(individuals=40, individual_share=0.5))
+# The default reference (issue #35; benchmarks/reference_phenomena.py measured the designs, results/reference_designs.json):
+# the second's corpus and steps, with every attention and MLP block starting silent (zero output projections) and a
+# weight decay that acts within the steps (AdamW shrinks by lr × wd a step: by e^-0.75 over the run's schedule), so that a block
+# stays silent unless training needs it. A fact's circuit holds about a third of the heads at main and grows there
+# from none; the knowledge still sits mostly in the FFNs (no single head costs a logit).
+FULL = replace(V2, repo_id=REFERENCE_REPO, output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0)
 # Seconds to build: for tests of everything downstream (the shape of learning is not expected here).
 SMALL = SuiteConfig(
     repo_id=SMALL_REPO, vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
@@ -70,31 +76,36 @@ SMALL = SuiteConfig(
 DESIGNS = {
     "v1": V1,
     "individuals": replace(V1, repo_id="trajectory/design-individuals", corpus=FULL.corpus),
-    "full": FULL,  # individuals, trained longer with more weight decay
-    "individuals-120": replace(FULL, repo_id="trajectory/design-individuals-120", steps=1500,
+    "v2": V2,  # individuals, trained longer with more weight decay
+    "full": FULL,  # v2 with silent blocks and a weight decay that acts (= silent-wd1)
+    "individuals-120": replace(V2, repo_id="trajectory/design-individuals-120", steps=1500,
                                corpus=replace(FULL.corpus, individuals=120)),
     "heads-8": replace(V1, repo_id="trajectory/design-heads-8", num_heads=8, corpus=FULL.corpus),
     "heads-4": replace(V1, repo_id="trajectory/design-heads-4", num_heads=4, corpus=FULL.corpus),
-    "embeddings-1": replace(FULL, repo_id="trajectory/design-embeddings-1", embedding_std=1.0),
-    "embeddings-0.3": replace(FULL, repo_id="trajectory/design-embeddings-0.3", embedding_std=0.3),
+    "embeddings-1": replace(V2, repo_id="trajectory/design-embeddings-1", embedding_std=1.0),
+    "embeddings-0.3": replace(V2, repo_id="trajectory/design-embeddings-0.3", embedding_std=0.3),
     # Blocks that start silent (zero output projections) and a weight decay strong enough to act within the steps
     # (AdamW shrinks by lr × wd per step): a block stays silent unless training needs it.
-    "silent": replace(FULL, repo_id="trajectory/design-silent", output_init_std=0.0),
-    "silent-wd1": replace(FULL, repo_id="trajectory/design-silent-wd1", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0),
-    "silent-wd3": replace(FULL, repo_id="trajectory/design-silent-wd3", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0),
-    "silent-wd1-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
+    "silent": replace(V2, repo_id="trajectory/design-silent", output_init_std=0.0),
+    "silent-wd1": replace(V2, repo_id="trajectory/design-silent-wd1", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0),
+    "silent-wd3": replace(V2, repo_id="trajectory/design-silent-wd3", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0),
+    "silent-wd1-h8": replace(V2, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
                              num_heads=8),
-    "silent-wd3-h8": replace(FULL, repo_id="trajectory/design-silent-wd3-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0,
-                             num_heads=8),
+    "silent-wd1-h4": replace(V2, repo_id="trajectory/design-silent-wd1-h4", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
+                             num_heads=4),
+    # Smaller FFNs: the last token's FFNs cannot hold every fact, so attention must carry more (Nichani et al. 2024).
+    "silent-wd1-ffn128": replace(V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3,
+                                 weight_decay=1.0, intermediate_size=128),
 }
 # The weights digest (trajectory.suite.build.weights_digest) of each preset's build at seed 0, from this
 # trajectory's pinned build with PUBLISHED_WITH: a build that differs says so in one line.
 PUBLISHED_WITH = "torch 2.13.0, transformers 5.24.0, x86_64"
 PUBLISHED_DIGESTS: dict[str, str] = {
-    REFERENCE_REPO: "675fe757f08ef70b7fb0b3818addd358f8ad182aed7d0521a0adb02b59d10383",
+    REFERENCE_REPO: "05725a8605d6fcad82b253410da6f2468ae30e597d1627664330e803a3daaf24",
+    V2_REPO: "675fe757f08ef70b7fb0b3818addd358f8ad182aed7d0521a0adb02b59d10383",
     SMALL_REPO: "f9e8c9506f0ce0d67c25008a5ffabbbc3613828da3e0ad824acee53f8da8a02a",
 }
-PRESETS = {"full": FULL, "small": SMALL, "v1": V1}
+PRESETS = {"full": FULL, "small": SMALL, "v1": V1, "v2": V2}
 NEOX_REPOS = {"full": NEOX_REPO, "small": NEOX_SMALL_REPO}
 
 
