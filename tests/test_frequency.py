@@ -34,13 +34,13 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch, i
     from transformers import AutoTokenizer
 
     batches = []
-    original = build._sample_batch
+    original = build.sample_batch
 
     def spy(*args, **kwargs):
         batches.append(original(*args, **kwargs))
         return batches[-1]
 
-    monkeypatch.setattr(build, "_sample_batch", spy)
+    monkeypatch.setattr(build, "sample_batch", spy)
     config = replace(build.SMALL, repo_id="test/frequency", steps=12, n_checkpoints=3, warmup_steps=2,
                      corpus=replace(build.SMALL.corpus, individuals=individuals, individual_share=0.5 if individuals else 0.0))
     build.build_suite(config, tmp_path, progress=False, pinned=False)  # in this process: the spy sees its batches

@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the self-built reference trained from this seed: its own model, <repo>-seed<N>, built on first use")
     ingest.add_argument("--ffn-renormalisation", default=None,
                         help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
+    ingest.add_argument("--run-path", default=None, metavar="DIR",
+                        help="a training run's folder of checkpoint folders instead of the pipeline's model (its other settings kept)")
+    ingest.add_argument("--model-name", default=None, metavar="NAME", help="the run's model name in the store (default: run/<folder name>)")
     watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")
     watch.add_argument("--watch", action="store_true", help="keep running and ingest new checkpoints as they complete (Ctrl-C stops)")
     watch.add_argument("--until", type=_at_least(0), default=None, metavar="STEP", help="stop after the checkpoint at this step")
@@ -177,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every table of one analysis as Parquet (Hive-partitioned where large)")
     _db_arg(export)
     _analysis_arg(export, "the analysis to export")
-    export.add_argument("--out", "-o", required=True, help="a new folder")
+    export.add_argument("--out", "-o", required=True, help="a new folder (with --tracker: TensorBoard's log folder, or the trackio / W&B project)")
+    export.add_argument("--tracker", choices=("tensorboard", "trackio", "wandb"), default=None,
+                        help="write the headline measures of every revision to this experiment tracker instead of Parquet")
 
     dashboard = commands.add_parser("dashboard", help="write the plotly dashboards (self-contained HTML) from the store")
     _db_arg(dashboard)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -64,6 +66,12 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     config = load_pipeline(args.pipeline).with_overrides({key: value for key, value in overrides.items() if value is not None})
     if args.facts:
         config = replace(config, probe=replace(config.probe, name=None))  # the pipeline's probe.name named its own facts
+    if args.run_path:  # the pipeline's settings over a training run's checkpoint folders instead of its model
+        run = Path(args.run_path).expanduser()
+        config = config.with_overrides({"model.suite": None, "model.cache_dir": None, "model.path": run, "model.offline": True,
+                                        "model.suite_seed": 0, "model.repo": args.model_name or f"run/{run.resolve().name}"})
+    elif args.model_name:
+        raise TrajectoryError("--model-name names a run folder's model in the store: add --run-path")
     if args.seed is not None:
         config = config.with_seed(args.seed)
     pair = parse_pair(args.graft_pair) if args.graft_pair else None
@@ -140,14 +148,32 @@ def _store_published(config: PipelineConfig, db: Path, source, probes: ProbeSet)
         replace_training_loss(db, losses)
 
 
+FINISH_SIGNAL = getattr(signal, "SIGUSR1", None)  # a watch told to finish: what is complete now is the last (no Windows)
+
+
 def _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch) -> int:
     """Ingest the complete checkpoints, then each new one as it completes. The pair stages of the newest
     revision wait for its successor (or for the end at ``until``), so that they are computed once, with
-    it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current)."""
+    it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current).
+    :data:`FINISH_SIGNAL` (sent by trajectory.integrations.trainer when training ends) ends the watch as ``until``
+    the newest complete checkpoint would: the checkpoints complete by then, their pair stages, the intervals."""
+    finishing = threading.Event()
+    previous = None
+    if FINISH_SIGNAL is not None and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(FINISH_SIGNAL, lambda signum, frame: finishing.set())
+    try:
+        return _watch_loop(config, db, source, spec, probes, analyses, names, force, progress, watch, finishing)
+    finally:
+        if previous is not None:
+            signal.signal(FINISH_SIGNAL, previous)
+
+
+def _watch_loop(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch, finishing: threading.Event) -> int:
     ingested: list[str] = []
     failed, waiting_for, last_new = 0, None, time.monotonic()
     run = run_frame(config, config.resolved_device(), [a.analysis_id for a in analyses])
     while True:
+        finish = finishing.is_set()  # read before listing: the checkpoints complete now are the last
         try:
             chosen = selected_revisions(config, source, spec)
         except TrajectoryError as err:  # nothing complete yet, or nothing the selection names yet
@@ -156,14 +182,15 @@ def _watch_locked(config, db, source, spec, probes, analyses, names, force, prog
             chosen = []
         if watch.until is not None:
             chosen = [r for r in chosen if r.step is None or r.step <= watch.until]
-        ended = watch.until is not None and any(r.step == watch.until for r in chosen)
-        if [r.name for r in chosen] != ingested:
+        ended = finish or (watch.until is not None and any(r.step == watch.until for r in chosen))
+        if chosen and ([r.name for r in chosen] != ingested or finish):
             _store_published(config, db, source, probes)
             failed |= _ingest_locked(config, db, source, chosen, probes, analyses, names, force and not ingested, progress, None,
                                      hold_last_pairs=not ended, run=run)
             ingested, waiting_for, last_new = [r.name for r in chosen], None, time.monotonic()
         if ended:
-            print(f"watch: reached step {watch.until}; stopping", flush=True)
+            print("watch: told to finish; stopping after the checkpoints complete by then" if finish else
+                  f"watch: reached step {watch.until}; stopping", flush=True)
             return failed
         if watch.idle_s is not None and time.monotonic() - last_new > watch.idle_s:
             print(f"watch: no new checkpoint for {watch.idle_s:g} s; stopping (the newest revision's pair stages wait for its "
@@ -177,7 +204,7 @@ def _watch_locked(config, db, source, spec, probes, analyses, names, force, prog
             writing = f"; being written: {', '.join(pending)}" if pending else ""
             print(f"watch: waiting for {after} in {source.location} ({len(ingested)} ingested{writing}; "
                   "Ctrl-C stops)", flush=True)
-        time.sleep(watch.poll_s)
+        finishing.wait(watch.poll_s)
 
 
 def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision, probes, analyses, force, progress) -> int:

@@ -115,26 +115,12 @@ def build_suite(
 
     hf_logging.disable_progress_bar()  # one bar for the build, not one per saved shard
     started = time.perf_counter()
-    rng = random.Random(config.corpus_seed)
     torch.manual_seed(config.seed)
     probes = load_builtin()
     facts = list(probes)
-    fillers = filler_sentences(config.corpus.filler_pool, rng)
-    pairs = two_hop_pairs(facts, config.corpus, rng)
-    trained, trained_weights = training_facts(facts, config.corpus, rng, config.corpus_seed)
-    variants = [fact_sentences(f) for f in trained]
-    # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
-    ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(probes) for p in (probe.fact, probe.implication)]
-    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts,
-                                config.vocab_size)
+    tokenizer, fact_ids, filler_ids, pair_ids, weights = reference_corpus(config, probes)
 
-    eos = tokenizer.eos_token_id
-    fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
-    filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
-    pair_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in pair] for pair in pairs]
-    weights = torch.tensor(trained_weights)
-
-    model = _new_model(config, len(tokenizer), tokenizer)
+    model = new_model(config, len(tokenizer), tokenizer)
     if config.embedding_std is not None:
         with torch.no_grad():
             model.get_input_embeddings().weight.normal_(0.0, config.embedding_std)
@@ -158,7 +144,7 @@ def build_suite(
     bar = tqdm(total=config.steps, desc=f"suite build {config.repo_id}", unit="step", disable=not progress)
     for step in range(1, config.steps + 1):
         implications = step > config.corpus.implications_from * config.steps
-        batch = _sample_batch(config, fact_ids, filler_ids, pair_ids, implications, weights, generator, tokenizer.pad_token_id)
+        batch = sample_batch(config, fact_ids, filler_ids, pair_ids, implications, weights, generator, tokenizer.pad_token_id)
         tokens_seen += int((batch != tokenizer.pad_token_id).sum())
         model.train()
         loss = model(input_ids=batch, labels=batch.masked_fill(batch == tokenizer.pad_token_id, -100)).loss
@@ -198,6 +184,26 @@ def build_suite(
     if note := digest_note(config, digest):
         log.warning(note)
     return SuiteResult(config.repo_id, cache_dir, saved, accuracy, seconds)
+
+
+def reference_corpus(config: SuiteConfig, probes=None) -> tuple:
+    """The corpus of ``config`` tokenized: (tokenizer, fact rows [fact][wording], filler rows, two-hop rows [pair][hop],
+    fact weights): what the build trains on, and what scripts/pretrain_with_trainer.py feeds the Trainer."""
+    rng = random.Random(config.corpus_seed)
+    facts = list(probes if probes is not None else load_builtin())
+    fillers = filler_sentences(config.corpus.filler_pool, rng)
+    pairs = two_hop_pairs(facts, config.corpus, rng)
+    trained, trained_weights = training_facts(facts, config.corpus, rng, config.corpus_seed)
+    variants = [fact_sentences(f) for f in trained]
+    # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
+    ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(load_builtin()) for p in (probe.fact, probe.implication)]
+    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts,
+                                config.vocab_size)
+    eos = tokenizer.eos_token_id
+    fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
+    filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
+    pair_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in pair] for pair in pairs]
+    return tokenizer, fact_ids, filler_ids, pair_ids, torch.tensor(trained_weights)
 
 
 def _pinned() -> bool:
@@ -290,7 +296,7 @@ def _checkpoint_names(config: SuiteConfig, step: int, tokens_seen: int, is_check
     return ([f"step{step}-tokens{tokens_seen // 1000}K"] if is_checkpoint else []) + ([MAIN] if step == config.steps else [])
 
 
-def _new_model(config: SuiteConfig, vocab_size: int, tokenizer):
+def new_model(config: SuiteConfig, vocab_size: int, tokenizer):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OlmoConfig, OlmoForCausalLM
 
     shared = dict(
@@ -342,7 +348,7 @@ def _lr_factor(step: int, config: SuiteConfig) -> float:
     return 1.0 - 0.9 * progress
 
 
-def _sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
+def sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
     drawn = sample_rows(config, [len(options) for options in fact_ids], len(pair_ids), len(filler_ids), implications, weights, generator)
     rows = [fact_ids[fact][wording] for fact, wording in zip(drawn.facts, drawn.wordings)]
     rows.extend(pair_ids[i][hop] for i, hop in zip(drawn.pairs, drawn.hops))
