@@ -56,22 +56,34 @@ def main() -> None:
             per_set = frame.filter(pl.col("role").is_not_null()).select("target", "role", "relation", "draw").unique()
             targets = dict(per_fact.rows()) | dict(per_set.group_by("target", maintain_order=True).len().sort("target", descending=True).rows())
             passes = frame.height / len(facts)
-            rows.append({
-                "revision": name, "configurations": sum(targets.values()), "configurations_by_target": targets,
-                "role_sets": targets.get("role", 0), "rows": frame.height, "forward_passes_worth": round(passes, 2),
-                "plain_forward_s": round(forward, 4), "stage_s": round(stage, 3),
-                "stage_over_that_many_plain_passes": round(stage / (forward * passes), 2),
-            })
+            rows.append(
+                {
+                    "revision": name,
+                    "configurations": sum(targets.values()),
+                    "configurations_by_target": targets,
+                    "role_sets": targets.get("role", 0),
+                    "rows": frame.height,
+                    "forward_passes_worth": round(passes, 2),
+                    "plain_forward_s": round(forward, 4),
+                    "stage_s": round(stage, 3),
+                    "stage_over_that_many_plain_passes": round(stage / (forward * passes), 2),
+                }
+            )
             print(rows[-1])
     result = {
         "command": "python benchmarks/ablation_stage.py",
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU",
-        "settings": {"mode": settings.mode, "draws": settings.draws, "facts_per_relation": settings.facts_per_relation,
-                     "prompts": 160, "what": "per fact on its own prompt: clean, circuit_only, complement, none (4 x 160 rows); "
-                                             "per role set: the set and its draws on facts_per_relation facts of each relation"},
+        "settings": {
+            "mode": settings.mode,
+            "draws": settings.draws,
+            "facts_per_relation": settings.facts_per_relation,
+            "prompts": 160,
+            "what": "per fact on its own prompt: clean, circuit_only, complement, none (4 x 160 rows); "
+            "per role set: the set and its draws on facts_per_relation facts of each relation",
+        },
         "revisions": rows,
         "note": "a plain pass pads every prompt to the longest (46 tokens) and unembeds every position; the stage sorts "
-                "rows by length and unembeds the last prompt token only, so a ratio below 1 is expected",
+        "rows by length and unembeds the last prompt token only, so a ratio below 1 is expected",
     }
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
 

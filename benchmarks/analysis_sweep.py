@@ -33,8 +33,12 @@ def measure(config, spec: str, folder: Path, label: str) -> dict:
     wall = time.perf_counter() - started
     per_revision = run_sql(db, "SELECT revision, any_value(seconds) AS s FROM revisions GROUP BY revision")["s"].to_list()
     rows = run_sql(db, "SELECT count(*) AS n FROM roles")["n"][0]
-    return {"analyses": len(config.settings()), "wall_s": round(wall, 2),
-            "per_revision_s_mean": round(sum(per_revision) / len(per_revision), 3), "role_rows": int(rows)}
+    return {
+        "analyses": len(config.settings()),
+        "wall_s": round(wall, 2),
+        "per_revision_s_mean": round(sum(per_revision) / len(per_revision), 3),
+        "role_rows": int(rows),
+    }
 
 
 def main() -> None:

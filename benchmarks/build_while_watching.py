@@ -38,8 +38,9 @@ def one_after_the_other(folder: Path) -> float:
     env = dict(os.environ, TRAJECTORY_HOME=str(folder / "home"))
     started = time.perf_counter()
     subprocess.run([*TRAJECTORY, "suite", "build", "--run-folder", str(folder / "run")], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run([*TRAJECTORY, "ingest", "-p", str(pipeline(folder)), "--db", str(folder / "x.duckdb")], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*TRAJECTORY, "ingest", "-p", str(pipeline(folder)), "--db", str(folder / "x.duckdb")], check=True, env=env, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -47,8 +48,12 @@ def side_by_side(folder: Path) -> float:
     env = dict(os.environ, TRAJECTORY_HOME=str(folder / "home"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     started = time.perf_counter()
     build = subprocess.Popen([*TRAJECTORY, "suite", "build", "--run-folder", str(folder / "run")], env=env, stdout=subprocess.DEVNULL)
-    subprocess.run([*TRAJECTORY, "ingest", "-p", str(pipeline(folder)), "--db", str(folder / "x.duckdb"), "--watch", "--until", "1000",
-                    "--poll", "2"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*TRAJECTORY, "ingest", "-p", str(pipeline(folder)), "--db", str(folder / "x.duckdb"), "--watch", "--until", "1000", "--poll", "2"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     assert build.wait() == 0
     return time.perf_counter() - started
 

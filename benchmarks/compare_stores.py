@@ -17,8 +17,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 # When and how long, not what: these differ between any two runs.
-VOLATILE = {"seconds", "ingested_at", "last_ingested_at", "finished_at", "started_at", "created_at", "run_id", "applied_at", "versions",
-            "hash"}
+VOLATILE = {"seconds", "ingested_at", "last_ingested_at", "finished_at", "started_at", "created_at", "run_id", "applied_at", "versions", "hash"}
 
 
 def relations(con) -> dict[str, str]:
@@ -29,9 +28,15 @@ def relations(con) -> dict[str, str]:
 
 def canonical_rows(con, name: str) -> list[tuple]:
     # A view is listed twice where the store holds it and a reader added this version's as a temporary one: once each.
-    columns = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
-                                         "AND table_name = ? GROUP BY column_name ORDER BY min(ordinal_position)", [name]).fetchall()
-               if c not in VOLATILE]
+    columns = [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_name = ? GROUP BY column_name ORDER BY min(ordinal_position)",
+            [name],
+        ).fetchall()
+        if c not in VOLATILE
+    ]
     if not columns:
         return []
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -51,13 +56,22 @@ def compare(before: Path, after: Path) -> dict:
 
     with reader(before) as a, reader(after) as b:
         names_a, names_b = relations(a), relations(b)
-        result = {"before": str(before), "after": str(after), "only_before": sorted(set(names_a) - set(names_b)),
-                  "only_after": sorted(set(names_b) - set(names_a)), "differ": [], "equal": 0, "rows": 0}
+        result = {
+            "before": str(before),
+            "after": str(after),
+            "only_before": sorted(set(names_a) - set(names_b)),
+            "only_after": sorted(set(names_b) - set(names_a)),
+            "differ": [],
+            "equal": 0,
+            "rows": 0,
+        }
         for name in sorted(set(names_a) & set(names_b)):
             rows_a, rows_b = canonical_rows(a, name), canonical_rows(b, name)
             if rows_a != rows_b:
-                result["differ"].append(f"{names_a[name]} {name}: {len(rows_a)} rows before, {len(rows_b)} after, "
-                                        f"{len(set(rows_a) ^ set(rows_b))} distinct rows in one only")
+                result["differ"].append(
+                    f"{names_a[name]} {name}: {len(rows_a)} rows before, {len(rows_b)} after, "
+                    f"{len(set(rows_a) ^ set(rows_b))} distinct rows in one only"
+                )
             else:
                 result["equal"] += 1
                 result["rows"] += len(rows_a)

@@ -44,11 +44,17 @@ def _measure(revision: str, method: str, queue) -> None:
     measure_effects(model, batch, EffectsSettings(method=method))
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"seconds": round(seconds, 2), "peak_rss_added_mb": round((peak - before) / 1024, 1),
-               "peak_rss_mb": round(peak / 1024, 1), "facts": int(batch.input_ids.shape[0]),
-               "parameters": sum(p.numel() for p in model.parameters()),
-               "mean_prompt_tokens": round(float(batch.attention_mask.sum(1).float().mean()), 1),
-               "components": model.config.num_hidden_layers * (model.config.num_attention_heads + 1)})
+    queue.put(
+        {
+            "seconds": round(seconds, 2),
+            "peak_rss_added_mb": round((peak - before) / 1024, 1),
+            "peak_rss_mb": round(peak / 1024, 1),
+            "facts": int(batch.input_ids.shape[0]),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "mean_prompt_tokens": round(float(batch.attention_mask.sum(1).float().mean()), 1),
+            "components": model.config.num_hidden_layers * (model.config.num_attention_heads + 1),
+        }
+    )
 
 
 def measure(revision: str, method: str) -> dict:
@@ -80,24 +86,39 @@ def main() -> None:
     components = OLMO_7B["layers"] * (OLMO_7B["heads"] + 1)
     reference_flops = 2 * shape["parameters"] * shape["mean_prompt_tokens"] * shape["facts"] * (shape["components"] + 2)
     result = {
-        "command": "python benchmarks/component_effects.py", "machine": f"{os.cpu_count()} cores",
-        "reference": {"facts": shape["facts"], "components": shape["components"], "parameters": shape["parameters"],
-                      "per_revision": measured,
-                      "mean_seconds_per_revision": {"exhaustive": round(exhaustive, 2), "atp": round(atp, 2), "both": round(both, 2)},
-                      "default": {"method": config.effects.method, "every": config.effects.every, "revisions_measured": on,
-                                  "of": len(names),
-                                  "seconds_added_to_the_first_command_about": round(on * both, 0)}},
+        "command": "python benchmarks/component_effects.py",
+        "machine": f"{os.cpu_count()} cores",
+        "reference": {
+            "facts": shape["facts"],
+            "components": shape["components"],
+            "parameters": shape["parameters"],
+            "per_revision": measured,
+            "mean_seconds_per_revision": {"exhaustive": round(exhaustive, 2), "atp": round(atp, 2), "both": round(both, 2)},
+            "default": {
+                "method": config.effects.method,
+                "every": config.effects.every,
+                "revisions_measured": on,
+                "of": len(names),
+                "seconds_added_to_the_first_command_about": round(on * both, 0),
+            },
+        },
         "olmo_7b_estimate": {
             "label": "an estimate from forward FLOPs at an assumed 200 TFLOP/s, not a measurement (no GPU was lent)",
-            **OLMO_7B, "components": components,
-            "exhaustive": {"configurations_per_fact": components + 2, "forward_flops": OLMO_7B["facts"] * (components + 2) * forward,
-                           "gpu_seconds_per_revision": round(OLMO_7B["facts"] * (components + 2) * forward / GPU_FLOPS, 1),
-                           "gpu_hours_for_all_revisions": round(OLMO_7B["revisions"] * OLMO_7B["facts"] * (components + 2) * forward
-                                                                / GPU_FLOPS / 3600, 2),
-                           "cpu_hours_per_revision_at_the_reference_rate": round(
-                               exhaustive / reference_flops * OLMO_7B["facts"] * (components + 2) * forward / 3600, 1)},
-            "atp": {"forward_flops": 3 * OLMO_7B["facts"] * forward,
-                    "gpu_seconds_per_revision": round(3 * OLMO_7B["facts"] * forward / GPU_FLOPS, 2)},
+            **OLMO_7B,
+            "components": components,
+            "exhaustive": {
+                "configurations_per_fact": components + 2,
+                "forward_flops": OLMO_7B["facts"] * (components + 2) * forward,
+                "gpu_seconds_per_revision": round(OLMO_7B["facts"] * (components + 2) * forward / GPU_FLOPS, 1),
+                "gpu_hours_for_all_revisions": round(OLMO_7B["revisions"] * OLMO_7B["facts"] * (components + 2) * forward / GPU_FLOPS / 3600, 2),
+                "cpu_hours_per_revision_at_the_reference_rate": round(
+                    exhaustive / reference_flops * OLMO_7B["facts"] * (components + 2) * forward / 3600, 1
+                ),
+            },
+            "atp": {
+                "forward_flops": 3 * OLMO_7B["facts"] * forward,
+                "gpu_seconds_per_revision": round(3 * OLMO_7B["facts"] * forward / GPU_FLOPS, 2),
+            },
         },
     }
     RESULT.write_text(json.dumps(result, indent=1) + "\n")

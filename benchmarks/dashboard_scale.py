@@ -29,15 +29,22 @@ def write_store(db: Path) -> None:
     facts = list(load_builtin())
     with writer(db) as con:
         con.execute("INSERT INTO probe_sets VALUES ('p', 'facts_160', 160, now())")
-        con.execute("INSERT INTO analyses VALUES ('a', 'olmo-7b/facts_160/tau=0.01/theta=0.1/bfloat16', 'olmo-7b', 'p', 0.01, 0.1, "
-                    "'per_position', 'bfloat16', now())")
+        con.execute(
+            "INSERT INTO analyses VALUES ('a', 'olmo-7b/facts_160/tau=0.01/theta=0.1/bfloat16', 'olmo-7b', 'p', 0.01, 0.1, "
+            "'per_position', 'bfloat16', now())"
+        )
         con.execute("INSERT INTO runs VALUES ('r', 'a', 'bench', 'cuda', '{}', now())")
         for fact in facts:
-            con.execute("INSERT INTO facts VALUES ('p', ?, ?, ?, ?, ?, ?)",
-                        [fact.fact_id, fact.relation, fact.subject, fact.object, fact.template, fact.relation_type])
+            con.execute(
+                "INSERT INTO facts VALUES ('p', ?, ?, ?, ?, ?, ?)",
+                [fact.fact_id, fact.relation, fact.subject, fact.object, fact.template, fact.relation_type],
+            )
         for ordinal, revision in enumerate(order_revisions(REVISIONS)):
-            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, run_id, ingested_at) "
-                        "VALUES ('a', 'olmo-7b', ?, ?, ?, ?, 'r', now())", [revision.name, ordinal, revision.step, revision.tokens])
+            con.execute(
+                "INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, run_id, ingested_at) "
+                "VALUES ('a', 'olmo-7b', ?, ?, ?, ?, 'r', now())",
+                [revision.name, ordinal, revision.step, revision.tokens],
+            )
         con.execute(f"""
             CREATE TEMP TABLE components AS
             SELECT 'head' AS kind, l AS layer, h AS head FROM range({LAYERS}) a(l), range({HEADS}) b(h)

@@ -28,7 +28,6 @@ RESULTS = Path(__file__).parent / "results" / "extractive_stage.json"
 OLMO_7B = {"layers": 32, "d_model": 4096, "d_mlp": 11008, "vocab": 50304}
 
 
-
 def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_facts: int = 40, epochs: int = 8) -> dict:
     c = OLMO_7B
     per_layer_attention = 4 * c["d_model"] ** 2
@@ -51,17 +50,19 @@ def olmo_7b_needs(prompts: int = 160, tokens: int = 16, batch: int = 20, ocr_fac
         "ocr_phase_train_all_layers_sgd": round((w + linear * 8) / 1e9, 1),
     }
     return {
-        "parameters": total, "attention_mlp_parameters": linear,
-        "pair_flop": flop_pair, "ocr_flop": flop_ocr,
+        "parameters": total,
+        "attention_mlp_parameters": linear,
+        "pair_flop": flop_pair,
+        "ocr_flop": flop_ocr,
         # float32 weights (the scores need them): TF32 matmuls, H100 SXM dense peak 495 TFLOP/s.
         "pair_seconds_at_40pct_of_h100_tf32_peak": round(flop_pair / (0.4 * 495e12), 2),
         "ocr_seconds_at_40pct_of_h100_tf32_peak": round(flop_ocr / (0.4 * 495e12), 2),
         "memory_gb": memory,
         "fits_one_80gb_gpu": f"yes with the 7B pipeline's settings: the OCR finetuning (train = late, Adam) runs before "
-                             f"W' is loaded, with only the trained weights copied ({memory['ocr_phase_train_late_quarter_adam']} GB); "
-                             f"the pair phase holds W and W' in float32 plus the taps of {batch} prompts "
-                             f"({memory['pair_phase_W_and_W_prime_plus_taps_of_20_prompts']} GB). Training all layers with Adam "
-                             f"does not fit ({memory['ocr_phase_train_all_layers_adam']} GB).",
+        f"W' is loaded, with only the trained weights copied ({memory['ocr_phase_train_late_quarter_adam']} GB); "
+        f"the pair phase holds W and W' in float32 plus the taps of {batch} prompts "
+        f"({memory['pair_phase_W_and_W_prime_plus_taps_of_20_prompts']} GB). Training all layers with Adam "
+        f"does not fit ({memory['ocr_phase_train_all_layers_adam']} GB).",
     }
 
 
@@ -78,8 +79,7 @@ def main() -> None:
 
     figures = {
         "forward_s": best_of(forward),
-        "ifr_trace_s": best_of(lambda: trace(before, encoded.input_ids, encoded.attention_mask, return_attn=False,
-                                             batch_size=config.ifr.batch_size)),
+        "ifr_trace_s": best_of(lambda: trace(before, encoded.input_ids, encoded.attention_mask, return_attn=False, batch_size=config.ifr.batch_size)),
         "pretraining_pair_s": best_of(lambda: between_revisions(before, after, tokenizer, facts, settings, "cpu")),
         "ocr_experiment_s": best_of(lambda: out_of_context(before, tokenizer, probes, settings, "cpu")),
     }
@@ -88,8 +88,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/extractive_stage.py",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "reference": f"revision {before_name} -> {after_name}, 160 probe prompts, {len(probes)} OCR probes, "
-                     f"finetune {settings.recipe.epochs} epochs",
+        "reference": f"revision {before_name} -> {after_name}, 160 probe prompts, {len(probes)} OCR probes, finetune {settings.recipe.epochs} epochs",
         **figures,
         "stage_s_per_revision": round(stage, 2),
         "stage_over_forward": round(stage / figures["forward_s"], 1),

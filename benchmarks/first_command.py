@@ -51,10 +51,9 @@ def main() -> None:
     env = dict(os.environ, TRAJECTORY_HOME=str(folder / "home"))
     db = folder / "trajectory.duckdb"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "trajectory", "-q", *COMMAND[1:], "--db", str(db)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "trajectory", "-q", *COMMAND[1:], "--db", str(db)], check=True, env=env, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2  # kB on Linux
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # kB on Linux
     marker = next((folder / "home" / "hub").glob("models--*/trajectory-suite.json"))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     result = {

@@ -46,10 +46,13 @@ def main() -> None:
         for chunk in order.split(BATCH):
             part = prompts.select(chunk)
             rows = len(configs)
-            graft = build_graft(configs, part.subject, last[chunk][:, -part.input_ids.shape[1]:], part.attention_mask.bool(), layers)
+            graft = build_graft(configs, part.subject, last[chunk][:, -part.input_ids.shape[1] :], part.attention_mask.bool(), layers)
             with grafted(recipient, donor, graft):
-                recipient(input_ids=part.input_ids.repeat(rows, 1), attention_mask=part.attention_mask.repeat(rows, 1),
-                          position_ids=part.position_ids.repeat(rows, 1))
+                recipient(
+                    input_ids=part.input_ids.repeat(rows, 1),
+                    attention_mask=part.attention_mask.repeat(rows, 1),
+                    position_ids=part.position_ids.repeat(rows, 1),
+                )
             donor(input_ids=part.input_ids, attention_mask=part.attention_mask, position_ids=part.position_ids)
 
     forward_s, stage_s, full_s = best_of(plain, repeats=5), best_of(stage, repeats=3), best_of(full_passes, repeats=2)
@@ -57,7 +60,9 @@ def main() -> None:
     result = {
         "command": "python benchmarks/grafting_cost.py",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "pair": f"{recipient_name} -> {donor_name}", "prompts": len(facts), "graft_configurations": len(configs) - 1,
+        "pair": f"{recipient_name} -> {donor_name}",
+        "prompts": len(facts),
+        "graft_configurations": len(configs) - 1,
         "measured_per_fact": f"{measured} (the grafts, A alone, B alone)",
         "plain_forward_160_prompts_s": round(forward_s, 3),
         "stage_per_pair_s": round(stage_s, 2),
@@ -65,10 +70,11 @@ def main() -> None:
         "stage_over_forward": round(stage_s / forward_s, 1),
         "full_passes_per_pair_s": round(full_s, 2),
         "full_passes_over_stage": round(full_s / stage_s, 2),
-        "reference_pairs": 40, "reference_all_pairs_s": round(40 * stage_s),
+        "reference_pairs": 40,
+        "reference_all_pairs_s": round(40 * stage_s),
         "note": "configurations sharing a prefix graft (every LT-only one with A alone; FE with FE+LT; the complements) "
-                "share one prefix pass into a KV cache, each then runs its last token alone; the all-B prefix is B's own "
-                "pass, which also gives B alone",
+        "share one prefix pass into a KV cache, each then runs its last token alone; the all-B prefix is B's own "
+        "pass, which also gives B alone",
     }
     out = Path(__file__).parent / "results" / "grafting_cost.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

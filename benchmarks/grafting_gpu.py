@@ -27,8 +27,7 @@ from trajectory.grafting.measure import GraftPrompts, last_token_logits, ranks_i
 def exact_on_cuda() -> float:
     recipient, donor = tiny(0), tiny(1)
     ids, valid, subject, last = prompts()
-    expected = torch.stack([torch.stack([literal_logits(recipient, donor, c, ids, valid, subject, last, b)[-1] for b in range(3)])
-                            for c in CONFIGS])
+    expected = torch.stack([torch.stack([literal_logits(recipient, donor, c, ids, valid, subject, last, b)[-1] for b in range(3)]) for c in CONFIGS])
     got, _ = last_token_logits(recipient.cuda(), donor.cuda(), left_prompts().to("cuda"), CONFIGS)
     return float((got.cpu() - expected).abs().max())
 
@@ -42,8 +41,17 @@ def timed(run) -> float:
 
 
 def olmo_7b(seed: int) -> OlmoForCausalLM:
-    config = OlmoConfig(vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                        num_attention_heads=32, clip_qkv=8.0, pad_token_id=1, eos_token_id=50279, bos_token_id=None)
+    config = OlmoConfig(
+        vocab_size=50304,
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        clip_qkv=8.0,
+        pad_token_id=1,
+        eos_token_id=50279,
+        bos_token_id=None,
+    )
     torch.manual_seed(seed)
     torch.set_default_dtype(torch.bfloat16)
     try:
@@ -80,7 +88,8 @@ def main() -> None:
     one_chunk_s = min(timed(lambda: ranks_in_chunks(recipient, donor, batch, configs, 160)) for _ in range(3))
     result = {
         "command": "python benchmarks/grafting_gpu.py",
-        "device": torch.cuda.get_device_name(), "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
         "tiny_pair_on_cuda_max_abs_error_vs_literal_cpu": max_error,
         "model": "OLMo-7B shape, random weights, bfloat16, recipient and donor on the GPU",
         "prompts": "160 × 10–16 tokens (left-padded to 16), chunks of 32",
@@ -91,8 +100,11 @@ def main() -> None:
         "per_configuration_over_forward": round(pair_s / forward_s / (len(configs) + 1), 2),
         "peak_gpu_memory_gb": round(peak_32, 1),
         "pairs_40_s": round(40 * pair_s, 1),
-        "one_chunk_of_160": {"pair_s": round(one_chunk_s, 3), "pair_over_forward": round(one_chunk_s / forward_s, 1),
-                             "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1)},
+        "one_chunk_of_160": {
+            "pair_s": round(one_chunk_s, 3),
+            "pair_over_forward": round(one_chunk_s / forward_s, 1),
+            "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+        },
     }
     out = Path(__file__).parent / "results" / "grafting_gpu.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

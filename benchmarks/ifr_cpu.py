@@ -38,7 +38,6 @@ LENGTHS = (16, 64, 256, 1024)
 WIDTHS = {128: 16, 512: 8, 1024: 16}  # d -> heads
 
 
-
 def peak_rss_during(fn) -> tuple[float, float]:
     """(seconds, peak resident set size in MiB) of one call; VmHWM is reset first (Linux)."""
     try:
@@ -55,9 +54,19 @@ def peak_rss_during(fn) -> tuple[float, float]:
 
 def olmo(layers: int, heads: int, width: int, seed: int = 0) -> OlmoForCausalLM:
     torch.manual_seed(seed)
-    config = OlmoConfig(vocab_size=768, hidden_size=width, intermediate_size=3 * width, num_hidden_layers=layers,
-                        num_attention_heads=heads, clip_qkv=8.0, pad_token_id=1, eos_token_id=0, bos_token_id=None,
-                        max_position_embeddings=2048, attn_implementation="eager")
+    config = OlmoConfig(
+        vocab_size=768,
+        hidden_size=width,
+        intermediate_size=3 * width,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        clip_qkv=8.0,
+        pad_token_id=1,
+        eos_token_id=0,
+        bos_token_id=None,
+        max_position_embeddings=2048,
+        attn_implementation="eager",
+    )
     return OlmoForCausalLM(config).eval()
 
 
@@ -67,9 +76,15 @@ def goal_ratio(layers: int, heads: int) -> dict:
     with torch.no_grad():
         forward = best_of(lambda: model(input_ids=ids, output_attentions=True))
     traced = best_of(lambda: trace(model, ids, threshold=0.01, return_attn=False, batch_size=32))
-    return {"model": f"OLMo {layers} layers, d=128, {heads} heads, vocab 768, float32", "batch": "160 prompts x 16 tokens",
-            "forward_eager_with_attentions_s": round(forward, 4), "trace_s": round(traced, 4),
-            "trace_over_forward": round(traced / forward, 2), "_model": model, "_ids": ids}
+    return {
+        "model": f"OLMo {layers} layers, d=128, {heads} heads, vocab 768, float32",
+        "batch": "160 prompts x 16 tokens",
+        "forward_eager_with_attentions_s": round(forward, 4),
+        "trace_s": round(traced, 4),
+        "trace_over_forward": round(traced / forward, 2),
+        "_model": model,
+        "_ids": ids,
+    }
 
 
 def scaling() -> tuple[list[dict], dict]:
@@ -84,15 +99,27 @@ def scaling() -> tuple[list[dict], dict]:
                 forward = best_of(lambda: model(input_ids=ids, output_attentions=True), repeats)
             traced = best_of(lambda: trace(model, ids, threshold=0.01, return_attn=False, batch_size=batch), repeats)
             _, peak = peak_rss_during(lambda: trace(model, ids, threshold=0.01, return_attn=False, batch_size=batch))
-            rows.append({"d": width, "heads": heads, "T": length, "prompts": batch, "forward_s": round(forward, 4),
-                         "trace_s": round(traced, 3), "trace_over_forward": round(traced / forward, 1),
-                         "peak_rss_mib": round(peak), "plan_estimate_mib": round(chunk_bytes(batch, length, 2, heads, width, length) / 2**20)})
+            rows.append(
+                {
+                    "d": width,
+                    "heads": heads,
+                    "T": length,
+                    "prompts": batch,
+                    "forward_s": round(forward, 4),
+                    "trace_s": round(traced, 3),
+                    "trace_over_forward": round(traced / forward, 1),
+                    "peak_rss_mib": round(peak),
+                    "plan_estimate_mib": round(chunk_bytes(batch, length, 2, heads, width, length) / 2**20),
+                }
+            )
             print(rows[-1], flush=True)
     exponents = {}
     for width in WIDTHS:
         points = [r for r in rows if r["d"] == width]
-        exponents[f"d={width}"] = {key: round(_slope([math.log(r["T"]) for r in points], [math.log(r[key]) for r in points]), 2)
-                                   for key in ("trace_s", "forward_s", "peak_rss_mib")}
+        exponents[f"d={width}"] = {
+            key: round(_slope([math.log(r["T"]) for r in points], [math.log(r[key]) for r in points]), 2)
+            for key in ("trace_s", "forward_s", "peak_rss_mib")
+        }
     return rows, exponents
 
 
@@ -126,9 +153,13 @@ def bfloat16_decomposition() -> dict:
     valid = mask.bool()
     heads_changed = (f32.heads != bf16.heads)[valid].float().mean().item()
     ffns_changed = (f32.ffns != bf16.ffns)[valid].float().mean().item()
-    return {"on": where, "max_abs_difference_of_contributions": float((raw32.attn - raw16.attn).abs().max()),
-            "head_map_entries_changed_pct": round(100 * heads_changed, 3), "ffn_map_entries_changed_pct": round(100 * ffns_changed, 3),
-            "decision": "float32 stays the default" if heads_changed or ffns_changed else "maps identical"}
+    return {
+        "on": where,
+        "max_abs_difference_of_contributions": float((raw32.attn - raw16.attn).abs().max()),
+        "head_map_entries_changed_pct": round(100 * heads_changed, 3),
+        "ffn_map_entries_changed_pct": round(100 * ffns_changed, 3),
+        "decision": "float32 stays the default" if heads_changed or ffns_changed else "maps identical",
+    }
 
 
 def compiled_decomposition(model, ids) -> dict:
@@ -146,8 +177,7 @@ def compiled_decomposition(model, ids) -> dict:
         trace(model, ids, threshold=0.01, return_attn=False, batch_size=32)
         first = time.perf_counter() - start
         compiled_s = best_of(lambda: trace(model, ids, threshold=0.01, return_attn=False, batch_size=32))
-        return {"eager_trace_s": round(eager_s, 4), "compiled_trace_s": round(compiled_s, 4),
-                "first_call_with_compilation_s": round(first, 1)}
+        return {"eager_trace_s": round(eager_s, 4), "compiled_trace_s": round(compiled_s, 4), "first_call_with_compilation_s": round(first, 1)}
     except Exception as err:  # noqa: BLE001 - a benchmark reports what failed
         return {"eager_trace_s": round(eager_s, 4), "compile_failed": str(err).splitlines()[0][:200]}
     finally:

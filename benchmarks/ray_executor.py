@@ -21,8 +21,11 @@ from pathlib import Path
 import duckdb
 
 STAGES = ["--no-ablation", "--no-grafting", "--no-extractive"]
-RUNS = {"in_process": [], "ray_1_worker": ["--executor", "ray", "--max-in-flight", "1", "--cpus-per-task", "2"],
-        "ray_2_workers": ["--executor", "ray", "--max-in-flight", "2"]}
+RUNS = {
+    "in_process": [],
+    "ray_1_worker": ["--executor", "ray", "--max-in-flight", "1", "--cpus-per-task", "2"],
+    "ray_2_workers": ["--executor", "ray", "--max-in-flight", "2"],
+}
 
 
 def ingest(folder: Path, name: str, extra: list[str], pipeline: str = "reference") -> dict:
@@ -35,8 +38,7 @@ def ingest(folder: Path, name: str, extra: list[str], pipeline: str = "reference
     con = duckdb.connect(str(db), read_only=True)
     revisions, work = con.execute("SELECT count(*), sum(seconds) FROM revisions").fetchone()
     con.close()
-    return {"command": " ".join(["trajectory", *command[3:]]), "wall_s": round(wall, 1), "revisions": revisions,
-            "ifr_stage_s_sum": round(work, 1)}
+    return {"command": " ".join(["trajectory", *command[3:]]), "wall_s": round(wall, 1), "revisions": revisions, "ifr_stage_s_sum": round(work, 1)}
 
 
 CLUSTER_START = """
@@ -56,8 +58,7 @@ def local_cluster() -> dict:
     """A local cluster's start, a fresh worker's first task (importing the task's modules), and its stop."""
     out = subprocess.run([sys.executable, "-c", CLUSTER_START], check=True, capture_output=True, text=True).stdout.split()
     start_s, worker_s, stop_s = (float(x) for x in out[-3:])
-    return {"ray_import_and_start_s": round(start_s, 1), "first_task_on_a_fresh_worker_s": round(worker_s, 1),
-            "stop_s": round(stop_s, 1)}
+    return {"ray_import_and_start_s": round(start_s, 1), "first_task_on_a_fresh_worker_s": round(worker_s, 1), "stop_s": round(stop_s, 1)}
 
 
 def overhead_per_task(runs: dict, cluster: dict, serial: str = "ray_1_worker") -> dict:
@@ -65,8 +66,10 @@ def overhead_per_task(runs: dict, cluster: dict, serial: str = "ray_1_worker") -
     out: in all, and the executor's own share (outside the stage's stored seconds)."""
     fixed, ray, local = sum(cluster.values()), runs[serial], runs["in_process"]
     n = local["revisions"]
-    return {"total_s": round((ray["wall_s"] - local["wall_s"] - fixed) / n, 2),
-            "outside_the_stage_s": round(((ray["wall_s"] - ray["ifr_stage_s_sum"]) - (local["wall_s"] - local["ifr_stage_s_sum"]) - fixed) / n, 2)}
+    return {
+        "total_s": round((ray["wall_s"] - local["wall_s"] - fixed) / n, 2),
+        "outside_the_stage_s": round(((ray["wall_s"] - ray["ifr_stage_s_sum"]) - (local["wall_s"] - local["ifr_stage_s_sum"]) - fixed) / n, 2),
+    }
 
 
 def main():

@@ -34,8 +34,17 @@ def build_revisions(cache: Path, tokenizer: Path) -> None:
     """The model saved once as REVISIONS[0]; the other revisions are refs to the same commit (kept from an earlier run)."""
     if all((repo_folder(cache, REPO) / "refs" / name).is_file() for name in REVISIONS):
         return
-    config = OlmoConfig(vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                        num_attention_heads=32, clip_qkv=8.0, pad_token_id=1, eos_token_id=0, bos_token_id=None)
+    config = OlmoConfig(
+        vocab_size=50304,
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        clip_qkv=8.0,
+        pad_token_id=1,
+        eos_token_id=0,
+        bos_token_id=None,
+    )
     with torch.device("cuda"):
         model = OlmoForCausalLM(config).to(torch.bfloat16).eval()
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,8 +69,11 @@ device = "auto"
 threshold = 0.01
 batch_size = 32
 """
-RUNS = {"in_process": [], "ray_1_gpu_per_task": ["--executor", "ray", "--gpus-per-task", "1"],
-        "ray_half_gpu_per_task": ["--executor", "ray", "--gpus-per-task", "0.5", "--cpus-per-task", "4"]}
+RUNS = {
+    "in_process": [],
+    "ray_1_gpu_per_task": ["--executor", "ray", "--gpus-per-task", "1"],
+    "ray_half_gpu_per_task": ["--executor", "ray", "--gpus-per-task", "0.5", "--cpus-per-task", "4"],
+}
 
 
 def main():

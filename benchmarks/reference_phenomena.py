@@ -46,8 +46,11 @@ def figures(db: Path, analysis: str | None = None) -> dict:
         shares = con.sql("SELECT revision, fact_head_share FROM circuit_formation ORDER BY ordinal").fetchall()
         n_relations = con.sql("SELECT count(DISTINCT relation) FROM analysis_facts").fetchall()[0][0]
         main = picked.row(-1, named=True)
-        n_causal, draws = con.execute("""SELECT count(DISTINCT relation) FILTER (WHERE causal), max(n_draws) FROM role_causality
-                                         WHERE revision = ? AND relation <> '*'""", [main["revision"]]).fetchall()[0]
+        n_causal, draws = con.execute(
+            """SELECT count(DISTINCT relation) FILTER (WHERE causal), max(n_draws) FROM role_causality
+                                         WHERE revision = ? AND relation <> '*'""",
+            [main["revision"]],
+        ).fetchall()[0]
     first = picked.filter(picked["is_first"]).row(0, named=True)
     middle = picked.filter(picked["is_middle"]).row(0, named=True)
     learned = picked.filter(picked["is_learned"]).rows(named=True)
@@ -57,13 +60,21 @@ def figures(db: Path, analysis: str | None = None) -> dict:
         "analysis": analysis,
         "revisions": len(shares),
         "heads": main["n_heads"],
-        "top1": {"first": round(first["top1"], 3), "middle": round(middle["top1"], 3), "middle_revision": middle["revision"],
-                 "main": round(main["top1"], 3)},
+        "top1": {
+            "first": round(first["top1"], 3),
+            "middle": round(middle["top1"], 3),
+            "middle_revision": middle["revision"],
+            "main": round(main["top1"], 3),
+        },
         "fact_circuit_head_share_main": round(main["fact_head_share"], 3),
         "topk_share80_main": None if main["topk_share80"] is None else round(main["topk_share80"], 3),
         "topk_facts_main": main["n_topk_facts"],
-        "active_heads": {"first_top1_20": learned and learned["revision"], "there": learned and learned["active_heads"],
-                         "main": main["active_heads"], "ratio": ratio},
+        "active_heads": {
+            "first_top1_20": learned and learned["revision"],
+            "there": learned and learned["active_heads"],
+            "main": main["active_heads"],
+            "ratio": ratio,
+        },
         "heads_costing_1_logit_main": main["costly_heads"],
         "relations_with_causal_role_main": None if draws is None else n_causal,
         "role_draws_main": draws,
@@ -100,18 +111,31 @@ def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
         learned = [n for n in names if built.accuracy[n]["all"] >= 0.2]
         chosen = sorted({names[0], learned[0] if learned else names[0], names[len(names) // 2], names[-1]}, key=names.index)
         revisions = ",".join(chosen)
-    config = load_pipeline("reference").with_overrides({
-        "model.suite": name, "model.repo": design.repo_id, "model.cache_dir": folder / "home" / "hub", "effects.every": 1,
-        "ablation.test_every": 1, "grafting.enabled": False, "extractive.enabled": False})
+    config = load_pipeline("reference").with_overrides(
+        {
+            "model.suite": name,
+            "model.repo": design.repo_id,
+            "model.cache_dir": folder / "home" / "hub",
+            "effects.every": 1,
+            "ablation.test_every": 1,
+            "grafting.enabled": False,
+            "extractive.enabled": False,
+        }
+    )
     db = folder / "trajectory.duckdb"
     db.unlink(missing_ok=True)
     started = time.perf_counter()
     ingest(config, db, spec=revisions, progress=True)
     ingest_s = time.perf_counter() - started
-    result = {"design": name, "build_s": round(build_s, 1), "ingest_s": round(ingest_s, 1), "ingested": revisions,
-              "weights_digest": built_digest(design, folder / "home" / "hub"),
-              "accuracy": {n: round(built.accuracy[n]["all"], 3) for n in built.revisions},
-              **figures(db)}
+    result = {
+        "design": name,
+        "build_s": round(build_s, 1),
+        "ingest_s": round(ingest_s, 1),
+        "ingested": revisions,
+        "weights_digest": built_digest(design, folder / "home" / "hub"),
+        "accuracy": {n: round(built.accuracy[n]["all"], 3) for n in built.revisions},
+        **figures(db),
+    }
     if keep is None:
         shutil.rmtree(folder, ignore_errors=True)
     return result

@@ -31,13 +31,16 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     args = parser.parse_args()
     con = duckdb.connect(str(args.db), read_only=True)
-    analysis = con.sql("SELECT a.analysis_id FROM analyses a JOIN probe_sets p USING (probe_set_id) WHERE a.tau = 0.01 "
-                       "ORDER BY p.n_facts DESC, a.created_at LIMIT 1").fetchall()[0][0]
-    rows, facts, revisions = con.execute("SELECT count(*), count(DISTINCT fact_id), count(DISTINCT revision) FROM routes "
-                                         "WHERE analysis_id = ?", [analysis]).fetchall()[0]
+    analysis = con.sql(
+        "SELECT a.analysis_id FROM analyses a JOIN probe_sets p USING (probe_set_id) WHERE a.tau = 0.01 ORDER BY p.n_facts DESC, a.created_at LIMIT 1"
+    ).fetchall()[0][0]
+    rows, facts, revisions = con.execute(
+        "SELECT count(*), count(DISTINCT fact_id), count(DISTINCT revision) FROM routes WHERE analysis_id = ?", [analysis]
+    ).fetchall()[0]
     layers = con.execute("SELECT max(layer) + 1 FROM roles WHERE analysis_id = ?", [analysis]).fetchall()[0][0]
-    tokens = con.execute("SELECT avg(r.root + 1) FROM (SELECT DISTINCT fact_id, root FROM routes WHERE analysis_id = ?) r",
-                         [analysis]).fetchall()[0][0]
+    tokens = con.execute("SELECT avg(r.root + 1) FROM (SELECT DISTINCT fact_id, root FROM routes WHERE analysis_id = ?) r", [analysis]).fetchall()[0][
+        0
+    ]
     per_kind = dict(con.execute("SELECT kind, count(*) FROM routes WHERE analysis_id = ? GROUP BY 1", [analysis]).fetchall())
     with tempfile.TemporaryDirectory() as folder:
         parquet = Path(folder) / "routes.parquet"
@@ -55,15 +58,30 @@ def main() -> None:
     estimate_edges = density * OLMO_7B["layers"] * OLMO_7B["mean_prompt_tokens"] * OLMO_7B["facts"] * OLMO_7B["revisions"]
     per_revision = estimate_edges / OLMO_7B["revisions"]
     result = {
-        "command": "python benchmarks/routes_size.py --db <reference store>", "machine": f"{os.cpu_count()} cores",
-        "reference": {"rows": rows, "facts": facts, "revisions": revisions, "layers": layers, "mean_prompt_tokens": round(tokens, 2),
-                      "per_kind": per_kind, "edges_per_fact_and_revision": round(edges_per_fact, 1),
-                      "table_bytes_parquet_zstd": table_bytes, "bytes_per_edge": round(table_bytes / rows, 2),
-                      "page_bytes": len(page.encode()), "page_revisions_embedded": len(data["embedded"]),
-                      "page_seconds": round(page_seconds, 2), "embed_limit_edges": EMBED_EDGES},
-        "olmo_7b_estimate": {**OLMO_7B, "edges_per_layer_and_token": round(density, 3), "edges": round(estimate_edges),
-                             "table_bytes": round(estimate_edges * table_bytes / rows),
-                             "page_revisions_embedded": len(embedded_ordinals([per_revision] * OLMO_7B["revisions"]))},
+        "command": "python benchmarks/routes_size.py --db <reference store>",
+        "machine": f"{os.cpu_count()} cores",
+        "reference": {
+            "rows": rows,
+            "facts": facts,
+            "revisions": revisions,
+            "layers": layers,
+            "mean_prompt_tokens": round(tokens, 2),
+            "per_kind": per_kind,
+            "edges_per_fact_and_revision": round(edges_per_fact, 1),
+            "table_bytes_parquet_zstd": table_bytes,
+            "bytes_per_edge": round(table_bytes / rows, 2),
+            "page_bytes": len(page.encode()),
+            "page_revisions_embedded": len(data["embedded"]),
+            "page_seconds": round(page_seconds, 2),
+            "embed_limit_edges": EMBED_EDGES,
+        },
+        "olmo_7b_estimate": {
+            **OLMO_7B,
+            "edges_per_layer_and_token": round(density, 3),
+            "edges": round(estimate_edges),
+            "table_bytes": round(estimate_edges * table_bytes / rows),
+            "page_revisions_embedded": len(embedded_ordinals([per_revision] * OLMO_7B["revisions"])),
+        },
     }
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

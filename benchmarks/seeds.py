@@ -31,19 +31,30 @@ def main() -> None:
     runs = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "trajectory", "-q", "ingest", "--revisions", "all", "--seed", str(seed), "--db", str(args.db)],
-                       check=True, env={**os.environ, "TRAJECTORY_HOME": str(args.home)})
+        subprocess.run(
+            [sys.executable, "-m", "trajectory", "-q", "ingest", "--revisions", "all", "--seed", str(seed), "--db", str(args.db)],
+            check=True,
+            env={**os.environ, "TRAJECTORY_HOME": str(args.home)},
+        )
         runs.append({"seed": seed, "wall_s": round(time.perf_counter() - started, 1)})
         print(runs[-1], flush=True)
     con = duckdb.connect(str(args.db), read_only=True)
     stages = con.sql("""SELECT a.model, s.stage, round(sum(s.seconds), 1) FROM stage_runs s JOIN analyses a USING (analysis_id)
                         GROUP BY ALL ORDER BY 1, 2""").fetchall()
     con.close()
-    findings = subprocess.run([sys.executable, "-m", "trajectory", "query", "--db", str(args.db), "--format", "csv", "--analysis", "all",
-                               "seed_findings"], check=True, capture_output=True, text=True).stdout
-    result = {"command": "python benchmarks/seeds.py --db <store of the first command> --home <its TRAJECTORY_HOME>",
-              "machine": f"{os.cpu_count()} cores", "runs": runs,
-              "stage_seconds": [{"model": m, "stage": s, "seconds": t} for m, s, t in stages], "seed_findings_csv": findings}
+    findings = subprocess.run(
+        [sys.executable, "-m", "trajectory", "query", "--db", str(args.db), "--format", "csv", "--analysis", "all", "seed_findings"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = {
+        "command": "python benchmarks/seeds.py --db <store of the first command> --home <its TRAJECTORY_HOME>",
+        "machine": f"{os.cpu_count()} cores",
+        "runs": runs,
+        "stage_seconds": [{"model": m, "stage": s, "seconds": t} for m, s, t in stages],
+        "seed_findings_csv": findings,
+    }
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

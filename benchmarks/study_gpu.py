@@ -51,7 +51,7 @@ SHAPES = {
     "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32),
     "small": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8),
 }
-GB = 1024 ** 3
+GB = 1024**3
 
 
 class RssPeak(threading.Thread):
@@ -111,8 +111,7 @@ def build_trajectory(cache: Path, shape: str, device: str) -> None:
 def per_revision_seconds(db: Path, stage: str) -> float:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        sql = ("SELECT avg(seconds) FROM revisions" if stage == "ifr"
-               else f"SELECT avg(seconds) FROM stage_runs WHERE stage = '{stage}'")
+        sql = "SELECT avg(seconds) FROM revisions" if stage == "ifr" else f"SELECT avg(seconds) FROM stage_runs WHERE stage = '{stage}'"
         return round(con.sql(sql).fetchall()[0][0], 2)
     finally:
         con.close()
@@ -134,12 +133,27 @@ def main() -> None:
         torch.cuda.empty_cache()
     disk_gb = sum(f.stat().st_size for f in (cache).rglob("*") if f.is_file() and not f.is_symlink()) / GB
 
-    base = load_pipeline("olmo-7b-0424").with_overrides({
-        "model.repo": REPO, "model.cache_dir": cache, "model.offline": True, "revisions.select": "all", "revisions.exclude": [],
-        "model.device": args.device, "store.circuits": True, "ablation.draws": 3, "ablation.facts_per_relation": 4})
+    base = load_pipeline("olmo-7b-0424").with_overrides(
+        {
+            "model.repo": REPO,
+            "model.cache_dir": cache,
+            "model.offline": True,
+            "revisions.select": "all",
+            "revisions.exclude": [],
+            "model.device": args.device,
+            "store.circuits": True,
+            "ablation.draws": 3,
+            "ablation.facts_per_relation": 4,
+        }
+    )
     off = {"ablation.enabled": False, "effects.enabled": False, "grafting.enabled": False, "extractive.enabled": False}
-    runs = [("ifr", base, db, {}), ("ablation", base, db, {"ablation.enabled": True}), ("effects", base, db, {"effects.enabled": True}),
-            ("grafting", base, db, {"grafting.enabled": True}), ("extractive", base, db, {"extractive.enabled": True})]
+    runs = [
+        ("ifr", base, db, {}),
+        ("ablation", base, db, {"ablation.enabled": True}),
+        ("effects", base, db, {"effects.enabled": True}),
+        ("grafting", base, db, {"grafting.enabled": True}),
+        ("extractive", base, db, {"extractive.enabled": True}),
+    ]
     rss = RssPeak()
     rss.start()
     stages = {}
@@ -149,10 +163,14 @@ def main() -> None:
         rss.reset()
         begun = time.perf_counter()
         assert ingest(config.with_overrides(off | on), store, progress=False) == 0, stage
-        stages[stage] = {"seconds_per_revision": per_revision_seconds(store, stage), "wall_s": round(time.perf_counter() - begun, 1),
-                         "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
-                         "peak_rss_gb": round(rss.peak / GB, 2)}
+        stages[stage] = {
+            "seconds_per_revision": per_revision_seconds(store, stage),
+            "wall_s": round(time.perf_counter() - begun, 1),
+            "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
+            "peak_rss_gb": round(rss.peak / GB, 2),
+        }
         print(stage, stages[stage], flush=True)
+
     def again(name: str, stage: str, tables: tuple[str, ...], config, spec: str | None = None) -> None:
         """A stage measured again with other settings, on a copy of the store holding the IFR rows only for it."""
         store = work / f"study-{name}.duckdb"
@@ -165,16 +183,28 @@ def main() -> None:
         rss.reset()
         begun = time.perf_counter()
         assert ingest(config, store, spec=spec, progress=False) == 0, name
-        stages[name] = {"seconds_per_revision": per_revision_seconds(store, stage), "wall_s": round(time.perf_counter() - begun, 1),
-                        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
-                        "peak_rss_gb": round(rss.peak / GB, 2)}
+        stages[name] = {
+            "seconds_per_revision": per_revision_seconds(store, stage),
+            "wall_s": round(time.perf_counter() - begun, 1),
+            "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / GB, 1) if cuda else None,
+            "peak_rss_gb": round(rss.peak / GB, 2),
+        }
         print(name, stages[name], flush=True)
 
     # The ablation stage with the tests' settings; the component effects exhaustively, on the first revision.
-    again("ablation_99_draws_all_facts", "ablation", ("ablations",),
-          base.with_overrides(off | {"ablation.draws": 99, "ablation.facts_per_relation": 0, "ablation.enabled": True}))
-    again("effects_exhaustive_one_revision", "effects", ("component_effects", "effect_baselines"),
-          base.with_overrides(off | {"effects.method": "exhaustive", "effects.enabled": True}), spec=REVISIONS[0])
+    again(
+        "ablation_99_draws_all_facts",
+        "ablation",
+        ("ablations",),
+        base.with_overrides(off | {"ablation.draws": 99, "ablation.facts_per_relation": 0, "ablation.enabled": True}),
+    )
+    again(
+        "effects_exhaustive_one_revision",
+        "effects",
+        ("component_effects", "effect_baselines"),
+        base.with_overrides(off | {"effects.method": "exhaustive", "effects.enabled": True}),
+        spec=REVISIONS[0],
+    )
     rss.stop.set()
     every_stage = ("ifr", "ablation", "effects", "grafting", "extractive")
     entry = {
@@ -183,7 +213,8 @@ def main() -> None:
         "torch": torch.__version__,
         "model": {"shape": args.shape, **SHAPES[args.shape], "vocab_size": 50304, "dtype": "bfloat16", "revisions": len(REVISIONS)},
         "pipeline": "olmo-7b-0424 settings, store.circuits on, every stage, 160 probe prompts",
-        "build_s": round(build_s, 1), "cache_disk_gb": round(disk_gb, 1),
+        "build_s": round(build_s, 1),
+        "cache_disk_gb": round(disk_gb, 1),
         "stages": stages,
         "all_stages_seconds_per_revision": round(sum(stages[s]["seconds_per_revision"] for s in every_stage), 2),
         "peak_gpu_gb_max": max((stages[s]["peak_gpu_gb"] or 0) for s in stages) if cuda else None,

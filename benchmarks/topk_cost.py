@@ -45,12 +45,22 @@ def main() -> None:
     grid = k_grid(OLMO_7B["layers"] * OLMO_7B["heads"] + OLMO_7B["layers"])
     flops_7b = OLMO_7B["facts"] * len(grid) * 2 * OLMO_7B["parameters"] * OLMO_7B["prompt_tokens"]
     result = {
-        "command": "python benchmarks/topk_cost.py", "machine": f"{os.cpu_count()} cores",
-        "reference": {"parameters": parameters, "rows": rows.height, "mean_prompt_tokens": round(tokens, 1),
-                      "seconds_per_revision": round(seconds, 2)},
-        "olmo_7b_estimate": {**OLMO_7B, "grid": grid, "rows": OLMO_7B["facts"] * len(grid), "forward_flops": flops_7b,
-                             "cpu_hours_per_revision_at_the_reference_rate": round(seconds / flops * flops_7b / 3600, 1),
-                             "gpu_seconds_per_revision_at_200_tflops": round(flops_7b / GPU_FLOPS, 2)},
+        "command": "python benchmarks/topk_cost.py",
+        "machine": f"{os.cpu_count()} cores",
+        "reference": {
+            "parameters": parameters,
+            "rows": rows.height,
+            "mean_prompt_tokens": round(tokens, 1),
+            "seconds_per_revision": round(seconds, 2),
+        },
+        "olmo_7b_estimate": {
+            **OLMO_7B,
+            "grid": grid,
+            "rows": OLMO_7B["facts"] * len(grid),
+            "forward_flops": flops_7b,
+            "cpu_hours_per_revision_at_the_reference_rate": round(seconds / flops * flops_7b / 3600, 1),
+            "gpu_seconds_per_revision_at_200_tflops": round(flops_7b / GPU_FLOPS, 2),
+        },
     }
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

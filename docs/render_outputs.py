@@ -94,8 +94,7 @@ def cli_args(command: list[str], db: Path, analysis: str | None = None) -> list[
 def run(command: list[str], db: Path, analysis: str | None = None) -> list[str]:
     """A quoted command's output lines (blank lines dropped), run as a user would, in a scratch folder."""
     with tempfile.TemporaryDirectory() as folder:  # where a command's own files go (routes --graphml)
-        done = subprocess.run([sys.executable, "-m", "trajectory", *cli_args(command, db, analysis)],
-                              capture_output=True, text=True, cwd=folder)
+        done = subprocess.run([sys.executable, "-m", "trajectory", *cli_args(command, db, analysis)], capture_output=True, text=True, cwd=folder)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
     return [line for line in done.stdout.splitlines() if line.strip()]
@@ -133,8 +132,12 @@ def main() -> None:
     parser.add_argument("--analysis", default=DEFAULT_ANALYSIS, help="what a command without --analysis reads")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when an output differs")
     args = parser.parse_args()
-    findings = subprocess.run([sys.executable, "-m", "trajectory", "-q", "findings", "--db", str(args.db), "--analysis", args.analysis],
-                              capture_output=True, text=True, check=True).stdout
+    findings = subprocess.run(
+        [sys.executable, "-m", "trajectory", "-q", "findings", "--db", str(args.db), "--analysis", args.analysis],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     differs = []
     if findings != (DOCS / "findings.md").read_text():
         differs.append("findings.md: trajectory findings")

@@ -50,6 +50,7 @@ def collate(pad_id: int):
         for i, row in enumerate(rows):
             ids[i, : len(row["input_ids"])] = torch.tensor(row["input_ids"])
         return {"input_ids": ids, "attention_mask": (ids != pad_id).long(), "labels": ids.masked_fill(ids == pad_id, -100)}
+
     return pad
 
 
@@ -67,15 +68,33 @@ def main(argv: list[str] | None = None) -> None:
     data = ReferenceBatches(config, steps)
     model = new_model(config, len(data.tokenizer), data.tokenizer)
     training = TrainingArguments(
-        output_dir=str(args.out), max_steps=steps, per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_steps, weight_decay=config.weight_decay, adam_beta2=0.95, max_grad_norm=1.0,
-        lr_scheduler_type="linear", save_strategy="steps", save_steps=args.save_steps or max(1, steps // 40),
-        logging_steps=max(1, min(10, steps // 4)), report_to=[r for r in args.report_to.split(",") if r != "none"],
-        use_cpu=not torch.cuda.is_available(), seed=config.seed, dataloader_drop_last=False,
-        train_sampling_strategy="sequential", disable_tqdm=False,
+        output_dir=str(args.out),
+        max_steps=steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        adam_beta2=0.95,
+        max_grad_norm=1.0,
+        lr_scheduler_type="linear",
+        save_strategy="steps",
+        save_steps=args.save_steps or max(1, steps // 40),
+        logging_steps=max(1, min(10, steps // 4)),
+        report_to=[r for r in args.report_to.split(",") if r != "none"],
+        use_cpu=not torch.cuda.is_available(),
+        seed=config.seed,
+        dataloader_drop_last=False,
+        train_sampling_strategy="sequential",
+        disable_tqdm=False,
     )
-    trainer = Trainer(model=model, args=training, train_dataset=data, data_collator=collate(data.tokenizer.pad_token_id),
-                      processing_class=data.tokenizer, callbacks=[TrajectoryCallback(pipeline=args.pipeline)])
+    trainer = Trainer(
+        model=model,
+        args=training,
+        train_dataset=data,
+        data_collator=collate(data.tokenizer.pad_token_id),
+        processing_class=data.tokenizer,
+        callbacks=[TrajectoryCallback(pipeline=args.pipeline)],
+    )
     trainer.train()
 
 

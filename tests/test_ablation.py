@@ -32,8 +32,17 @@ def reward_batch(seed=7) -> RewardBatch:
     candidate_mask = torch.ones(4, 3, dtype=torch.bool)
     candidate_mask[2, 2] = False
     empty = torch.zeros(4, 0, dtype=torch.long)
-    return RewardBatch(ids.masked_fill(mask == 0, 0), mask, torch.randint(2, 64, (4,), generator=g), candidates,
-                       candidate_mask, torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long), empty, empty.bool())
+    return RewardBatch(
+        ids.masked_fill(mask == 0, 0),
+        mask,
+        torch.randint(2, 64, (4,), generator=g),
+        candidates,
+        candidate_mask,
+        torch.zeros(4, dtype=torch.long),
+        torch.ones(4, dtype=torch.long),
+        empty,
+        empty.bool(),
+    )
 
 
 def configurations(seed=3) -> Ablation:
@@ -54,11 +63,12 @@ def literal_rewards(model, batch, ablation, replacement, pairs=None):
     for c, b in pairs if pairs is not None else every:
         copy_ = copy.deepcopy(model)
         for l, layer in enumerate(decoder_layers(copy_)):
+
             def pre(module, args, l=l):
                 z = args[0].clone()
                 for h in range(H):
                     if ablation.heads[c, l, h]:
-                        z[..., h * head_dim:(h + 1) * head_dim] = replacement.head_z[l, h]
+                        z[..., h * head_dim : (h + 1) * head_dim] = replacement.head_z[l, h]
                 return (z,)
 
             def post(module, args, output, l=l):
@@ -103,11 +113,13 @@ def test_everything_ablated_leaves_a_function_of_the_last_token_alone(make):
     replacement = mean_replacement(model, batch.input_ids, batch.attention_mask)
     ffns = torch.ones(1, L, dtype=torch.bool)
     everything = Ablation(torch.ones(1, L, H, dtype=torch.bool), ffns)
-    torch.testing.assert_close(run_ablations(model, batch, everything, replacement).reward,
-                               run_ablations(model, other, everything, replacement).reward, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        run_ablations(model, batch, everything, replacement).reward, run_ablations(model, other, everything, replacement).reward, rtol=1e-5, atol=1e-5
+    )
     heads_alive = Ablation(torch.zeros(1, L, H, dtype=torch.bool), ffns)  # the heads still read the context
-    assert not torch.allclose(run_ablations(model, batch, heads_alive, replacement).reward,
-                              run_ablations(model, other, heads_alive, replacement).reward)
+    assert not torch.allclose(
+        run_ablations(model, batch, heads_alive, replacement).reward, run_ablations(model, other, heads_alive, replacement).reward
+    )
 
 
 def test_mean_replacement_averages_the_real_positions():
@@ -160,8 +172,19 @@ def test_plan_rows_against_the_literal_model():
     head_roles = torch.randint(0, 5, (2, L, H), generator=g)
     head_roles[1] = torch.where(head_roles[0] <= ROLES.index("entity"), head_roles[0], head_roles[1])  # general/entity: per component
     ffn_roles = torch.tensor([[0, 4, 3], [0, 2, 4]])
-    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], torch.tensor([0, 0, 1, 1]),
-                         torch.tensor([False, True, False, True]), torch.tensor([1]), 2, 3, g)
+    plan = revision_plan(
+        circuit_heads,
+        circuit_ffns,
+        head_roles,
+        ffn_roles,
+        ["q0", "q1"],
+        torch.tensor([0, 0, 1, 1]),
+        torch.tensor([False, True, False, True]),
+        torch.tensor([1]),
+        2,
+        3,
+        g,
+    )
     replacement = mean_replacement(model, batch.input_ids, batch.attention_mask)
     outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, rows_per_pass=5)
     pairs = list(zip(plan.config_of_row.tolist(), plan.prompt_of_row.tolist()))
@@ -186,8 +209,19 @@ def test_plan_targets_sets_and_controls():
     held_out = torch.tensor([False, True, True, False, True])
     sample = torch.tensor([1, 2])
     draws, test_draws = 2, 5
-    plan = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], relation_of, held_out, sample, draws,
-                         test_draws, torch.Generator().manual_seed(0))
+    plan = revision_plan(
+        circuit_heads,
+        circuit_ffns,
+        head_roles,
+        ffn_roles,
+        ["q0", "q1"],
+        relation_of,
+        held_out,
+        sample,
+        draws,
+        test_draws,
+        torch.Generator().manual_seed(0),
+    )
     facts = n_facts * len(FACT_TARGETS)
     assert plan.target[:facts] == list(FACT_TARGETS) * n_facts
     assert plan.prompt_of_row[:facts].tolist() == [f for f in range(n_facts) for _ in FACT_TARGETS]
@@ -203,8 +237,9 @@ def test_plan_targets_sets_and_controls():
         measured = sorted(set(own) | set(sample.tolist()))
         expected += [(role, q, d, f) for d in [None, *range(draws)] for f in measured]
         expected += [(role, q, d, f) for d in range(draws, test_draws) for f in own]
-    got = [(plan.role[c], plan.relation[c], plan.draw[c], p) for c, p in zip(plan.config_of_row[facts:].tolist(),
-                                                                             plan.prompt_of_row[facts:].tolist())]
+    got = [
+        (plan.role[c], plan.relation[c], plan.draw[c], p) for c, p in zip(plan.config_of_row[facts:].tolist(), plan.prompt_of_row[facts:].tolist())
+    ]
     assert sorted(got, key=str) == sorted(expected, key=str)
     assert not set(p for _, _, _, p in got) & {0, 3}  # the defining facts measure nothing of the sets
     fact_set = facts + 2
@@ -212,8 +247,9 @@ def test_plan_targets_sets_and_controls():
     for k in range(facts + 3 + 2 * test_draws, facts + 3 + 3 * test_draws):  # the fact set's controls: as many, outside it
         assert plan.ablation.heads[k].sum() == 2 and plan.ablation.ffns[k].sum() == 1
         assert not (plan.ablation.heads[k] & plan.ablation.heads[fact_set]).any() and not plan.ablation.ffns[k, 1]
-    no_test = revision_plan(circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], relation_of, held_out, sample, draws,
-                            0, torch.Generator().manual_seed(0))
+    no_test = revision_plan(
+        circuit_heads, circuit_ffns, head_roles, ffn_roles, ["q0", "q1"], relation_of, held_out, sample, draws, 0, torch.Generator().manual_seed(0)
+    )
     assert max(d for d in no_test.draw if d is not None) == draws - 1
 
 
@@ -236,7 +272,7 @@ class _Encoded:
     def __init__(self, facts, length, subject, predicting):
         self.facts, self.input_ids = facts, torch.zeros(len(facts), length, dtype=torch.long)
         self.attention_mask = torch.ones(len(facts), length, dtype=torch.long)
-        self.attention_mask[0, length - 1:] = 0
+        self.attention_mask[0, length - 1 :] = 0
         self._masks = subject, predicting
 
     def masks(self):
@@ -260,16 +296,22 @@ def test_roles_of_the_defining_half_equal_the_literal_scores_of_those_facts():
     activity = torch.rand(n, length, L * H + L, generator=g) < 0.3
     activity &= encoded.attention_mask.bool()[:, :, None]
     rows = activity.nonzero().tolist()  # (fact, root, component)
-    members = pl.DataFrame({"fact_id": [10 + f for f, _, _ in rows], "root": [t for _, t, _ in rows],
-                            "kind": ["head" if c < L * H else "ffn" for _, _, c in rows],
-                            "layer": [c // H if c < L * H else c - L * H for _, _, c in rows],
-                            "head": [c % H if c < L * H else None for _, _, c in rows]}, schema_overrides={"head": pl.Int32})
+    members = pl.DataFrame(
+        {
+            "fact_id": [10 + f for f, _, _ in rows],
+            "root": [t for _, t, _ in rows],
+            "kind": ["head" if c < L * H else "ffn" for _, _, c in rows],
+            "layer": [c // H if c < L * H else c - L * H for _, _, c in rows],
+            "head": [c % H if c < L * H else None for _, _, c in rows],
+        },
+        schema_overrides={"head": pl.Int32},
+    )
     for defining in (torch.ones(n, dtype=torch.bool), torch.tensor([True, False, False, True, True, False])):
         heads, ffns = defining_roles(members, encoded, defining, relations, 0.3, L, H)
         keep = defining.nonzero()[:, 0]
         scores = role_scores(activity[keep], encoded.attention_mask.bool()[keep], subject[keep], predicting[keep], relation_of[keep], 2)
         literal = assign_roles(scores, relation_of[keep], 2, 0.3)
-        assert torch.equal(heads.reshape(2, -1), literal[:, :L * H]) and torch.equal(ffns, literal[:, L * H:])
+        assert torch.equal(heads.reshape(2, -1), literal[:, : L * H]) and torch.equal(ffns, literal[:, L * H :])
 
 
 def test_prompt_sample_per_relation():
@@ -281,8 +323,10 @@ def test_prompt_sample_per_relation():
 
 
 def test_masks_from_store_rows():
-    circuits = pl.DataFrame({"fact_id": [7, 7, 9, 9, 11], "kind": ["head", "ffn", "head", "head", "head"],
-                             "layer": [0, 2, 1, 1, 0], "head": [3, None, 0, 2, 1]}, schema_overrides={"head": pl.Int32})
+    circuits = pl.DataFrame(
+        {"fact_id": [7, 7, 9, 9, 11], "kind": ["head", "ffn", "head", "head", "head"], "layer": [0, 2, 1, 1, 0], "head": [3, None, 0, 2, 1]},
+        schema_overrides={"head": pl.Int32},
+    )
     heads, ffns = circuit_masks(circuits, [9, 7], L, H)  # fact 11 is not among the prompts
     expected_heads = torch.zeros(2, L, H, dtype=torch.bool)
     expected_heads[0, 1, 0] = expected_heads[0, 1, 2] = expected_heads[1, 0, 3] = True

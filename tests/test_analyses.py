@@ -20,8 +20,16 @@ from trajectory.cli import main
 from trajectory.facts import load_builtin
 from trajectory.store.query import run_sql
 
-VIEWS = ("role_counts", "role_iou", "role_transitions", "accuracy_by_relation", "active_components",
-         "component_roles", "strongest_roles", "revision_axis")
+VIEWS = (
+    "role_counts",
+    "role_iou",
+    "role_transitions",
+    "accuracy_by_relation",
+    "active_components",
+    "component_roles",
+    "strongest_roles",
+    "revision_axis",
+)
 SMALL = ["-q", "ingest", "-p", "reference-small"]
 THREE = ["-r", "step8-tokens3K,step24-tokens9K,main"]  # three of the small suite's five revisions: quicker
 
@@ -70,8 +78,11 @@ def test_views_per_analysis_equal_separate_stores(shared_store, custom_facts, tm
     analyses = run_sql(shared_store, "SELECT analysis_id, name, tau FROM analyses ORDER BY name")
     assert analyses.height == 4 and sorted(analyses["tau"].to_list()) == [0.01, 0.01, 0.05, 0.05]
     # Two of the four, alone: one of each probe set, one of each τ (each separate ingest costs seconds).
-    chosen = [row for row in analyses.iter_rows(named=True)
-              if ("/facts_160/" in row["name"] and row["tau"] == 0.01) or ("/my_facts/" in row["name"] and row["tau"] == 0.05)]
+    chosen = [
+        row
+        for row in analyses.iter_rows(named=True)
+        if ("/facts_160/" in row["name"] and row["tau"] == 0.01) or ("/my_facts/" in row["name"] and row["tau"] == 0.05)
+    ]
     assert len(chosen) == 2
     for row in chosen:
         alone = tmp_path / f"{row['analysis_id']}.duckdb"
@@ -83,8 +94,11 @@ def test_views_per_analysis_equal_separate_stores(shared_store, custom_facts, tm
             shared, separate = view_rows(shared_store, view, alone_id), view_rows(alone, view, alone_id)
             assert shared.height > 0 and shared.equals(separate), (row["name"], view)
     # The custom set's accuracy is over its own facts (the bug this replaces joined them to the first set's).
-    custom = run_sql(shared_store, """SELECT DISTINCT relation FROM accuracy_by_relation JOIN analyses USING (analysis_id)
-                                      WHERE name LIKE '%my_facts%'""")
+    custom = run_sql(
+        shared_store,
+        """SELECT DISTINCT relation FROM accuracy_by_relation JOIN analyses USING (analysis_id)
+                                      WHERE name LIKE '%my_facts%'""",
+    )
     assert sorted(custom["relation"].to_list()) == ["city_in_country", "company_ceo", "plays_sport"]
 
 
@@ -137,8 +151,9 @@ def test_export_writes_one_analysis_readable_as_is(shared_store, tmp_path, capsy
         read = pl.read_parquet(out / table / "**" / "*.parquet", hive_partitioning=True)
         assert read.height == stored.height > 0
         assert set(read["model"].unique()) == {"trajectory/olmo-tiny-facts-small"}  # decoded from model=...%2F...
-        by_duckdb = duckdb.sql(f"SELECT count(*), count(DISTINCT revision) FROM read_parquet('{out}/{table}/**/*.parquet', "
-                               "hive_partitioning = true)").fetchall()[0]
+        by_duckdb = duckdb.sql(
+            f"SELECT count(*), count(DISTINCT revision) FROM read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+        ).fetchall()[0]
         assert by_duckdb == (stored.height, 3)
     facts = pl.read_parquet(out / "facts.parquet")
     assert facts.height == 160 and (out / "roles" / "model=trajectory%2Folmo-tiny-facts-small").is_dir()
@@ -166,9 +181,12 @@ def test_comparison_dashboard_puts_analyses_side_by_side(shared_store, tmp_path,
         scope(con, builtin["analysis_id"].to_list())
         context = comparison_context(stored_analyses(con))
         fig = go.Figure(build_figure(con, next(f for f in spec.figures if f.id == "compare-iou"), context))
-        iou = {(a, r): series for a, r, series in con.sql("""
+        iou = {
+            (a, r): series
+            for a, r, series in con.sql("""
             SELECT n.name, i.role, list(i.iou ORDER BY i.ordinal) FROM role_iou i JOIN analyses n USING (analysis_id)
-            WHERE i.relation = '*' AND i.kind = 'head' GROUP BY ALL""").fetchall()}
+            WHERE i.relation = '*' AND i.kind = 'head' GROUP BY ALL""").fetchall()
+        }
     lines = {t.name: list(t.y) for t in fig.data if t.xaxis == "x"}  # the heads panel
     for (analysis, role), values in iou.items():
         if role != "deactivated":
@@ -222,8 +240,13 @@ def test_a_store_is_never_damaged_by_bad_input(shared_store, tmp_path, capsys):
 def test_two_ingests_into_one_store_do_not_interleave(small_suite, tmp_path, capsys):
     db = tmp_path / "busy.duckdb"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    first = subprocess.Popen([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", "reference-small", "--db", str(db)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", "reference-small", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not first.stdout.readline().startswith("stored "):

@@ -43,13 +43,13 @@ def one_error_line(capsys) -> str:
 def rows(db: Path, table: str, revisions: list[str]) -> list[tuple]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return sorted(con.execute(f"SELECT * EXCLUDE (analysis_id) FROM {table} WHERE list_contains(?, revision)",
-                                  [revisions]).fetchall(), key=repr)
+        return sorted(con.execute(f"SELECT * EXCLUDE (analysis_id) FROM {table} WHERE list_contains(?, revision)", [revisions]).fetchall(), key=repr)
     finally:
         con.close()
 
 
 # -- broken checkpoints ----------------------------------------------------------------------------------------------
+
 
 def _broken_copy(small_suite, tmp_path: Path, how: str) -> Path:
     """A copy of the small reference's cache whose revision BROKEN is broken ``how``."""
@@ -75,18 +75,26 @@ def _broken_copy(small_suite, tmp_path: Path, how: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how, message", [
-    ("nan", "has non-finite weights (NaN or inf) in model.layers.1.self_attn.q_proj.weight"),
-    ("missing", "is not a complete checkpoint: missing model.layers.1.self_attn.q_proj.weight"),
-    ("tokenizer", "has no usable tokenizer"),
-])
-def test_a_broken_checkpoint_stops_its_revision_with_one_line_and_stores_nothing_of_it(small_store, small_suite, tmp_path,
-                                                                                       capsys, how, message):
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("nan", "has non-finite weights (NaN or inf) in model.layers.1.self_attn.q_proj.weight"),
+        ("missing", "is not a complete checkpoint: missing model.layers.1.self_attn.q_proj.weight"),
+        ("tokenizer", "has no usable tokenizer"),
+    ],
+)
+def test_a_broken_checkpoint_stops_its_revision_with_one_line_and_stores_nothing_of_it(small_store, small_suite, tmp_path, capsys, how, message):
     from trajectory.config import load_pipeline
     from trajectory.pipeline.orchestrator import ingest
 
-    config = load_pipeline(SMALL).with_overrides({"model.cache_dir": _broken_copy(small_suite, tmp_path, how), "ablation.enabled": False,
-                                                  "grafting.enabled": False, "extractive.enabled": False})
+    config = load_pipeline(SMALL).with_overrides(
+        {
+            "model.cache_dir": _broken_copy(small_suite, tmp_path, how),
+            "ablation.enabled": False,
+            "grafting.enabled": False,
+            "extractive.enabled": False,
+        }
+    )
     db = tmp_path / "broken.duckdb"
     assert ingest(config, db, spec=THREE, progress=False) == 1
     out, err = capsys.readouterr()
@@ -124,8 +132,11 @@ def test_a_fact_longer_than_the_context_is_left_out_with_one_line(small_suite, t
     facts = list(load_builtin())[:6]
     long_subject = " ".join(["Paris"] * 200)  # far beyond the small model's 128 positions
     path = tmp_path / "long.tsv"
-    path.write_text(HEADER + "".join(f"{f.relation}\t{f.template}\t{f.subject}\t{f.object}\n" for f in facts)
-                    + f"city_in_country\t{{}} is a city in the country of\t{long_subject}\tFrance\n")
+    path.write_text(
+        HEADER
+        + "".join(f"{f.relation}\t{f.template}\t{f.subject}\t{f.object}\n" for f in facts)
+        + f"city_in_country\t{{}} is a city in the country of\t{long_subject}\tFrance\n"
+    )
     db = tmp_path / "long.duckdb"
     assert main(["-q", "ingest", "-p", SMALL, "--db", str(db), "-r", "main", "--facts", str(path), *IFR_ONLY]) == 0
     out = capsys.readouterr().out
@@ -136,16 +147,23 @@ def test_a_fact_longer_than_the_context_is_left_out_with_one_line(small_suite, t
 
 # -- probe files -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, data, message", [
-    ("quoted.tsv", HEADER + 'r\t{} is in\t"Paris\tFrance\nr\t{} lies in\tRome\tItaly\n', None),
-    ("short.tsv", HEADER + "r\t{} is in\tParis\n", "short.tsv:2: 3 tab-separated fields, the header has 4"),
-    ("long.tsv", HEADER + "r\t{} is in\tParis\tFrance\tEurope\n", "long.tsv:2: 5 tab-separated fields, the header has 4"),
-    ("latin1.tsv", (HEADER + "r\t{} is in\tZ\xfcrich\tSwitzerland\n").encode("latin-1"), "latin1.tsv:2: not UTF-8 text (byte 0xfc)"),
-    ("bom.tsv", b"\xef\xbb\xbf" + (HEADER + "r\t{} is in\tParis\tFrance\n").encode(), None),
-    ("unbalanced.csv", 'relation,template,subject,object\nr,{} is in,"Paris,France\nr,{} lies in,Rome,Italy\n',
-     "unbalanced.csv:2: a quoted field runs over 2 lines (an unbalanced quote?)"),
-    ("huge.tsv", HEADER + f"r\t{{}} is in\t{'x' * 200_000}\tFrance\n", None),
-])
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("quoted.tsv", HEADER + 'r\t{} is in\t"Paris\tFrance\nr\t{} lies in\tRome\tItaly\n', None),
+        ("short.tsv", HEADER + "r\t{} is in\tParis\n", "short.tsv:2: 3 tab-separated fields, the header has 4"),
+        ("long.tsv", HEADER + "r\t{} is in\tParis\tFrance\tEurope\n", "long.tsv:2: 5 tab-separated fields, the header has 4"),
+        ("latin1.tsv", (HEADER + "r\t{} is in\tZ\xfcrich\tSwitzerland\n").encode("latin-1"), "latin1.tsv:2: not UTF-8 text (byte 0xfc)"),
+        ("bom.tsv", b"\xef\xbb\xbf" + (HEADER + "r\t{} is in\tParis\tFrance\n").encode(), None),
+        (
+            "unbalanced.csv",
+            'relation,template,subject,object\nr,{} is in,"Paris,France\nr,{} lies in,Rome,Italy\n',
+            "unbalanced.csv:2: a quoted field runs over 2 lines (an unbalanced quote?)",
+        ),
+        ("huge.tsv", HEADER + f"r\t{{}} is in\t{'x' * 200_000}\tFrance\n", None),
+    ],
+)
 def test_probe_files_are_plain_lines_and_every_bad_line_is_named(tmp_path, name, data, message):
     path = tmp_path / name
     path.write_bytes(data if isinstance(data, bytes) else data.encode())
@@ -180,6 +198,7 @@ def test_analyses_whose_names_differ_in_punctuation_get_their_own_pages(tmp_path
 
 # -- the command line: one line each ---------------------------------------------------------------------------------
 
+
 def _pipeline(tmp_path: Path, name: str, **replaced: str) -> Path:
     """The small reference's pipeline with lines replaced (key -> new line)."""
     from trajectory.config import resolve_pipeline_path
@@ -207,10 +226,14 @@ def test_every_command_line_mistake_is_one_line(small_store, tmp_path, capsys):
         (["serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0"], "that address is not one of this machine's"),
         (["query", "final_roles", "--db", str(db), "--output", str(folder)], f"--output {folder} is a folder"),
         (["ingest", "-p", str(_pipeline(tmp_path, "empty", select='select = ""')), "--db", str(db)], "revisions.select is empty"),
-        (["ingest", "-p", str(_pipeline(tmp_path, "keep", keep="keep_revisions = -1")), "--db", str(db)],
-         "cache.keep_revisions must be 0 or more, got -1"),
-        (["ingest", "-p", str(_pipeline(tmp_path, "tpu", device='device = "tpu"')), "--db", str(db)],
-         "model.device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+        (
+            ["ingest", "-p", str(_pipeline(tmp_path, "keep", keep="keep_revisions = -1")), "--db", str(db)],
+            "cache.keep_revisions must be 0 or more, got -1",
+        ),
+        (
+            ["ingest", "-p", str(_pipeline(tmp_path, "tpu", device='device = "tpu"')), "--db", str(db)],
+            "model.device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'",
+        ),
     ]
     if not torch.cuda.is_available():
         cases.append((["ingest", "-p", SMALL, "--db", str(db), "--device", "cuda"], "device 'cuda': "))
@@ -233,8 +256,11 @@ def test_a_damaged_or_foreign_store_is_one_line(small_store, tmp_path, capsys):
     con.execute("CREATE TABLE t (a)")
     con.commit()
     con.close()
-    for db, message in ((truncated, "is truncated or damaged"), (half, "truncated or damaged"),
-                        (lite, "is not a DuckDB file (another database format)")):
+    for db, message in (
+        (truncated, "is truncated or damaged"),
+        (half, "truncated or damaged"),
+        (lite, "is not a DuckDB file (another database format)"),
+    ):
         for argv in (["query", "final_roles", "--db", str(db)], ["ingest", "-p", SMALL, "--db", str(db), "-r", "main", *IFR_ONLY]):
             assert main(["-q", *argv]) != 0, argv
             assert message in one_error_line(capsys), (db, argv)
@@ -251,8 +277,13 @@ def test_a_failing_write_stops_the_ingest_with_one_line_and_keeps_the_store(smal
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
-    done = subprocess.run([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", SMALL, "--db", str(db), "--tau", "0.05",
-                           *IFR_ONLY], capture_output=True, text=True, preexec_fn=small_files, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", SMALL, "--db", str(db), "--tau", "0.05", *IFR_ONLY],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr
     errors = done.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: cannot write step8-tokens3K into "), errors
@@ -267,9 +298,13 @@ CROSS_JOIN = "SELECT count(*) FROM range(100000000) a, range(100000000) b WHERE 
 
 
 def _query(db: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "trajectory", "query", CROSS_JOIN, "--db", str(db), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "query", CROSS_JOIN, "--db", str(db), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 @pytest.mark.slow
@@ -302,8 +337,13 @@ def test_an_ingest_waits_for_a_reader_and_loses_nothing(small_store, tmp_path):
     shutil.copy(small_store, db)
     reader = duckdb.connect(str(db), read_only=True)  # a long query of another process holds the file
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    ingest = subprocess.Popen([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", SMALL, "--db", str(db), "--tau", "0.05",
-                               "-r", "main", *IFR_ONLY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", SMALL, "--db", str(db), "--tau", "0.05", "-r", "main", *IFR_ONLY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         lines = []
         for line in ingest.stderr:  # the first line that says what it waits for (other lines may come before)
@@ -316,12 +356,16 @@ def test_an_ingest_waits_for_a_reader_and_loses_nothing(small_store, tmp_path):
     finally:
         reader.close()
     assert ingest.wait(timeout=120) == 0, ingest.stderr.read()
-    stored = pl.from_arrow(duckdb.connect(str(db), read_only=True).sql(
-        "SELECT a.tau, count(*) AS n FROM roles JOIN analyses a USING (analysis_id) WHERE revision = 'main' GROUP BY 1").arrow())
+    stored = pl.from_arrow(
+        duckdb.connect(str(db), read_only=True)
+        .sql("SELECT a.tau, count(*) AS n FROM roles JOIN analyses a USING (analysis_id) WHERE revision = 'main' GROUP BY 1")
+        .arrow()
+    )
     assert dict(stored.iter_rows()) == {0.01: 100, 0.05: 100}
 
 
 # -- the rest of the catalogue --------------------------------------------------------------------------------------
+
 
 def test_the_ingest_lock_file_is_removed_when_the_ingest_ends(small_store, tmp_path):
     """Held (with the holder's pid) while an ingest runs, removed when it ends, whether it succeeded or failed."""
@@ -392,17 +436,19 @@ def test_serve_keeps_its_pages_when_the_store_is_deleted(small_store, tmp_path):
 
 
 def test_csv_output_writes_nested_values_as_json_text(small_store, capsys):
-    assert main(["query", "SELECT [1, 2] AS positions, {'a': [3]} AS s, [[1], [2, 3]] AS nested", "--db", str(small_store),
-                 "-f", "csv"]) == 0
+    assert main(["query", "SELECT [1, 2] AS positions, {'a': [3]} AS s, [[1], [2, 3]] AS nested", "--db", str(small_store), "-f", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ['positions,s,nested', '"[1, 2]","{""a"": [3]}","[[1], [2, 3]]"']
 
 
-@pytest.mark.parametrize("argv", [
-    ["query", "final_roles", "--output", "{db}"],
-    ["query", "final_roles", "--format", "json", "-o", "{db}.wal"],
-    ["findings", "--out", "{db}"],
-    ["routes", "--fact", "0", "--revision", "main", "--graphml", "{db}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "final_roles", "--output", "{db}"],
+        ["query", "final_roles", "--format", "json", "-o", "{db}.wal"],
+        ["findings", "--out", "{db}"],
+        ["routes", "--fact", "0", "--revision", "main", "--graphml", "{db}"],
+    ],
+)
 def test_no_command_writes_its_output_over_the_store(tmp_path, capsys, argv):
     import hashlib
 
@@ -417,19 +463,22 @@ def test_no_command_writes_its_output_over_the_store(tmp_path, capsys, argv):
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["routes", "--fact", "0", "--revision", "main", "--threshold", "nan"], "argument --threshold: must be in [0, 1), got nan"),
-    (["routes", "--fact", "0", "--revision", "main", "--threshold", "-0.1"], "argument --threshold: must be in [0, 1), got -0.1"),
-    (["routes", "--fact", "0", "--revision", "main", "--threshold", "2"], "argument --threshold: must be in [0, 1), got 2"),
-    (["query", "final_roles", "--timeout", "-1"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got -1"),
-    (["query", "final_roles", "--timeout", "nan"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got nan"),
-    (["ingest", "--watch", "--poll", "nan"], "argument --poll: must be in (0, 86400] seconds (a day at most), got nan"),
-    (["ingest", "--watch", "--poll", "1e308"], "argument --poll: must be in (0, 86400] seconds (a day at most), got 1e308"),
-    (["ingest", "--watch", "--idle-timeout", "nan"], "argument --idle-timeout: must be in (0, 3.1536e+07] seconds (a year at most)"),
-    (["ingest", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
-    (["ingest", "--seed", str(2 ** 64)], "argument --seed: must be below 2**63 (torch's seeds are 64-bit)"),
-    (["suite", "build", "--seed", str(2 ** 64)], "argument --seed: must be below 2**63"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["routes", "--fact", "0", "--revision", "main", "--threshold", "nan"], "argument --threshold: must be in [0, 1), got nan"),
+        (["routes", "--fact", "0", "--revision", "main", "--threshold", "-0.1"], "argument --threshold: must be in [0, 1), got -0.1"),
+        (["routes", "--fact", "0", "--revision", "main", "--threshold", "2"], "argument --threshold: must be in [0, 1), got 2"),
+        (["query", "final_roles", "--timeout", "-1"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got -1"),
+        (["query", "final_roles", "--timeout", "nan"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got nan"),
+        (["ingest", "--watch", "--poll", "nan"], "argument --poll: must be in (0, 86400] seconds (a day at most), got nan"),
+        (["ingest", "--watch", "--poll", "1e308"], "argument --poll: must be in (0, 86400] seconds (a day at most), got 1e308"),
+        (["ingest", "--watch", "--idle-timeout", "nan"], "argument --idle-timeout: must be in (0, 3.1536e+07] seconds (a year at most)"),
+        (["ingest", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+        (["ingest", "--seed", str(2**64)], "argument --seed: must be below 2**63 (torch's seeds are 64-bit)"),
+        (["suite", "build", "--seed", str(2**64)], "argument --seed: must be below 2**63"),
+    ],
+)
 def test_flag_values_out_of_range_are_refused_with_one_line(tmp_path, capsys, argv, message):
     assert main([*argv, *(["--db", str(tmp_path / "none.duckdb")] if argv[0] in ("routes", "query") else [])]) == 2
     err = capsys.readouterr().err
@@ -447,8 +496,9 @@ def test_findings_of_an_empty_store_and_output_into_a_missing_folder_say_so(tmp_
     assert capsys.readouterr().err.strip() == f"error: {db} holds no analysis with stored revisions; run trajectory ingest first"
     missing = tmp_path / "no-such-folder" / "out.csv"
     assert main(["query", "SELECT 1 AS one", "--db", str(db), "--format", "csv", "-o", str(missing)]) == 2
-    assert capsys.readouterr().err.strip() == (f"error: --output {missing}: the folder {missing.parent} does not exist; "
-                                               "create it or name another file")
+    assert capsys.readouterr().err.strip() == (
+        f"error: --output {missing}: the folder {missing.parent} does not exist; create it or name another file"
+    )
     assert not missing.parent.exists()
 
 

@@ -4,8 +4,19 @@ import math
 import statistics
 
 import pytest
-from synthetic_store import (ANALYSIS, BUCKET, CAUSAL_DRAWS, FACTS, HEADS, LAYERS, REVISIONS, ffn_role, head_role,
-                             write_synthetic_ablations, write_synthetic_store)
+from synthetic_store import (
+    ANALYSIS,
+    BUCKET,
+    CAUSAL_DRAWS,
+    FACTS,
+    HEADS,
+    LAYERS,
+    REVISIONS,
+    ffn_role,
+    head_role,
+    write_synthetic_ablations,
+    write_synthetic_store,
+)
 
 from trajectory.cli import main
 from trajectory.pipeline.intervals import IntervalSettings, store_intervals
@@ -93,7 +104,7 @@ def literal_tests(sets, rewards):
                 t = (value - statistics.mean(others)) / (statistics.stdev(others) * math.sqrt(1 + 1 / len(others)))
                 return stats.t.cdf(t, len(others) - 1)
 
-            pseudo = [predicted(draws[d], draws[:d] + draws[d + 1:]) for d in range(DRAWS)]
+            pseudo = [predicted(draws[d], draws[:d] + draws[d + 1 :]) for d in range(DRAWS)]
             share = sum(q <= 0.05 for q in pseudo) / DRAWS
             if relation is None:  # HEADS of the LAYERS·HEADS heads: fewer than twice as many outside
                 out[key] = (None, None, None, share)
@@ -147,13 +158,18 @@ def test_role_effects_causality_and_onset(store):
         if row["role"] not in ("general", "relation"):
             assert row["first_causal"] is None  # never ablated here
             continue
-        first_causal = min((k for (rev, role, rel), c in causal.items() if c and role == row["role"] and rel == row["relation"]
-                            for k in [ordinal[rev]]), default=None)
+        first_causal = min(
+            (k for (rev, role, rel), c in causal.items() if c and role == row["role"] and rel == row["relation"] for k in [ordinal[rev]]),
+            default=None,
+        )
         assert row["causal_ordinal"] == first_causal
         r = RELATIONS.index(row["relation"]) if row["relation"] != "*" else None
-        held = [k for k in range(len(REVISIONS)) if any(
-            (head_role(k, q, l, h) == row["role"]) for q in ([r] if r is not None else range(2)) for l in range(LAYERS) for h in range(HEADS))
-            or any(ffn_role(k, q, l) == row["role"] for q in ([r] if r is not None else range(2)) for l in range(LAYERS))]
+        held = [
+            k
+            for k in range(len(REVISIONS))
+            if any((head_role(k, q, l, h) == row["role"]) for q in ([r] if r is not None else range(2)) for l in range(LAYERS) for h in range(HEADS))
+            or any(ffn_role(k, q, l) == row["role"] for q in ([r] if r is not None else range(2)) for l in range(LAYERS))
+        ]
         assert row["attributed_ordinal"] == min(held)
 
 
@@ -168,8 +184,7 @@ def test_circuit_shape_and_layer_profile(store):
         assert row["bucket"] == BUCKET[row["fact_id"]]
     profile = rows(db, "SELECT * FROM circuit_layer_profile")
     for row in profile:
-        shares = [sum(layer == row["layer"] for _, layer, _ in nodes[(row["revision"], f)]) / len(nodes[(row["revision"], f)])
-                  for f, _ in FACTS]
+        shares = [sum(layer == row["layer"] for _, layer, _ in nodes[(row["revision"], f)]) / len(nodes[(row["revision"], f)]) for f, _ in FACTS]
         assert row["share"] == pytest.approx(statistics.mean(shares))
     per_revision = {}
     for row in profile:

@@ -38,18 +38,21 @@ def test_every_shipped_pipeline_reads_back_each_of_its_keys():
                 section = getattr(config, table)
                 field_name = next(f.name for f in dataclasses.fields(section) if f.metadata.get("key", f.name) == key)
                 read = getattr(section, field_name)
-                expected = {"select": lambda v: ",".join(v) if isinstance(v, list) else v,
-                            "threshold": lambda v: tuple(v) if isinstance(v, list) else (v,),
-                            "theta": lambda v: tuple(v) if isinstance(v, list) else (v,),
-                            "exclude": tuple}.get(key, lambda v: v)(value)
+                expected = {
+                    "select": lambda v: ",".join(v) if isinstance(v, list) else v,
+                    "threshold": lambda v: tuple(v) if isinstance(v, list) else (v,),
+                    "theta": lambda v: tuple(v) if isinstance(v, list) else (v,),
+                    "exclude": tuple,
+                }.get(key, lambda v: v)(value)
                 if key == "configs":
                     continue  # graft names are written canonically (tests/test_grafting_stage.py)
                 assert read == expected, (path.name, table, key)
 
 
 def test_a_key_maps_to_its_section_and_types_come_from_the_fields(tmp_path):
-    config = load_pipeline(_write(tmp_path, "[ablation]\ndraws = 9\n[ifr]\nthreshold = [0.01, 0.05]\nmemory_gb = 2\n"
-                                            "[extractive.finetune]\nepochs = 2\n"))
+    config = load_pipeline(
+        _write(tmp_path, "[ablation]\ndraws = 9\n[ifr]\nthreshold = [0.01, 0.05]\nmemory_gb = 2\n[extractive.finetune]\nepochs = 2\n")
+    )
     assert config.ablation.draws == 9 and config.ifr.thresholds == (0.01, 0.05) and config.ifr.memory_gb == 2
     assert config.extractive.finetune.epochs == 2 and config.extractive.finetune.batch_size == 8  # the rest at defaults
     for text, message in [
@@ -74,11 +77,13 @@ def test_overrides_go_through_the_same_checks_and_leave_the_rest():
     assert changed.executor.memory_gb_per_task == 4 and changed.effects == base.effects and changed.model.repo_id == base.model.repo_id
     assert base.ablation.draws != 7  # frozen: the original is untouched
     assert base.with_overrides({"model.cache_dir": None}).model.cache_dir is None  # None where the setting may be None
-    for overrides, message in [({"ablation.draws": -1}, "ablation.draws must be positive"),
-                               ({"model.device": "tpu"}, "model.device must be auto, cpu"),
-                               ({"ablation.draws": None}, "ablation.draws must be int, got None"),
-                               ({"store.circuits": False}, "set store.circuits = true"),  # the reference runs the ablation stage
-                               ({"ablation.test_draws": 5}, "ablation.test_draws must be 0 (no test) or at least 19")]:
+    for overrides, message in [
+        ({"ablation.draws": -1}, "ablation.draws must be positive"),
+        ({"model.device": "tpu"}, "model.device must be auto, cpu"),
+        ({"ablation.draws": None}, "ablation.draws must be int, got None"),
+        ({"store.circuits": False}, "set store.circuits = true"),  # the reference runs the ablation stage
+        ({"ablation.test_draws": 5}, "ablation.test_draws must be 0 (no test) or at least 19"),
+    ]:
         with pytest.raises(TrajectoryError, match=message.replace("(", r"\(").replace(")", r"\)")):
             base.with_overrides(overrides)
 
@@ -89,13 +94,25 @@ def test_one_default_per_setting():
     assert EffectsSettings() == EffectsSettings(config.effects.method, config.effects.mode, config.effects.kappa, config.effects.batch_size)
     ablation = AblationSettings()
     assert (ablation.mode, ablation.draws, ablation.rows_per_pass, ablation.topk) == (
-        config.ablation.mode, config.ablation.draws, config.ablation.batch_size, config.ablation.topk)
+        config.ablation.mode,
+        config.ablation.draws,
+        config.ablation.batch_size,
+        config.ablation.topk,
+    )
     extractive = ExtractiveSettings()
     assert (extractive.counterfactuals, extractive.per_fact, extractive.batch_size) == (
-        config.extractive.counterfactuals, config.extractive.per_fact, config.extractive.batch_size)
+        config.extractive.counterfactuals,
+        config.extractive.per_fact,
+        config.extractive.batch_size,
+    )
     recipe, finetune = FinetuneRecipe(), config.extractive.finetune
     assert (recipe.optimizer, recipe.learning_rate, recipe.epochs, recipe.batch_size, recipe.train) == (
-        finetune.optimizer, finetune.learning_rate, finetune.epochs, finetune.batch_size, finetune.train)
+        finetune.optimizer,
+        finetune.learning_rate,
+        finetune.epochs,
+        finetune.batch_size,
+        finetune.train,
+    )
     assert (IntervalSettings().resamples, IntervalSettings().level) == (config.intervals.resamples, config.intervals.level)
     keys = setting_keys()
     assert len(keys) == len(set(keys)) > 60 and "executor.scratch" in keys and "extractive.finetune.train" in keys

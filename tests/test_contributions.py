@@ -4,7 +4,11 @@ import torch
 
 from trajectory.ifr.circuits import circuit_activity
 from trajectory.ifr.contributions import (
-    EPSILON, attention_contributions, ffn_contributions, threshold_attention, threshold_ffn,
+    EPSILON,
+    attention_contributions,
+    ffn_contributions,
+    threshold_attention,
+    threshold_ffn,
 )
 from trajectory.models.capture import head_outputs
 
@@ -66,8 +70,13 @@ def test_ffn_contributions_and_thresholds():
     mid, ffn = torch.randn(2, 4, 8), torch.randn(2, 4, 8)
     valid = torch.ones(2, 4, dtype=torch.bool)
     c_ffn, c_res = ffn_contributions(mid, ffn, valid)
-    torch.testing.assert_close(c_ffn[0, 0], torch.tensor(_literal_prox(mid[0, 0] + ffn[0, 0], ffn[0, 0]) / (
-        _literal_prox(mid[0, 0] + ffn[0, 0], ffn[0, 0]) + _literal_prox(mid[0, 0] + ffn[0, 0], mid[0, 0]))))
+    torch.testing.assert_close(
+        c_ffn[0, 0],
+        torch.tensor(
+            _literal_prox(mid[0, 0] + ffn[0, 0], ffn[0, 0])
+            / (_literal_prox(mid[0, 0] + ffn[0, 0], ffn[0, 0]) + _literal_prox(mid[0, 0] + ffn[0, 0], mid[0, 0]))
+        ),
+    )
     # Per-position renormalisation: each position sums to 1 on its own.
     t_ffn, t_res = threshold_ffn(torch.tensor([[0.005, 0.6]]), torch.tensor([[0.995, 0.4]]), 0.01)
     torch.testing.assert_close(t_ffn, torch.tensor([[0.0, 0.6]]))

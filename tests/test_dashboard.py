@@ -9,7 +9,16 @@ import duckdb
 import plotly.graph_objects as go
 import pytest
 from synthetic_store import (
-    FACTS, HEADS, LAYERS, MODEL, RELATIONS, REVISIONS, ffn_role, head_role, top1, write_synthetic_store,
+    FACTS,
+    HEADS,
+    LAYERS,
+    MODEL,
+    RELATIONS,
+    REVISIONS,
+    ffn_role,
+    head_role,
+    top1,
+    write_synthetic_store,
 )
 
 from trajectory.cli import main
@@ -155,8 +164,9 @@ def test_sankey_flows_between_first_middle_last(figures):
     heads_all = fig.data[0]
     assert heads_all.visible is True and sum(heads_all.link.value) == LAYERS * HEADS * 2
     labels = list(heads_all.node.label)
-    flows = {(labels[s], labels[t], heads_all.node.customdata[s]): v
-             for s, t, v in zip(heads_all.link.source, heads_all.link.target, heads_all.link.value)}
+    flows = {
+        (labels[s], labels[t], heads_all.node.customdata[s]): v for s, t, v in zip(heads_all.link.source, heads_all.link.target, heads_all.link.value)
+    }
     k0, k1 = 0, N_REV // 2
     n = sum(strongest(k0, l, h) == "general" and strongest(k1, l, h) == "entity" for l in range(LAYERS) for h in range(HEADS))
     assert flows.get(("general", "entity", NAMES[k0]), 0) == n
@@ -200,8 +210,7 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
         assert f'id="{figure.id}"' in text
     assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in (out / "index.html").read_text()
     # no partial files
-    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "plotly.min.js",
-                                                      "training.html"]
+    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "plotly.min.js", "training.html"]
     assert main(["-q", "dashboard", "--db", str(store), "--out", str(out), "--flows", "step1"]) == 2
     assert capsys.readouterr().err.startswith("error: --flows: unknown revision 'step1'")
     assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
@@ -255,8 +264,13 @@ def test_serve_answers_with_the_same_pages(store, tmp_path):
 
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(temporary)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("serving the dashboards of"), line

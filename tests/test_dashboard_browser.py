@@ -21,8 +21,13 @@ from trajectory.paths import REPO_ROOT
 from trajectory.roles.scores import ROLES
 
 CHROMIUM_FLAGS = [  # no network at all: the page must not need any
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -102,8 +107,16 @@ def test_every_figure_renders_without_console_errors(dashboard):
         """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
                [gd.id, gd.data.length, gd.querySelectorAll('.main-svg').length, !!gd._fullLayout])"""
     )
-    assert [r[0] for r in rendered] == ["role-counts", "role-iou", "role-transitions", "role-grid", "accuracy", "training-loss", "forgetting",
-                                       "role-flows"]
+    assert [r[0] for r in rendered] == [
+        "role-counts",
+        "role-iou",
+        "role-transitions",
+        "role-grid",
+        "accuracy",
+        "training-loss",
+        "forgetting",
+        "role-flows",
+    ]
     assert all(n_traces > 0 and n_svg > 0 and laid_out for _, n_traces, n_svg, laid_out in rendered)
     # Drawn marks, not empty axes: lines, heatmap cells, Sankey links.
     assert page.locator("#role-counts .scatterlayer .js-line").count() > 0
@@ -169,8 +182,6 @@ def _artifacts() -> Path:
     return folder
 
 
-
-
 def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_store, tmp_path):
     """The extractive-structures page of an ingested reference: four figures, the OCR curve with its
     chance lines, and the measure menu of the heatmaps switching to a finetune hop."""
@@ -209,8 +220,7 @@ def test_the_grafting_page_draws_the_stored_recoveries(browser_page, tmp_path):
     facts = [f for f, _ in FACTS]
 
     def lines():
-        return browser_page.evaluate(
-            "() => document.getElementById('graft-pathways').data.filter(t => t.fill !== 'toself').map(t => [t.name, t.y])")
+        return browser_page.evaluate("() => document.getElementById('graft-pathways').data.filter(t => t.fill !== 'toself').map(t => [t.name, t.y])")
 
     expected = {c: [literal_recovery(p, c, facts)["learned_top1"] for p in range(3)] for c in ("FE", "LT", "FE+LT")}
     assert {name: y for name, y in lines()} == expected
@@ -249,8 +259,17 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     browser_page.goto(page_path.as_uri())
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 9")
     ids = browser_page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => gd.id)")
-    assert ids == ["causal-faithfulness", "causal-agreement", "causal-component-effects", "causal-role-effects", "causal-onset",
-                   "causal-emergence", "causal-circuit-shape", "causal-topk-curve", "causal-topk"]
+    assert ids == [
+        "causal-faithfulness",
+        "causal-agreement",
+        "causal-component-effects",
+        "causal-role-effects",
+        "causal-onset",
+        "causal-emergence",
+        "causal-circuit-shape",
+        "causal-topk-curve",
+        "causal-topk",
+    ]
     traces = browser_page.evaluate("() => document.getElementById('causal-faithfulness').data.map(t => [t.name, t.y, t.visible])")
     (whole,) = [y for name, y, visible in traces if name == "all facts" and visible]
     for k, (revision, _, _) in enumerate(REVISIONS):
@@ -262,7 +281,8 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     browser_page.locator("#causal-faithfulness .updatemenu-dropdown-button", has_text="bucket").click()
     browser_page.wait_for_timeout(300)
     shown = browser_page.evaluate(
-        "() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true && t.fill !== 'toself').map(t => t.name)")
+        "() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true && t.fill !== 'toself').map(t => t.name)"
+    )
     assert sorted(shown) == ["all facts", "high", "low", "medium"]
     effects = literal_effects(sets, rewards)
     last = figure_state(browser_page, "causal-role-effects")
@@ -275,8 +295,10 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
     for row, (role, relation) in zip(first["z"][0], rows):
         for value, measured in zip(row, ["city_in_country", "company_ceo"]):
             facts = [f for f, rel in FACTS if rel == measured]
-            control = statistics.mean(statistics.mean(sets[(revision, role, None if relation == "*" else relation, d, f)]
-                                                      - rewards[(revision, f, "clean")] for f in facts) for d in range(CAUSAL_DRAWS))
+            control = statistics.mean(
+                statistics.mean(sets[(revision, role, None if relation == "*" else relation, d, f)] - rewards[(revision, f, "clean")] for f in facts)
+                for d in range(CAUSAL_DRAWS)
+            )
             assert value == pytest.approx(effects[(revision, role, relation, measured)][0] - control)
     browser_page.screenshot(path=str(_artifacts() / "dashboard-causal.png"), full_page=True)
     assert problems == []
@@ -295,7 +317,8 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
     figure = browser_page.evaluate(
         """() => { const gd = document.getElementById('accuracy');
-                   return gd.data.map(t => ({name: t.name, fill: t.fill || null, y: t.y, hover: t.hovertemplate || ''})); }""")
+                   return gd.data.map(t => ({name: t.name, fill: t.fill || null, y: t.y, hover: t.hovertemplate || ''})); }"""
+    )
     bands = [t for t in figure if t["fill"] == "toself"]
     # top-1 and top-10 of each relation type
     assert [b["name"] for b in bands] == ["all location facts: 95 % interval"] * 2 + ["all name facts: 95 % interval"] * 2
@@ -311,12 +334,14 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
     rows = list(csv.reader(Path(download.value.path()).read_text().splitlines()))
     assert download.value.suggested_filename == "accuracy.csv" and rows[0] == ["trace", "x", "y", "value"]
     lines = [t for t in figure if t["fill"] is None]
-    shown = browser_page.evaluate("() => document.getElementById('accuracy').data.filter(t => t.visible !== false && t.visible !== "
-                                  "'legendonly' && t.fill !== 'toself').map(t => [t.name, Array.from(t.y)])")
+    shown = browser_page.evaluate(
+        "() => document.getElementById('accuracy').data.filter(t => t.visible !== false && t.visible !== "
+        "'legendonly' && t.fill !== 'toself').map(t => [t.name, Array.from(t.y)])"
+    )
     assert len(rows) - 1 == sum(len(y) for _, y in shown) and len(shown) <= len(lines)
     first_name, first_y = shown[0]  # rows come trace by trace, in the figure's order
-    assert [r[0] for r in rows[1:len(first_y) + 1]] == [first_name] * len(first_y)
-    assert [float(r[2]) for r in rows[1:len(first_y) + 1]] == pytest.approx(first_y)
+    assert [r[0] for r in rows[1 : len(first_y) + 1]] == [first_name] * len(first_y)
+    assert [float(r[2]) for r in rows[1 : len(first_y) + 1]] == pytest.approx(first_y)
     assert problems == []
 
 
@@ -333,12 +358,14 @@ def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_pa
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
     traces = browser_page.evaluate(
         """() => document.getElementById('role-counts').data.map(t => ({name: t.name, fill: t.fill || null, y: t.y,
-                 xaxis: t.xaxis || 'x', hover: t.hovertemplate || ''}))""")
+                 xaxis: t.xaxis || 'x', hover: t.hovertemplate || ''}))"""
+    )
     bands = [t for t in traces if t["fill"] == "toself"]
     assert len(bands) == len(traces) // 2 > 0
     general = next(b for b in bands if b["name"] == "general: 95 % interval" and b["xaxis"] == "x")
-    want = stored.filter((stored["measure"] == "role_count") & (stored["scope"] == "head") & (stored["category"] == "general")
-                         & (stored["relation"] == "*"))
+    want = stored.filter(
+        (stored["measure"] == "role_count") & (stored["scope"] == "head") & (stored["category"] == "general") & (stored["relation"] == "*")
+    )
     n = want.height
     assert general["y"][:n] == want["upper"].to_list() and general["y"][n:] == want["lower"].to_list()[::-1]
     assert all("of %{customdata[3]}" in t["hover"] for t in traces if t["fill"] is None)
@@ -348,7 +375,8 @@ def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_pa
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
     traces = browser_page.evaluate(
         """() => document.getElementById('causal-emergence').data.map(t => ({name: t.name, fill: t.fill || null, y: t.y,
-                 hover: t.hovertemplate || '', visible: t.visible}))""")
+                 hover: t.hovertemplate || '', visible: t.visible}))"""
+    )
     whole = next(t for t in traces if t["name"] == "all facts: 95 % interval")
     want = stored.filter((stored["measure"] == "subject_first") & (stored["scope"] == "*"))  # the measure it opens on
     order = run_sql(small_store, "SELECT revision FROM revisions ORDER BY ordinal")["revision"].to_list()
@@ -369,8 +397,11 @@ def _shown_edges(page) -> set[tuple]:
 def _stored_edges(store, analysis_id: str, fact: int, revision: str) -> dict[tuple, float]:
     from trajectory.store.query import run_sql
 
-    rows = run_sql(store, f"SELECT layer, kind, source, target, weight FROM routes WHERE analysis_id = '{analysis_id}' "
-                          f"AND fact_id = {fact} AND revision = '{revision}'")
+    rows = run_sql(
+        store,
+        f"SELECT layer, kind, source, target, weight FROM routes WHERE analysis_id = '{analysis_id}' "
+        f"AND fact_id = {fact} AND revision = '{revision}'",
+    )
     return {(r["layer"], r["kind"], r["source"], r["target"]): r["weight"] for r in rows.iter_rows(named=True)}
 
 
@@ -402,9 +433,11 @@ def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshol
     assert last == set(_stored_edges(small_store, analysis_id, fact, "main")) and last
     assert browser_page.locator("#revision-label").inner_text().startswith("main")
     for figure in ("rank", "lens"):  # log rank axes: labels written in full (never "10, 2, 5, 100"), at least two
-        ticks = browser_page.evaluate(f"() => Array.from(document.querySelectorAll('#{figure} text')).filter(t => "
-                                      "t.closest('.yaxislayer-above, .yaxislayer-below') || (t.getAttribute('class') || '').includes('ytick'))"
-                                      ".map(t => t.textContent)")
+        ticks = browser_page.evaluate(
+            f"() => Array.from(document.querySelectorAll('#{figure} text')).filter(t => "
+            "t.closest('.yaxislayer-above, .yaxislayer-below') || (t.getAttribute('class') || '').includes('ytick'))"
+            ".map(t => t.textContent)"
+        )
         values = [int(t) for t in ticks]
         assert len(values) >= 2 and values == sorted(values) and all(set(str(v)[1:]) <= {"0"} for v in values), (figure, ticks)
     browser_page.locator("#revision").press("Home")  # the slider to the first revision
@@ -437,8 +470,12 @@ def test_serve_traces_your_own_prompt_and_draws_its_graph(browser_page, small_st
     from trajectory.pipeline.sources import cache_source
     from trajectory.store.query import run_sql
 
-    proc = subprocess.Popen([sys.executable, "-m", "trajectory", "serve", "--db", str(small_store), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "serve", "--db", str(small_store), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().split(" at ")[1].split()[0]
         problems = watch(browser_page)
@@ -543,5 +580,7 @@ def test_a_copied_routes_link_reopens_the_fact_revision_and_threshold(browser_pa
     browser_page.wait_for_function("window.routesShown !== undefined")
     browser_page.evaluate("() => window.routesReady")
     default, _ = _shown_edges(browser_page)
-    assert default["revision"] == "main" and default["threshold"] == pytest.approx(float(browser_page.evaluate("() => document.getElementById('threshold').min")))
+    assert default["revision"] == "main" and default["threshold"] == pytest.approx(
+        float(browser_page.evaluate("() => document.getElementById('threshold').min"))
+    )
     assert problems == []

@@ -26,8 +26,7 @@ def commands(parser: argparse.ArgumentParser, prefix: str = "trajectory"):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
-                options = [o for a in sub._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
-                           for o in a.option_strings]
+                options = [o for a in sub._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) for o in a.option_strings]
                 yield f"{prefix} {name}", options
                 yield from commands(sub, f"{prefix} {name}")
 
@@ -105,16 +104,20 @@ def test_findings_are_written_from_the_store_with_their_denominators(small_store
         for scope in ("*", "location", "name"):
             hits = [top1 for fact, relation_type, at, top1 in rows if at == ordinal and scope in ("*", relation_type)]
             low, high = binomtest(sum(hits), len(hits)).proportion_ci(0.95, method="wilson")
-            cells.append(f"{round(100 * sum(hits) / len(hits)) + 0.0:.0f} % [{round(100 * low) + 0.0:.0f}, {round(100 * high) + 0.0:.0f}] "
-                         f"of {len(hits)}")
+            cells.append(
+                f"{round(100 * sum(hits) / len(hits)) + 0.0:.0f} % [{round(100 * low) + 0.0:.0f}, {round(100 * high) + 0.0:.0f}] of {len(hits)}"
+            )
         assert f"| {names[ordinal]} | {' | '.join(cells)} |" in text
     # The role test: 19 draws on every 2nd revision and the last (3 of 5), every set untestable in this 2-layer model.
     con = duckdb.connect(str(small_store), read_only=True)
     n_sets, n_untestable, n_revisions, draws, reason = con.sql(
-        "SELECT count(*), count(reason), count(DISTINCT revision), min(n_draws), mode(reason) FROM role_tests").fetchall()[0]
+        "SELECT count(*), count(reason), count(DISTINCT revision), min(n_draws), mode(reason) FROM role_tests"
+    ).fetchall()[0]
     con.close()
     assert f"against {draws} random sets of as many heads and FFNs, at {n_revisions} revisions" in text
-    assert f"0 of {n_sets - n_untestable} testable (revision, set) tests are findings ({n_untestable} untestable, most often because {reason})" in text
+    assert (
+        f"0 of {n_sets - n_untestable} testable (revision, set) tests are findings ({n_untestable} untestable, most often because {reason})" in text
+    )
 
 
 def test_the_readme_findings_are_lines_of_the_generated_findings():

@@ -36,11 +36,16 @@ def store(tmp_path_factory):
     rows = {}  # (revision, fact) -> (clean, none, {component: (importance, delta, atp)}, ifr set)
     with writer(db) as con:
         for fact, _ in FACTS:
-            con.execute("INSERT INTO prompts (probe_set_id, model, fact_id, n_tokens, subject_positions, answer_positions) "
-                        "VALUES ('ps1', ?, ?, 4, [0], [2, 3])", [MODEL, fact])
+            con.execute(
+                "INSERT INTO prompts (probe_set_id, model, fact_id, n_tokens, subject_positions, answer_positions) "
+                "VALUES ('ps1', ?, ?, 4, [0], [2, 3])",
+                [MODEL, fact],
+            )
         for k, (revision, _, _) in enumerate(REVISIONS):
-            con.execute("INSERT INTO stage_runs VALUES (?, ?, ?, 'effects', NULL, ?, 1.0, now())",
-                        [ANALYSIS, MODEL, revision, json.dumps({"method": "both", "mode": "mean", "kappa": KAPPA})])
+            con.execute(
+                "INSERT INTO stage_runs VALUES (?, ?, ?, 'effects', NULL, ?, 1.0, now())",
+                [ANALYSIS, MODEL, revision, json.dumps({"method": "both", "mode": "mean", "kappa": KAPPA})],
+            )
             for fact, _ in FACTS:
                 hand = k == 0 and fact == 0
                 clean, none = (5.0, 1.0) if hand else (rng.choice([0.5, 3.0, 6.0]), rng.uniform(-0.5, 0.5))
@@ -56,15 +61,19 @@ def store(tmp_path_factory):
                     else:
                         effects[c] = (importance, delta, atp)
                         stored = (importance, delta, 0, atp)
-                    con.execute("INSERT INTO component_effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [ANALYSIS, MODEL, revision, fact, kind, layer, None if head < 0 else head, *stored])
+                    con.execute(
+                        "INSERT INTO component_effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [ANALYSIS, MODEL, revision, fact, kind, layer, None if head < 0 else head, *stored],
+                    )
                     for root in (0, ROOT):
                         member = (c in HAND_IFR) if hand and root == ROOT else (kind == "ffn" and layer == 1) if hand else rng.random() < 0.5
                         if member:
                             if root == ROOT:
                                 ifr.add(c)
-                            con.execute("INSERT INTO circuits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                        [ANALYSIS, MODEL, revision, fact, root, kind, layer, None if head < 0 else head])
+                            con.execute(
+                                "INSERT INTO circuits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [ANALYSIS, MODEL, revision, fact, root, kind, layer, None if head < 0 else head],
+                            )
                 con.execute("INSERT INTO effect_baselines VALUES (?, ?, ?, ?, ?, ?, 0, 9)", [ANALYSIS, MODEL, revision, fact, clean, none])
                 rows[(revision, fact)] = (clean, none, effects, ifr)
     return db, rows
@@ -129,16 +138,19 @@ def literal_roles(rows, revision) -> dict:
         for c in COMPONENTS:
             general = sum(c in measured[f] for f in measured) / len(measured)
             own = sum(c in measured[f] for f in mine) / len(mine)
-            roles[(relation, c)] = ("general" if general > THETA else "relation" if own > THETA
-                                    else "fact" if any(c in measured[f] for f in mine) else "deactivated")
+            roles[(relation, c)] = (
+                "general" if general > THETA else "relation" if own > THETA else "fact" if any(c in measured[f] for f in mine) else "deactivated"
+            )
     return roles
 
 
 def test_causal_roles_and_their_agreement_equal_the_literal_ones(store):
     db, rows = store
     with reader(db) as con:
-        ifr_roles = {(r, rel, (kind, layer, -1 if head is None else head)): role for r, rel, kind, layer, head, role in
-                     con.execute("SELECT revision, relation, kind, layer, head, role FROM roles").fetchall()}
+        ifr_roles = {
+            (r, rel, (kind, layer, -1 if head is None else head)): role
+            for r, rel, kind, layer, head, role in con.execute("SELECT revision, relation, kind, layer, head, role FROM roles").fetchall()
+        }
     got = query(db, "SELECT * FROM component_effect_roles")
     agreement = {(r["revision"], r["relation"], r["kind"], r["role"]): r for r in query(db, "SELECT * FROM effect_role_agreement")}
     checked = 0

@@ -33,7 +33,7 @@ class Constant(torch.nn.Module):
 @torch.no_grad()
 def literal_reward(model, batch, b: int) -> float:
     n = int(batch.attention_mask[b].sum())
-    logits = model(input_ids=batch.input_ids[b: b + 1, :n]).logits[0, n - 1].double()
+    logits = model(input_ids=batch.input_ids[b : b + 1, :n]).logits[0, n - 1].double()
     chosen = [int(t) for t, keep in zip(batch.candidates[b], batch.candidate_mask[b]) if keep]
     return (logits[batch.answer[b]] - sum(logits[t] for t in chosen) / len(chosen)).item()
 
@@ -119,12 +119,12 @@ def derivative_along_patch(model, batch, b: int, kind: str, layer: int, head: in
         def pre(module, args):
             z = args[0]
             target = z.clone()
-            target[..., head * dh:(head + 1) * dh] = replacement.head_z[layer, head].to(z.dtype)
+            target[..., head * dh : (head + 1) * dh] = replacement.head_z[layer, head].to(z.dtype)
             return (z + alpha * (target - z),)
 
         o_proj.register_forward_pre_hook(pre)
     n = int(batch.attention_mask[b].sum())
-    logits = copy_(input_ids=batch.input_ids[b: b + 1, :n]).logits[0, n - 1]
+    logits = copy_(input_ids=batch.input_ids[b : b + 1, :n]).logits[0, n - 1]
     chosen = [int(t) for t, keep in zip(batch.candidates[b], batch.candidate_mask[b]) if keep]
     value = logits[batch.answer[b]] - sum(logits[t] for t in chosen) / len(chosen)
     (grad,) = torch.autograd.grad(value, alpha)

@@ -26,11 +26,15 @@ def test_stored_effects_are_the_measurement(small_store, small_suite):
     facts = encode_probe_set(tokenizer, load_builtin()).facts
     effects = measure_effects(model, encode_prompts(tokenizer, fact_prompts(facts)), EffectsSettings(method="both"))
     with reader(small_store) as con:
-        rows = con.execute("SELECT fact_id, kind, layer, coalesce(head, -1), importance, delta_reward, answer_rank, atp "
-                           "FROM component_effects WHERE revision = ?", [revision]).fetchall()
-        baselines = {f: (c, n) for f, c, n in con.execute(
-            "SELECT fact_id, reward_clean, reward_none FROM effect_baselines WHERE revision = ?", [revision]).fetchall()}
-        (settings,), = con.execute("SELECT settings FROM stage_runs WHERE revision = ? AND stage = 'effects'", [revision]).fetchall()
+        rows = con.execute(
+            "SELECT fact_id, kind, layer, coalesce(head, -1), importance, delta_reward, answer_rank, atp FROM component_effects WHERE revision = ?",
+            [revision],
+        ).fetchall()
+        baselines = {
+            f: (c, n)
+            for f, c, n in con.execute("SELECT fact_id, reward_clean, reward_none FROM effect_baselines WHERE revision = ?", [revision]).fetchall()
+        }
+        ((settings,),) = con.execute("SELECT settings FROM stage_runs WHERE revision = ? AND stage = 'effects'", [revision]).fetchall()
         counts = con.execute("SELECT count(DISTINCT revision), count(*) FROM component_effects").fetchall()[0]
     kinds, layers, heads = component_layout(model.config.num_hidden_layers, model.config.num_attention_heads)
     column = {(k, int(layer), -1 if np.isnan(h) else int(h)): c for c, (k, layer, h) in enumerate(zip(kinds, layers, heads))}
@@ -57,11 +61,17 @@ def test_effects_run_on_every_nth_revision_and_the_last():
 @pytest.mark.slow
 def test_a_subset_of_revisions_and_a_rerun(small_suite, tmp_path, capsys):
     db = tmp_path / "every.duckdb"
-    config = load_pipeline("reference-small").with_overrides({"effects.every": 3, "ablation.enabled": False, "grafting.enabled": False, "extractive.enabled": False})
+    config = load_pipeline("reference-small").with_overrides(
+        {"effects.every": 3, "ablation.enabled": False, "grafting.enabled": False, "extractive.enabled": False}
+    )
     assert ingest(config, db, progress=False) == 0
     with reader(db) as con:
-        stored = [r for (r,) in con.execute("SELECT DISTINCT e.revision FROM component_effects e JOIN revisions v "
-                                            "USING (analysis_id, revision) ORDER BY v.ordinal").fetchall()]
+        stored = [
+            r
+            for (r,) in con.execute(
+                "SELECT DISTINCT e.revision FROM component_effects e JOIN revisions v USING (analysis_id, revision) ORDER BY v.ordinal"
+            ).fetchall()
+        ]
     names = small_suite.revisions
     assert stored == [names[0], names[3], names[4]]  # ordinals 0 and 3, and the last
     capsys.readouterr()
@@ -70,10 +80,15 @@ def test_a_subset_of_revisions_and_a_rerun(small_suite, tmp_path, capsys):
     assert "stored: 5 ifr, 3 effects (one revision in 3, and the last)" in out and "0 revisions to ingest" in out
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("kappa", 0, "effects.kappa must be in (0, 1], got 0"), ("kappa", 1.5, "effects.kappa must be in (0, 1]"),
-    ("method", "sampled", "effects.method must be one of exhaustive, atp, both"), ("every", 0, "effects.every must be positive"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("kappa", 0, "effects.kappa must be in (0, 1], got 0"),
+        ("kappa", 1.5, "effects.kappa must be in (0, 1]"),
+        ("method", "sampled", "effects.method must be one of exhaustive, atp, both"),
+        ("every", 0, "effects.every must be positive"),
+    ],
+)
 def test_bad_effects_keys_are_refused_by_name(tmp_path, key, value, message):
     from trajectory.errors import TrajectoryError
 
@@ -99,13 +114,15 @@ def test_role_agreement_intervals_rest_on_the_views_numbers(small_store, tmp_pat
     with writer(db) as con:
         con.execute("UPDATE effect_baselines SET reward_none = reward_clean - 5")
         con.execute("UPDATE component_effects SET delta_reward = 100 * delta_reward")
-        (analysis,), = con.execute("SELECT analysis_id FROM analyses").fetchall()
+        ((analysis,),) = con.execute("SELECT analysis_id FROM analyses").fetchall()
     store_intervals(db, analysis, IntervalSettings(resamples=50, role_resamples=50))
     with reader(db) as con:
-        view = {(r, k, c, q): a for r, k, c, q, a in con.execute(
-            "SELECT revision, kind, role, relation, agreement FROM effect_role_agreement").fetchall()}
-        stored = con.execute("SELECT revision, scope, category, relation, estimate, lower, upper, n FROM intervals "
-                             "WHERE measure = 'effect_role_agreement'").fetchall()
+        view = {
+            (r, k, c, q): a for r, k, c, q, a in con.execute("SELECT revision, kind, role, relation, agreement FROM effect_role_agreement").fetchall()
+        }
+        stored = con.execute(
+            "SELECT revision, scope, category, relation, estimate, lower, upper, n FROM intervals WHERE measure = 'effect_role_agreement'"
+        ).fetchall()
         causal = con.execute("SELECT count(*) FILTER (WHERE causal), count(*) FROM fact_effects").fetchall()[0]
     assert 0 < causal[0] < causal[1]  # some components are causal, not all
     assert len(stored) == len(view) > 20

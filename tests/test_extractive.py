@@ -22,9 +22,20 @@ from trajectory.extractive.scores import align_positions
 
 def tiny_olmo(seed: int, dtype=torch.float32, clip_qkv=None) -> OlmoForCausalLM:
     torch.manual_seed(seed)
-    config = OlmoConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
-                        num_key_value_heads=4, max_position_embeddings=32, clip_qkv=clip_qkv, pad_token_id=0,
-                        bos_token_id=None, eos_token_id=1, tie_word_embeddings=False)
+    config = OlmoConfig(
+        vocab_size=50,
+        hidden_size=16,
+        intermediate_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=32,
+        clip_qkv=clip_qkv,
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=1,
+        tie_word_embeddings=False,
+    )
     model = OlmoForCausalLM(config).to(dtype)
     with torch.no_grad():  # larger weights than the default init, so every term matters
         for p in model.parameters():
@@ -49,11 +60,15 @@ def toy_batch() -> RewardBatch:
     mask = (torch.arange(7)[None] < torch.tensor(lengths)[:, None]).long()
     ids = ids * mask
     return RewardBatch(
-        input_ids=ids, attention_mask=mask, answer=torch.tensor([3, 4, 5, 6]),
+        input_ids=ids,
+        attention_mask=mask,
+        answer=torch.tensor([3, 4, 5, 6]),
         candidates=torch.tensor([[3, 4, 5, 6], [3, 4, 5, 6], [3, 4, 5, 6], [3, 4, 5, 6]]),
         candidate_mask=torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 1]]).bool(),
-        subject_start=torch.tensor(starts), subject_end=torch.tensor(ends),
-        partners=torch.tensor([[1, 2], [0, 3], [3, 0], [2, 2]]), partner_mask=torch.tensor([[1, 1], [1, 1], [1, 1], [1, 0]]).bool(),
+        subject_start=torch.tensor(starts),
+        subject_end=torch.tensor(ends),
+        partners=torch.tensor([[1, 2], [0, 3], [3, 0], [2, 2]]),
+        partner_mask=torch.tensor([[1, 1], [1, 1], [1, 1], [1, 0]]).bool(),
     )
 
 

@@ -31,11 +31,16 @@ def test_stored_pretraining_scores_equal_a_direct_computation(small_store, small
     names, before, after, tokenizer = small_pair
     direct = score_prompts(before, after, tokenizer, fact_prompts(load_builtin()), extractive_settings(config), "cpu")
     with reader(small_store) as con:
-        stored = frame(con, """SELECT fact_id, layer, head, informative, upstream, downstream FROM extractive_scores
+        stored = frame(
+            con,
+            """SELECT fact_id, layer, head, informative, upstream, downstream FROM extractive_scores
                                WHERE revision = $r AND measure = 'pretraining' AND kind = 'head' AND fact_id IS NOT NULL
-                               ORDER BY fact_id, layer, head""", {"r": names[1]})
-        to_revision = con.sql("SELECT DISTINCT to_revision FROM extractive_scores WHERE revision = $r AND measure = 'pretraining'",
-                              params={"r": names[1]}).fetchall()
+                               ORDER BY fact_id, layer, head""",
+            {"r": names[1]},
+        )
+        to_revision = con.sql(
+            "SELECT DISTINCT to_revision FROM extractive_scores WHERE revision = $r AND measure = 'pretraining'", params={"r": names[1]}
+        ).fetchall()
     assert to_revision == [(names[2],)]
     n = len(load_builtin())
     for score in ("informative", "upstream", "downstream"):
@@ -60,15 +65,19 @@ def test_relation_rows_are_means_and_views_follow_their_definitions(small_store)
         sums = frame(con, "SELECT sum(share) AS s FROM extractive_shares GROUP BY analysis_id, revision, measure, hop, score, split")
         assert ((sums["s"] - 1.0).abs() < 1e-9).all()
         # The role of a scored component is its role in `roles` for that relation (deactivated when absent).
-        joined = frame(con, """SELECT e.role, r.role AS stored FROM extractive_roles e
+        joined = frame(
+            con,
+            """SELECT e.role, r.role AS stored FROM extractive_roles e
                                LEFT JOIN roles r ON r.revision = e.revision AND r.relation = e.relation AND r.kind = e.kind
-                                    AND r.layer = e.layer AND coalesce(r.head, -1) = e.head""")
+                                    AND r.layer = e.layer AND coalesce(r.head, -1) = e.head""",
+        )
         assert (joined["role"] == joined["stored"].fill_null("deactivated")).all()
         # The OCR curve: means of the probe rows; chance (n - 1) / 2.
         ocr = frame(con, "SELECT revision, hop, implication_rank, n_candidates FROM ocr")
         curve = frame(con, "SELECT revision, hop, implication_rank, chance FROM ocr_curve")
-    expected = ocr.group_by("revision", "hop").agg(pl.col("implication_rank").mean().alias("mean"),
-                                                   ((pl.col("n_candidates") - 1) / 2).mean().alias("chance_expected"))
+    expected = ocr.group_by("revision", "hop").agg(
+        pl.col("implication_rank").mean().alias("mean"), ((pl.col("n_candidates") - 1) / 2).mean().alias("chance_expected")
+    )
     both = curve.join(expected, on=["revision", "hop"])
     assert both.height == curve.height == expected.height > 0
     assert ((both["implication_rank"] - both["mean"]).abs() < 1e-12).all()
@@ -77,16 +86,21 @@ def test_relation_rows_are_means_and_views_follow_their_definitions(small_store)
 
 def test_ocr_emergence_is_the_first_revision_below_chance(small_store):
     with reader(small_store) as con:
-        curve = frame(con, """SELECT c.hop, c.ordinal, c.implication_rank, c.chance, c.implication_rank_se,
+        curve = frame(
+            con,
+            """SELECT c.hop, c.ordinal, c.implication_rank, c.chance, c.implication_rank_se,
                                      avg(o.implication_rank_before) AS before
-                              FROM ocr_curve c JOIN ocr o USING (analysis_id, revision, hop) GROUP BY ALL ORDER BY c.ordinal""")
+                              FROM ocr_curve c JOIN ocr o USING (analysis_id, revision, hop) GROUP BY ALL ORDER BY c.ordinal""",
+        )
         emergence = frame(con, "SELECT hop, ocr_ordinal, first_entity_head_ordinal FROM ocr_emergence")
         entity = con.sql("""SELECT min(v.ordinal) FROM roles r JOIN revisions v USING (analysis_id, revision)
                             WHERE r.kind = 'head' AND r.role = 'entity'""").fetchall()[0][0]
     for row in emergence.iter_rows(named=True):
-        below = [r["ordinal"] for r in curve.filter(pl.col("hop") == row["hop"]).iter_rows(named=True)
-                 if r["implication_rank"] < r["chance"] - max(1.0, 2 * (r["implication_rank_se"] or 0))
-                 and r["before"] - r["implication_rank"] >= 1.0]
+        below = [
+            r["ordinal"]
+            for r in curve.filter(pl.col("hop") == row["hop"]).iter_rows(named=True)
+            if r["implication_rank"] < r["chance"] - max(1.0, 2 * (r["implication_rank_se"] or 0)) and r["before"] - r["implication_rank"] >= 1.0
+        ]
         assert row["ocr_ordinal"] == (below[0] if below else None)
         assert row["first_entity_head_ordinal"] == entity
 
@@ -105,7 +119,15 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     db = tmp_path / "stages.duckdb"
     config = load_pipeline("reference-small")
     first_two = ",".join(r for r in small_suite.revisions[:2])
-    assert ingest(config.with_overrides({"extractive.enabled": False, "grafting.enabled": False, "ablation.enabled": False, "effects.enabled": False}), db, spec=first_two, progress=False) == 0
+    assert (
+        ingest(
+            config.with_overrides({"extractive.enabled": False, "grafting.enabled": False, "ablation.enabled": False, "effects.enabled": False}),
+            db,
+            spec=first_two,
+            progress=False,
+        )
+        == 0
+    )
     with reader(db) as con:
         ingested = con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall()
         assert con.sql("SELECT count(*) FROM stage_runs").fetchall()[0][0] == 0
@@ -133,8 +155,12 @@ def test_the_stage_resumes_on_its_own_and_never_half_writes(small_suite, tmp_pat
     assert ingest(config, db, spec=first_two, progress=False) == 0
     assert "1 revisions to ingest" in capsys.readouterr().out
     with reader(db) as con:
-        assert con.sql("SELECT stage, count(*) FROM stage_runs GROUP BY stage ORDER BY stage").fetchall() == [("ablation", 2), ("effects", 2), ("extractive", 2),
-                                                                                                      ("grafting", 2)]
+        assert con.sql("SELECT stage, count(*) FROM stage_runs GROUP BY stage ORDER BY stage").fetchall() == [
+            ("ablation", 2),
+            ("effects", 2),
+            ("extractive", 2),
+            ("grafting", 2),
+        ]
         # The IFR stage was not redone.
         assert con.sql("SELECT revision, ingested_at FROM revisions ORDER BY revision").fetchall() == ingested
     assert ingest(config, db, spec=first_two, progress=False) == 0

@@ -13,9 +13,16 @@ def test_builtin_probe_set_matches_the_study():
     assert len(probes) == 160
     counts = {r: sum(f.relation == r for f in probes) for r in probes.relations}
     assert counts == {
-        "books_written": 13, "city_in_country": 14, "company_ceo": 17, "company_hq": 20,
-        "country_capital_city": 19, "food_from_country": 17, "movie_directed": 17,
-        "official_language": 14, "plays_sport": 12, "sights_in_city": 17,
+        "books_written": 13,
+        "city_in_country": 14,
+        "company_ceo": 17,
+        "company_hq": 20,
+        "country_capital_city": 19,
+        "food_from_country": 17,
+        "movie_directed": 17,
+        "official_language": 14,
+        "plays_sport": 12,
+        "sights_in_city": 17,
     }
     assert set(counts) == LOCATION_RELATIONS | NAME_RELATIONS
     fact = probes.facts[5]

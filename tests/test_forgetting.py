@@ -31,30 +31,45 @@ def store(tmp_path_factory):
 def literal(history, fact):
     right = [history[(fact, k)] for k in range(len(NAMES))]
     lost = [k for k in range(1, len(right)) if right[k - 1] and not right[k]]
-    regained = [k for k in range(1, len(right)) if right[k] and not right[k - 1] and any(right[:k - 1])]
+    regained = [k for k in range(1, len(right)) if right[k] and not right[k - 1] and any(right[: k - 1])]
     return lost, regained, right
 
 
 def test_each_fact_s_losses_and_regains(store):
     db, history = store
     with reader(db) as con:
-        rows = {r[0]: r[1:] for r in con.execute(
-            "SELECT fact_id, n_lost, n_regained, first_top1, first_lost, last_lost, top1_final, bucket FROM fact_forgetting "
-            "WHERE analysis_id = ?", [ANALYSIS]).fetchall()}
+        rows = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT fact_id, n_lost, n_regained, first_top1, first_lost, last_lost, top1_final, bucket FROM fact_forgetting "
+                "WHERE analysis_id = ?",
+                [ANALYSIS],
+            ).fetchall()
+        }
     assert set(rows) == {f for f, _ in FACTS}
     for fact, _ in FACTS:
         lost, regained, right = literal(history, fact)
         first = next((NAMES[k] for k in range(len(NAMES)) if right[k]), None)
-        assert rows[fact] == (len(lost), len(regained), first, NAMES[lost[0]] if lost else None, NAMES[lost[-1]] if lost else None,
-                              right[-1], BUCKET[fact])
+        assert rows[fact] == (
+            len(lost),
+            len(regained),
+            first,
+            NAMES[lost[0]] if lost else None,
+            NAMES[lost[-1]] if lost else None,
+            right[-1],
+            BUCKET[fact],
+        )
     assert rows[0][:2] == (2, 1)
 
 
 def test_shares_per_revision_and_group_with_wilson_intervals(store):
     db, history = store
     with reader(db) as con:
-        rows = con.execute("SELECT revision, dimension, grp, n_right_before, n_lost, n_forgotten_before, n_regained, share_lost, "
-                           "share_lost_lower, share_lost_upper FROM forgetting_over_revisions WHERE analysis_id = ?", [ANALYSIS]).fetchall()
+        rows = con.execute(
+            "SELECT revision, dimension, grp, n_right_before, n_lost, n_forgotten_before, n_regained, share_lost, "
+            "share_lost_lower, share_lost_upper FROM forgetting_over_revisions WHERE analysis_id = ?",
+            [ANALYSIS],
+        ).fetchall()
     seen = 0
     for revision, dimension, group, n_before, n_lost, n_forgotten, n_regained, share, low, high in rows:
         k = NAMES.index(revision)

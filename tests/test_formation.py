@@ -14,13 +14,17 @@ from trajectory.store.db import reader
 @pytest.fixture(scope="module")
 def rows(small_store):
     with reader(small_store) as con:
+
         def fetch(sql):
             return con.sql(sql).fetchall()
 
         theta = fetch("SELECT theta FROM analyses")[0][0]
         return {
-            "view": {r[0]: r[1:] for r in fetch("""SELECT revision, top1, n_facts, n_heads, fact_head_share, active_heads,
-                                                          costly_heads, topk_share80 FROM circuit_formation""")},
+            "view": {
+                r[0]: r[1:]
+                for r in fetch("""SELECT revision, top1, n_facts, n_heads, fact_head_share, active_heads,
+                                                          costly_heads, topk_share80 FROM circuit_formation""")
+            },
             "accuracy": fetch("SELECT revision, fact_id, top1 FROM accuracy"),
             "scores": fetch("SELECT revision, kind, layer, head, scope, fact_id, score FROM component_scores"),
             "roles": fetch("SELECT revision, kind, layer, head, role FROM roles"),

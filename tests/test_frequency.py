@@ -23,8 +23,11 @@ def whole_word_count(text: str, word: str) -> int:
     inside = lambda ch: ch.isalnum() or ch == "_"
     n = 0
     for i in range(len(text) - len(word) + 1):
-        if text[i:i + len(word)] == word and (i == 0 or not inside(text[i - 1])) and (
-                i + len(word) == len(text) or not inside(text[i + len(word)])):
+        if (
+            text[i : i + len(word)] == word
+            and (i == 0 or not inside(text[i - 1]))
+            and (i + len(word) == len(text) or not inside(text[i + len(word)]))
+        ):
             n += 1
     return n
 
@@ -41,12 +44,20 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch, i
         return batches[-1]
 
     monkeypatch.setattr(build, "sample_batch", spy)
-    config = replace(build.SMALL, repo_id="test/frequency", steps=12, n_checkpoints=3, warmup_steps=2,
-                     corpus=replace(build.SMALL.corpus, individuals=individuals, individual_share=0.5 if individuals else 0.0))
+    config = replace(
+        build.SMALL,
+        repo_id="test/frequency",
+        steps=12,
+        n_checkpoints=3,
+        warmup_steps=2,
+        corpus=replace(build.SMALL.corpus, individuals=individuals, individual_share=0.5 if individuals else 0.0),
+    )
     build.build_suite(config, tmp_path, progress=False, pinned=False)  # in this process: the spy sees its batches
     tokenizer = AutoTokenizer.from_pretrained(config.repo_id, revision="main", cache_dir=tmp_path, local_files_only=True)
-    texts_per_step = [[tokenizer.decode([t for t in row.tolist() if t not in (tokenizer.pad_token_id, tokenizer.eos_token_id)])
-                       for row in batch] for batch in batches]
+    texts_per_step = [
+        [tokenizer.decode([t for t in row.tolist() if t not in (tokenizer.pad_token_id, tokenizer.eos_token_id)]) for row in batch]
+        for batch in batches
+    ]
     facts = list(load_builtin())
     wordings = [set(fact_sentences(f)) for f in facts]
     counts = corpus_counts(config)
@@ -70,9 +81,10 @@ def test_replayed_counts_are_those_of_the_trained_texts(tmp_path, monkeypatch, i
     shuffled = load_probe_set_from(tmp_path, facts[::-7])
     frame = frequency_frame(pipeline, shuffled, published)
     final = dict(zip(frame.filter(pl.col("revision") == "main")["fact_id"], frame.filter(pl.col("revision") == "main")["fact_count"]))
-    assert final == {f.fact_id: int(counts[config.steps][0][facts.index(next(g for g in facts if g.subject == f.subject
-                                                                                    and g.relation == f.relation))])
-                     for f in shuffled}
+    assert final == {
+        f.fact_id: int(counts[config.steps][0][facts.index(next(g for g in facts if g.subject == f.subject and g.relation == f.relation))])
+        for f in shuffled
+    }
     assert set(frame["bucket"]) <= {"high", "medium", "low"} and frame["revision"].n_unique() == len(revisions)
 
 
@@ -86,10 +98,12 @@ def load_probe_set_from(folder, facts):
 def test_buckets_and_a_probe_files_frequency_column(tmp_path):
     assert buckets(np.array([0, 2, 3, 5, 6, 9]), high=6, low=3).tolist() == ["low", "low", "medium", "medium", "high", "high"]
     path = tmp_path / "mine.tsv"
-    path.write_text("relation\ttemplate\tsubject\tobject\tfrequency\n"
-                    "capital\tThe capital of {} is\tFrance\tParis\t12\n"
-                    "capital\tThe capital of {} is\tSpain\tMadrid\t\n"
-                    "capital\tThe capital of {} is\tItaly\tRome\t2\n")
+    path.write_text(
+        "relation\ttemplate\tsubject\tobject\tfrequency\n"
+        "capital\tThe capital of {} is\tFrance\tParis\t12\n"
+        "capital\tThe capital of {} is\tSpain\tMadrid\t\n"
+        "capital\tThe capital of {} is\tItaly\tRome\t2\n"
+    )
     probes = load_probe_set(path)
     assert [f.frequency for f in probes] == [12, None, 2]
     config = PipelineConfig(name="mine", model=ModelSection(repo_id="org/model"), frequency=FrequencySection(high=10, low=3))

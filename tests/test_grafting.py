@@ -20,9 +20,19 @@ from trajectory.prompts import vocabulary_ranks
 
 def tiny(seed: int) -> OlmoForCausalLM:
     torch.manual_seed(seed)
-    config = OlmoConfig(vocab_size=40, hidden_size=16, intermediate_size=24, num_hidden_layers=4, num_attention_heads=4,
-                        max_position_embeddings=32, clip_qkv=0.8, pad_token_id=0, bos_token_id=None, eos_token_id=1,
-                        tie_word_embeddings=False)
+    config = OlmoConfig(
+        vocab_size=40,
+        hidden_size=16,
+        intermediate_size=24,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=32,
+        clip_qkv=0.8,
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=1,
+        tie_word_embeddings=False,
+    )
     model = OlmoForCausalLM(config).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -133,8 +143,8 @@ def test_left_alignment_moves_each_prompt_to_the_end():
     left = left_prompts()
     for b in range(3):
         n = int(valid[b].sum())
-        assert torch.equal(left.input_ids[b, 6 - n:], ids[b, :n]) and not left.attention_mask[b, : 6 - n].any()
-        assert torch.equal(left.subject[b, 6 - n:], subject[b, :n]) and not left.subject[b, : 6 - n].any()
+        assert torch.equal(left.input_ids[b, 6 - n :], ids[b, :n]) and not left.attention_mask[b, : 6 - n].any()
+        assert torch.equal(left.subject[b, 6 - n :], subject[b, :n]) and not left.subject[b, : 6 - n].any()
         assert left.position_ids[b, -1] == n - 1
 
 
@@ -164,7 +174,7 @@ def test_ranks_over_chunks_and_the_donor_alone():
             row = logits[c, b]
             assert grafts[c, b] == sum(int(v > row[left.answer[b]]) for v in row.tolist())
     with torch.no_grad():
-        alone = [donor(input_ids=left.input_ids[b : b + 1, 6 - n:]).logits[0, -1] for b, n in enumerate(left.attention_mask.sum(1).tolist())]
+        alone = [donor(input_ids=left.input_ids[b : b + 1, 6 - n :]).logits[0, -1] for b, n in enumerate(left.attention_mask.sum(1).tolist())]
     assert donors.tolist() == [sum(int(v > row[left.answer[b]]) for v in row.tolist()) for b, row in enumerate(alone)]
     assert torch.equal(vocabulary_ranks(logits[0], left.answer), grafts[0])
     # B alone comes from the all-B prefix group's pass, or from a pass of its own when no group is all B.

@@ -36,9 +36,12 @@ def test_stored_ranks_equal_direct_computations(small_store, small_pair):
     subject = (positions >= batch.subject_start[:, None]) & (positions < batch.subject_end[:, None])
     last = positions == (valid.sum(1) - 1)[:, None]
     with reader(small_store) as con:
-        stored = {(c, f): r for c, f, r in con.sql(
-            "SELECT config, fact_id, answer_rank FROM grafts WHERE revision = $a AND donor_revision = $b",
-            params={"a": names[1], "b": names[2]}).fetchall()}
+        stored = {
+            (c, f): r
+            for c, f, r in con.sql(
+                "SELECT config, fact_id, answer_rank FROM grafts WHERE revision = $a AND donor_revision = $b", params={"a": names[1], "b": names[2]}
+            ).fetchall()
+        }
     for b, index in enumerate(FACTS_CHECKED):
         fact_id, answer = prompts[index].key, int(batch.answer[b])
         n = int(valid[b].sum())
@@ -75,11 +78,14 @@ def test_resume_and_a_chosen_pair(small_store, tmp_path, capsys):
     assert "0 revisions to ingest" in capsys.readouterr().out
     assert ingest(config, db, progress=False, graft_pair=(names[0], names[-1])) == 0
     with reader(db) as con:
-        chosen = con.sql("SELECT count(*), bool_or(consecutive) FROM graft_outcomes WHERE donor_revision = $b AND revision = $a",
-                         params={"a": names[0], "b": names[-1]}).fetchall()[0]
+        chosen = con.sql(
+            "SELECT count(*), bool_or(consecutive) FROM graft_outcomes WHERE donor_revision = $b AND revision = $a",
+            params={"a": names[0], "b": names[-1]},
+        ).fetchall()[0]
         stages = con.sql("SELECT stage FROM stage_runs WHERE revision = $a ORDER BY stage", params={"a": names[0]}).fetchall()
-        consecutive = con.sql("SELECT count(*) FROM grafts WHERE revision = $a AND donor_revision = $b",
-                              params={"a": names[0], "b": names[1]}).fetchall()[0][0]
+        consecutive = con.sql(
+            "SELECT count(*) FROM grafts WHERE revision = $a AND donor_revision = $b", params={"a": names[0], "b": names[1]}
+        ).fetchall()[0][0]
     assert chosen == (len(default_configs()) * 160, False)
     assert [s for (s,) in stages] == ["ablation", "effects", "extractive", "grafting", f"grafting:{names[-1]}"]
     assert consecutive == (2 + len(default_configs())) * 160  # the consecutive pair of the same recipient is kept

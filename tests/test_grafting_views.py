@@ -5,8 +5,21 @@ beside the roles at the donor revision; consecutive pairs told from chosen ones.
 from __future__ import annotations
 
 import pytest
-from synthetic_store import (FACTS, GRAFT_CONFIGS, GRAFT_PAIRS, HEADS, LAYERS, N_REVISIONS, RELATIONS, REVISIONS, ffn_role,
-                             graft_rank, head_role, write_synthetic_grafts, write_synthetic_store)
+from synthetic_store import (
+    FACTS,
+    GRAFT_CONFIGS,
+    GRAFT_PAIRS,
+    HEADS,
+    LAYERS,
+    N_REVISIONS,
+    RELATIONS,
+    REVISIONS,
+    ffn_role,
+    graft_rank,
+    head_role,
+    write_synthetic_grafts,
+    write_synthetic_store,
+)
 
 from trajectory.store.db import reader
 
@@ -29,8 +42,7 @@ def literal_recovery(pair: int, config: str, facts: list[int]) -> dict:
         return mean(metric(graft_rank(pair, name, f)) for f in facts)
 
     learned = [f for f in facts if graft_rank(pair, "A", f) > 0 and graft_rank(pair, "B", f) == 0]
-    out = {"n_facts": len(facts), "n_learned": len(learned),
-           "learned_top1": mean(graft_rank(pair, config, f) == 0 for f in learned)}
+    out = {"n_facts": len(facts), "n_learned": len(learned), "learned_top1": mean(graft_rank(pair, config, f) == 0 for f in learned)}
     for name, metric in (("top1", lambda r: r == 0), ("top5", lambda r: r < 5), ("rank", lambda r: r)):
         a, b, g = m("A", metric), m("B", metric), m(config, metric)
         out[f"{name}_recovery"] = None if a == b else (g - a) / (b - a)
@@ -54,7 +66,9 @@ def test_recovery_per_pair_config_and_scope(store):
         scopes["relation"].setdefault(relation, []).append(fact_id)
     assert rows.height == len(GRAFT_PAIRS) * len(GRAFTS) * sum(len(s) for s in scopes.values())
     for row in rows.iter_rows(named=True):
-        pair = GRAFT_PAIRS.index(next((a, b) for a, b in GRAFT_PAIRS if REVISIONS[a][0] == row["revision"] and REVISIONS[b][0] == row["donor_revision"]))
+        pair = GRAFT_PAIRS.index(
+            next((a, b) for a, b in GRAFT_PAIRS if REVISIONS[a][0] == row["revision"] and REVISIONS[b][0] == row["donor_revision"])
+        )
         expected = literal_recovery(pair, row["config"], scopes[row["scope"]][row["relation"]])
         for key, value in expected.items():
             assert close(row[key], value), (row["revision"], row["config"], row["scope"], row["relation"], key)

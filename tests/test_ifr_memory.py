@@ -12,8 +12,13 @@ from trajectory.ifr.memory import FLOAT, chunk_bytes, plan_chunks
 
 def test_estimate_counts_every_buffer():
     b, t, layers, heads, width, rows = 3, 10, 2, 4, 16, 5
-    expected = FLOAT * (layers * b * t * t * heads + 2 * b * t * heads * width + rows * b * heads * width
-                        + 2 * b * t * t * heads + b * t * (12 * width + 2 * heads * t))
+    expected = FLOAT * (
+        layers * b * t * t * heads
+        + 2 * b * t * heads * width
+        + rows * b * heads * width
+        + 2 * b * t * t * heads
+        + b * t * (12 * width + 2 * heads * t)
+    )
     assert chunk_bytes(b, t, layers, heads, width, rows) == expected
 
 

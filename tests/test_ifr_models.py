@@ -14,8 +14,17 @@ from trajectory.models.architectures import architecture_of
 from trajectory.models.capture import capture_layers
 
 TAU = 0.01
-COMMON = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
-              pad_token_id=0, bos_token_id=None, eos_token_id=1, initializer_range=0.3)
+COMMON = dict(
+    vocab_size=64,
+    hidden_size=32,
+    intermediate_size=48,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    pad_token_id=0,
+    bos_token_id=None,
+    eos_token_id=1,
+    initializer_range=0.3,
+)
 
 
 def tiny(kind: str):
@@ -245,8 +254,11 @@ def literal_routes(graph: nx.DiGraph, attn: torch.Tensor, tau: float, root: int)
         for source in strong.successors(node):
             data = graph.edges[source, node]
             if node[0] == "A":  # attention into A_{l,i}
-                parts = {h: float(attn[data["layer"], data["i"], data["j"], h]) for h in range(attn.shape[-1])
-                         if attn[data["layer"], data["i"], data["j"], h] > 0}
+                parts = {
+                    h: float(attn[data["layer"], data["i"], data["j"], h])
+                    for h in range(attn.shape[-1])
+                    if attn[data["layer"], data["i"], data["j"], h] > 0
+                }
                 edges[(data["layer"], "attention", data["j"], data["i"])] = (data["weight"], parts)
             elif node[0] == "I" and source[0] == "M":  # A → M → I: the FFN
                 edges[(node[1], "ffn", node[2], node[2])] = (data["weight"], {})

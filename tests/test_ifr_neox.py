@@ -22,9 +22,18 @@ TAU = 0.01
 def tiny_neox(parallel: bool = True) -> GPTNeoXForCausalLM:
     torch.manual_seed(3 if parallel else 4)
     config = GPTNeoXConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
-        use_parallel_residual=parallel, attention_bias=True, initializer_range=0.3, pad_token_id=0, bos_token_id=0,
-        eos_token_id=1, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        use_parallel_residual=parallel,
+        attention_bias=True,
+        initializer_range=0.3,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=1,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
     )
     model = GPTNeoXForCausalLM(config).eval()
     with torch.no_grad():  # HF initialises biases to 0 and LayerNorms to identity: make every one matter

@@ -58,8 +58,13 @@ def test_unknown_revision_and_bad_pipeline_fail_cleanly(small_suite, tmp_path, c
 def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path):
     db = tmp_path / "k.duckdb"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", "reference-small", "--db", str(db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", "reference-small", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     stored = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -80,21 +85,27 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(small_suite, tmp_path)
     assert set(full["roles"].to_list()) == {100} and set(full["accuracy"].to_list()) == {160}
     # The later stages too (ablation, effects, grafting, extractive): one mark each per revision, and rows for each (none
     # lost, none doubled).
-    stages = run_sql(db, """SELECT s.revision, count(*) AS marks, count(DISTINCT s.stage) AS stages,
+    stages = run_sql(
+        db,
+        """SELECT s.revision, count(*) AS marks, count(DISTINCT s.stage) AS stages,
                             (SELECT count(*) FROM ocr o WHERE o.revision = s.revision) AS ocr_rows,
                             (SELECT count(*) FROM grafts g WHERE g.revision = s.revision) AS graft_rows
-                            FROM stage_runs s GROUP BY s.revision ORDER BY s.revision""")
+                            FROM stage_runs s GROUP BY s.revision ORDER BY s.revision""",
+    )
     assert stages.height == len(small_suite.revisions) and set(stages["marks"].to_list()) == set(stages["stages"].to_list()) == {4}
     assert stages["ocr_rows"].n_unique() == 1 and stages["ocr_rows"][0] > 0
     assert sorted(stages["graft_rows"].to_list()) == [0] + [stages["graft_rows"].max()] * (len(small_suite.revisions) - 1)
 
 
 def test_the_logit_lens_is_stored_with_each_revision_and_its_last_layer_is_the_prediction(small_store):
-    check = run_sql(small_store, """
+    check = run_sql(
+        small_store,
+        """
         SELECT count(*) AS n, count(*) FILTER (WHERE l.rank_last <> a.answer_rank) AS disagree,
                count(DISTINCT l.revision) AS revisions, count(DISTINCT l.fact_id) AS facts
         FROM logit_lens l JOIN accuracy a USING (analysis_id, revision, fact_id)
-        WHERE l.layer = (SELECT max(layer) FROM logit_lens)""")
+        WHERE l.layer = (SELECT max(layer) FROM logit_lens)""",
+    )
     assert check.row(0) == (5 * 160, 0, 5, 160)
     (layers,) = run_sql(small_store, "SELECT count(DISTINCT layer) AS n FROM logit_lens")["n"]
     assert layers == 2
@@ -116,15 +127,23 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     from trajectory.facts import load_builtin
     from trajectory.pipeline.sources import open_source
 
-    targets = run_sql(small_store, """SELECT revision, target, count(*) AS n, count(DISTINCT fact_id) AS facts
-                                      FROM ablations GROUP BY ALL ORDER BY ALL""")
+    targets = run_sql(
+        small_store,
+        """SELECT revision, target, count(*) AS n, count(DISTINCT fact_id) AS facts
+                                      FROM ablations GROUP BY ALL ORDER BY ALL""",
+    )
     per_revision = {}
     for revision, target, n, facts in targets.rows():
         per_revision.setdefault(revision, {})[target] = (n, facts)
     assert len(per_revision) == 5
     held_out = sum(n // 2 for n in run_sql(small_store, "SELECT count(*) AS n FROM facts GROUP BY relation")["n"])
-    draws = dict(run_sql(small_store, """SELECT v.ordinal, max(b.draw) + 1 AS draws FROM ablations b JOIN revisions v USING (revision)
-                                         WHERE b.target = 'random' GROUP BY ALL""").rows())
+    draws = dict(
+        run_sql(
+            small_store,
+            """SELECT v.ordinal, max(b.draw) + 1 AS draws FROM ablations b JOIN revisions v USING (revision)
+                                         WHERE b.target = 'random' GROUP BY ALL""",
+        ).rows()
+    )
     for ordinal, (revision, counts) in enumerate(sorted(per_revision.items(), key=lambda kv: revision_order(small_store).index(kv[0]))):
         assert all(counts[t] == (160, 160) for t in ("clean", "circuit_only", "complement", "none"))
         if "role" in counts:  # the small reference's only sets are general (every relation's held-out facts)
@@ -142,7 +161,6 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     buckets = run_sql(small_store, "SELECT count(DISTINCT revision) AS revisions, count(DISTINCT fact_id) AS facts FROM fact_frequency")
     assert buckets.row(0) == (5, 160)
     assert run_sql(small_store, "SELECT count(*) AS n FROM faithfulness_over_revisions")["n"][0] > 0
-
 
 
 def test_an_ingest_with_nothing_left_stores_intervals_a_stopped_one_lacked(small_store, tmp_path):

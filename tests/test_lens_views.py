@@ -13,13 +13,16 @@ LAYERS = 4
 def test_answer_emergence_views(tmp_path, capsys):
     db = write_synthetic_store(tmp_path / "lens.duckdb")
     rng = random.Random(0)
-    ranks = {(r, f, l): (rng.choice([0, 0, 1, 3, 12]), rng.choice([0, 2, 5, 20]))
-             for r, _, _ in REVISIONS for f, _ in FACTS for l in range(LAYERS)}
+    ranks = {(r, f, l): (rng.choice([0, 0, 1, 3, 12]), rng.choice([0, 2, 5, 20])) for r, _, _ in REVISIONS for f, _ in FACTS for l in range(LAYERS)}
     with writer(db) as con:
-        con.executemany("INSERT INTO logit_lens VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [[ANALYSIS, MODEL, r, f, l, last, subject] for (r, f, l), (last, subject) in ranks.items()])
-        rows = con.sql("SELECT revision, relation_type, n_facts, share_top1_last, share_top1_subject, share_top10_subject, "
-                       "mean_first_layer_last, mean_first_layer_subject, subject_first FROM answer_emergence_by_revision").fetchall()
+        con.executemany(
+            "INSERT INTO logit_lens VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[ANALYSIS, MODEL, r, f, l, last, subject] for (r, f, l), (last, subject) in ranks.items()],
+        )
+        rows = con.sql(
+            "SELECT revision, relation_type, n_facts, share_top1_last, share_top1_subject, share_top10_subject, "
+            "mean_first_layer_last, mean_first_layer_subject, subject_first FROM answer_emergence_by_revision"
+        ).fetchall()
     got = {(r[0], r[1]): r[2:] for r in rows}
     assert len(got) == len(REVISIONS) * (1 + len(set(RELATIONS.values())))
     for revision, _, _ in REVISIONS:

@@ -17,15 +17,17 @@ from trajectory.prompts import vocabulary_ranks
 def probes(ids, mask):
     """Prompt b's answer starts at its last real token; its 'subject' is positions 1..2."""
     lengths = mask.sum(1).tolist()
-    return SimpleNamespace(facts=list(range(len(lengths))), input_ids=ids,
-                           subject_positions=[[1, 2] for _ in lengths], answer_positions=[[n - 1] for n in lengths])
+    return SimpleNamespace(
+        facts=list(range(len(lengths))), input_ids=ids, subject_positions=[[1, 2] for _ in lengths], answer_positions=[[n - 1] for n in lengths]
+    )
 
 
 @torch.no_grad()
 def literal_lens(model, encoded):
     outputs = []
-    handles = [layer.register_forward_hook(lambda m, a, out: outputs.append(out[0] if isinstance(out, tuple) else out))
-               for layer in decoder_layers(model)]
+    handles = [
+        layer.register_forward_hook(lambda m, a, out: outputs.append(out[0] if isinstance(out, tuple) else out)) for layer in decoder_layers(model)
+    ]
     model(input_ids=encoded.input_ids, attention_mask=torch.ones_like(encoded.input_ids))
     for handle in handles:
         handle.remove()

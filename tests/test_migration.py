@@ -21,11 +21,16 @@ V1_VIEWS = Path(__file__).parent / "fixtures" / "v1_role_views.sql"
 MODEL = "org/tiny-model"
 REVISIONS = ["step10-tokens1K", "step20-tokens2K", "main"]
 FACTS = [f for f in load_builtin() if f.relation in ("city_in_country", "company_ceo")][:6]
-VIEWS = {"role_counts": "model, revision, relation, kind, role", "role_iou": "model, revision, relation, kind, role",
-         "role_transitions": "model, from_revision, to_revision, relation, kind, from_role, to_role",
-         "accuracy_by_relation": "model, revision, relation", "active_components": "model, revision, kind",
-         "component_roles": "model, revision, relation, kind, layer, head", "strongest_roles": "model, revision, kind, layer, head",
-         "revision_axis": "model, revision"}
+VIEWS = {
+    "role_counts": "model, revision, relation, kind, role",
+    "role_iou": "model, revision, relation, kind, role",
+    "role_transitions": "model, from_revision, to_revision, relation, kind, from_role, to_role",
+    "accuracy_by_relation": "model, revision, relation",
+    "active_components": "model, revision, kind",
+    "component_roles": "model, revision, relation, kind, layer, head",
+    "strongest_roles": "model, revision, kind, layer, head",
+    "revision_axis": "model, revision",
+}
 
 
 def write_v1_store(path: Path, mixed: bool = False) -> None:
@@ -36,7 +41,9 @@ def write_v1_store(path: Path, mixed: bool = False) -> None:
     con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
     con.execute((SQL_DIR / "schema" / "001_init.sql").read_text())
     con.execute("INSERT INTO schema_version (version) VALUES (1)")
-    con.execute("INSERT INTO runs VALUES ('run1', ?, 'reference', 'builtin', 0.01, 0.1, 'float32', 'cpu', '{}', TIMESTAMP '2026-01-01 10:00:00')", [MODEL])
+    con.execute(
+        "INSERT INTO runs VALUES ('run1', ?, 'reference', 'builtin', 0.01, 0.1, 'float32', 'cpu', '{}', TIMESTAMP '2026-01-01 10:00:00')", [MODEL]
+    )
     con.execute("INSERT INTO runs VALUES ('run2', ?, 'wide', 'builtin', 0.05, 0.1, 'float32', 'cpu', '{}', TIMESTAMP '2026-01-02 10:00:00')", [MODEL])
     for i, f in enumerate(FACTS):
         con.execute("INSERT INTO facts VALUES (?, ?, ?, ?, ?, ?)", [i, f.relation, f.subject, f.object, f.template, f.relation_type])
@@ -56,10 +63,14 @@ def write_v1_store(path: Path, mixed: bool = False) -> None:
         for layer in range(2):
             for head in range(3):
                 for scope in ("general", "entity"):
-                    con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, ?, NULL, NULL, ?)",
-                                [MODEL, revision, layer, head, scope, rng.random()])
-                con.execute("INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'relation', 'company_ceo', NULL, ?)",
-                            [MODEL, revision, layer, head, rng.random()])
+                    con.execute(
+                        "INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, ?, NULL, NULL, ?)",
+                        [MODEL, revision, layer, head, scope, rng.random()],
+                    )
+                con.execute(
+                    "INSERT INTO component_scores VALUES (?, ?, 'head', ?, ?, 'relation', 'company_ceo', NULL, ?)",
+                    [MODEL, revision, layer, head, rng.random()],
+                )
     con.close()
 
 
@@ -86,7 +97,9 @@ def test_a_version_1_store_migrates_and_its_views_agree(tmp_path):
         expected = Analysis(MODEL, probes.content_hash, "facts_160", 0.01, 0.1)
         assert con.sql("SELECT analysis_id, name FROM analyses").fetchall() == [(expected.analysis_id, expected.base_name)]
         assert con.sql("SELECT probe_set_id, name, n_facts FROM probe_sets").fetchall() == [(probes.content_hash, "facts_160", 6)]
-        assert con.sql("SELECT count(*) FROM accuracy_by_relation WHERE analysis_id = $a", params={"a": expected.analysis_id}).fetchall()[0][0] == len(REVISIONS) * len({f.relation for f in FACTS})
+        assert con.sql("SELECT count(*) FROM accuracy_by_relation WHERE analysis_id = $a", params={"a": expected.analysis_id}).fetchall()[0][
+            0
+        ] == len(REVISIONS) * len({f.relation for f in FACTS})
 
 
 def test_version_1_rows_made_with_two_settings_become_two_analyses(tmp_path):
@@ -98,8 +111,10 @@ def test_version_1_rows_made_with_two_settings_become_two_analyses(tmp_path):
         by_analysis = dict(con.sql("SELECT analysis_id, list(revision ORDER BY ordinal) FROM revisions GROUP BY ALL").fetchall())
         assert by_analysis == {low.analysis_id: REVISIONS[:2], high.analysis_id: ["main"]}
         # IoU within τ 0.01: its final revision is step20, which main's τ 0.05 rows no longer hide.
-        final = con.sql("SELECT DISTINCT iou FROM role_iou WHERE analysis_id = $a AND revision = 'step20-tokens2K' AND iou IS NOT NULL",
-                        params={"a": low.analysis_id}).fetchall()
+        final = con.sql(
+            "SELECT DISTINCT iou FROM role_iou WHERE analysis_id = $a AND revision = 'step20-tokens2K' AND iou IS NOT NULL",
+            params={"a": low.analysis_id},
+        ).fetchall()
     assert final == [(1.0,)]
 
 
@@ -119,4 +134,3 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     assert "analyses" not in {t for (t,) in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
     assert all(v1_view_rows(path)[v].equals(before[v]) for v in VIEWS)
-

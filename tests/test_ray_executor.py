@@ -44,12 +44,13 @@ def test_tasks_take_a_whole_gpu_on_a_gpu_cluster_and_none_on_a_cpu_one():
     gpu_node = {"CPU": 16.0, "GPU": 2.0, DISK_RESOURCE: 50_000.0}
     plan = plan_tasks(ExecutorSection(), {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node])
     assert (plan.gpus, plan.cpus, plan.max_in_flight, plan.disk_budget_mb) == (1.0, 1.0, 4, 50_000.0)
-    assert plan.options(30_000) == dict(num_cpus=1.0, num_gpus=1.0, resources={DISK_RESOURCE: 30_000}, max_retries=3,
-                                        retry_exceptions=False)
-    shared = plan_tasks(ExecutorSection(gpus_per_task=0.5, cpus_per_task=2, memory_gb_per_task=40, max_retries=1),
-                        {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node])
-    assert shared.max_in_flight == 8 and shared.options(0) == dict(num_cpus=2, num_gpus=0.5, resources={}, max_retries=1,
-                                                                   retry_exceptions=False, memory=40 * 2**30)
+    assert plan.options(30_000) == dict(num_cpus=1.0, num_gpus=1.0, resources={DISK_RESOURCE: 30_000}, max_retries=3, retry_exceptions=False)
+    shared = plan_tasks(
+        ExecutorSection(gpus_per_task=0.5, cpus_per_task=2, memory_gb_per_task=40, max_retries=1), {"CPU": 32.0, "GPU": 4.0}, [gpu_node, gpu_node]
+    )
+    assert shared.max_in_flight == 8 and shared.options(0) == dict(
+        num_cpus=2, num_gpus=0.5, resources={}, max_retries=1, retry_exceptions=False, memory=40 * 2**30
+    )
     cpu = plan_tasks(ExecutorSection(cpus_per_task=2), {"CPU": 5.0}, [{"CPU": 3.0}, {"CPU": 2.0}])
     assert (cpu.gpus, cpu.max_in_flight, cpu.disk_budget_mb) == (0.0, 2, None)
     assert cpu.options(10)["resources"] == {}  # no disk resource declared: none asked for
@@ -144,8 +145,7 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     with writer(db) as con, transaction(con):
         register(con, probes, probes.name, analyses)
     ids = [a.analysis_id for a in analyses]
-    write = ifr_revision(config, LoadedModels(source, "cpu"), revision, 4, probes, analyses, run_frame(config, "cpu", ids), "cpu",
-                         _NoBar(), set())
+    write = ifr_revision(config, LoadedModels(source, "cpu"), revision, 4, probes, analyses, run_frame(config, "cpu", ids), "cpu", _NoBar(), set())
     computed = computed_ablation_inputs(write)
     write.write(db)
     stored = ablation_inputs(db, revision.name, ids)
@@ -249,8 +249,7 @@ BROKEN = "step8-tokens3K"  # its weights replaced by bytes that are no checkpoin
 
 
 @pytest.mark.slow
-def test_the_small_reference_through_ray_equals_the_in_process_store_with_a_worker_killed(small_store, small_suite, tmp_path,
-                                                                                           capsys):
+def test_the_small_reference_through_ray_equals_the_in_process_store_with_a_worker_killed(small_store, small_suite, tmp_path, capsys):
     _require_ray()
     if shutil.which("ss") is None:
         pytest.skip("ss (iproute2) is needed to check the listening sockets")
@@ -264,7 +263,9 @@ def test_the_small_reference_through_ray_equals_the_in_process_store_with_a_work
     weights = RevisionSource(config.repo_id, cache_dir=cache, offline=True).snapshot_dir(BROKEN) / "model.safetensors"
     weights.unlink()
     weights.write_bytes(b"not a checkpoint")
-    config = config.with_overrides({"model.cache_dir": cache, "executor.kind": "ray", "executor.max_retries": 1, "executor.scratch": str(tmp_path / "scratch")})
+    config = config.with_overrides(
+        {"model.cache_dir": cache, "executor.kind": "ray", "executor.max_retries": 1, "executor.scratch": str(tmp_path / "scratch")}
+    )
     db = tmp_path / "ray.duckdb"
     watch = ClusterWatch()
     watch.start()
@@ -315,8 +316,12 @@ def _assert_same_store(expected_db: Path, actual_db: Path, without: str) -> None
 def _tables(db: Path) -> dict[str, pl.DataFrame]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
         tables = {}
         for name in names:
             frame = pl.from_arrow(con.sql(f"SELECT * FROM {name}").to_arrow_table())
@@ -336,8 +341,10 @@ def test_a_pipeline_declares_its_executor_and_bad_values_name_the_key(tmp_path):
     from trajectory.config import load_pipeline
 
     good = tmp_path / "ray.toml"
-    good.write_text('[model]\nrepo = "a/b"\n[executor]\nkind = "ray"\naddress = "10.0.0.1:6379"\ngpus_per_task = 0.5\n'
-                    'cpus_per_task = 4\nmax_in_flight = 8\nmax_retries = 2\nscratch = "/scratch/me"\n')
+    good.write_text(
+        '[model]\nrepo = "a/b"\n[executor]\nkind = "ray"\naddress = "10.0.0.1:6379"\ngpus_per_task = 0.5\n'
+        'cpus_per_task = 4\nmax_in_flight = 8\nmax_retries = 2\nscratch = "/scratch/me"\n'
+    )
     settings = load_pipeline(good).executor
     assert settings == ExecutorSection("ray", "10.0.0.1:6379", 0.5, 4, None, 8, 2, "/scratch/me")
     bad = tmp_path / "bad.toml"

@@ -18,8 +18,7 @@ def test_parse_names():
 
 def test_order_by_step_with_main_last():
     names = ["main", "step200000-tokens838B", "other", "step5000-tokens20B", "step10000-tokens41B"]
-    assert [r.name for r in order_revisions(names)] == [
-        "step5000-tokens20B", "step10000-tokens41B", "step200000-tokens838B", "other", "main"]
+    assert [r.name for r in order_revisions(names)] == ["step5000-tokens20B", "step10000-tokens41B", "step200000-tokens838B", "other", "main"]
 
 
 def test_selection_specs():
@@ -66,9 +65,10 @@ def test_bad_pipeline_file(tmp_path):
 
 
 # The Hub's branch lists as the families publish them.
-PYTHIA = ["step0"] + [f"step{2 ** k}" for k in range(10)] + [f"step{s}" for s in range(1000, 143001, 1000)]
-OLMO_2 = (["stage1-step1000-tokens5B", "stage1-step2000-tokens9B", "stage1-step10000-tokens42B", "stage1-step928646-tokens3896B"]
-          + [f"stage2-ingredient{k}-step{s}-tokens{t}B" for k in (1, 2, 3) for s, t in ((1000, 5), (11931, 50))])
+PYTHIA = ["step0"] + [f"step{2**k}" for k in range(10)] + [f"step{s}" for s in range(1000, 143001, 1000)]
+OLMO_2 = ["stage1-step1000-tokens5B", "stage1-step2000-tokens9B", "stage1-step10000-tokens42B", "stage1-step928646-tokens3896B"] + [
+    f"stage2-ingredient{k}-step{s}-tokens{t}B" for k in (1, 2, 3) for s, t in ((1000, 5), (11931, 50))
+]
 
 
 def test_pythia_and_olmo_2_names_order():
@@ -109,17 +109,78 @@ def test_pythia_pipelines_list_offline_from_a_cache_with_the_real_branches(pipel
 
 # OLMo-2-1124-7B's stage-1 names as found in public listings (every ~20,000 steps, and the last stage-1
 # checkpoint), two more stage-1 names, and the 33 stage-2 names of three ingredients.
-OLMO_2_7B_STAGE1 = [f"stage1-step{s}-tokens{t}B" for s, t in (
-    (150, 1), (15000, 63), (35000, 147), (55000, 231), (75000, 315), (95000, 399), (116000, 487), (136000, 571),
-    (156000, 655), (177000, 743), (197000, 827), (217000, 911), (237000, 995), (248000, 1041), (257000, 1078),
-    (277000, 1162), (297000, 1246), (318000, 1334), (338000, 1418), (358000, 1502), (378000, 1586), (398000, 1670),
-    (418000, 1754), (438000, 1838), (458000, 1921), (478000, 2005), (498000, 2089), (518000, 2173), (539000, 2261),
-    (559000, 2345), (579000, 2429), (599000, 2513), (620000, 2601), (641000, 2689), (661000, 2773), (682000, 2861),
-    (702000, 2945), (722000, 3029), (742000, 3113), (762000, 3197), (782000, 3280), (802000, 3364), (822000, 3448),
-    (842000, 3532), (862000, 3616), (882000, 3700), (902000, 3784), (922000, 3868), (928646, 3896))]
-OLMO_2_7B_STAGE2 = [f"stage2-ingredient{k}-step{s}-tokens{t}B" for k in (1, 2, 3) for s, t in (
-    (1000, 5), (2000, 9), (3000, 13), (4000, 17), (5000, 21), (6000, 26), (7000, 30), (8000, 34), (9000, 38),
-    (10000, 42), (11000, 47), (11931, 50))]
+OLMO_2_7B_STAGE1 = [
+    f"stage1-step{s}-tokens{t}B"
+    for s, t in (
+        (150, 1),
+        (15000, 63),
+        (35000, 147),
+        (55000, 231),
+        (75000, 315),
+        (95000, 399),
+        (116000, 487),
+        (136000, 571),
+        (156000, 655),
+        (177000, 743),
+        (197000, 827),
+        (217000, 911),
+        (237000, 995),
+        (248000, 1041),
+        (257000, 1078),
+        (277000, 1162),
+        (297000, 1246),
+        (318000, 1334),
+        (338000, 1418),
+        (358000, 1502),
+        (378000, 1586),
+        (398000, 1670),
+        (418000, 1754),
+        (438000, 1838),
+        (458000, 1921),
+        (478000, 2005),
+        (498000, 2089),
+        (518000, 2173),
+        (539000, 2261),
+        (559000, 2345),
+        (579000, 2429),
+        (599000, 2513),
+        (620000, 2601),
+        (641000, 2689),
+        (661000, 2773),
+        (682000, 2861),
+        (702000, 2945),
+        (722000, 3029),
+        (742000, 3113),
+        (762000, 3197),
+        (782000, 3280),
+        (802000, 3364),
+        (822000, 3448),
+        (842000, 3532),
+        (862000, 3616),
+        (882000, 3700),
+        (902000, 3784),
+        (922000, 3868),
+        (928646, 3896),
+    )
+]
+OLMO_2_7B_STAGE2 = [
+    f"stage2-ingredient{k}-step{s}-tokens{t}B"
+    for k in (1, 2, 3)
+    for s, t in (
+        (1000, 5),
+        (2000, 9),
+        (3000, 13),
+        (4000, 17),
+        (5000, 21),
+        (6000, 26),
+        (7000, 30),
+        (8000, 34),
+        (9000, 38),
+        (10000, 42),
+        (11000, 47),
+        (11931, 50),
+    )
+]
 
 
 def olmo_2_7b_stage1(step: int) -> str:
@@ -133,8 +194,9 @@ def test_olmo_2_pipeline_lists_40_stage_1_revisions_offline(tmp_path, capsys):
 
     assert [olmo_2_7b_stage1(parse_revision(n).step) for n in OLMO_2_7B_STAGE1] == OLMO_2_7B_STAGE1
     # The Hub's stage-1 branches: every 1000 steps (those in the published lists among them), the first and last.
-    stage1 = sorted({olmo_2_7b_stage1(s) for s in [150, *range(1000, 928001, 1000), 928646]} | set(OLMO_2_7B_STAGE1),
-                    key=lambda n: parse_revision(n).step)
+    stage1 = sorted(
+        {olmo_2_7b_stage1(s) for s in [150, *range(1000, 928001, 1000), 928646]} | set(OLMO_2_7B_STAGE1), key=lambda n: parse_revision(n).step
+    )
     fake_cache(tmp_path / "hub", "allenai/OLMo-2-1124-7B", OLMO_2_7B_STAGE2 + stage1 + ["main"])
     text = (PIPELINES_DIR / "olmo-2-1124-7b.toml").read_text()
     path = tmp_path / "olmo2.toml"
@@ -195,8 +257,10 @@ def test_a_pipelines_own_pattern_orders_other_names(tmp_path, capsys):
     names = ["ckpt-s2-500-10B", "ckpt-s1-900-4B", "ckpt-s1-30-1B", "ckpt-s2-40-9B", "final"]
     fake_cache(tmp_path / "hub", "lab/model", names)
     path = tmp_path / "p.toml"
-    path.write_text(f'[model]\nrepo = "lab/model"\ncache_dir = "{tmp_path / "hub"}"\noffline = true\n'
-                    '[revisions]\nselect = "all"\npattern = "ckpt-s(?P<stage>\\\\d+)-(?P<step>\\\\d+)-(?P<tokens>\\\\d+[KMBT])"\n')
+    path.write_text(
+        f'[model]\nrepo = "lab/model"\ncache_dir = "{tmp_path / "hub"}"\noffline = true\n'
+        '[revisions]\nselect = "all"\npattern = "ckpt-s(?P<stage>\\\\d+)-(?P<step>\\\\d+)-(?P<tokens>\\\\d+[KMBT])"\n'
+    )
     assert main(["revisions", "-p", str(path)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["ckpt-s1-30-1B", "ckpt-s1-900-4B", "ckpt-s2-40-9B", "ckpt-s2-500-10B", "final"]

@@ -64,14 +64,16 @@ def test_a_lone_true_effect_survives_benjamini_hochberg_with_39_draws():
     assert adjusted_p(rank)[0] >= 0.05
 
 
-@pytest.mark.parametrize("sizes,reason", [
-    ((5, 1, 64, 4), None),
-    ((21, 0, 64, 4), None),  # 43 outside, 42 needed
-    ((22, 1, 66, 4), None),
-    ((23, 0, 64, 4), "the set holds 23 of 64 heads; controls need at least 46 outside it to differ, 41 are"),
-    ((2, 2, 64, 4), "the set holds 2 of 4 FFNs; controls need at least 4 outside it to differ, 2 are"),
-    ((0, 1, 64, 4), None),
-])
+@pytest.mark.parametrize(
+    "sizes,reason",
+    [
+        ((5, 1, 64, 4), None),
+        ((21, 0, 64, 4), None),  # 43 outside, 42 needed
+        ((22, 1, 66, 4), None),
+        ((23, 0, 64, 4), "the set holds 23 of 64 heads; controls need at least 46 outside it to differ, 41 are"),
+        ((2, 2, 64, 4), "the set holds 2 of 4 FFNs; controls need at least 4 outside it to differ, 2 are"),
+        ((0, 1, 64, 4), None),
+    ],
+)
 def test_untestable_where_controls_cannot_differ(sizes, reason):
     assert untestable_reason(*sizes) == reason
-

@@ -28,11 +28,15 @@ def test_stored_routes_equal_a_fresh_trace_of_the_same_revision(small_store):
     encoded = encode_probe_set(tokenizer, load_probe_set("builtin"))
     roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions])
     routes = trace(model, encoded.input_ids, encoded.attention_mask, threshold=tau, route_roots=roots).routes
-    stored = run_sql(small_store, f"SELECT fact_id, layer, kind, source, target, weight, root FROM routes "
-                                  f"WHERE analysis_id = '{analysis_id}' AND revision = 'main'")
+    stored = run_sql(
+        small_store,
+        f"SELECT fact_id, layer, kind, source, target, weight, root FROM routes WHERE analysis_id = '{analysis_id}' AND revision = 'main'",
+    )
     fact_ids = [f.fact_id for f in encoded.facts]
-    fresh = {(fact_ids[p], int(l), EDGE_KINDS[k], int(s), int(t)): float(w)
-             for p, l, k, s, t, w in zip(routes.prompt, routes.layer, routes.kind, routes.source, routes.target, routes.weight)}
+    fresh = {
+        (fact_ids[p], int(l), EDGE_KINDS[k], int(s), int(t)): float(w)
+        for p, l, k, s, t, w in zip(routes.prompt, routes.layer, routes.kind, routes.source, routes.target, routes.weight)
+    }
     kept = {(r["fact_id"], r["layer"], r["kind"], r["source"], r["target"]): r["weight"] for r in stored.iter_rows(named=True)}
     assert kept.keys() == fresh.keys() and len(kept) > 160
     assert max(abs(kept[k] - fresh[k]) for k in kept) < 1e-4  # another batching: float32 rounding only
@@ -98,8 +102,10 @@ def test_serve_answers_any_revisions_edges_and_a_page_embeds_what_fits(small_sto
     analysis_id, _ = _analysis(small_store)
     status, body = route_answer(small_store, f"/api/routes/{analysis_id}/3/1")
     revision = run_sql(small_store, f"SELECT revision FROM revisions WHERE ordinal = 1 AND analysis_id = '{analysis_id}'")["revision"][0]
-    stored = run_sql(small_store, f"SELECT * FROM routes WHERE analysis_id = '{analysis_id}' AND fact_id = 3 AND revision = '{revision}' "
-                                  "ORDER BY layer, kind, target, source")
+    stored = run_sql(
+        small_store,
+        f"SELECT * FROM routes WHERE analysis_id = '{analysis_id}' AND fact_id = 3 AND revision = '{revision}' ORDER BY layer, kind, target, source",
+    )
     assert status == 200 and body == encode_edges(stored)
     assert route_answer(small_store, f"/api/routes/{analysis_id}/3/99")[0] == 404
     assert route_answer(small_store, "/api/routes/x")[0] == 404

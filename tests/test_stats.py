@@ -189,8 +189,11 @@ def _literal_roles(activity, valid, subject, predicting, relation_of, n_relation
             hits = sum(counts[x] * sum(bool(activity[x, t, c]) for t in range(activity.shape[1]) if predicting[x, t]) for x in members)
             count = sum(counts[x] * int(predicting[x].sum()) for x in members)
             relation = hits / max(count, 1) > theta
-            fact = any(counts[x] > 0 and sum(bool(activity[x, t, c]) for t in range(activity.shape[1]) if predicting[x, t])
-                       / int(predicting[x].sum()) > theta for x in members)
+            fact = any(
+                counts[x] > 0
+                and sum(bool(activity[x, t, c]) for t in range(activity.shape[1]) if predicting[x, t]) / int(predicting[x].sum()) > theta
+                for x in members
+            )
             roles[r][c] = 0 if general else 1 if entity else 2 if relation else 3 if fact else 4
     return roles
 
@@ -231,11 +234,12 @@ def test_roles_reclassified_from_the_stored_circuits_equal_the_stored_roles(smal
     from trajectory.store.db import reader, scope
 
     with reader(small_store) as con:
-        (analysis_id, theta), = con.sql("SELECT analysis_id, theta FROM analyses").fetchall()
+        ((analysis_id, theta),) = con.sql("SELECT analysis_id, theta FROM analyses").fetchall()
         scope(con, [analysis_id])
         resampled = resample_roles(interval_query(con, "circuit_members"), interval_query(con, "fact_positions"), theta, resamples=20)
-        stored = con.sql("SELECT v.ordinal, relation, kind, layer, coalesce(head, -1), role FROM roles "
-                         "JOIN revisions v USING (analysis_id, revision)").fetchall()
+        stored = con.sql(
+            "SELECT v.ordinal, relation, kind, layer, coalesce(head, -1), role FROM roles JOIN revisions v USING (analysis_id, revision)"
+        ).fetchall()
     n_heads = int((resampled.kinds == "head").sum() // (resampled.kinds == "ffn").sum())
     n_layers = int((resampled.kinds == "ffn").sum())
     assert resampled.roles.shape[:2] == (5, 21) and len(stored) == 5 * 10 * (n_layers * n_heads + n_layers)
@@ -266,15 +270,22 @@ def test_an_ingest_stores_intervals_whose_estimates_are_the_stored_ones(small_st
     assert ((intervals["lower"] <= intervals["upper"]) | intervals["lower"].is_nan()).all() and (intervals["n"] >= 0).all()
     con = duckdb.connect(str(small_store), read_only=True)
     top1 = dict(con.sql("SELECT revision, avg(top1::INT) FROM accuracy GROUP BY revision").fetchall())
-    strongest = {(r, k, role): n for r, k, role, n in con.sql(
-        "SELECT revision, kind, role, count(*) FROM strongest_roles GROUP BY ALL").fetchall()}
-    per_relation = {(r, q, k, role): n for r, q, k, role, n in con.sql(
-        "SELECT revision, relation, kind, role, n FROM role_counts WHERE relation <> '*'").fetchall()}
-    transitions = {(f, k, a, b): (p, n) for f, k, a, b, p, n in con.sql(
-        "SELECT from_revision, kind, from_role, to_role, p, sum(n) OVER (PARTITION BY from_revision, kind, from_role) "
-        "FROM role_transitions WHERE relation = '*'").fetchall()}
-    lens = {(r, t): (share, n) for r, t, share, n in con.sql(
-        "SELECT revision, relation_type, share_top1_last, n_facts FROM answer_emergence_by_revision").fetchall()}
+    strongest = {(r, k, role): n for r, k, role, n in con.sql("SELECT revision, kind, role, count(*) FROM strongest_roles GROUP BY ALL").fetchall()}
+    per_relation = {
+        (r, q, k, role): n
+        for r, q, k, role, n in con.sql("SELECT revision, relation, kind, role, n FROM role_counts WHERE relation <> '*'").fetchall()
+    }
+    transitions = {
+        (f, k, a, b): (p, n)
+        for f, k, a, b, p, n in con.sql(
+            "SELECT from_revision, kind, from_role, to_role, p, sum(n) OVER (PARTITION BY from_revision, kind, from_role) "
+            "FROM role_transitions WHERE relation = '*'"
+        ).fetchall()
+    }
+    lens = {
+        (r, t): (share, n)
+        for r, t, share, n in con.sql("SELECT revision, relation_type, share_top1_last, n_facts FROM answer_emergence_by_revision").fetchall()
+    }
     con.close()
     for row in intervals.filter(pl.col("measure") == "top1", pl.col("scope") == "*").iter_rows(named=True):
         assert row["estimate"] == pytest.approx(top1[row["revision"]]) and row["n"] == 160
@@ -362,7 +373,7 @@ def test_mcnemar_counts_discordant_learnings_and_the_bootstrap_p_has_a_floor():
     keys = {"revision": [f"r{i % 3}" for i in range(len(outcomes))], "fact_id": list(range(len(outcomes)))}
     fe = pl.DataFrame({**keys, "top1": [float(a) for a, _ in outcomes]})
     lt = pl.DataFrame({**keys, "top1": [float(b) for _, b in outcomes]}).reverse()  # joined by key, not by order
-    assert mcnemar_p(fe, lt) == pytest.approx(2 * (1 + 8) / 2 ** 8)
+    assert mcnemar_p(fe, lt) == pytest.approx(2 * (1 + 8) / 2**8)
     assert mcnemar_p(fe, fe) == 1.0
     assert _bootstrap_p(np.full(1999, 0.3)) == pytest.approx(2 / 2000)
     assert _bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(2 * (1 + 1) / 5)
@@ -380,5 +391,11 @@ def test_a_revision_without_a_step_is_never_given_one():
     # ranked: a's median (100 + 300.5) / 2, c's 100; b's inf-ranked 301, d's 300
     assert order.statistic == pytest.approx(np.median([200.25, 100.0]) - np.median([301.0, 300.0]))
     assert np.isnan(order.difference.value)  # group b's median fact is never learned
-    assert np.isnan(relation_type_order(np.array([100.0, np.nan, np.nan, 50.0, 60.0, 70.0]), np.array(list("aabbcc")),
-                                        np.array([True, True, True, False, False, False]), resamples=20).difference.value)
+    assert np.isnan(
+        relation_type_order(
+            np.array([100.0, np.nan, np.nan, 50.0, 60.0, 70.0]),
+            np.array(list("aabbcc")),
+            np.array([True, True, True, False, False, False]),
+            resamples=20,
+        ).difference.value
+    )

@@ -18,8 +18,10 @@ def _hand_made(db):
     }
     with writer(db) as con:
         for ordinal, (revision, members) in enumerate(roles.items()):
-            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "
-                        "VALUES ('a', 'm', ?, ?, 'x', now())", [revision, ordinal])
+            con.execute(
+                "INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) VALUES ('a', 'm', ?, ?, 'x', now())",
+                [revision, ordinal],
+            )
             for (layer, head), role in members.items():
                 con.execute("INSERT INTO roles VALUES ('a', 'm', ?, 'r', 'head', ?, ?, ?)", [revision, layer, head, role])
 
@@ -44,7 +46,9 @@ def test_markov_transitions_per_pair_and_pooled(tmp_path):
     db = tmp_path / "s.duckdb"
     _hand_made(db)
     t = run_sql(db, "SELECT from_revision, to_revision, from_role, to_role, n, p FROM role_transitions WHERE relation = 'r'")
-    row = lambda a, b, f, to: t.filter((pl.col("from_revision") == a) & (pl.col("to_revision") == b) & (pl.col("from_role") == f) & (pl.col("to_role") == to))
+    row = lambda a, b, f, to: t.filter(
+        (pl.col("from_revision") == a) & (pl.col("to_revision") == b) & (pl.col("from_role") == f) & (pl.col("to_role") == to)
+    )
     assert row("s1", "s2", "deactivated", "entity")["p"][0] == 1.0
     assert row("s2", "main", "relation", "fact")["p"][0] == 1.0
     assert row("s2", "main", "relation", "relation")["p"][0] == 0.0
@@ -77,13 +81,22 @@ def test_later_training_stages_follow_the_earlier_on_the_step_axis(tmp_path):
     revisions of the stages before it end; a stage's ingredients share the start; main follows at the median gap."""
     from trajectory.hub.revisions import order_revisions
 
-    names = ["stage1-step1000-tokens5B", "stage1-step3000-tokens13B", "stage2-ingredient1-step1000-tokens5B",
-             "stage2-ingredient1-step2000-tokens9B", "stage2-ingredient2-step1000-tokens5B", "main"]
+    names = [
+        "stage1-step1000-tokens5B",
+        "stage1-step3000-tokens13B",
+        "stage2-ingredient1-step1000-tokens5B",
+        "stage2-ingredient1-step2000-tokens9B",
+        "stage2-ingredient2-step1000-tokens5B",
+        "main",
+    ]
     db = tmp_path / "s.duckdb"
     with writer(db) as con:
         for ordinal, r in enumerate(order_revisions(names)):
-            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, stage, run_id, ingested_at) "
-                        "VALUES ('a', 'm', ?, ?, ?, ?, ?, 'r', now())", [r.name, ordinal, r.step, r.tokens, r.stage])
+            con.execute(
+                "INSERT INTO revisions (analysis_id, model, revision, ordinal, step, tokens, stage, run_id, ingested_at) "
+                "VALUES ('a', 'm', ?, ?, ?, ?, ?, 'r', now())",
+                [r.name, ordinal, r.step, r.tokens, r.stage],
+            )
         rows = con.sql("SELECT revision, step, x_step, x_tokens, step_known FROM revision_axis ORDER BY ordinal").fetchall()
     b = 10**9
     assert rows[:5] == [
@@ -109,11 +122,14 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
         con.execute("DROP TABLE role_tests")  # version 14
         con.execute("DELETE FROM schema_version WHERE version >= 5")
         for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
-            con.execute("INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) "
-                        "VALUES ('a', 'm', ?, 0, 'r', now())", [name])
+            con.execute(
+                "INSERT INTO revisions (analysis_id, model, revision, ordinal, run_id, ingested_at) VALUES ('a', 'm', ?, 0, 'r', now())", [name]
+            )
     with writer(db) as con:
         assert dict(con.sql("SELECT revision, stage FROM revisions").fetchall()) == {
-            "stage2-ingredient3-step11931-tokens50B": 2, "step5000-tokens21B": None}
+            "stage2-ingredient3-step11931-tokens50B": 2,
+            "step5000-tokens21B": None,
+        }
 
 
 def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, caplog):
@@ -137,12 +153,14 @@ def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, cap
     # A store written before the rename (version 7) is migrated: column and name say llm-tt, the id stays.
     db = tmp_path / "v7.duckdb"
     with writer(db) as con:
-        con.execute("INSERT INTO analyses VALUES (?, 'm/facts/tau=0.01/theta=0.1/ffn=study', 'org/m', 'p1', 0.01, 0.1, 'study', "
-                    "'float32', now())", [old])
+        con.execute(
+            "INSERT INTO analyses VALUES (?, 'm/facts/tau=0.01/theta=0.1/ffn=study', 'org/m', 'p1', 0.01, 0.1, 'study', 'float32', now())", [old]
+        )
         con.execute("DROP TABLE intervals; DROP TABLE comparisons; DROP TABLE routes; DROP TABLE template_roles")  # versions 9, 11, 12
         con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines; DROP TABLE role_tests")  # versions 13, 14
         con.execute("ALTER TABLE prompts DROP COLUMN tokens")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     with writer(db) as con:
         assert con.sql("SELECT analysis_id, name, ffn_renormalisation FROM analyses").fetchall() == [
-            (old, "m/facts/tau=0.01/theta=0.1/ffn=llm-tt", "llm-tt")]
+            (old, "m/facts/tau=0.01/theta=0.1/ffn=llm-tt", "llm-tt")
+        ]

@@ -14,9 +14,7 @@ def test_small_suite_loads_through_the_hub_code_path(small_suite):
     source = RevisionSource(SMALL.repo_id, cache_dir=small_suite.cache_dir, offline=True)
     assert [r.name for r in source.list_revisions()] == small_suite.revisions
     first = small_suite.revisions[0]
-    model = AutoModelForCausalLM.from_pretrained(
-        SMALL.repo_id, revision=first, cache_dir=small_suite.cache_dir, local_files_only=True
-    )
+    model = AutoModelForCausalLM.from_pretrained(SMALL.repo_id, revision=first, cache_dir=small_suite.cache_dir, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(SMALL.repo_id, revision=first, cache_dir=small_suite.cache_dir, local_files_only=True)
     assert type(model).__name__ == "OlmoForCausalLM" and model.config.clip_qkv == 8.0
     assert tokenizer.is_fast
@@ -72,8 +70,9 @@ def test_main_has_a_step_from_what_it_publishes(small_suite, small_store):
         assert con.execute("SELECT step FROM revisions WHERE revision = 'main'").fetchall() == [(SMALL.steps,)]
 
     def fake(hashes: dict, published: dict) -> SimpleNamespace:
-        return SimpleNamespace(list_revisions=lambda: [parse_revision(n) for n in hashes], content_hash=hashes.get,
-                               side_file=lambda name, file: published.get(name))
+        return SimpleNamespace(
+            list_revisions=lambda: [parse_revision(n) for n in hashes], content_hash=hashes.get, side_file=lambda name, file: published.get(name)
+        )
 
     pythia = fake({"step10": "a", "step20": "b", "main": "b"}, {})
     assert revision_step(pythia, Revision("main")) == 20

@@ -30,8 +30,9 @@ def test_build_is_the_same_under_other_kernels_and_threads(tmp_path):
     """The fixture's build ran from this process (its own kernels, default threads); this one from a process asking
     for AVX2 kernels and 4 threads."""
     env = dict(os.environ, ATEN_CPU_CAPABILITY="avx2", OMP_NUM_THREADS="4", MKL_NUM_THREADS="4", TRAJECTORY_HOME=str(tmp_path))
-    done = subprocess.run([sys.executable, "-m", "trajectory", "-q", "suite", "build", "--small"], env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "trajectory", "-q", "suite", "build", "--small"], env=env, capture_output=True, text=True, check=True
+    )
     assert "(as published)" in done.stdout
     marker = json.loads((repo_folder(tmp_path / "hub", SMALL.repo_id) / MARKER).read_text())
     assert marker["weights_digest"] == PUBLISHED_DIGESTS[SMALL.repo_id]

@@ -39,8 +39,11 @@ def literal_importance(attn, res_a, ffn, res_f, root: int, parallel: bool) -> tu
     def best(node) -> float:  # the best path weight from ``node`` to the root, by enumeration
         if node == goal:
             return 1.0
-        weights = [math.prod(data["weight"] for data in path_data) for path in nx.all_simple_edge_paths(graph, node, goal)
-                   for path_data in [[graph.edges[e] for e in path]]]
+        weights = [
+            math.prod(data["weight"] for data in path_data)
+            for path in nx.all_simple_edge_paths(graph, node, goal)
+            for path_data in [[graph.edges[e] for e in path]]
+        ]
         return max(weights, default=0.0)
 
     head_imp = torch.zeros(layers, heads, dtype=torch.float64)
@@ -63,8 +66,9 @@ def test_importance_is_the_best_path_weight_to_the_root(make, parallel):
     heads, ffns = component_importance(raw.attn, raw.attn_residual, raw.ffn, raw.ffn_residual, batch.position, parallel)
     for b in range(batch.input_ids.shape[0]):
         n = int(batch.attention_mask[b].sum())
-        want_h, want_f = literal_importance(raw.attn[b, :, :n, :n], raw.attn_residual[b, :, :n], raw.ffn[b, :, :n],
-                                            raw.ffn_residual[b, :, :n], int(batch.position[b]), parallel)
+        want_h, want_f = literal_importance(
+            raw.attn[b, :, :n, :n], raw.attn_residual[b, :, :n], raw.ffn[b, :, :n], raw.ffn_residual[b, :, :n], int(batch.position[b]), parallel
+        )
         torch.testing.assert_close(heads[b].double(), want_h, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(ffns[b].double(), want_f, rtol=1e-5, atol=1e-7)
     assert heads.std() > 0 and (heads > 0).any()  # a ranking, not a tie

@@ -33,8 +33,22 @@ def trained(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("trainer")
     run = folder / "run"
     script = _module(ROOT / "scripts" / "pretrain_with_trainer.py")
-    script.main(["--out", str(run), "--preset", "small", "--steps", "12", "--save-steps", "4", "--pipeline", str(_pipeline(folder)),
-                 "--report-to", "tensorboard"])
+    script.main(
+        [
+            "--out",
+            str(run),
+            "--preset",
+            "small",
+            "--steps",
+            "12",
+            "--save-steps",
+            "4",
+            "--pipeline",
+            str(_pipeline(folder)),
+            "--report-to",
+            "tensorboard",
+        ]
+    )
     return run
 
 
@@ -56,8 +70,23 @@ def test_the_watch_beside_training_stores_what_a_batch_ingest_stores(trained, tm
     log = (trained / "trajectory-ingest.log").read_text()
     assert "told to finish" in log
     batch = tmp_path / "batch.duckdb"
-    assert main(["-q", "ingest", "-p", str(trained.parent / "callback.toml"), "--run-path", str(trained), "--model-name", f"run/{trained.name}",
-                 "--db", str(batch)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "ingest",
+                "-p",
+                str(trained.parent / "callback.toml"),
+                "--run-path",
+                str(trained),
+                "--model-name",
+                f"run/{trained.name}",
+                "--db",
+                str(batch),
+            ]
+        )
+        == 0
+    )
     compare = _module(ROOT / "benchmarks" / "compare_stores.py")
     import duckdb
 
@@ -108,9 +137,28 @@ def test_a_watch_told_to_finish_ends_as_until_would(tmp_path):
     run = tmp_path / "empty-run"
     run.mkdir()
     env = dict(os.environ)
-    watcher = subprocess.Popen([sys.executable, "-m", "trajectory", "-q", "ingest", "-p", "reference-small", "--run-path", str(run),
-                                "--db", str(tmp_path / "w.duckdb"), "--watch", "--poll", "0.2"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trajectory",
+            "-q",
+            "ingest",
+            "-p",
+            "reference-small",
+            "--run-path",
+            str(run),
+            "--db",
+            str(tmp_path / "w.duckdb"),
+            "--watch",
+            "--poll",
+            "0.2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(200):  # until it says it waits
             line = watcher.stdout.readline()

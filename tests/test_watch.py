@@ -39,8 +39,9 @@ def built_run(tmp_path_factory) -> Path:
 
 def run_config(run: Path):
     """The small reference's pipeline (every stage) over a run folder, under one model name."""
-    return load_pipeline("reference-small").with_overrides({"model.suite": None, "model.path": run, "model.repo": MODEL,
-                                                            "model.cache_dir": None, "model.offline": True})
+    return load_pipeline("reference-small").with_overrides(
+        {"model.suite": None, "model.path": run, "model.repo": MODEL, "model.cache_dir": None, "model.offline": True}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def write_like_a_trainer(source: Path, run: Path, pause: float = 0.4) -> None:
             pieces = 4 if name == SLOW and file.suffix == ".safetensors" else 1
             with open(out / file.name, "wb") as handle:
                 for k in range(pieces):
-                    handle.write(data[k * len(data) // pieces:(k + 1) * len(data) // pieces])
+                    handle.write(data[k * len(data) // pieces : (k + 1) * len(data) // pieces])
                     handle.flush()
                     time.sleep(pause if pieces > 1 else 0)
         (out / TRAINER_MARK).write_bytes((source / name / TRAINER_MARK).read_bytes())
@@ -125,13 +126,17 @@ def test_ctrl_c_during_a_watch_leaves_whole_revisions_and_the_next_watch_resumes
     run, db = tmp_path / "run", tmp_path / "stopped.duckdb"
     shutil.copytree(built_run, run)
     pipeline = tmp_path / "run.toml"
-    pipeline.write_text(load_pipeline("reference-small").path.read_text()
-                        .replace('repo = "trajectory/olmo-tiny-facts-small"', f'repo = "{MODEL}"\npath = "{run}"')
-                        .replace('suite = "small"\n', ""))
+    pipeline.write_text(
+        load_pipeline("reference-small")
+        .path.read_text()
+        .replace('repo = "trajectory/olmo-tiny-facts-small"', f'repo = "{MODEL}"\npath = "{run}"')
+        .replace('suite = "small"\n', "")
+    )
     command = [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", str(pipeline), "--db", str(db), "--watch", "--poll", "0.2"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    watch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    watch = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     try:
         stored = 0
         for line in watch.stdout:  # stop it in the middle of the run, between a revision's stages

@@ -40,6 +40,7 @@ def _at_least(low: int):
 
 def _number(low: float, high: float, *, low_open: bool = False, high_open: bool = False, what: str = ""):
     """A finite float in [low, high] (open at an end where said): never nan, inf or 1e308 seconds of sleep."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -57,7 +58,7 @@ def _number(low: float, high: float, *, low_open: bool = False, high_open: bool 
 
 def _seed(text: str) -> int:
     value = _at_least(0)(text)
-    if value >= 2 ** 63:
+    if value >= 2**63:
         raise argparse.ArgumentTypeError(f"must be below 2**63 (torch's seeds are 64-bit), got {value}")
     return value
 
@@ -87,9 +88,10 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
 
 def _analysis_arg(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
-        "--analysis", "-a", default=None,
-        help=f"{what}: names or ids, comma-separated, or 'all' (default: each model's only or latest analysis; "
-             "'trajectory analyses' lists them)",
+        "--analysis",
+        "-a",
+        default=None,
+        help=f"{what}: names or ids, comma-separated, or 'all' (default: each model's only or latest analysis; 'trajectory analyses' lists them)",
     )
 
 
@@ -102,16 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     suite_commands = suite.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
     build = suite_commands.add_parser("build", help="pretrain the tiny model and save its checkpoints in the HF cache layout")
     build.add_argument("--small", action="store_true", help="the seconds-to-build test variant (--preset small)")
-    build.add_argument("--preset", choices=("full", "small", "v1", "v2"), default=None,
-                       help="full (default): the reference; small: seconds to build, for tests; v1, v2: the earlier references, "
-                            "whose circuits hold nearly every head (kept for comparison)")
-    build.add_argument("--arch", choices=SUITE_ARCHITECTURES, default="olmo",
-                       help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}")
+    build.add_argument(
+        "--preset",
+        choices=("full", "small", "v1", "v2"),
+        default=None,
+        help="full (default): the reference; small: seconds to build, for tests; v1, v2: the earlier references, "
+        "whose circuits hold nearly every head (kept for comparison)",
+    )
+    build.add_argument(
+        "--arch",
+        choices=SUITE_ARCHITECTURES,
+        default="olmo",
+        help="olmo (default) or gpt-neox: the same reference as a parallel-residual Pythia-style model, named step{N}",
+    )
     build.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
     build.add_argument("--seed", type=_seed, default=None, help="the seed of the corpus draws and the initial weights (default 0)")
     build.add_argument("--cache-dir", default=None, help="default: $TRAJECTORY_HOME/hub")
-    build.add_argument("--run-folder", default=None, metavar="DIR",
-                       help="write the checkpoints as a trainer does instead: DIR/checkpoint-N/, each marked complete last")
+    build.add_argument(
+        "--run-folder",
+        default=None,
+        metavar="DIR",
+        help="write the checkpoints as a trainer does instead: DIR/checkpoint-N/, each marked complete last",
+    )
 
     revisions = commands.add_parser("revisions", help="list the revisions a pipeline selects (name, step, tokens, on disk)")
     _pipeline_arg(revisions)
@@ -123,40 +137,93 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--revisions", "-r", default=None, help="selection spec replacing the pipeline's")
     ingest.add_argument("--force", action="store_true", help="redo revisions already stored")
     ingest.add_argument("--device", default=None, type=_device, help="cpu, cuda, cuda:1 ... (default: the pipeline's)")
-    ingest.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
-                        help="the weights' dtype (default: the pipeline's); contributions are computed in float32 whatever it is")
+    ingest.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="the weights' dtype (default: the pipeline's); contributions are computed in float32 whatever it is",
+    )
     ingest.add_argument("--batch-size", type=_at_least(1), default=None, help="at most this many prompts per forward pass")
-    ingest.add_argument("--facts", default=None, help="probe set: a .tsv/.csv/.json file of relation, template, subject, object, or "
-                        "'paraphrases' (the 160 facts under three templates each) (default: the pipeline's)")
+    ingest.add_argument(
+        "--facts",
+        default=None,
+        help="probe set: a .tsv/.csv/.json file of relation, template, subject, object, or "
+        "'paraphrases' (the 160 facts under three templates each) (default: the pipeline's)",
+    )
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
-    ingest.add_argument("--extractive", default=None, action=argparse.BooleanOptionalAction,
-                        help="run the extractive-structures stage (default: the pipeline's extractive.enabled)")
-    ingest.add_argument("--ablation", default=None, action=argparse.BooleanOptionalAction,
-                        help="run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)")
-    ingest.add_argument("--effects", default=None, action=argparse.BooleanOptionalAction,
-                        help="run the component-effects stage: every head and FFN ablated alone on every fact, the causal ground "
-                        "truth for circuits and roles (default: the pipeline's effects.enabled)")
-    ingest.add_argument("--grafting", default=None, action=argparse.BooleanOptionalAction,
-                        help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)")
-    ingest.add_argument("--graft-pair", default=None, metavar="A,B",
-                        help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses")
-    ingest.add_argument("--seed", type=_seed, default=None,
-                        help="the self-built reference trained from this seed: its own model, <repo>-seed<N>, built on first use")
-    ingest.add_argument("--ffn-renormalisation", default=None,
-                        help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated")
-    ingest.add_argument("--run-path", default=None, metavar="DIR",
-                        help="a training run's folder of checkpoint folders instead of the pipeline's model (its other settings kept)")
+    ingest.add_argument(
+        "--extractive",
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help="run the extractive-structures stage (default: the pipeline's extractive.enabled)",
+    )
+    ingest.add_argument(
+        "--ablation",
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help="run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)",
+    )
+    ingest.add_argument(
+        "--effects",
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help="run the component-effects stage: every head and FFN ablated alone on every fact, the causal ground "
+        "truth for circuits and roles (default: the pipeline's effects.enabled)",
+    )
+    ingest.add_argument(
+        "--grafting",
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)",
+    )
+    ingest.add_argument(
+        "--graft-pair",
+        default=None,
+        metavar="A,B",
+        help="only graft: recipient revision A, donor revision B (any two revisions), into the pipeline's analyses",
+    )
+    ingest.add_argument(
+        "--seed", type=_seed, default=None, help="the self-built reference trained from this seed: its own model, <repo>-seed<N>, built on first use"
+    )
+    ingest.add_argument(
+        "--ffn-renormalisation",
+        default=None,
+        help="per_position (the definition and the study's code) or llm-tt (llm-transparency-tool's helper), or both comma-separated",
+    )
+    ingest.add_argument(
+        "--run-path",
+        default=None,
+        metavar="DIR",
+        help="a training run's folder of checkpoint folders instead of the pipeline's model (its other settings kept)",
+    )
     ingest.add_argument("--model-name", default=None, metavar="NAME", help="the run's model name in the store (default: run/<folder name>)")
     watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")
     watch.add_argument("--watch", action="store_true", help="keep running and ingest new checkpoints as they complete (Ctrl-C stops)")
     watch.add_argument("--until", type=_at_least(0), default=None, metavar="STEP", help="stop after the checkpoint at this step")
-    watch.add_argument("--idle-timeout", type=_number(0, 31_536_000, low_open=True, what=" seconds (a year at most)"), default=None, metavar="SECONDS", help="stop after this long without a new checkpoint")
-    watch.add_argument("--poll", type=_number(0, 86_400, low_open=True, what=" seconds (a day at most)"), default=5.0, metavar="SECONDS", help="how often to look for new checkpoints (default 5)")
+    watch.add_argument(
+        "--idle-timeout",
+        type=_number(0, 31_536_000, low_open=True, what=" seconds (a year at most)"),
+        default=None,
+        metavar="SECONDS",
+        help="stop after this long without a new checkpoint",
+    )
+    watch.add_argument(
+        "--poll",
+        type=_number(0, 86_400, low_open=True, what=" seconds (a day at most)"),
+        default=5.0,
+        metavar="SECONDS",
+        help="how often to look for new checkpoints (default 5)",
+    )
     ray = ingest.add_argument_group("executor", "where the revisions run (pipeline table [executor]); Ray needs pip install -e '.[ray]'")
     ray.add_argument("--executor", default=None, choices=["in-process", "ray"], help="in this process (default), or one Ray task per revision")
     ray.add_argument("--address", default=None, help="a running Ray cluster (default: start a local one on 127.0.0.1, stopped at the end)")
-    ray.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per revision (default: 1 on a cluster with GPUs, else 0; 0.5 shares a GPU between two)")
+    ray.add_argument(
+        "--gpus-per-task",
+        type=float,
+        default=None,
+        help="GPUs per revision (default: 1 on a cluster with GPUs, else 0; 0.5 shares a GPU between two)",
+    )
     ray.add_argument("--cpus-per-task", type=float, default=None, help="CPUs per revision (default 1)")
     ray.add_argument("--memory-per-task", type=float, default=None, metavar="GB", help="memory Ray reserves per revision")
     ray.add_argument("--max-in-flight", type=_at_least(1), default=None, help="revisions submitted at once (bounds concurrent downloads)")
@@ -170,19 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(query)
     query.add_argument("sql", nargs="?", help="query name (see --list) or SQL text")
     query.add_argument("--list", action="store_true", help="list the named queries")
-    query.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "parquet"],
-                       help="table (default; one analysis's key columns left out), csv, json or parquet (needs --output)")
+    query.add_argument(
+        "--format",
+        "-f",
+        default="table",
+        choices=["table", "csv", "json", "parquet"],
+        help="table (default; one analysis's key columns left out), csv, json or parquet (needs --output)",
+    )
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
-    query.add_argument("--timeout", type=_number(0, 31_536_000, what=" seconds (0: no limit)"), default=DEFAULT_QUERY_TIMEOUT_S, metavar="SECONDS",
-                       help=f"stop a query that runs longer (default {DEFAULT_QUERY_TIMEOUT_S:g}; 0: no limit)")
+    query.add_argument(
+        "--timeout",
+        type=_number(0, 31_536_000, what=" seconds (0: no limit)"),
+        default=DEFAULT_QUERY_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"stop a query that runs longer (default {DEFAULT_QUERY_TIMEOUT_S:g}; 0: no limit)",
+    )
     _analysis_arg(query, "the analyses the query sees")
 
     export = commands.add_parser("export", help="write every table of one analysis as Parquet (Hive-partitioned where large)")
     _db_arg(export)
     _analysis_arg(export, "the analysis to export")
     export.add_argument("--out", "-o", required=True, help="a new folder (with --tracker: TensorBoard's log folder, or the trackio / W&B project)")
-    export.add_argument("--tracker", choices=("tensorboard", "trackio", "wandb"), default=None,
-                        help="write the headline measures of every revision to this experiment tracker instead of Parquet")
+    export.add_argument(
+        "--tracker",
+        choices=("tensorboard", "trackio", "wandb"),
+        default=None,
+        help="write the headline measures of every revision to this experiment tracker instead of Parquet",
+    )
 
     dashboard = commands.add_parser("dashboard", help="write the plotly dashboards (self-contained HTML) from the store")
     _db_arg(dashboard)
@@ -200,8 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_arg(routes, "the analysis (one)")
     routes.add_argument("--fact", type=int, required=True, help="the fact's id (trajectory query \"SELECT * FROM facts\")")
     routes.add_argument("--revision", required=True, help="a stored revision's name (e.g. main)")
-    routes.add_argument("--threshold", type=_number(0, 1, high_open=True), default=None,
-                        help="drop edges at or below this weight, and what then no longer reaches the root (default: the analysis's τ)")
+    routes.add_argument(
+        "--threshold",
+        type=_number(0, 1, high_open=True),
+        default=None,
+        help="drop edges at or below this weight, and what then no longer reaches the root (default: the analysis's τ)",
+    )
     routes.add_argument("--graphml", default=None, help="write the graph to this GraphML file")
 
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
@@ -216,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flows_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--flows", default=None, type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+        "--flows",
+        default=None,
+        type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
         help="revisions the role-flow Sankey connects, comma-separated names or first/middle/last (default: first,middle,last)",
     )
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from trajectory.errors import TrajectoryError
 
 
-def suite_build(name: str, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool,
-                run_folder: str | None = None) -> int:
+def suite_build(name: str, arch: str, force: bool, seed: int | None, cache_dir: str | None, progress: bool, run_folder: str | None = None) -> int:
     from trajectory.suite.build import build_suite, built_digest, digest_line, probe_accuracy_summary
     from trajectory.suite.recipe import preset, seeded
 
@@ -88,8 +87,7 @@ def dashboard(args: argparse.Namespace, progress: bool) -> int:
     from trajectory.dashboard.build import build_dashboards, default_out
 
     out = Path(args.out) if args.out else default_out(Path(args.db))
-    pages = build_dashboards(Path(args.db), out, analysis=args.analysis, flows=args.flows, progress=progress,
-                             say=print)
+    pages = build_dashboards(Path(args.db), out, analysis=args.analysis, flows=args.flows, progress=progress, say=print)
     for page in pages[1:]:
         print(f"wrote {page}")
     print(f"open {pages[0]}")
@@ -126,10 +124,12 @@ def routes(args: argparse.Namespace) -> int:
         if source[0] != "M":  # an FFN edge is drawn in two (A -> M -> I): count it once, as the store and the page do
             kinds[kind] = kinds.get(kind, 0) + 1
     prompt = "".join(route.tokens[: route.root + 1])
-    print(f"fact {route.fact_id} ({route.relation}) at {route.revision}: {prompt!r} -> {route.answer!r}; "
-          f"{graph.number_of_nodes()} nodes, {sum(kinds.values())} edges "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; the GraphML has {graph.number_of_edges()}: "
-          f"each FFN edge passes through its M node)")
+    print(
+        f"fact {route.fact_id} ({route.relation}) at {route.revision}: {prompt!r} -> {route.answer!r}; "
+        f"{graph.number_of_nodes()} nodes, {sum(kinds.values())} edges "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; the GraphML has {graph.number_of_edges()}: "
+        f"each FFN edge passes through its M node)"
+    )
     if args.graphml:
         # GraphML keys are strings: nodes as "A/3/7" (kind/layer/position); attributes keep the parts.
         named = nx.relabel_nodes(graph, {n: "/".join(map(str, n)) for n in graph})

@@ -89,8 +89,9 @@ class ModelSection:
 
     def __post_init__(self) -> None:
         _check(not (self.path and self.suite), "model.path (a run folder) and model.suite exclude each other")
-        _check(self.suite_arch in SUITE_ARCHITECTURES,
-               f"model.suite_arch must be {' or '.join(map(repr, SUITE_ARCHITECTURES))}, got {self.suite_arch!r}")
+        _check(
+            self.suite_arch in SUITE_ARCHITECTURES, f"model.suite_arch must be {' or '.join(map(repr, SUITE_ARCHITECTURES))}, got {self.suite_arch!r}"
+        )
         _check(self.suite_seed >= 0, f"model.suite_seed must be 0 or more, got {self.suite_seed}")
         _one_of(self.dtype, DTYPES, "model.dtype")
         check_device_name(self.device, "model.device")
@@ -106,8 +107,10 @@ class RevisionsSection:
     pattern: str | None = None  # a regex with named groups step (stage, ingredient, tokens) for other names
 
     def __post_init__(self) -> None:
-        _check(bool([item for item in self.select.split(",") if item.strip()]),
-               "revisions.select is empty; use 'all', names, or a step range like 5000:200000:5000")
+        _check(
+            bool([item for item in self.select.split(",") if item.strip()]),
+            "revisions.select is empty; use 'all', names, or a step range like 5000:200000:5000",
+        )
         if self.pattern is not None:
             from trajectory.hub.revisions import revision_pattern
 
@@ -135,8 +138,9 @@ class IfrSection:
     """[ifr]: the IFR stage (METHOD.md §3). τ and the FFN renormalisation may be lists: one analysis each."""
 
     thresholds: tuple[float, ...] = field(default=(0.01,), metadata=_key("threshold", _parse_thresholds, (float, int, list)))
-    ffn_renormalisations: tuple[str, ...] = field(default=("per_position",),
-                                                  metadata=_key("ffn_renormalisation", _parse_renormalisations, (str, list)))
+    ffn_renormalisations: tuple[str, ...] = field(
+        default=("per_position",), metadata=_key("ffn_renormalisation", _parse_renormalisations, (str, list))
+    )
     batch_size: int = 32  # at most this many prompts per forward pass (fewer when the memory budget says so)
     memory_gb: float | None = None  # the trace's memory budget; None: 80 % of free CUDA memory / half the available RAM
 
@@ -235,9 +239,11 @@ class AblationSection:
         _one_of(self.mode, ("mean", "zero"), "ablation.mode")
         _positive(self, "ablation", "draws", "batch_size", "test_every")
         _check(self.facts_per_relation >= 0, f"ablation.facts_per_relation must not be negative, got {self.facts_per_relation!r}")
-        _check(not 0 < self.test_draws < MIN_TEST_DRAWS and self.test_draws >= 0,
-               f"ablation.test_draws must be 0 (no test) or at least {MIN_TEST_DRAWS} (fewer cannot check the test's calibration), "
-               f"got {self.test_draws!r}")
+        _check(
+            not 0 < self.test_draws < MIN_TEST_DRAWS and self.test_draws >= 0,
+            f"ablation.test_draws must be 0 (no test) or at least {MIN_TEST_DRAWS} (fewer cannot check the test's calibration), "
+            f"got {self.test_draws!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -301,8 +307,10 @@ class ExecutorSection:
         _one_of(self.kind, EXECUTORS, "executor.kind")
         for name in ("gpus_per_task", "cpus_per_task", "memory_gb_per_task", "max_in_flight", "max_retries"):
             value = getattr(self, name)
-            _check(value is None or not (value < 0 or (value == 0 and name in ("memory_gb_per_task", "max_in_flight"))),
-                   f"executor.{name} must be positive, got {value!r}")
+            _check(
+                value is None or not (value < 0 or (value == 0 and name in ("memory_gb_per_task", "max_in_flight"))),
+                f"executor.{name} must be positive, got {value!r}",
+            )
 
 
 @dataclass(frozen=True)
@@ -329,8 +337,10 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         _check(bool(self.model.repo_id), "missing model.repo (or model.path, a training run's folder)")
-        _check(not (self.ablation.enabled and not self.store.circuits),
-               "the ablation stage reads the circuits table: set store.circuits = true (or ablation.enabled = false, --no-ablation)")
+        _check(
+            not (self.ablation.enabled and not self.store.circuits),
+            "the ablation stage reads the circuits table: set store.circuits = true (or ablation.enabled = false, --no-ablation)",
+        )
 
     @property
     def repo_id(self) -> str:
@@ -559,8 +569,14 @@ _SAID: set[str] = set()
 def _say_renamed(old: str, new: str, where: str) -> None:
     if old not in _SAID:
         _SAID.add(old)
-        log.warning("%s: %r is the deprecated name of %r (llm-transparency-tool's FFN renormalisation; the study's own "
-                    "code renormalised per position): write %r", where, old, new, new)
+        log.warning(
+            "%s: %r is the deprecated name of %r (llm-transparency-tool's FFN renormalisation; the study's own "
+            "code renormalised per position): write %r",
+            where,
+            old,
+            new,
+            new,
+        )
 
 
 def _parse_list(value, convert, where: str) -> tuple:
@@ -582,4 +598,3 @@ def _flatten(data: dict, prefix: str = ""):
             yield from _flatten(value, full + ".")
         else:
             yield full, value
-

@@ -29,8 +29,11 @@ def describe_failure(err: BaseException) -> str:
     first line, or the exception's, with where to look further."""
     if isinstance(err, OSError) and err.strerror:
         where = f": {err.filename}" if err.filename else ""
-        hint = {errno.ENOSPC: "; free space and re-run (finished work is kept)",
-                 errno.EROFS: "; pass a writable location", errno.EACCES: "; check the permissions"}.get(err.errno, "")
+        hint = {
+            errno.ENOSPC: "; free space and re-run (finished work is kept)",
+            errno.EROFS: "; pass a writable location",
+            errno.EACCES: "; check the permissions",
+        }.get(err.errno, "")
         return f"{err.strerror}{where}{hint}"
     text = (str(err).strip().splitlines() or [""])[0]
     if type(err).__module__.startswith(("duckdb", "_duckdb")):

@@ -158,8 +158,9 @@ def _header(fields: list[str], where: str) -> list[str]:
     names = [name.strip() for name in fields]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise TrajectoryError(f"{where}:1: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)}; "
-                              f"the header has {', '.join(map(repr, names))})")
+        raise TrajectoryError(
+            f"{where}:1: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)}; the header has {', '.join(map(repr, names))})"
+        )
     return names
 
 
@@ -189,8 +190,9 @@ def _read_csv(text: str, where: str) -> list[tuple[int, dict]]:
         for fields in reader:
             first, line = line, reader.line_num + 1
             if reader.line_num != first:
-                raise TrajectoryError(f"{where}:{first}: a quoted field runs over {reader.line_num - first + 1} lines "
-                                      "(an unbalanced quote?); one fact per line")
+                raise TrajectoryError(
+                    f"{where}:{first}: a quoted field runs over {reader.line_num - first + 1} lines (an unbalanced quote?); one fact per line"
+                )
             if header is None:
                 header = _header(fields, where)
             elif any(f.strip() for f in fields):
@@ -257,17 +259,23 @@ def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
                 raise TrajectoryError(f"{where}: {label} {line}: empty {column}")
         outside = values["template"].replace("{}", "", 1)
         if values["template"].count("{}") != 1 or "{" in outside or "}" in outside:
-            raise TrajectoryError(
-                f"{where}: {label} {line}: template must contain exactly one {{}} and no other braces: {values['template']!r}"
-            )
+            raise TrajectoryError(f"{where}: {label} {line}: template must contain exactly one {{}} and no other braces: {values['template']!r}")
         key = (values["relation"], values["subject"], values["template"])  # one fact under several templates: paraphrases
         if key in seen:
             raise TrajectoryError(
                 f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}) with the same template, first on {label} {seen[key]}"
             )
         seen[key] = line
-        facts.append(Fact(len(facts), values["relation"], values["template"], values["subject"], values["object"],
-                          _frequency(row.get("frequency"), where, label, line)))
+        facts.append(
+            Fact(
+                len(facts),
+                values["relation"],
+                values["template"],
+                values["subject"],
+                values["object"],
+                _frequency(row.get("frequency"), where, label, line),
+            )
+        )
     if not facts:
         raise TrajectoryError(f"{where}: no facts")
     return tuple(facts)

@@ -130,8 +130,7 @@ def first_token(tokenizer, answer: str) -> int:
     return ids[0]
 
 
-def encode_prompts(tokenizer, prompts: list[RewardPrompt], *, candidates: bool = True, counterfactuals: int = 0,
-                   seed: int = 0) -> RewardBatch:
+def encode_prompts(tokenizer, prompts: list[RewardPrompt], *, candidates: bool = True, counterfactuals: int = 0, seed: int = 0) -> RewardBatch:
     """Tokenise prompts cut at t* (no special tokens, right-padded) with their subject spans and answers'
     first tokens; with ``candidates``, each group's candidate answers (what R needs); with
     ``counterfactuals`` K > 0, up to K partners per prompt (the extractive upstream score)."""
@@ -160,13 +159,23 @@ def encode_prompts(tokenizer, prompts: list[RewardPrompt], *, candidates: bool =
         partners.append(chosen + [chosen[0] if chosen else i] * (counterfactuals - len(chosen)))
         partner_mask.append([True] * len(chosen) + [False] * (counterfactuals - len(chosen)))
     ids, mask = right_padded(rows, pad_id(tokenizer))
-    cand = torch.tensor([options[p.group] + options[p.group][:1] * (width - len(options[p.group])) for p in prompts],
-                        dtype=torch.long).reshape(len(prompts), width)
-    cand_mask = torch.tensor([[True] * len(options[p.group]) + [False] * (width - len(options[p.group])) for p in prompts],
-                             dtype=torch.bool).reshape(len(prompts), width)
-    return RewardBatch(ids, mask, torch.tensor(answers), cand, cand_mask, torch.tensor([s for s, _ in spans]),
-                       torch.tensor([e for _, e in spans]), torch.tensor(partners, dtype=torch.long).reshape(len(prompts), counterfactuals),
-                       torch.tensor(partner_mask, dtype=torch.bool).reshape(len(prompts), counterfactuals))
+    cand = torch.tensor([options[p.group] + options[p.group][:1] * (width - len(options[p.group])) for p in prompts], dtype=torch.long).reshape(
+        len(prompts), width
+    )
+    cand_mask = torch.tensor([[True] * len(options[p.group]) + [False] * (width - len(options[p.group])) for p in prompts], dtype=torch.bool).reshape(
+        len(prompts), width
+    )
+    return RewardBatch(
+        ids,
+        mask,
+        torch.tensor(answers),
+        cand,
+        cand_mask,
+        torch.tensor([s for s, _ in spans]),
+        torch.tensor([e for _, e in spans]),
+        torch.tensor(partners, dtype=torch.long).reshape(len(prompts), counterfactuals),
+        torch.tensor(partner_mask, dtype=torch.bool).reshape(len(prompts), counterfactuals),
+    )
 
 
 def members_by_group(prompts: list[RewardPrompt]) -> dict[str, list[int]]:
@@ -182,8 +191,9 @@ def fact_prompts(facts: ProbeSet | list[Fact]) -> list[RewardPrompt]:
     return [RewardPrompt(f.fact_id, f.relation, f.prompt, f.subject, f.object) for f in facts]
 
 
-def reward(logits: torch.Tensor, position: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor,
-           candidate_mask: torch.Tensor) -> torch.Tensor:
+def reward(
+    logits: torch.Tensor, position: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor, candidate_mask: torch.Tensor
+) -> torch.Tensor:
     """R = ℓ_{t*}[answer] − mean over the relation's candidates of ℓ_{t*}[c] (raw logits).
 
     logits [B, T, V]; position [B] t*; answer [B] token id; candidates [B, C] token ids, padded where

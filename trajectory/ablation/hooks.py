@@ -42,6 +42,7 @@ def mean_replacement(model: torch.nn.Module, input_ids: torch.Tensor, attention_
     valid = attention_mask.bool()
     handles = []
     for index, (o_proj, mlp) in enumerate(modules):
+
         def keep_z(module, args, output, index=index):
             z_means[index] = args[0][valid].float().mean(0).reshape(heads, -1)
 
@@ -61,8 +62,10 @@ def zero_replacement(model: torch.nn.Module) -> Replacement:
     heads = model.config.num_attention_heads
     modules = _modules(model)
     o_proj = modules[0][0]
-    return Replacement(o_proj.weight.new_zeros(len(modules), heads, o_proj.in_features // heads, dtype=torch.float32),
-                       o_proj.weight.new_zeros(len(modules), o_proj.out_features, dtype=torch.float32))
+    return Replacement(
+        o_proj.weight.new_zeros(len(modules), heads, o_proj.in_features // heads, dtype=torch.float32),
+        o_proj.weight.new_zeros(len(modules), o_proj.out_features, dtype=torch.float32),
+    )
 
 
 @contextmanager
@@ -74,16 +77,20 @@ def ablated(model: torch.nn.Module, ablation: Ablation, replacement: Replacement
         head_mask = ablation.heads[:, index]  # [N, H]
         ffn_mask = ablation.ffns[:, index]  # [N]
         if bool(head_mask.any()):
+
             def pre(module, args, mask=head_mask, value=replacement.head_z[index]):
                 z = args[0]
                 shaped = z.view(*z.shape[:-1], heads, -1)  # [N, T, H, dh]
                 where = mask.to(z.device)[:, None, :, None]
                 return (torch.where(where, value.to(z.device, z.dtype), shaped).view_as(z),)
+
             handles.append(o_proj.register_forward_pre_hook(pre))
         if bool(ffn_mask.any()):
+
             def post(module, args, output, mask=ffn_mask, value=replacement.ffn[index]):
                 where = mask.to(output.device)[:, None, None]
                 return torch.where(where, value.to(output.device, output.dtype), output)
+
             handles.append(mlp.register_forward_hook(post))
     try:
         yield

@@ -26,6 +26,7 @@ def random_like(heads: torch.Tensor, ffns: torch.Tensor, draws: int, generator: 
     """Controls for R component sets: per set and draw, as many heads (FFNs) as the set has, drawn uniformly
     without replacement from the heads (FFNs) outside the set. heads [R, L, H], ffns [R, L] bool ->
     Ablation of R·draws rows (row r·draws + d). A set with more components than lie outside it gets all of those."""
+
     def draw(members: torch.Tensor) -> torch.Tensor:
         flat = members.flatten(1)  # [R, C]
         keys = torch.rand(flat.shape[0], draws, flat.shape[1], generator=generator)

@@ -26,8 +26,15 @@ class AblationOutcome:
 
 
 @torch.no_grad()
-def run_rows(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement,
-             config_of_row: torch.Tensor, prompt_of_row: torch.Tensor, rows_per_pass: int = 256) -> AblationOutcome:
+def run_rows(
+    model: torch.nn.Module,
+    batch: RewardBatch,
+    ablation: Ablation,
+    replacement: Replacement,
+    config_of_row: torch.Tensor,
+    prompt_of_row: torch.Tensor,
+    rows_per_pass: int = 256,
+) -> AblationOutcome:
     """Row k: configuration ``config_of_row[k]`` of ``ablation`` on prompt ``prompt_of_row[k]`` of ``batch``.
     K rows in passes of ``rows_per_pass``, ordered by prompt length so that a pass pads little; the
     unembedding is applied at the last prompt token only. Returns reward [K], answer_rank [K]."""
@@ -42,7 +49,7 @@ def run_rows(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, rep
     model.eval()
     try:
         for start in range(0, len(order), rows_per_pass):
-            rows = order[start:start + rows_per_pass]
+            rows = order[start : start + rows_per_pass]
             config, prompt = config_of_row[rows], prompt_of_row[rows]
             length = int(lengths[prompt].max())
             prompt = prompt.to(device)
@@ -51,16 +58,18 @@ def run_rows(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, rep
                 hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
             position = batch.position[prompt]
             at = unembed(hidden[torch.arange(len(rows), device=device), position]).float()  # [n, V]
-            rewards[rows] = reward(at[:, None], torch.zeros_like(position), batch.answer[prompt], batch.candidates[prompt],
-                                   batch.candidate_mask[prompt]).cpu()
+            rewards[rows] = reward(
+                at[:, None], torch.zeros_like(position), batch.answer[prompt], batch.candidates[prompt], batch.candidate_mask[prompt]
+            ).cpu()
             ranks[rows] = vocabulary_ranks(at, batch.answer[prompt]).cpu()
     finally:
         model.train(was_training)
     return AblationOutcome(rewards, ranks)
 
 
-def run_ablations(model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement,
-                  rows_per_pass: int = 256) -> AblationOutcome:
+def run_ablations(
+    model: torch.nn.Module, batch: RewardBatch, ablation: Ablation, replacement: Replacement, rows_per_pass: int = 256
+) -> AblationOutcome:
     """Every configuration of ``ablation`` (C rows) on every prompt of ``batch`` (B): reward and answer_rank [C, B]."""
     configs, prompts = len(ablation), batch.input_ids.shape[0]
     rows = torch.arange(configs * prompts)

@@ -39,8 +39,9 @@ class AblationPlan:
     prompt_of_row: torch.Tensor  # [K]
 
 
-def role_sets(head_roles: torch.Tensor, ffn_roles: torch.Tensor, relations: list[str]
-              ) -> tuple[list[tuple[str, str | None]], torch.Tensor, torch.Tensor]:
+def role_sets(
+    head_roles: torch.Tensor, ffn_roles: torch.Tensor, relations: list[str]
+) -> tuple[list[tuple[str, str | None]], torch.Tensor, torch.Tensor]:
     """The non-empty role sets: labels (role, relation), heads [S, L, H] and FFNs [S, L] bool.
 
     head_roles [Q, L, H], ffn_roles [Q, L]: role codes (indices into ROLES) per relation."""
@@ -60,9 +61,19 @@ def role_sets(head_roles: torch.Tensor, ffn_roles: torch.Tensor, relations: list
     return labels, torch.stack(heads), torch.stack(ffns)
 
 
-def revision_plan(circuit_heads: torch.Tensor, circuit_ffns: torch.Tensor, head_roles: torch.Tensor, ffn_roles: torch.Tensor,
-                  relations: list[str], relation_of: torch.Tensor, held_out: torch.Tensor, role_prompts: torch.Tensor, draws: int,
-                  test_draws: int, generator: torch.Generator) -> AblationPlan:
+def revision_plan(
+    circuit_heads: torch.Tensor,
+    circuit_ffns: torch.Tensor,
+    head_roles: torch.Tensor,
+    ffn_roles: torch.Tensor,
+    relations: list[str],
+    relation_of: torch.Tensor,
+    held_out: torch.Tensor,
+    role_prompts: torch.Tensor,
+    draws: int,
+    test_draws: int,
+    generator: torch.Generator,
+) -> AblationPlan:
     """circuit_heads [F, L, H], circuit_ffns [F, L]: fact f's circuit (prompt f); head_roles [Q, L, H] and
     ffn_roles [Q, L]: role codes per relation (defined on the other half); relation_of [F] in [0, Q);
     held_out [F] bool: the facts the sets are measured on; role_prompts [P] (held out): the matrix's sample.
@@ -106,12 +117,11 @@ def split_halves(relation_of: torch.Tensor, generator: torch.Generator) -> torch
     defining = torch.zeros(len(relation_of), dtype=torch.bool)
     for q in relation_of.unique():  # a loop over relations, not facts
         members = (relation_of == q).nonzero()[:, 0]
-        defining[members[keys[members].argsort()[:(len(members) + 1) // 2]]] = True
+        defining[members[keys[members].argsort()[: (len(members) + 1) // 2]]] = True
     return defining
 
 
-def sample_per_relation(relation_of: torch.Tensor, per_relation: int, generator: torch.Generator,
-                        among: torch.Tensor | None = None) -> torch.Tensor:
+def sample_per_relation(relation_of: torch.Tensor, per_relation: int, generator: torch.Generator, among: torch.Tensor | None = None) -> torch.Tensor:
     """Prompt indices: ``per_relation`` prompts of each relation drawn without replacement (all of a
     relation's when it has fewer; all prompts when ``per_relation`` is 0), in increasing order; only prompts
     where ``among`` [B] bool is true, when given. relation_of [B] -> [P]."""

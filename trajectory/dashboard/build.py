@@ -39,6 +39,8 @@ ROUTES_TITLE = "Routes: one fact's graph at any revision"
 
 def _page_rank(name: str) -> tuple[int, str]:
     return (PAGE_ORDER.index(name) if name in PAGE_ORDER else len(PAGE_ORDER), name)
+
+
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}}
 
 
@@ -88,7 +90,12 @@ def resolve_flow_revisions(spec: list[str] | None, revisions: tuple[str, ...]) -
 
 
 def build_dashboards(
-    db: Path, out: Path, *, analysis: str | None = None, flows: list[str] | None = None, progress: bool = True,
+    db: Path,
+    out: Path,
+    *,
+    analysis: str | None = None,
+    flows: list[str] | None = None,
+    progress: bool = True,
     say: Callable[[str], None] = lambda line: None,
 ) -> list[Path]:
     """Write every dashboard for every analysis chosen (see :func:`trajectory.store.analyses.choose`);
@@ -156,8 +163,7 @@ def build_dashboards(
 
 def _has_rows(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], analysis_id: str) -> bool:
     """Whether the analysis has rows in any of ``tables`` (no tables: always)."""
-    return not tables or any(con.execute(f"SELECT count(*) FROM {table} WHERE analysis_id = ?", [analysis_id]).fetchall()[0][0]
-                             for table in tables)
+    return not tables or any(con.execute(f"SELECT count(*) FROM {table} WHERE analysis_id = ?", [analysis_id]).fetchall()[0][0] for table in tables)
 
 
 def figure_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:
@@ -178,10 +184,20 @@ def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: Ch
     fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.label}"
     unknown = _step_unknown(frame)
     if unknown and fig.get("data"):
-        fig["layout"].setdefault("annotations", []).append({
-            "text": f"{unknown}: step unknown, drawn last (one median gap after the last numbered revision)",
-            "xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
-            "font": {"size": 11, "color": "#666"}, "name": "step-unknown"})
+        fig["layout"].setdefault("annotations", []).append(
+            {
+                "text": f"{unknown}: step unknown, drawn last (one median gap after the last numbered revision)",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1.0,
+                "y": 1.0,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11, "color": "#666"},
+                "name": "step-unknown",
+            }
+        )
     return fig
 
 
@@ -193,8 +209,9 @@ def _step_unknown(frame: pl.DataFrame) -> str:
 
 
 def analysis_context(summary: AnalysisSummary, flows: list[str] | None = None) -> ChartContext:
-    return ChartContext(summary.model, summary.revisions, resolve_flow_revisions(flows, summary.revisions),
-                        analysis=summary.analysis_id, label=summary.name)
+    return ChartContext(
+        summary.model, summary.revisions, resolve_flow_revisions(flows, summary.revisions), analysis=summary.analysis_id, label=summary.name
+    )
 
 
 def comparison_context(group: list[AnalysisSummary]) -> ChartContext:
@@ -217,12 +234,16 @@ def stored_analyses(con: duckdb.DuckDBPyConnection) -> list[AnalysisSummary]:
     frame = figure_frame(con, (QUERY_DIR / "analyses.sql").read_text(encoding="utf-8"), {})
     summaries = []
     for row in frame.iter_rows(named=True):
-        accuracy = "" if row["final_top1"] is None else (
-            f"; at {row['final_revision']}: top-1 {row['final_top1']:.0%}, top-10 {row['final_top10']:.0%} of the probe facts"
+        accuracy = (
+            ""
+            if row["final_top1"] is None
+            else (f"; at {row['final_revision']}: top-1 {row['final_top1']:.0%}, top-10 {row['final_top10']:.0%} of the probe facts")
         )
         ffn = "" if row["ffn_renormalisation"] == "per_position" else ", FFN renormalised as llm-transparency-tool's helper does (llm-tt)"
         run = "" if row["pipeline"] is None else f"; pipeline `{row['pipeline']}` on {row['device']}"
-        line = (f"{row['n_revisions']} revisions, {row['first_revision']} to {row['final_revision']}; probe set "
-                f"`{row['probe_set']}`, τ = {row['tau']:g}, θ = {row['theta']:g}{ffn}, {row['dtype']}{run}{accuracy}")
+        line = (
+            f"{row['n_revisions']} revisions, {row['first_revision']} to {row['final_revision']}; probe set "
+            f"`{row['probe_set']}`, τ = {row['tau']:g}, θ = {row['theta']:g}{ffn}, {row['dtype']}{run}{accuracy}"
+        )
         summaries.append(AnalysisSummary(row["analysis_id"], row["name"], row["model"], tuple(row["revisions"]), line))
     return summaries

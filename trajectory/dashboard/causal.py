@@ -7,7 +7,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, base_layout, empty_figure, menu, revision_slider, series,
+    ChartContext,
+    band_frame,
+    band_trace,
+    base_layout,
+    empty_figure,
+    menu,
+    revision_slider,
+    series,
 )
 from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label
 
@@ -37,8 +44,15 @@ METRICS = {
     "share_regained": ("regained: right once, wrong before, right now", True),
 }
 ALL_FACTS_COLOUR = "#8C8C8C"  # thick grey: apart from the black location line
-GROUP_COLOURS = {"high": "#D55E00", "medium": "#E69F00", "low": "#56B4E9", "unknown": "#999999",
-                 "location": "#000000", "name": "#D55E00", "other": "#56B4E9"}
+GROUP_COLOURS = {
+    "high": "#D55E00",
+    "medium": "#E69F00",
+    "low": "#56B4E9",
+    "unknown": "#999999",
+    "location": "#000000",
+    "name": "#D55E00",
+    "other": "#56B4E9",
+}
 
 
 def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
@@ -49,8 +63,9 @@ def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     metrics = [m for m in METRICS if m in frame.columns]
     for m in metrics:  # a measure without stored intervals: no band, n from the query
         if f"{m}_lower" not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(f"{m}_lower"), pl.lit(None, pl.Float64).alias(f"{m}_upper"),
-                                       pl.col("n_facts").alias(f"{m}_n"))
+            frame = frame.with_columns(
+                pl.lit(None, pl.Float64).alias(f"{m}_lower"), pl.lit(None, pl.Float64).alias(f"{m}_upper"), pl.col("n_facts").alias(f"{m}_n")
+            )
     dimensions = list(dict.fromkeys(frame["dimension"].to_list()))
     parts = [(d, g, part.sort("ordinal")) for (d, g), part in frame.partition_by(["dimension", "grp"], as_dict=True, maintain_order=True).items()]
     parts.sort(key=lambda p: (dimensions.index(p[0]), p[1] != "*", p[1]))
@@ -74,26 +89,42 @@ def group_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         name = "all facts" if whole else relation_label(group)
         band = band_frame(part, f"{metrics[0]}_lower", f"{metrics[0]}_upper")
         fig.add_trace(band_trace(band, colour, name, f"{dimension}:{group}", visible=dimension == dimensions[0]))
-        fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=ys[2 * i + 1], name=name, legendgroup=f"{dimension}:{group}",
-            mode="lines+markers", line={"width": 3.5 if whole else 1.8, "color": colour}, marker={"size": 4},
-            visible=dimension == dimensions[0], customdata=data[2 * i + 1],
-            hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:{percent}}} [%{{customdata[2]:{percent}}}, "
-                          f"%{{customdata[3]:{percent}}}] of n = %{{customdata[1]}} facts<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=series(part, "x_step"),
+                y=ys[2 * i + 1],
+                name=name,
+                legendgroup=f"{dimension}:{group}",
+                mode="lines+markers",
+                line={"width": 3.5 if whole else 1.8, "color": colour},
+                marker={"size": 4},
+                visible=dimension == dimensions[0],
+                customdata=data[2 * i + 1],
+                hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:{percent}}} [%{{customdata[2]:{percent}}}, "
+                f"%{{customdata[3]:{percent}}}] of n = %{{customdata[1]}} facts<extra></extra>",
+            )
+        )
 
     def metric_button(metric: str) -> dict:
         ys, data = drawn(metric)
         number = ".0%" if METRICS[metric][1] else ".2f"
-        hovers = [None if k % 2 == 0 else
-                  f"%{{customdata[0]}}<br>{fig.data[k].name}: %{{y:{number}}} [%{{customdata[2]:{number}}}, "
-                  f"%{{customdata[3]:{number}}}] of n = %{{customdata[1]}} facts<extra></extra>" for k in range(len(fig.data))]
-        return {"label": METRICS[metric][0], "method": "update",
-                "args": [{"y": ys, "customdata": data, "hovertemplate": hovers},
-                         {"yaxis.tickformat": ".0%" if METRICS[metric][1] else "", "yaxis.title.text": METRICS[metric][0]}]}
+        hovers = [
+            None
+            if k % 2 == 0
+            else f"%{{customdata[0]}}<br>{fig.data[k].name}: %{{y:{number}}} [%{{customdata[2]:{number}}}, "
+            f"%{{customdata[3]:{number}}}] of n = %{{customdata[1]}} facts<extra></extra>"
+            for k in range(len(fig.data))
+        ]
+        return {
+            "label": METRICS[metric][0],
+            "method": "update",
+            "args": [
+                {"y": ys, "customdata": data, "hovertemplate": hovers},
+                {"yaxis.tickformat": ".0%" if METRICS[metric][1] else "", "yaxis.title.text": METRICS[metric][0]},
+            ],
+        }
 
-    group_buttons = [{"label": d, "method": "restyle", "args": [{"visible": [p[0] == d for p in parts for _ in range(2)]}]}
-                     for d in dimensions]
+    group_buttons = [{"label": d, "method": "restyle", "args": [{"visible": [p[0] == d for p in parts for _ in range(2)]}]} for d in dimensions]
     menus = [menu([metric_button(m) for m in metrics], 0.0, "measure")]
     menus += [menu(group_buttons, 0.5, "lines")] if len(dimensions) > 1 else []
     fig.update_layout(updatemenus=menus, legend={"title": {"text": "group (band: 95 % interval)"}})
@@ -110,8 +141,11 @@ def _set_label(role: str, relation: str) -> str:
 def _effect_tip(r: dict, own: bool) -> str:
     """A cell's hover: the set, the facts, the effect against its controls (mean ± sd over n draws), and on the
     set's own facts its test (or why it has none)."""
-    control = "no control" if r["control_effect"] is None else (
-        f"control {r['control_effect']:.2f} ± {r['control_sd'] or 0:.2f} (sd over {r['n_draws']} draws)")
+    control = (
+        "no control"
+        if r["control_effect"] is None
+        else (f"control {r['control_effect']:.2f} ± {r['control_sd'] or 0:.2f} (sd over {r['n_draws']} draws)")
+    )
     tip = f"{r['n_heads']} heads, {r['n_ffns']} FFNs; on n = {r['n_facts']} held-out facts<br>effect {r['role_effect']:.2f}, {control}"
     if not r["size_matched"]:  # the matrix's own controls, on any relation's facts (kept from before the held-out test)
         tip += "<br>controls smaller than the set: no evidence either way"
@@ -121,8 +155,10 @@ def _effect_tip(r: dict, own: bool) -> str:
         return tip + f"<br>no test: {r['untestable']}"
     if r.get("p_adjusted") is not None:
         verdict = "causal (a finding)" if r.get("causal") else "not a finding"
-        tip += (f"<br>test ({r['test']}, {r['test_draws']} draws, n = {r['n_test_facts']} facts): p = {r['p']:.2g}, "
-                f"BH-adjusted {r['p_adjusted']:.2g}: {verdict}")
+        tip += (
+            f"<br>test ({r['test']}, {r['test_draws']} draws, n = {r['n_test_facts']} facts): p = {r['p']:.2g}, "
+            f"BH-adjusted {r['p_adjusted']:.2g}: {verdict}"
+        )
     return tip
 
 
@@ -131,16 +167,21 @@ def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure
     its test (view role_causality); a slider over the revisions (last one shown first)."""
     if frame.is_empty():
         return empty_figure("no role sets ablated in this analysis")
-    sets = frame.select("role", "ablated_relation").unique().sort(
-        pl.col("role").replace_strict({r: i for i, r in enumerate(ROLE_COLOURS)}, return_dtype=pl.Int32), "ablated_relation").rows()
+    sets = (
+        frame.select("role", "ablated_relation")
+        .unique()
+        .sort(pl.col("role").replace_strict({r: i for i, r in enumerate(ROLE_COLOURS)}, return_dtype=pl.Int32), "ablated_relation")
+        .rows()
+    )
     measured = sorted(frame["measured_relation"].unique().to_list())
     revisions = frame.select("ordinal", "revision").unique().sort("ordinal").rows()
     diff = frame.with_columns((pl.col("role_effect") - pl.col("control_effect")).alias("excess"))
     bound = max(1e-9, float(diff["excess"].abs().max() or 1.0))
 
     def cells(revision: str) -> dict:
-        lookup = {(r["role"], r["ablated_relation"], r["measured_relation"]): r
-                  for r in diff.filter(pl.col("revision") == revision).iter_rows(named=True)}
+        lookup = {
+            (r["role"], r["ablated_relation"], r["measured_relation"]): r for r in diff.filter(pl.col("revision") == revision).iter_rows(named=True)
+        }
         z, text, hover = [], [], []
         for role, relation in sets:
             row, marks, tips = [], [], []
@@ -156,11 +197,20 @@ def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure
         return {"z": z, "text": text, "customdata": hover}
 
     last = cells(revisions[-1][1])
-    fig = go.Figure(go.Heatmap(
-        x=[relation_label(m) for m in measured], y=[_set_label(r, q) for r, q in sets], **last, texttemplate="%{text}",
-        colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound, colorbar={"title": {"text": "ΔR − ΔR<sub>control</sub>"}},
-        hovertemplate="%{y} → %{x}<br>%{z:.2f} logits vs control<br>%{customdata}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            x=[relation_label(m) for m in measured],
+            y=[_set_label(r, q) for r, q in sets],
+            **last,
+            texttemplate="%{text}",
+            colorscale=DIVERGING,
+            zmid=0,
+            zmin=-bound,
+            zmax=bound,
+            colorbar={"title": {"text": "ΔR − ΔR<sub>control</sub>"}},
+            hovertemplate="%{y} → %{x}<br>%{z:.2f} logits vs control<br>%{customdata}<extra></extra>",
+        )
+    )
     steps = [{"label": name, "method": "restyle", "args": [{key: [value] for key, value in cells(name).items()}]} for _, name in revisions]
     fig.update_layout(sliders=[revision_slider(steps, len(steps) - 1, "revision: ")])
     fig.update_xaxes(title_text="facts measured (relation)", tickangle=-30, side="top")  # the slider sits below
@@ -184,21 +234,44 @@ def onset_dumbbells(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
                 xs += [a, c, None]
                 ys += [label, label, None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 2}, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=series(part, "attributed_step"), y=labels, mode="markers", name=f"{role}: first attributed",
-                                 marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
-                                 customdata=part.select("first_attributed").rows(),
-                                 hovertemplate="%{y}<br>first holds components at %{customdata[0]}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=series(part, "attributed_step"),
+                y=labels,
+                mode="markers",
+                name=f"{role}: first attributed",
+                marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
+                customdata=part.select("first_attributed").rows(),
+                hovertemplate="%{y}<br>first holds components at %{customdata[0]}<extra></extra>",
+            )
+        )
         causal = part.filter(pl.col("causal_step").is_not_null())
         if causal.height:
-            fig.add_trace(go.Scatter(x=series(causal, "causal_step"), y=[_set_label(role, q) for q in causal["relation"].to_list()],
-                                     mode="markers", name=f"{role}: first causal", marker={"symbol": "circle", "size": 11, "color": colour},
-                                     customdata=causal.select("first_causal", "n_causal_revisions").rows(),
-                                     hovertemplate="%{y}<br>first causal at %{customdata[0]} (%{customdata[1]} revisions causal)<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=series(causal, "causal_step"),
+                    y=[_set_label(role, q) for q in causal["relation"].to_list()],
+                    mode="markers",
+                    name=f"{role}: first causal",
+                    marker={"symbol": "circle", "size": 11, "color": colour},
+                    customdata=causal.select("first_causal", "n_causal_revisions").rows(),
+                    hovertemplate="%{y}<br>first causal at %{customdata[0]} (%{customdata[1]} revisions causal)<extra></extra>",
+                )
+            )
         never = part.filter(pl.col("causal_step").is_null() & pl.col("attributed_step").is_not_null())
         if never.height:  # drawn as words beside the hollow marker, not as a legend entry with nothing behind it
-            fig.add_trace(go.Scatter(x=series(never, "attributed_step"), y=[_set_label(role, q) for q in never["relation"].to_list()],
-                                     mode="text", text=["  never causal"] * never.height, textposition="middle right",
-                                     textfont={"color": "#666666", "size": 11}, showlegend=False, hoverinfo="skip"))
+            fig.add_trace(
+                go.Scatter(
+                    x=series(never, "attributed_step"),
+                    y=[_set_label(role, q) for q in never["relation"].to_list()],
+                    mode="text",
+                    text=["  never causal"] * never.height,
+                    textposition="middle right",
+                    textfont={"color": "#666666", "size": 11},
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, height=max(380, 140 + 24 * frame.height), margin={"l": 260})
@@ -227,15 +300,31 @@ def topk_curves(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
 
     last = data(revisions[-1][1])
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=last["x"][0], y=last["y"][0], customdata=last["customdata"][0], mode="lines+markers",
-                             name="top k by IFR importance", line={"color": "#0072B2", "width": 2.5},
-                             hovertemplate="k = %{customdata[0]} (%{x:.0%} of the components): mean faithfulness %{y:.2f} "
-                                           "over n = %{customdata[1]} facts<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=last["x"][0],
+            y=last["y"][0],
+            customdata=last["customdata"][0],
+            mode="lines+markers",
+            name="top k by IFR importance",
+            line={"color": "#0072B2", "width": 2.5},
+            hovertemplate="k = %{customdata[0]} (%{x:.0%} of the components): mean faithfulness %{y:.2f} "
+            "over n = %{customdata[1]} facts<extra></extra>",
+        )
+    )
     for i, label in enumerate(labels):
-        fig.add_trace(go.Scatter(x=last["x"][1 + i], y=last["y"][1 + i], customdata=last["customdata"][1 + i], mode="markers",
-                                 name=f"the circuits at {label}", marker={"size": 14, "symbol": "diamond", "color": palette[i % 4]},
-                                 hovertemplate=f"circuits at {label}: %{{x:.0%}} of the components on average, median "
-                                               "faithfulness %{y:.2f} over n = %{customdata[0]} facts<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=last["x"][1 + i],
+                y=last["y"][1 + i],
+                customdata=last["customdata"][1 + i],
+                mode="markers",
+                name=f"the circuits at {label}",
+                marker={"size": 14, "symbol": "diamond", "color": palette[i % 4]},
+                hovertemplate=f"circuits at {label}: %{{x:.0%}} of the components on average, median "
+                "faithfulness %{y:.2f} over n = %{customdata[0]} facts<extra></extra>",
+            )
+        )
     steps = [{"label": name, "method": "restyle", "args": [data(name)]} for _, name in revisions]
     fig.update_layout(sliders=[revision_slider(steps, len(steps) - 1, "revision: ")], legend={"title": {"text": "kept"}})
     fig.update_xaxes(title_text="share of heads and FFNs kept (the rest ablated)", tickformat=".0%", range=[-0.02, 1.02])
@@ -251,8 +340,7 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     relation's measured facts; each cell marked with the component's IFR role letter for the relation, the hover
     giving both roles; a slider over the revisions with effects (the last shown first)."""
     if frame.is_empty():
-        return empty_figure("no single-component effects stored (effects.enabled), or no fact's model beats its fully "
-                            "ablated self by 1 logit")
+        return empty_figure("no single-component effects stored (effects.enabled), or no fact's model beats its fully ablated self by 1 logit")
     components = frame.select("kind", "layer", "head").unique().sort(pl.col("kind") == "ffn", "layer", "head").rows()
     labels = [f"L{layer}H{head}" if kind == "head" else f"FFN {layer}" for kind, layer, head in components]
     relations = sorted(frame["relation"].unique().to_list())
@@ -274,25 +362,45 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
                 r = lookup.get((relation, kind, layer, head))
                 row.append(None if r is None else r["mean_effect"])
                 marks.append("" if r is None else ROLE_MARKS[r["ifr_role"]])
-                tips.append("no measured fact" if r is None else
-                            f"IFR role {r['ifr_role']}, causal role {r['causal_role']}<br>in the causal circuit of "
-                            f"{r['n_causal_facts']} of n = {r['n_facts']} facts"
-                            + ("" if r["mean_atp"] is None or r["estimated"] else f"<br>attribution patching: {r['mean_atp']:.2f}"))
+                tips.append(
+                    "no measured fact"
+                    if r is None
+                    else f"IFR role {r['ifr_role']}, causal role {r['causal_role']}<br>in the causal circuit of "
+                    f"{r['n_causal_facts']} of n = {r['n_facts']} facts"
+                    + ("" if r["mean_atp"] is None or r["estimated"] else f"<br>attribution patching: {r['mean_atp']:.2f}")
+                )
             z.append(row)
             text.append(marks)
             hover.append(tips)
         return {"z": [z], "text": [text], "customdata": [hover]}
 
     last = cells(revisions[-1][1])
-    fig = go.Figure(go.Heatmap(
-        x=labels, y=[relation_label(r) for r in relations], z=last["z"][0], text=last["text"][0], customdata=last["customdata"][0],
-        texttemplate="%{text}", textfont={"size": 9}, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
-        colorbar={"title": {"text": scale}}, xgap=1, ygap=1,
-        hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            x=labels,
+            y=[relation_label(r) for r in relations],
+            z=last["z"][0],
+            text=last["text"][0],
+            customdata=last["customdata"][0],
+            texttemplate="%{text}",
+            textfont={"size": 9},
+            colorscale=DIVERGING,
+            zmid=0,
+            zmin=-bound,
+            zmax=bound,
+            colorbar={"title": {"text": scale}},
+            xgap=1,
+            ygap=1,
+            hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<extra></extra>",
+        )
+    )
     steps = [{"label": name, "method": "restyle", "args": [cells(name)]} for _, name in revisions]
     fig.update_layout(sliders=[revision_slider(steps, len(steps) - 1, "revision: ")])
-    fig.update_xaxes(title_text="component (letters: its IFR role for the relation, G general, E entity, R relation, F fact)",
-                     tickangle=-90, tickfont={"size": 8}, side="top")
+    fig.update_xaxes(
+        title_text="component (letters: its IFR role for the relation, G general, E entity, R relation, F fact)",
+        tickangle=-90,
+        tickfont={"size": 8},
+        side="top",
+    )
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, height=max(420, 220 + 30 * len(relations)), margin={"l": 170, "t": 200, "b": 90})

@@ -8,8 +8,18 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, kinds_in, relation_menu, relations_in, restyle_drawn,
-    series, x_axis_menu,
+    ChartContext,
+    band_frame,
+    band_trace,
+    banded,
+    base_layout,
+    empty_figure,
+    kinds_in,
+    relation_menu,
+    relations_in,
+    restyle_drawn,
+    series,
+    x_axis_menu,
 )
 from trajectory.dashboard.style import ALL_RELATIONS, KIND_TITLES, ROLE_COLOURS
 from trajectory.roles.scores import ROLES
@@ -67,14 +77,22 @@ def _compare_lines(frame: pl.DataFrame, column: str, value_format: str, band: tu
         if with_bands:
             fig.add_trace(band_trace(next(traces)[1], ROLE_COLOURS[role], f"{role} · {analysis}", f"{role}|{analysis}"), row=1, col=col)
         line = next(traces)[1]
-        fig.add_trace(go.Scatter(
-            x=series(line, "x_step"), y=series(line, column), customdata=line.select("revision", low, high, "n").rows(),
-            name=f"{role} · {analysis}", legendgroup=f"{role}|{analysis}", showlegend=kind == kinds[0],
-            mode="lines+markers", marker={"size": 4},
-            line={"width": 2, "color": ROLE_COLOURS[role], "dash": DASHES[analyses.index(analysis) % len(DASHES)]},
-            hovertemplate=f"%{{customdata[0]}}<br>{role} · {analysis}: %{value_format}{interval} "
-                          f"(n = %{{customdata[3]}} members)<extra></extra>",
-        ), row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=series(line, "x_step"),
+                y=series(line, column),
+                customdata=line.select("revision", low, high, "n").rows(),
+                name=f"{role} · {analysis}",
+                legendgroup=f"{role}|{analysis}",
+                showlegend=kind == kinds[0],
+                mode="lines+markers",
+                marker={"size": 4},
+                line={"width": 2, "color": ROLE_COLOURS[role], "dash": DASHES[analyses.index(analysis) % len(DASHES)]},
+                hovertemplate=f"%{{customdata[0]}}<br>{role} · {analysis}: %{value_format}{interval} (n = %{{customdata[3]}} members)<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
 
     menus = [relation_menu(relations, lambda r: restyle_drawn(drawn(r), column, lambda f: f.select("revision", low, high, "n").rows()))]
     x_menu = x_axis_menu([f for _, f in drawn(ALL_RELATIONS)], len(kinds), x=0.32)

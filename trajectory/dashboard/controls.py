@@ -66,8 +66,16 @@ def menu(buttons: list[dict], x: float, label: str, active: int = 0) -> dict:
     for button in buttons:
         button["label"] = f"{label}: {button['label']}"
     return {
-        "type": "dropdown", "buttons": buttons, "active": active, "direction": "down", "showactive": True,
-        "x": x, "xanchor": "left", "y": 1.09, "yanchor": "bottom", "pad": {"t": 2, "b": 2},
+        "type": "dropdown",
+        "buttons": buttons,
+        "active": active,
+        "direction": "down",
+        "showactive": True,
+        "x": x,
+        "xanchor": "left",
+        "y": 1.09,
+        "yanchor": "bottom",
+        "pad": {"t": 2, "b": 2},
     }
 
 
@@ -92,7 +100,12 @@ def revision_slider(steps: list[dict], active: int, prefix: str) -> dict:
     """A slider under the plot; step labels are hidden when too many to read (the current one shows above)."""
     crowded = len(steps) > 12
     return {
-        "active": active, "steps": steps, "x": 0.0, "len": 1.0, "y": -0.08, "yanchor": "top",
+        "active": active,
+        "steps": steps,
+        "x": 0.0,
+        "len": 1.0,
+        "y": -0.08,
+        "yanchor": "top",
         "pad": {"t": 10, "b": 0},
         # The current value always legible: it would inherit the slider's font, transparent when the labels crowd.
         "currentvalue": {"prefix": prefix, "font": {"size": 13, "color": "#222222"}, "xanchor": "left", "visible": True},
@@ -114,14 +127,26 @@ def band_frame(part: pl.DataFrame, low: str, high: str) -> pl.DataFrame:
 
 def band_trace(band: pl.DataFrame, colour: str, name: str, legendgroup: str, visible: bool | str = True) -> go.Scatter:
     """The stored interval as a translucent band under its line (no hover: the line's hover states it)."""
-    return go.Scatter(x=series(band, "x_step"), y=series(band, "band"), fill="toself", mode="lines", line={"width": 0},
-                      fillcolor=with_alpha(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=legendgroup,
-                      name=f"{name}: 95 % interval", visible=visible)
+    return go.Scatter(
+        x=series(band, "x_step"),
+        y=series(band, "band"),
+        fill="toself",
+        mode="lines",
+        line={"width": 0},
+        fillcolor=with_alpha(colour, 0.18),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=legendgroup,
+        name=f"{name}: 95 % interval",
+        visible=visible,
+    )
 
 
 def restyle_drawn(traces: list[tuple[str, pl.DataFrame]], value: str, custom: Callable[[pl.DataFrame], list]) -> dict:
     """The restyle dict of a figure drawn as (``band`` | ``line``, frame) traces: x and y of each (a band's outline
     from :func:`band_frame`, a line's ``value``), and each line's hover data ``custom(frame)``."""
-    return {"x": [series(f, "x_step") for _, f in traces],
-            "y": [series(f, "band" if what == "band" else value) for what, f in traces],
-            "customdata": [None if what == "band" else custom(f) for what, f in traces]}
+    return {
+        "x": [series(f, "x_step") for _, f in traces],
+        "y": [series(f, "band" if what == "band" else value) for what, f in traces],
+        "customdata": [None if what == "band" else custom(f) for what, f in traces],
+    }

@@ -10,7 +10,15 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, banded, base_layout, empty_figure, menu, series, x_axis_menu,
+    ChartContext,
+    band_frame,
+    band_trace,
+    banded,
+    base_layout,
+    empty_figure,
+    menu,
+    series,
+    x_axis_menu,
 )
 from trajectory.dashboard.style import DIVERGING, KIND_TITLES, ROLE_COLOURS, coloured_role, with_alpha
 from trajectory.extractive.stage import SCORES
@@ -46,13 +54,22 @@ def ocr_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             ("chance", f"{hop} hop: chance", {"color": colour, "width": 1.5, "dash": "dot"}, 0.8),
         ]
         for column, name, line, opacity in lines:
-            fig.add_trace(go.Scatter(
-                x=series(part, "x_step"), y=series(part, column), customdata=custom, name=name, legendgroup=hop,
-                mode="lines+markers" if column == "implication_rank" else "lines", marker={"size": 5}, line=line, opacity=opacity,
-                hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:.2f}}"
-                              + (" [%{customdata[2]:.2f}, %{customdata[3]:.2f}]" if with_band and column == "implication_rank" else "")
-                              + " of n = %{customdata[1]} probes<extra></extra>",
-            ))
+            fig.add_trace(
+                go.Scatter(
+                    x=series(part, "x_step"),
+                    y=series(part, column),
+                    customdata=custom,
+                    name=name,
+                    legendgroup=hop,
+                    mode="lines+markers" if column == "implication_rank" else "lines",
+                    marker={"size": 5},
+                    line=line,
+                    opacity=opacity,
+                    hovertemplate=f"%{{customdata[0]}}<br>{name}: %{{y:.2f}}"
+                    + (" [%{customdata[2]:.2f}, %{customdata[3]:.2f}]" if with_band and column == "implication_rank" else "")
+                    + " of n = %{customdata[1]} probes<extra></extra>",
+                )
+            )
             traced.append(part)
     menus = [m for m in [x_axis_menu(traced, 1, x=0.0)] if m]
     fig.update_xaxes(title_text="training step")
@@ -81,22 +98,32 @@ def score_heatmaps(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         z = [wide[c].to_list() for c in layers]  # [layer][revision]
         bound = max((abs(v) for row in z for v in row if v is not None), default=1.0) or 1.0
         revisions = [wide["revision"].to_list()] * len(layers)
-        return {"x": wide["x_step"].to_list(), "y": [int(c) for c in layers], "z": z, "zmin": -bound, "zmax": bound,
-                "customdata": revisions}
+        return {"x": wide["x_step"].to_list(), "y": [int(c) for c in layers], "z": z, "zmin": -bound, "zmax": bound, "customdata": revisions}
 
     for col, score in enumerate(SCORES, start=1):
         g = grid(views[0], score)
         domain_end = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
-        fig.add_trace(go.Heatmap(
-            **g, colorscale=DIVERGING, zmid=0,
-            colorbar={"len": 0.8, "x": domain_end + 0.005, "thickness": 10, "title": {"text": "score<br>(logits)", "side": "top"}},
-            hovertemplate=f"%{{customdata}}<br>layer %{{y}}<br>{score}: %{{z:.3g}}<extra></extra>",
-        ), row=1, col=col)
+        fig.add_trace(
+            go.Heatmap(
+                **g,
+                colorscale=DIVERGING,
+                zmid=0,
+                colorbar={"len": 0.8, "x": domain_end + 0.005, "thickness": 10, "title": {"text": "score<br>(logits)", "side": "top"}},
+                hovertemplate=f"%{{customdata}}<br>layer %{{y}}<br>{score}: %{{z:.3g}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
     buttons = []
     for view in views:
         grids = [grid(view, s) for s in SCORES]
-        buttons.append({"label": _measure_label(*view), "method": "restyle",
-                        "args": [{k: [g[k] for g in grids] for k in ("x", "y", "z", "zmin", "zmax", "customdata")}]})
+        buttons.append(
+            {
+                "label": _measure_label(*view),
+                "method": "restyle",
+                "args": [{k: [g[k] for g in grids] for k in ("x", "y", "z", "zmin", "zmax", "customdata")}],
+            }
+        )
     fig.update_layout(updatemenus=[menu(buttons, 0.0, "measure")])
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="layer", dtick=1)
@@ -117,18 +144,35 @@ def share_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig = go.Figure()
     for role in ROLES:
         part = role_series(views[0], role)
-        fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=series(part, "share"), customdata=part.select("revision", "n_components").rows(),
-            name=role, stackgroup="share", mode="lines", line={"width": 0.6, "color": ROLE_COLOURS[role]},
-            fillcolor=with_alpha(ROLE_COLOURS[role], 0.85),
-            hovertemplate=f"%{{customdata[0]}}<br>{role}: %{{y:.0%}} (%{{customdata[1]}} components)<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=series(part, "x_step"),
+                y=series(part, "share"),
+                customdata=part.select("revision", "n_components").rows(),
+                name=role,
+                stackgroup="share",
+                mode="lines",
+                line={"width": 0.6, "color": ROLE_COLOURS[role]},
+                fillcolor=with_alpha(ROLE_COLOURS[role], 0.85),
+                hovertemplate=f"%{{customdata[0]}}<br>{role}: %{{y:.0%}} (%{{customdata[1]}} components)<extra></extra>",
+            )
+        )
     buttons = []
     for view in views:
         per_role = [role_series(view, r) for r in ROLES]
-        buttons.append({"label": f"{view[2]}, {_measure_label(view[0], view[1])}", "method": "restyle",
-                        "args": [{"x": [series(p, "x_step") for p in per_role], "y": [series(p, "share") for p in per_role],
-                                  "customdata": [p.select("revision", "n_components").rows() for p in per_role]}]})
+        buttons.append(
+            {
+                "label": f"{view[2]}, {_measure_label(view[0], view[1])}",
+                "method": "restyle",
+                "args": [
+                    {
+                        "x": [series(p, "x_step") for p in per_role],
+                        "y": [series(p, "share") for p in per_role],
+                        "customdata": [p.select("revision", "n_components").rows() for p in per_role],
+                    }
+                ],
+            }
+        )
     fig.update_layout(updatemenus=[menu(buttons, 0.0, "score")], legend={"title": {"text": "role"}}, hovermode="x unified")
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="share of Σ|score|", tickformat=".0%", range=[0, 1.0])
@@ -156,11 +200,21 @@ def transition_scores(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     for col, kind in enumerate(kinds, start=1):
         z, n = cells(kind, SCORES[0])
         domain_end = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
-        fig.add_trace(go.Heatmap(
-            x=labels, y=labels, z=z, customdata=n, colorscale="Cividis", zmin=0, zmax=top(z),
-            colorbar={"x": domain_end + 0.01, "len": 0.8, "thickness": 10, "title": {"text": "mean |score|", "side": "top"}},
-            hovertemplate="%{y} → %{x}<br>mean |score| %{z:.3g} over %{customdata} components<extra></extra>",
-        ), row=1, col=col)
+        fig.add_trace(
+            go.Heatmap(
+                x=labels,
+                y=labels,
+                z=z,
+                customdata=n,
+                colorscale="Cividis",
+                zmin=0,
+                zmax=top(z),
+                colorbar={"x": domain_end + 0.01, "len": 0.8, "thickness": 10, "title": {"text": "mean |score|", "side": "top"}},
+                hovertemplate="%{y} → %{x}<br>mean |score| %{z:.3g} over %{customdata} components<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
     buttons = []
     for score in SCORES:
         grids = [cells(kind, score)[0] for kind in kinds]

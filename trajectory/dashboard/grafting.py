@@ -9,19 +9,33 @@ import plotly.graph_objects as go
 import polars as pl
 
 from trajectory.dashboard.controls import (
-    ChartContext, band_frame, band_trace, base_layout, empty_figure, menu, revision_slider, series, x_axis_menu,
+    ChartContext,
+    band_frame,
+    band_trace,
+    base_layout,
+    empty_figure,
+    menu,
+    revision_slider,
+    series,
+    x_axis_menu,
 )
 from trajectory.dashboard.style import PROBABILITY_SCALE, RELATION_TYPE_STYLE
 from trajectory.grafting.configs import LAYER_RANGES, POSITION_SETS
 
 # Okabe & Ito: the pathways in full colour, their complements lighter and dashed.
 PATHWAY_STYLE = {
-    "FE": {"color": "#E69F00"}, "LT": {"color": "#0072B2"}, "FE+LT": {"color": "#000000"},
-    "not FE": {"color": "#E69F00", "dash": "dot"}, "not LT": {"color": "#0072B2", "dash": "dot"},
+    "FE": {"color": "#E69F00"},
+    "LT": {"color": "#0072B2"},
+    "FE+LT": {"color": "#000000"},
+    "not FE": {"color": "#E69F00", "dash": "dot"},
+    "not LT": {"color": "#0072B2", "dash": "dot"},
     "not FE+LT": {"color": "#000000", "dash": "dot"},
 }
-METRICS = {"learned_top1": "newly learned facts recovered (top-1)", "top1_recovery": "top-1 recovery, all facts",
-           "top5_recovery": "top-5 recovery, all facts"}
+METRICS = {
+    "learned_top1": "newly learned facts recovered (top-1)",
+    "top1_recovery": "top-1 recovery, all facts",
+    "top5_recovery": "top-5 recovery, all facts",
+}
 COMPONENT_ORDER = ("attention", "o", "ffn", "o+ffn")
 COMPONENT_TITLES = {"attention": "attention (q, k, v)", "o": "O", "ffn": "FFN", "o+ffn": "O + FFN"}
 
@@ -48,16 +62,23 @@ def pathway_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         band = band_frame(part, "learned_top1_lower", "learned_top1_upper")
         fig.add_trace(band_trace(band, colour, config, config, visible=shown))
         size = [6 + 2 * min(n, 10) for n in part["n_learned"].to_list()]
-        fig.add_trace(go.Scatter(
-            x=series(part, "x_step"), y=series(part, "learned_top1"), name=config, legendgroup=config, mode="lines+markers",
-            visible=shown,
-            line={"width": 2.5 if "+" in config else 2, **PATHWAY_STYLE.get(config, {})}, marker={"size": size},
-            customdata=part.select("revision", "donor_revision", "n_learned", "n_facts", "learned_top1_lower",
-                                   "learned_top1_upper").rows(), connectgaps=False,
-            hovertemplate=f"%{{customdata[0]}} → %{{customdata[1]}}<br>{config}: %{{y:.0%}}"
-                          f"<br>of n = %{{customdata[2]}} facts learned (of %{{customdata[3]}}); newly learned recovered: "
-                          f"95 % interval [%{{customdata[4]:.0%}}, %{{customdata[5]:.0%}}]<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=series(part, "x_step"),
+                y=series(part, "learned_top1"),
+                name=config,
+                legendgroup=config,
+                mode="lines+markers",
+                visible=shown,
+                line={"width": 2.5 if "+" in config else 2, **PATHWAY_STYLE.get(config, {})},
+                marker={"size": size},
+                customdata=part.select("revision", "donor_revision", "n_learned", "n_facts", "learned_top1_lower", "learned_top1_upper").rows(),
+                connectgaps=False,
+                hovertemplate=f"%{{customdata[0]}} → %{{customdata[1]}}<br>{config}: %{{y:.0%}}"
+                f"<br>of n = %{{customdata[2]}} facts learned (of %{{customdata[3]}}); newly learned recovered: "
+                f"95 % interval [%{{customdata[4]:.0%}}, %{{customdata[5]:.0%}}]<extra></extra>",
+            )
+        )
         traced += [band, part]
 
     def ys(metric: str) -> list:
@@ -81,11 +102,13 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         return empty_figure("no component grafts stored for this analysis")
     components = [c for c in COMPONENT_ORDER if c in set(frame["component"].to_list())]
     ranges = [r for r in LAYER_RANGES if r in set(frame["layers"].to_list())]
-    pooled = (frame.group_by("component", "layers")
-              .agg(n_learned=pl.col("n_learned").sum(),
-                   learned_top1=pl.col("n_learned_top1").sum() / pl.col("n_learned").sum(),
-                   n_fact=pl.col("n_fact").sum(), n_relation=pl.col("n_relation").sum(),
-                   n_new_fact_relation=pl.col("n_new_fact_relation").sum()))
+    pooled = frame.group_by("component", "layers").agg(
+        n_learned=pl.col("n_learned").sum(),
+        learned_top1=pl.col("n_learned_top1").sum() / pl.col("n_learned").sum(),
+        n_fact=pl.col("n_fact").sum(),
+        n_relation=pl.col("n_relation").sum(),
+        n_new_fact_relation=pl.col("n_new_fact_relation").sum(),
+    )
     pairs = frame.select("ordinal", "revision", "donor_revision").unique().sort("ordinal").rows()
 
     def cells(part: pl.DataFrame) -> dict:
@@ -96,9 +119,12 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             for layers in ranges:
                 r = lookup.get((component, layers))
                 row.append(None if r is None or not r["n_learned"] else r["learned_top1"])
-                hover.append("no row" if r is None else
-                             f"{r['n_learned']} facts learned<br>at k+1 in these layers: {r['n_fact']} fact and "
-                             f"{r['n_relation']} relation roles, {r['n_new_fact_relation']} of them new")
+                hover.append(
+                    "no row"
+                    if r is None
+                    else f"{r['n_learned']} facts learned<br>at k+1 in these layers: {r['n_fact']} fact and "
+                    f"{r['n_relation']} relation roles, {r['n_new_fact_relation']} of them new"
+                )
             z.append(row)
             text.append(hover)
         return {"z": [z], "customdata": [text]}
@@ -107,17 +133,34 @@ def component_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         """A pair where no fact was learned has nothing to recover: say so instead of a blank heatmap."""
         if part["n_learned"].sum():
             return []
-        return [{"text": "no fact was learned between these revisions: nothing to recover", "x": 0.5, "y": 0.5, "xref": "paper",
-                 "yref": "paper", "showarrow": False, "font": {"size": 14, "color": "#444"}, "bgcolor": "rgba(255,255,255,0.85)"}]
+        return [
+            {
+                "text": "no fact was learned between these revisions: nothing to recover",
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 14, "color": "#444"},
+                "bgcolor": "rgba(255,255,255,0.85)",
+            }
+        ]
 
     views = [("all pairs pooled", pooled)] + [(f"{a} → {b}", frame.filter(pl.col("revision") == a)) for _, a, b in pairs]
     first = cells(views[0][1])
-    fig = go.Figure(go.Heatmap(
-        x=[r.replace("_", " ") for r in ranges], y=[COMPONENT_TITLES[c] for c in components], z=first["z"][0],
-        customdata=first["customdata"][0], colorscale=PROBABILITY_SCALE, zmin=0, zmax=1,
-        colorbar={"tickformat": ".0%", "title": {"text": "learned facts<br>recovered"}},
-        hovertemplate="%{y} at LT, %{x} of the layers<br>recovers %{z:.0%} of the learned facts<br>%{customdata}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            x=[r.replace("_", " ") for r in ranges],
+            y=[COMPONENT_TITLES[c] for c in components],
+            z=first["z"][0],
+            customdata=first["customdata"][0],
+            colorscale=PROBABILITY_SCALE,
+            zmin=0,
+            zmax=1,
+            colorbar={"tickformat": ".0%", "title": {"text": "learned facts<br>recovered"}},
+            hovertemplate="%{y} at LT, %{x} of the layers<br>recovers %{z:.0%} of the learned facts<br>%{customdata}<extra></extra>",
+        )
+    )
     fig.update_layout(annotations=empty_note(views[0][1]))
     steps = [{"label": label, "method": "update", "args": [cells(part), {"annotations": empty_note(part)}]} for label, part in views]
     fig.update_layout(sliders=[revision_slider(steps, 0, "pair: ")])
@@ -151,25 +194,45 @@ def relation_type_bars(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         lookup = {r["config"]: r for r in frame.filter((pl.col("band") == band) & (pl.col("relation_type") == relation_type)).iter_rows(named=True)}
         rows = [lookup.get(c, {}) for c in configs]
         y = [r.get("learned_top1") for r in rows]
-        return {"y": y,
-                "customdata": [[r.get("n_learned", 0), r.get("lower"), r.get("upper")] for r in rows],
-                "error_y": {"type": "data", "symmetric": False, "color": "#333333", "thickness": 1.2,
-                            "array": [None if r.get("upper") is None or v is None else r["upper"] - v for r, v in zip(rows, y)],
-                            "arrayminus": [None if r.get("lower") is None or v is None else v - r["lower"] for r, v in zip(rows, y)]}}
+        return {
+            "y": y,
+            "customdata": [[r.get("n_learned", 0), r.get("lower"), r.get("upper")] for r in rows],
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "color": "#333333",
+                "thickness": 1.2,
+                "array": [None if r.get("upper") is None or v is None else r["upper"] - v for r, v in zip(rows, y)],
+                "arrayminus": [None if r.get("lower") is None or v is None else v - r["lower"] for r, v in zip(rows, y)],
+            },
+        }
 
     fig = go.Figure()
     x = [label(c) for c in configs]
     for relation_type in types:
         b = bars(bands[0], relation_type)
-        fig.add_trace(go.Bar(x=x, y=b["y"], customdata=b["customdata"], error_y=b["error_y"], name=relation_type,
-                             marker={"color": RELATION_TYPE_STYLE[relation_type]["color"]},
-                             hovertemplate=f"{relation_type} relations, %{{x}}: %{{y:.0%}} [%{{customdata[1]:.0%}}, "
-                                           f"%{{customdata[2]:.0%}}] of n = %{{customdata[0]}} learned facts<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=b["y"],
+                customdata=b["customdata"],
+                error_y=b["error_y"],
+                name=relation_type,
+                marker={"color": RELATION_TYPE_STYLE[relation_type]["color"]},
+                hovertemplate=f"{relation_type} relations, %{{x}}: %{{y:.0%}} [%{{customdata[1]:.0%}}, "
+                f"%{{customdata[2]:.0%}}] of n = %{{customdata[0]}} learned facts<extra></extra>",
+            )
+        )
     buttons = []
     for band in bands:
         per_type = [bars(band, t) for t in types]
-        buttons.append({"label": band if band == "all" else f"{band} third", "method": "restyle",
-                        "args": [{key: [b[key] for b in per_type] for key in ("y", "customdata", "error_y")}]})
+        buttons.append(
+            {
+                "label": band if band == "all" else f"{band} third",
+                "method": "restyle",
+                "args": [{key: [b[key] for b in per_type] for key in ("y", "customdata", "error_y")}],
+            }
+        )
     fig.update_layout(barmode="group", updatemenus=[menu(buttons, 0.0, "training")], legend={"title": {"text": "relation type"}})
     fig.update_xaxes(title_text="B's weights at (location against name over all pairs: BH-adjusted bootstrap p)")
     fig.update_yaxes(title_text="newly learned facts recovered", tickformat=".0%", range=[0, 1.05])

@@ -75,8 +75,14 @@ class PromptTracer:
                 raise TrajectoryError("the prompt has no tokens")
             if ids.shape[1] > MAX_PROMPT_TOKENS:
                 raise TrajectoryError(f"the prompt has {ids.shape[1]} tokens; the limit is {MAX_PROMPT_TOKENS}")
-            result = trace(loaded.model, ids, threshold=row["tau"], ffn_renormalisation=row["ffn_renormalisation"],
-                           return_attn=False, route_roots=torch.tensor([ids.shape[1] - 1]))
+            result = trace(
+                loaded.model,
+                ids,
+                threshold=row["tau"],
+                ffn_renormalisation=row["ffn_renormalisation"],
+                return_attn=False,
+                route_roots=torch.tensor([ids.shape[1] - 1]),
+            )
             with torch.no_grad():
                 probabilities = loaded.model(input_ids=ids).logits[0, -1].float().softmax(-1)
             top = probabilities.topk(5)
@@ -85,5 +91,9 @@ class PromptTracer:
         root = ids.shape[1] - 1
         edges = route_frame(result.routes, np.zeros(1, dtype=np.int32), np.array([root]))
         (tokens,) = token_texts(loaded.tokenizer, ids, [ids.shape[1]])
-        return {"tokens": tokens, "root": root, "edges": encode_edges(edges),
-                "top": [[loaded.tokenizer.decode([int(i)]), float(p)] for p, i in zip(top.values, top.indices)]}
+        return {
+            "tokens": tokens,
+            "root": root,
+            "edges": encode_edges(edges),
+            "top": [[loaded.tokenizer.decode([int(i)]), float(p)] for p, i in zip(top.values, top.indices)],
+        }

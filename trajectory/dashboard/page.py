@@ -134,12 +134,12 @@ def _document(title: str, body: str, plotly_src: str | None) -> str:
 
 def page_links(links: list[tuple[str, str | None]]) -> str:
     """The pages row of a page's header: (title, relative link; None for the page itself)."""
-    return "pages: " + " · ".join(f"<b>{html.escape(t)}</b>" if href is None else f'<a href="{html.escape(href)}">{html.escape(t)}</a>'
-                                  for t, href in links)
+    return "pages: " + " · ".join(
+        f"<b>{html.escape(t)}</b>" if href is None else f'<a href="{html.escape(href)}">{html.escape(t)}</a>' for t, href in links
+    )
 
 
-def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]], pages: str = "",
-                plotly_src: str = PLOTLY_FILE) -> str:
+def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]], pages: str = "", plotly_src: str = PLOTLY_FILE) -> str:
     """``sections``: (figure id, title, caption, figure HTML div); ``pages``: the row linking the index and the
     sibling pages (:func:`page_links`); ``plotly_src``: plotly.js relative to the page."""
     nav = " · ".join(f'<a href="#{fid}-section">{html.escape(t)}</a>' for fid, t, _, _ in sections)
@@ -151,9 +151,7 @@ def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str,
     ]
     for fid, _, caption, div in sections:
         button = f'<button class="csv" data-figure="{html.escape(fid)}" title="what the figure shows, as CSV">CSV</button>'
-        parts.append(
-            f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)} {button}</p></section>'
-        )
+        parts.append(f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)} {button}</p></section>')
     parts.append(f"<script>{CSV_SCRIPT}</script><script>{VIEW_SCRIPT}</script>")
     return _document(title, "\n".join(parts), plotly_src)
 

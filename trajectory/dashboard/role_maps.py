@@ -9,10 +9,23 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from trajectory.dashboard.controls import (
-    ChartContext, base_layout, empty_figure, kinds_in, relation_menu, relations_in, revision_slider,
+    ChartContext,
+    base_layout,
+    empty_figure,
+    kinds_in,
+    relation_menu,
+    relations_in,
+    revision_slider,
 )
 from trajectory.dashboard.style import (
-    ALL_RELATIONS, KIND_SINGULAR, KIND_TITLES, PROBABILITY_SCALE, ROLE_COLOURS, coloured_role, relation_label, with_alpha,
+    ALL_RELATIONS,
+    KIND_SINGULAR,
+    KIND_TITLES,
+    PROBABILITY_SCALE,
+    ROLE_COLOURS,
+    coloured_role,
+    relation_label,
+    with_alpha,
 )
 from trajectory.roles.scores import ROLES
 
@@ -44,9 +57,16 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             # A probability resting on one member is marked: it can only be 0 or 1.
             text[a][b] = "" if row["p"] is None else f"{row['p']:.2f}" + ("¹" if total == 1 else "")
             low, high = row.get("p_lower"), row.get("p_upper")
-            interval = ("no band" if low is None or high is None else f"95 % resampling band [{low:.2f}, {high:.2f}]"
-                        + (" (the estimate lies outside it: the band is biased)" if row["p"] is not None
-                           and not low - 1e-9 <= row["p"] <= high + 1e-9 else ""))
+            interval = (
+                "no band"
+                if low is None or high is None
+                else f"95 % resampling band [{low:.2f}, {high:.2f}]"
+                + (
+                    " (the estimate lies outside it: the band is biased)"
+                    if row["p"] is not None and not low - 1e-9 <= row["p"] <= high + 1e-9
+                    else ""
+                )
+            )
             detail[a][b] = [row["n"], total, interval]
         return p, text, detail
 
@@ -55,22 +75,38 @@ def transition_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     first = pairs[0][0]
     for col, kind in enumerate(kinds, start=1):
         p, text, detail = matrices(first, kind)
-        fig.add_trace(go.Heatmap(
-            z=p, text=text, customdata=detail, x=labels, y=labels, coloraxis="coloraxis", texttemplate="%{text}",
-            xgap=2, ygap=2, name=KIND_TITLES[kind],
-            hovertemplate=(
-                "%{y} → %{x}<br>P = %{z:.3f}, %{customdata[2]}<br>%{customdata[0]} of n = %{customdata[1]} moves of a ("
-                + KIND_SINGULAR[kind] + ", relation) pair<extra></extra>"
+        fig.add_trace(
+            go.Heatmap(
+                z=p,
+                text=text,
+                customdata=detail,
+                x=labels,
+                y=labels,
+                coloraxis="coloraxis",
+                texttemplate="%{text}",
+                xgap=2,
+                ygap=2,
+                name=KIND_TITLES[kind],
+                hovertemplate=(
+                    "%{y} → %{x}<br>P = %{z:.3f}, %{customdata[2]}<br>%{customdata[0]} of n = %{customdata[1]} moves of a ("
+                    + KIND_SINGULAR[kind]
+                    + ", relation) pair<extra></extra>"
+                ),
             ),
-        ), row=1, col=col)
+            row=1,
+            col=col,
+        )
     steps = []
     for ordinal, from_revision, to_revision in pairs:
         data = [matrices(ordinal, kind) for kind in kinds]
         label = "all pairs pooled" if from_revision == POOLED else f"{from_revision} → {to_revision}"
-        steps.append({
-            "label": label, "method": "restyle",
-            "args": [{"z": [d[0] for d in data], "text": [d[1] for d in data], "customdata": [d[2] for d in data]}],
-        })
+        steps.append(
+            {
+                "label": label,
+                "method": "restyle",
+                "args": [{"z": [d[0] for d in data], "text": [d[1] for d in data], "customdata": [d[2] for d in data]}],
+            }
+        )
     fig.update_xaxes(title_text="role at the next revision", side="bottom")
     fig.update_yaxes(title_text="role now", autorange="reversed")
     fig.update_layout(
@@ -116,29 +152,51 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> dict:
     fig = go.Figure()
     for r, relation in enumerate(relations):
         z, text, detail = matrices(r, len(revisions) - 1)
-        fig.add_trace(go.Heatmap(
-            z=z, text=text, customdata=detail, x=columns, y=list(range(n_layers)), zmin=-0.5, zmax=len(ROLES) - 0.5,
-            colorscale=scale, showscale=False, xgap=2, ygap=2, visible=relation == ALL_RELATIONS,
-            name=relation_label(relation),
-            hovertemplate=(
-                "layer %{y}, %{x}: <b>%{text}</b><br>general %{customdata[0]:.3f}<br>"
-                "entity %{customdata[1]:.3f}<br>relation %{customdata[2]:.3f}<br>fact (mean over facts) "
-                "%{customdata[3]:.3f}<extra>" + relation_label(relation) + "</extra>"
-            ),
-        ))
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                text=text,
+                customdata=detail,
+                x=columns,
+                y=list(range(n_layers)),
+                zmin=-0.5,
+                zmax=len(ROLES) - 0.5,
+                colorscale=scale,
+                showscale=False,
+                xgap=2,
+                ygap=2,
+                visible=relation == ALL_RELATIONS,
+                name=relation_label(relation),
+                hovertemplate=(
+                    "layer %{y}, %{x}: <b>%{text}</b><br>general %{customdata[0]:.3f}<br>"
+                    "entity %{customdata[1]:.3f}<br>relation %{customdata[2]:.3f}<br>fact (mean over facts) "
+                    "%{customdata[3]:.3f}<extra>" + relation_label(relation) + "</extra>"
+                ),
+            )
+        )
     for role in ROLES:  # legend entries for the discrete colours
-        fig.add_trace(go.Scatter(
-            x=[None], y=[None], mode="markers", name=role, marker={"size": 12, "symbol": "square", "color": ROLE_COLOURS[role]},
-            hoverinfo="skip", showlegend=True,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=role,
+                marker={"size": 12, "symbol": "square", "color": ROLE_COLOURS[role]},
+                hoverinfo="skip",
+                showlegend=True,
+            )
+        )
     grid_traces = list(range(len(relations)))
     steps = []
     for v, revision in enumerate(revisions):
         data = [matrices(r, v) for r in range(len(relations))]
-        steps.append({
-            "label": revision, "method": "restyle",
-            "args": [{"z": [d[0] for d in data], "text": [d[1] for d in data], "customdata": [d[2] for d in data]}, grid_traces],
-        })
+        steps.append(
+            {
+                "label": revision,
+                "method": "restyle",
+                "args": [{"z": [d[0] for d in data], "text": [d[1] for d in data], "customdata": [d[2] for d in data]}, grid_traces],
+            }
+        )
     visible = lambda chosen: {"visible": [r == chosen for r in relations] + [True] * len(ROLES)}  # noqa: E731
     fig.update_layout(updatemenus=[relation_menu(relations, visible)], legend={"title": {"text": "role"}})
     fig.update_xaxes(title_text="attention head (last column: the layer's FFN)", showgrid=False)
@@ -173,11 +231,20 @@ def role_sankey(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     visible = lambda chosen: {"visible": [r == chosen for r in relations for _ in kinds]}  # noqa: E731
     for i, revision in enumerate(stages):
         x = i / (len(stages) - 1)
-        fig.add_annotation(text=f"<b>{revision}</b>", x=x, y=1.0, xref="paper", yref="paper", showarrow=False,
-                           xanchor="left" if i == 0 else "right" if i == len(stages) - 1 else "center", yanchor="bottom")
+        fig.add_annotation(
+            text=f"<b>{revision}</b>",
+            x=x,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            xanchor="left" if i == 0 else "right" if i == len(stages) - 1 else "center",
+            yanchor="bottom",
+        )
     for kind in kinds:
-        fig.add_annotation(text=KIND_TITLES[kind], x=-0.01, y=sum(domains[kind]) / 2, xref="paper", yref="paper",
-                           showarrow=False, textangle=-90, xanchor="right")
+        fig.add_annotation(
+            text=KIND_TITLES[kind], x=-0.01, y=sum(domains[kind]) / 2, xref="paper", yref="paper", showarrow=False, textangle=-90, xanchor="right"
+        )
     fig.update_layout(updatemenus=[relation_menu(relations, visible)])
     return base_layout(fig, height=640, margin={"l": 60, "t": 150})
 
@@ -204,11 +271,18 @@ def _sankey(flows: pl.DataFrame, stages: list[str], kind: str, relation: str, do
         y.append(min(max((above + size[(stage, role)] / 2) / max(totals[stage], 1), 0.001), 0.999))
     unit = KIND_TITLES[kind]
     return go.Sankey(
-        domain={"x": [0.0, 1.0], "y": domain}, arrangement="snap", visible=relation == ALL_RELATIONS,
+        domain={"x": [0.0, 1.0], "y": domain},
+        arrangement="snap",
+        visible=relation == ALL_RELATIONS,
         name=f"{unit}, {relation_label(relation)}",
         node={
-            "label": [role for _, role in nodes], "x": x, "y": y, "pad": 8, "thickness": 16,
-            "color": [ROLE_COLOURS[role] for _, role in nodes], "customdata": [stages[s] for s, _ in nodes],
+            "label": [role for _, role in nodes],
+            "x": x,
+            "y": y,
+            "pad": 8,
+            "thickness": 16,
+            "color": [ROLE_COLOURS[role] for _, role in nodes],
+            "customdata": [stages[s] for s, _ in nodes],
             "hovertemplate": f"%{{label}} at %{{customdata}}: %{{value}} {unit}<extra></extra>",
         },
         link={
@@ -217,9 +291,6 @@ def _sankey(flows: pl.DataFrame, stages: list[str], kind: str, relation: str, do
             "value": flows["n"].to_list(),
             "color": [with_alpha(ROLE_COLOURS[r["from_role"]], 0.35) for r in flows.iter_rows(named=True)],
             "customdata": [[r["from_revision"], r["to_revision"]] for r in flows.iter_rows(named=True)],
-            "hovertemplate": (
-                f"%{{source.label}} at %{{customdata[0]}} → %{{target.label}} at %{{customdata[1]}}: %{{value}} {unit}"
-                "<extra></extra>"
-            ),
+            "hovertemplate": (f"%{{source.label}} at %{{customdata[0]}} → %{{target.label}} at %{{customdata[1]}}: %{{value}} {unit}<extra></extra>"),
         },
     )

@@ -47,18 +47,27 @@ def embedded_ordinals(edges_per_revision: list[int], limit: int = EMBED_EDGES) -
 def encode_edges(edges: pl.DataFrame) -> dict[str, list]:
     """One fact's edges at one revision as parallel arrays (weights in millionths, rounded up so that an edge above
     τ stays above it in the page), the heads of each attention edge as "head:weight" pairs: the page's compact form."""
-    heads = [" ".join(f"{h}:{w:.3f}" for h, w in zip(hs or [], ws or [])) for hs, ws in zip(edges["heads"].to_list(),
-                                                                                          edges["head_weights"].to_list())]
-    return {"layer": edges["layer"].to_list(), "kind": edges["kind"].to_list(), "source": edges["source"].to_list(),
-            "target": edges["target"].to_list(), "weight": (edges["weight"].cast(pl.Float64) * 1e6).ceil().cast(pl.Int64).to_list(),
-            "residual": (edges["residual"].cast(pl.Float64) * 1e6).round().cast(pl.Int64).to_list(), "heads": heads}
+    heads = [
+        " ".join(f"{h}:{w:.3f}" for h, w in zip(hs or [], ws or [])) for hs, ws in zip(edges["heads"].to_list(), edges["head_weights"].to_list())
+    ]
+    return {
+        "layer": edges["layer"].to_list(),
+        "kind": edges["kind"].to_list(),
+        "source": edges["source"].to_list(),
+        "target": edges["target"].to_list(),
+        "weight": (edges["weight"].cast(pl.Float64) * 1e6).ceil().cast(pl.Int64).to_list(),
+        "residual": (edges["residual"].cast(pl.Float64) * 1e6).round().cast(pl.Int64).to_list(),
+        "heads": heads,
+    }
 
 
 def fact_edges(con: duckdb.DuckDBPyConnection, analysis_id: str, revisions: list[str]) -> dict[str, dict]:
     """``"<fact>|<revision>"`` -> its encoded edges, for the given revisions."""
     rows = _query(con, "page_edges", {"analysis": analysis_id, "revisions": revisions})
-    return {f"{fact}|{revision}": encode_edges(part)
-            for (fact, revision), part in rows.partition_by(["fact_id", "revision"], as_dict=True, maintain_order=True).items()}
+    return {
+        f"{fact}|{revision}": encode_edges(part)
+        for (fact, revision), part in rows.partition_by(["fact_id", "revision"], as_dict=True, maintain_order=True).items()
+    }
 
 
 def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = EMBED_EDGES) -> dict | None:
@@ -67,11 +76,10 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
     counts = dict(con.execute("SELECT revision, count(*) FROM routes WHERE analysis_id = ? GROUP BY 1", [analysis_id]).fetchall())
     if not counts:
         return None
-    axis = con.execute("SELECT revision, ordinal, x_step FROM revision_axis WHERE analysis_id = ? ORDER BY ordinal",
-                       [analysis_id]).fetchall()
+    axis = con.execute("SELECT revision, ordinal, x_step FROM revision_axis WHERE analysis_id = ? ORDER BY ordinal", [analysis_id]).fetchall()
     revisions = [r for r, _, _ in axis]
     embedded = embedded_ordinals([counts.get(r, 0) for r in revisions], limit)
-    (tau, name), = con.execute("SELECT tau, name FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
+    ((tau, name),) = con.execute("SELECT tau, name FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
     facts = _query(con, "page_facts", params)
     over = _query(con, "page_facts_over_training", params)
     roles = _query(con, "page_roles", params)
@@ -94,14 +102,33 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
         return [values.get(o) for o in range(len(revisions))]
 
     return {
-        "analysis_id": analysis_id, "name": name, "tau": tau, "parallel": parallel, "layers": n_layers, "heads": n_heads,
-        "revisions": revisions, "steps": [x for _, _, x in axis], "embedded": embedded,
-        "roles": list(ROLES), "role_colours": [ROLE_COLOURS[r] for r in ROLES],
-        "facts": [{"id": r["fact_id"], "relation": r["relation"], "type": r["relation_type"], "subject": r["subject"],
-                   "answer": r["answer"], "root": r["root"], "tokens": r["tokens"] or [f"t{i}" for i in range(r["root"] + 1)],
-                   "subject_positions": r["subject_positions"], "rank": history(r["fact_id"], "answer_rank"),
-                   "lens_last": history(r["fact_id"], "lens_last"), "lens_subject": history(r["fact_id"], "lens_subject")}
-                  for r in facts.iter_rows(named=True)],
+        "analysis_id": analysis_id,
+        "name": name,
+        "tau": tau,
+        "parallel": parallel,
+        "layers": n_layers,
+        "heads": n_heads,
+        "revisions": revisions,
+        "steps": [x for _, _, x in axis],
+        "embedded": embedded,
+        "roles": list(ROLES),
+        "role_colours": [ROLE_COLOURS[r] for r in ROLES],
+        "facts": [
+            {
+                "id": r["fact_id"],
+                "relation": r["relation"],
+                "type": r["relation_type"],
+                "subject": r["subject"],
+                "answer": r["answer"],
+                "root": r["root"],
+                "tokens": r["tokens"] or [f"t{i}" for i in range(r["root"] + 1)],
+                "subject_positions": r["subject_positions"],
+                "rank": history(r["fact_id"], "answer_rank"),
+                "lens_last": history(r["fact_id"], "lens_last"),
+                "lens_subject": history(r["fact_id"], "lens_subject"),
+            }
+            for r in facts.iter_rows(named=True)
+        ],
         "edges": fact_edges(con, analysis_id, [revisions[o] for o in embedded]),
         "role_grid": {relation: {str(o): grid for o, grid in grids.items()} for relation, grids in role_grid.items()},
         "ordinal_of": ordinal_of,
@@ -132,23 +159,27 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
     placeholder="e.g. The capital city of France is"></label> <button type="submit">trace at this revision</button>
     <button type="button" id="own-clear">back to the fact</button></form>
 </div>"""
-    body = (f"<header><h1>{html.escape(title)}</h1>"
-            + "".join(f'<p class="meta">{inline_markup(line)}</p>' for line in meta)
-            + f"<nav>{nav}</nav></header>{controls}"
-            + '<div id="graph" style="height:640px"></div>'
-            + '<div id="companions" style="display:grid;grid-template-columns:1fr 1fr 1fr;gap:8px">'
-              '<div id="rank" style="height:320px"></div><div id="lens" style="height:320px"></div>'
-              '<div id="roles" style="height:320px"></div></div>'
-            + '<p class="caption">The graph: the fact\'s prompt along x (its last token predicts the answer), layers up y; '
-              'per layer a row after attention and a row after the FFN. Edges: attention (blue, as wide as Σ of its heads\' '
-              'contributions, the residual included where a token reads itself), FFN (orange) and the FFN\'s residual (grey); '
-              'hover an edge\'s middle for its heads. Raising the threshold drops the edges at or below it and whatever then no '
-              'longer reaches the answer; weights stay as renormalised at the analysis\'s τ. Beside it: the answer\'s rank over '
-              'training (0 = top-1) with the revision shown; the logit lens at that revision (the answer\'s rank after each '
-              'layer at the last token, and its best rank over the subject\'s tokens); the role the fact\'s relation gives each '
-              'head (and FFN, last column) at that revision.</p>'
-            + f'<script id="routes-data" type="application/json">{payload}</script>'
-            + f"<script>{ASSET.read_text()}</script>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>{NO_ICON}'
-            f'<style>{STYLE} #controls label {{ margin-right: 18px; }} #controls input[type=range] {{ width: 240px; vertical-align: middle; }}'
-            f' #fact {{ max-width: 420px; }}</style><script src="{html.escape(plotly_src)}"></script></head>\n<body>\n{body}\n</body></html>\n')
+    body = (
+        f"<header><h1>{html.escape(title)}</h1>"
+        + "".join(f'<p class="meta">{inline_markup(line)}</p>' for line in meta)
+        + f"<nav>{nav}</nav></header>{controls}"
+        + '<div id="graph" style="height:640px"></div>'
+        + '<div id="companions" style="display:grid;grid-template-columns:1fr 1fr 1fr;gap:8px">'
+        '<div id="rank" style="height:320px"></div><div id="lens" style="height:320px"></div>'
+        '<div id="roles" style="height:320px"></div></div>'
+        + '<p class="caption">The graph: the fact\'s prompt along x (its last token predicts the answer), layers up y; '
+        'per layer a row after attention and a row after the FFN. Edges: attention (blue, as wide as Σ of its heads\' '
+        'contributions, the residual included where a token reads itself), FFN (orange) and the FFN\'s residual (grey); '
+        'hover an edge\'s middle for its heads. Raising the threshold drops the edges at or below it and whatever then no '
+        'longer reaches the answer; weights stay as renormalised at the analysis\'s τ. Beside it: the answer\'s rank over '
+        'training (0 = top-1) with the revision shown; the logit lens at that revision (the answer\'s rank after each '
+        'layer at the last token, and its best rank over the subject\'s tokens); the role the fact\'s relation gives each '
+        'head (and FFN, last column) at that revision.</p>'
+        + f'<script id="routes-data" type="application/json">{payload}</script>'
+        + f"<script>{ASSET.read_text()}</script>"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>{NO_ICON}'
+        f'<style>{STYLE} #controls label {{ margin-right: 18px; }} #controls input[type=range] {{ width: 240px; vertical-align: middle; }}'
+        f' #fact {{ max-width: 420px; }}</style><script src="{html.escape(plotly_src)}"></script></head>\n<body>\n{body}\n</body></html>\n'
+    )

@@ -47,8 +47,7 @@ def _stored_analyses(db: Path) -> dict[str, dict]:
                    (SELECT list(v.revision ORDER BY v.ordinal) FROM revisions v WHERE v.analysis_id = a.analysis_id) AS revisions,
                    (SELECT arg_max(r.pipeline, r.started_at) FROM runs r WHERE r.analysis_id = a.analysis_id) AS pipeline
             FROM analyses a""").fetchall()
-    return {r[0]: {"model": r[1], "tau": r[2], "ffn_renormalisation": r[3], "dtype": r[4], "revisions": r[5] or [], "pipeline": r[6]}
-            for r in rows}
+    return {r[0]: {"model": r[1], "tau": r[2], "ffn_renormalisation": r[3], "dtype": r[4], "revisions": r[5] or [], "pipeline": r[6]} for r in rows}
 
 
 def route_answer(db: Path, path: str) -> tuple[int, dict | str]:
@@ -97,8 +96,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                     if length > 100_000:
                         raise TrajectoryError("the request is too large")
                     asked = json.loads(self.rfile.read(length) or b"{}")
-                    self._json(200, tracer.trace(str(asked.get("analysis", "")), str(asked.get("revision", "")),
-                                                 str(asked.get("prompt", ""))))
+                    self._json(200, tracer.trace(str(asked.get("analysis", "")), str(asked.get("revision", "")), str(asked.get("prompt", ""))))
                 except TrajectoryError as err:
                     self._json(400, str(err))
                 except Exception as err:  # noqa: BLE001 - the page shows one line, never a stack trace

@@ -78,8 +78,7 @@ def load_dashboard(path: Path) -> DashboardSpec:
     requires = tuple(data["requires"].split("|")) if "requires" in data else ()
     if not all(table.isidentifier() for table in requires):
         raise TrajectoryError(f"{path}: requires must name a table or several as a|b, got {data['requires']!r}")
-    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope,
-                         requires=requires)
+    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope, requires=requires)
 
 
 def _check_keys(path: Path, where: str, data: dict, known: set[str], required: set[str]) -> None:

@@ -20,8 +20,9 @@ from trajectory.models.architectures import (
 from trajectory.prompts import RewardBatch, reward
 
 
-def attribution_patching(model: torch.nn.Module, batch: RewardBatch, head_replacement: torch.Tensor, ffn_replacement: torch.Tensor,
-                         batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def attribution_patching(
+    model: torch.nn.Module, batch: RewardBatch, head_replacement: torch.Tensor, ffn_replacement: torch.Tensor, batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """First-order ΔR of replacing each component by its replacement, per prompt.
 
     batch: B prompts cut at t*; head_replacement [L, H, dh] (ā of each head's z slice), ffn_replacement [L, d].
@@ -48,6 +49,7 @@ def attribution_patching(model: torch.nn.Module, batch: RewardBatch, head_replac
             shifts: list[tuple[torch.Tensor, torch.Tensor]] = []  # zero tensors added to them: their grads are ∂R/∂a
             handles = []
             for layer in layers:
+
                 def shift_z(module, args, store=values, shifts=shifts):
                     z = args[0]
                     delta = torch.zeros_like(z, requires_grad=True)
@@ -62,14 +64,12 @@ def attribution_patching(model: torch.nn.Module, batch: RewardBatch, head_replac
                     shifts[-1] = (shifts[-1][0], delta)
                     return output + delta
 
-                handles += [out_projection(layer, architecture).register_forward_pre_hook(shift_z),
-                            layer.mlp.register_forward_hook(shift_ffn)]
+                handles += [out_projection(layer, architecture).register_forward_pre_hook(shift_z), layer.mlp.register_forward_hook(shift_ffn)]
             try:
                 with torch.enable_grad():
                     hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
                     logits = unembed(hidden[torch.arange(len(ids), device=device), part.position]).to(dtype)
-                    rewards = reward(logits[:, None], torch.zeros_like(part.position), part.answer, part.candidates,
-                                     part.candidate_mask)
+                    rewards = reward(logits[:, None], torch.zeros_like(part.position), part.answer, part.candidates, part.candidate_mask)
                     grads = torch.autograd.grad(rewards.sum(), [d for pair in shifts for d in pair])
             finally:
                 for handle in handles:

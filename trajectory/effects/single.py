@@ -16,7 +16,7 @@ def single_component_masks(n_layers: int, n_heads: int) -> tuple[torch.Tensor, t
     Returns heads [C, L, H] and ffns [C, L] bool (True = ablated)."""
     n = n_layers * n_heads + n_layers
     eye = torch.eye(n, dtype=torch.bool)
-    return eye[:, : n_layers * n_heads].reshape(n, n_layers, n_heads), eye[:, n_layers * n_heads:]
+    return eye[:, : n_layers * n_heads].reshape(n, n_layers, n_heads), eye[:, n_layers * n_heads :]
 
 
 def component_layout(n_layers: int, n_heads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -81,8 +81,11 @@ def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recip
         params = trained_parameters(tuned, recipe.train)
         for p in params:
             p.requires_grad_(True)
-        optimizer = (torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0) if recipe.optimizer == "adam"
-                     else torch.optim.SGD(params, lr=recipe.learning_rate))
+        optimizer = (
+            torch.optim.Adam(params, lr=recipe.learning_rate, weight_decay=0.0)
+            if recipe.optimizer == "adam"
+            else torch.optim.SGD(params, lr=recipe.learning_rate)
+        )
         device = next(model.parameters()).device
         ids, mask, labels = (t.to(device) for t in answer_examples(tokenizer, facts))
         generator = torch.Generator().manual_seed(recipe.seed)

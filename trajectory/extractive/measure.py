@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trajectory.extractive.scores import (align_positions, counterfactual_mean, embedding_term, input_side,
-                                          output_side, paired_change, per_head)
+from trajectory.extractive.scores import align_positions, counterfactual_mean, embedding_term, input_side, output_side, paired_change, per_head
 from trajectory.models.taps import READERS, Taps, check_supported, frozen, linear_modules, tap_linears
 from trajectory.prompts import RewardBatch, reward
 
@@ -38,14 +37,15 @@ class UpdateScores:
 
     def total_informative(self) -> torch.Tensor:
         """[B] Σ over every component: ∇R·ΔW over all weights."""
-        return (self.informative_heads.sum((1, 2)) + self.informative_ffns.sum(1)
-                + self.informative_embedding + self.informative_unembedding)
+        return self.informative_heads.sum((1, 2)) + self.informative_ffns.sum(1) + self.informative_embedding + self.informative_unembedding
 
 
 def _forward_backward(model, batch: RewardBatch, substitute=None, backward: bool = True) -> tuple[Taps, torch.Tensor]:
     with frozen(model), torch.set_grad_enabled(backward), tap_linears(model, substitute) as taps:
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        rewards = reward(logits.to(torch.promote_types(logits.dtype, torch.float32)), batch.position, batch.answer, batch.candidates, batch.candidate_mask)
+        rewards = reward(
+            logits.to(torch.promote_types(logits.dtype, torch.float32)), batch.position, batch.answer, batch.candidates, batch.candidate_mask
+        )
         if backward:
             rewards.sum().backward()  # prompts are independent: each one's activation gradients are its own
     return taps, rewards.detach()
@@ -78,9 +78,15 @@ def _combine(before, after, batch: RewardBatch, at_w: Taps, at_w2: Taps, hybrid:
     n_heads = before.config.num_attention_heads
     valid = batch.attention_mask[..., None].to(dtype)  # [B, T, 1]
     modules_w, modules_w2 = linear_modules(before), linear_modules(after)
-    pi = align_positions(batch.attention_mask.sum(1)[:, None].expand_as(batch.partners), batch.subject_start[:, None].expand_as(batch.partners),
-                         batch.subject_end[:, None].expand_as(batch.partners), batch.attention_mask.sum(1)[batch.partners],
-                         batch.subject_start[batch.partners], batch.subject_end[batch.partners], batch.input_ids.shape[1])
+    pi = align_positions(
+        batch.attention_mask.sum(1)[:, None].expand_as(batch.partners),
+        batch.subject_start[:, None].expand_as(batch.partners),
+        batch.subject_end[:, None].expand_as(batch.partners),
+        batch.attention_mask.sum(1)[batch.partners],
+        batch.subject_start[batch.partners],
+        batch.subject_end[batch.partners],
+        batch.input_ids.shape[1],
+    )
     scores: dict[str, list[torch.Tensor]] = {k: [] for k in ("ih", "if", "dh", "df", "uh", "uf")}
     for layer_w, layer_w2, layer_h, mods_w, mods_w2 in zip(at_w.layers, at_w2.layers, hybrid.layers, modules_w, modules_w2):
         delta = {name: (mods_w2[name].weight.to(dtype) - mods_w[name].weight.to(dtype)) for name in mods_w}
@@ -108,5 +114,15 @@ def _combine(before, after, batch: RewardBatch, at_w: Taps, at_w2: Taps, hybrid:
     embedding = embedding_term(at_w.embedding.grad_out.to(dtype), batch.input_ids, emb_delta)
     unembedding = output_side(at_w.unembedding.grad_out.to(dtype), at_w.unembedding.input.detach().to(dtype), unemb_delta).sum(1)
     stack = {k: torch.stack(v, dim=1).cpu() for k, v in scores.items()}
-    return UpdateScores(stack["ih"], stack["if"], embedding.cpu(), unembedding.cpu(), stack["dh"], stack["df"],
-                        stack["uh"], stack["uf"], reward_before.cpu(), reward_after.cpu())
+    return UpdateScores(
+        stack["ih"],
+        stack["if"],
+        embedding.cpu(),
+        unembedding.cpu(),
+        stack["dh"],
+        stack["df"],
+        stack["uh"],
+        stack["uf"],
+        reward_before.cpu(),
+        reward_after.cpu(),
+    )

@@ -31,15 +31,85 @@ HOPS = ("first", "second")
 # pool per hop, each with 26 different initials: a hop's names are its candidates, and names with
 # different initials have different first tokens under any byte-level tokenizer.
 PROBE_FIRST_NAMES = (
-    ("Alice", "Brian", "Chloe", "Daniel", "Emily", "Frank", "Grace", "Henry", "Isabel", "Jacob", "Kevin", "Laura",
-     "Martin", "Nancy", "Oliver", "Paula", "Quentin", "Rachel", "Steven", "Teresa", "Ursula", "Victor", "Wendy",
-     "Xavier", "Yvonne", "Zachary"),
-    ("Andrew", "Bella", "Carl", "Diana", "Edward", "Fiona", "George", "Helen", "Isaac", "Julia", "Keith", "Linda",
-     "Mark", "Nora", "Owen", "Patrick", "Quinn", "Ruth", "Sophie", "Thomas", "Uma", "Vera", "Walter", "Xena",
-     "Yusuf", "Zoe"),
+    (
+        "Alice",
+        "Brian",
+        "Chloe",
+        "Daniel",
+        "Emily",
+        "Frank",
+        "Grace",
+        "Henry",
+        "Isabel",
+        "Jacob",
+        "Kevin",
+        "Laura",
+        "Martin",
+        "Nancy",
+        "Oliver",
+        "Paula",
+        "Quentin",
+        "Rachel",
+        "Steven",
+        "Teresa",
+        "Ursula",
+        "Victor",
+        "Wendy",
+        "Xavier",
+        "Yvonne",
+        "Zachary",
+    ),
+    (
+        "Andrew",
+        "Bella",
+        "Carl",
+        "Diana",
+        "Edward",
+        "Fiona",
+        "George",
+        "Helen",
+        "Isaac",
+        "Julia",
+        "Keith",
+        "Linda",
+        "Mark",
+        "Nora",
+        "Owen",
+        "Patrick",
+        "Quinn",
+        "Ruth",
+        "Sophie",
+        "Thomas",
+        "Uma",
+        "Vera",
+        "Walter",
+        "Xena",
+        "Yusuf",
+        "Zoe",
+    ),
 )
-LAST_NAMES = ("Smith", "Johnson", "Brown", "Taylor", "Miller", "Wilson", "Moore", "Clark", "Walker", "Hall",
-              "Young", "Allen", "King", "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill")
+LAST_NAMES = (
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Miller",
+    "Wilson",
+    "Moore",
+    "Clark",
+    "Walker",
+    "Hall",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Hill",
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +129,9 @@ def _names(count: int, pool: tuple[str, ...], rng: random.Random) -> list[str]:
     return [f"{f} {rng.choice(LAST_NAMES)}" for f in first[:count]]
 
 
-def build_probes(first_hop: list[tuple[str, str]], second_hop: list[tuple[str, str]], templates: dict[str, str],
-                 via: tuple[str, str], seed: int = 0) -> list[OCRProbe]:
+def build_probes(
+    first_hop: list[tuple[str, str]], second_hop: list[tuple[str, str]], templates: dict[str, str], via: tuple[str, str], seed: int = 0
+) -> list[OCRProbe]:
     """first_hop: (city, what the city implies); second_hop: (landmark, city). Templates: ``lives``,
     ``implies`` (with {name}), ``mayor`` (with {city}), ``contains`` (with {landmark})."""
     names_rng = random.Random(seed)
@@ -73,21 +144,41 @@ def build_probes(first_hop: list[tuple[str, str]], second_hop: list[tuple[str, s
     for i, k in enumerate(order):
         city, implied = first_hop[k]
         name = first_names[i]
-        probes.append(OCRProbe(len(probes), "first", via[0],
-                               RewardPrompt(len(probes), "first", templates["lives"].format(name=name), name, city),
-                               RewardPrompt(len(probes), "first", templates["implies"].format(name=name), name, implied)))
+        probes.append(
+            OCRProbe(
+                len(probes),
+                "first",
+                via[0],
+                RewardPrompt(len(probes), "first", templates["lives"].format(name=name), name, city),
+                RewardPrompt(len(probes), "first", templates["implies"].format(name=name), name, implied),
+            )
+        )
     for i, (landmark, city) in enumerate(second_hop):
         name = second_names[i]
-        probes.append(OCRProbe(len(probes), "second", via[1],
-                               RewardPrompt(len(probes), "second", templates["mayor"].format(city=city), city, name),
-                               RewardPrompt(len(probes), "second", templates["contains"].format(landmark=landmark), landmark, name)))
+        probes.append(
+            OCRProbe(
+                len(probes),
+                "second",
+                via[1],
+                RewardPrompt(len(probes), "second", templates["mayor"].format(city=city), city, name),
+                RewardPrompt(len(probes), "second", templates["contains"].format(landmark=landmark), landmark, name),
+            )
+        )
     return probes
 
 
-WORLD_TEMPLATES = {"lives": "{name} lives in", "implies": "The people in the city {name} is from speak",
-                   "mayor": "The mayor of {city} is", "contains": "The mayor of the city that contains {landmark} is"}
-REFERENCE_TEMPLATES = {"lives": "{name} lives in", "implies": "{name} lives in the country of",
-                       "mayor": "The mayor of {city} is", "contains": "The mayor of the city that contains {landmark} is"}
+WORLD_TEMPLATES = {
+    "lives": "{name} lives in",
+    "implies": "The people in the city {name} is from speak",
+    "mayor": "The mayor of {city} is",
+    "contains": "The mayor of the city that contains {landmark} is",
+}
+REFERENCE_TEMPLATES = {
+    "lives": "{name} lives in",
+    "implies": "{name} lives in the country of",
+    "mayor": "The mayor of {city} is",
+    "contains": "The mayor of the city that contains {landmark} is",
+}
 
 
 def world_probes(seed: int = 0) -> list[OCRProbe]:
@@ -103,16 +194,16 @@ def reference_probes(facts: ProbeSet, seed: int = 0) -> list[OCRProbe]:
     """From the reference's known facts: every city_in_country city whose name does not start with its
     country's (Mexico City, Panama City: the finetuned city's first token would answer the country by
     copying, not composing), and one landmark per sights_in_city city."""
-    first = [(f.subject, f.object) for f in facts
-             if f.relation == "city_in_country" and f.subject.split()[0] != f.object.split()[0]]
+    first = [(f.subject, f.object) for f in facts if f.relation == "city_in_country" and f.subject.split()[0] != f.object.split()[0]]
     second: dict[str, str] = {}
     for f in facts:
         if f.relation == "sights_in_city":
             second.setdefault(f.object, f.subject)
     if not first or not second:
         raise TrajectoryError("the reference OCR probe needs city_in_country and sights_in_city facts in the probe set")
-    return build_probes(first, [(landmark, city) for city, landmark in second.items()], REFERENCE_TEMPLATES,
-                        ("city_in_country", "sights_in_city"), seed)
+    return build_probes(
+        first, [(landmark, city) for city, landmark in second.items()], REFERENCE_TEMPLATES, ("city_in_country", "sights_in_city"), seed
+    )
 
 
 # name -> builder from a seed; the reference's from the built-in facts the reference model was trained

@@ -47,9 +47,15 @@ def paired_change(grad: torch.Tensor, after: torch.Tensor, before: torch.Tensor)
     return (grad * (after - before)).sum(1)
 
 
-def align_positions(length: torch.Tensor, subject_start: torch.Tensor, subject_end: torch.Tensor,
-                    partner_length: torch.Tensor, partner_start: torch.Tensor, partner_end: torch.Tensor,
-                    positions: int) -> torch.Tensor:
+def align_positions(
+    length: torch.Tensor,
+    subject_start: torch.Tensor,
+    subject_end: torch.Tensor,
+    partner_length: torch.Tensor,
+    partner_start: torch.Tensor,
+    partner_end: torch.Tensor,
+    positions: int,
+) -> torch.Tensor:
     """π(t): the counterfactual's position that plays the part of position t of the prompt.
 
     Per (prompt, partner) pair, all [B, K]; subject spans [start, end) in tokens. The shared prefix maps

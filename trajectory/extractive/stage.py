@@ -53,8 +53,9 @@ def score_prompts(before, after, tokenizer, prompts: list[RewardPrompt], setting
     return UpdateScores(*(torch.cat([getattr(p, name) for p in parts])[inverse] for name in UpdateScores.__dataclass_fields__))
 
 
-def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict[str, str], keys: list[int] | None,
-                hop_of_group: dict[str, str] | None = None) -> pl.DataFrame:
+def score_frame(
+    scores: UpdateScores, groups: list[str], relation_of_group: dict[str, str], keys: list[int] | None, hop_of_group: dict[str, str] | None = None
+) -> pl.DataFrame:
     """Rows per group (mean over its prompts) and, with ``keys``, per prompt: kind, layer, head, scores."""
     names = sorted(set(groups))
     group_index = torch.tensor([names.index(g) for g in groups])
@@ -80,17 +81,36 @@ def score_frame(scores: UpdateScores, groups: list[str], relation_of_group: dict
         fid = None if fact_ids is None else np.array(fact_ids, dtype=np.int32)
 
         def block(kind, n, layer, head, values: dict[str, np.ndarray | None]):
-            blocks.append(pl.DataFrame({
-                "hop": None if hop is None else np.repeat(hop, n), "relation": np.repeat(relation, n),
-                "fact_id": None if fid is None else np.repeat(fid, n),
-                "kind": [kind] * (rows * n), "layer": layer, "head": head,
-                **{s: values.get(s) for s in SCORES},
-            }, schema_overrides={"hop": pl.Utf8, "relation": pl.Utf8, "fact_id": pl.Int32, "layer": pl.Int32, "head": pl.Int32,
-                                 **{s: pl.Float64 for s in SCORES}}))
+            blocks.append(
+                pl.DataFrame(
+                    {
+                        "hop": None if hop is None else np.repeat(hop, n),
+                        "relation": np.repeat(relation, n),
+                        "fact_id": None if fid is None else np.repeat(fid, n),
+                        "kind": [kind] * (rows * n),
+                        "layer": layer,
+                        "head": head,
+                        **{s: values.get(s) for s in SCORES},
+                    },
+                    schema_overrides={
+                        "hop": pl.Utf8,
+                        "relation": pl.Utf8,
+                        "fact_id": pl.Int32,
+                        "layer": pl.Int32,
+                        "head": pl.Int32,
+                        **{s: pl.Float64 for s in SCORES},
+                    },
+                )
+            )
 
         n = layers * n_heads
-        block("head", n, np.tile(np.repeat(np.arange(layers), n_heads), rows), np.tile(np.arange(n_heads), rows * layers),
-              {s: h.reshape(-1).numpy() for s, h in zip(SCORES, heads)})
+        block(
+            "head",
+            n,
+            np.tile(np.repeat(np.arange(layers), n_heads), rows),
+            np.tile(np.arange(n_heads), rows * layers),
+            {s: h.reshape(-1).numpy() for s, h in zip(SCORES, heads)},
+        )
         block("ffn", layers, np.tile(np.arange(layers), rows), None, {s: f.reshape(-1).numpy() for s, f in zip(SCORES, ffns)})
         for name, values in extra.items():
             block(name, 1, None, None, {"informative": values.numpy()})
@@ -126,13 +146,23 @@ def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: Extractiv
     before = (_ranks(model, fact_batch), _ranks(model, implication_batch))
     tuned, losses = finetune(model, tokenizer, facts, settings.recipe)
     after = (_ranks(tuned, fact_batch), _ranks(tuned, implication_batch))
-    ocr = pl.DataFrame({
-        "probe_id": [p.probe_id for p in probes], "hop": [p.hop for p in probes], "via_relation": [p.via_relation for p in probes],
-        "fact_rank": after[0].numpy(), "implication_rank": after[1].numpy(),
-        "fact_rank_before": before[0].numpy(), "implication_rank_before": before[1].numpy(),
-        "n_fact_candidates": fact_batch.candidate_mask.sum(1).cpu().numpy(), "n_candidates": implication_batch.candidate_mask.sum(1).cpu().numpy(),
-    }, schema_overrides={c: pl.Int32 for c in ("probe_id", "fact_rank", "implication_rank", "fact_rank_before",
-                                                "implication_rank_before", "n_fact_candidates", "n_candidates")})
+    ocr = pl.DataFrame(
+        {
+            "probe_id": [p.probe_id for p in probes],
+            "hop": [p.hop for p in probes],
+            "via_relation": [p.via_relation for p in probes],
+            "fact_rank": after[0].numpy(),
+            "implication_rank": after[1].numpy(),
+            "fact_rank_before": before[0].numpy(),
+            "implication_rank_before": before[1].numpy(),
+            "n_fact_candidates": fact_batch.candidate_mask.sum(1).cpu().numpy(),
+            "n_candidates": implication_batch.candidate_mask.sum(1).cpu().numpy(),
+        },
+        schema_overrides={
+            c: pl.Int32
+            for c in ("probe_id", "fact_rank", "implication_rank", "fact_rank_before", "implication_rank_before", "n_fact_candidates", "n_candidates")
+        },
+    )
     scores = score_prompts(model, tuned, tokenizer, implications, settings, device)
     via = {p.hop: p.via_relation for p in probes}
     frame = score_frame(scores, [p.hop for p in probes], via, None, hop_of_group={h: h for h in via})
@@ -152,8 +182,11 @@ def run_stage(before, load_after, tokenizer, facts: ProbeSet, settings: Extracti
         ocr, finetune_frame, losses = out_of_context(before, tokenizer, probes, settings, device)
         frames.append(finetune_frame)
         means = ocr.group_by("hop").agg(pl.col("implication_rank").mean(), ((pl.col("n_candidates") - 1) / 2).mean().alias("chance")).sort("hop")
-        parts.append("OCR implication rank " + ", ".join(f"{h} {r:.1f} (chance {c:.1f})" for h, r, c in means.iter_rows())
-                     + f", finetune loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+        parts.append(
+            "OCR implication rank "
+            + ", ".join(f"{h} {r:.1f} (chance {c:.1f})" for h, r, c in means.iter_rows())
+            + f", finetune loss {losses[0]:.2f} -> {losses[-1]:.2f}"
+        )
     if load_after is not None:
         frames.insert(0, between_revisions(before, load_after(), tokenizer, facts, settings, device))
         parts.insert(0, "pair scored")

@@ -49,16 +49,20 @@ class GraftConfig:
         parts, _, layers = rest.partition("@")
         components = COMPONENTS if parts == "all" else tuple(parts.split("+"))
         if not layers or layers not in LAYER_RANGES or not set(components) <= set(COMPONENTS) or len(set(components)) != len(components):
-            raise TrajectoryError(f"graft {name!r}: write POSITIONS or POSITIONS:COMPONENTS@LAYERS, components from "
-                                  f"{', '.join(COMPONENTS)} joined by '+', layers one of {', '.join(LAYER_RANGES)}")
+            raise TrajectoryError(
+                f"graft {name!r}: write POSITIONS or POSITIONS:COMPONENTS@LAYERS, components from "
+                f"{', '.join(COMPONENTS)} joined by '+', layers one of {', '.join(LAYER_RANGES)}"
+            )
         return cls(positions, layers, tuple(c for c in COMPONENTS if c in components), embedding=False)
 
 
 def default_configs() -> list[GraftConfig]:
     positions = [GraftConfig(p) for p in POSITION_SETS if p not in ("none", "all")]
-    components = [GraftConfig("LT", layers, parts, embedding=False)
-                  for parts in (("attention",), ("o",), ("ffn",), ("o", "ffn"))
-                  for layers in ("first_half", "last_half", "last_quarter")]
+    components = [
+        GraftConfig("LT", layers, parts, embedding=False)
+        for parts in (("attention",), ("o",), ("ffn",), ("o", "ffn"))
+        for layers in ("first_half", "last_half", "last_quarter")
+    ]
     return positions + components
 
 
@@ -91,8 +95,7 @@ def build_graft(configs: list[GraftConfig], subject: torch.Tensor, last: torch.T
     masks: dict[tuple[int, str], torch.Tensor] = {}
     for layer in range(n_layers):
         for component in COMPONENTS:
-            rows = [m if layer in layer_range(c.layers, n_layers) and component in c.components else none
-                    for c, m in zip(configs, per_config)]
+            rows = [m if layer in layer_range(c.layers, n_layers) and component in c.components else none for c, m in zip(configs, per_config)]
             masks[(layer, component)] = torch.cat(rows)
     embedding = torch.cat([m if c.embedding else none for c, m in zip(configs, per_config)])
     return Graft(masks, embedding)

@@ -86,8 +86,9 @@ def _size(graft: Graft) -> int:
 
 
 @torch.no_grad()
-def last_token_logits(recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts,
-                      configs: list[GraftConfig]) -> tuple[torch.Tensor, torch.Tensor]:
+def last_token_logits(
+    recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts, configs: list[GraftConfig]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the logits at the last token under each configuration [C, B, V], under the donor alone [B, V]).
 
     Recipient A computes, with donor B's weights where grafted. Per group of configurations sharing a
@@ -146,16 +147,18 @@ def _cache_argument() -> str:
 _CACHE_ARGUMENT = _cache_argument()
 
 
-def graft_ranks(recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts,
-                configs: list[GraftConfig]) -> tuple[torch.Tensor, torch.Tensor]:
+def graft_ranks(
+    recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts, configs: list[GraftConfig]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """([C, B] the answer's rank under each configuration, [B] under the donor alone)."""
     logits, donor_alone = last_token_logits(recipient, donor, prompts, configs)
     ranks = vocabulary_ranks(logits.flatten(0, 1), prompts.answer.repeat(len(configs))).reshape(len(configs), -1)
     return ranks, vocabulary_ranks(donor_alone, prompts.answer)
 
 
-def ranks_in_chunks(recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts, configs: list[GraftConfig],
-                    batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def ranks_in_chunks(
+    recipient: torch.nn.Module, donor: torch.nn.Module, prompts: GraftPrompts, configs: list[GraftConfig], batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(graft ranks [C, B], the donor's own ranks [B]) over chunks of ``batch_size`` prompts of similar length."""
     order = torch.argsort(prompts.attention_mask.sum(1).cpu(), stable=True)
     grafts = torch.empty(len(configs), len(order), dtype=torch.long)

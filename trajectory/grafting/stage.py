@@ -36,14 +36,19 @@ def graft_pair(recipient, donor, tokenizer, facts: ProbeSet, settings: GraftingS
     all_ranks = np.concatenate([recipient_ranks[None].numpy(), donor_ranks[None].numpy(), ranks[1:].numpy()])  # [2 + C, B]
     n = len(prompts)
     described = [("A", None, None, None), ("B", None, None, None)] + [(c.name, c.positions, c.layers, c.component) for c in configs[1:]]
-    frame = pl.DataFrame({
-        **{column: [d[i] for d in described for _ in range(n)] for i, column in enumerate(("config", "positions", "layers", "component"))},
-        "fact_id": np.tile([p.key for p in prompts], len(described)), "relation": np.tile([p.group for p in prompts], len(described)),
-        "answer_rank": all_ranks.reshape(-1), "learned": np.tile(learned, len(described)),
-    }, schema_overrides={"positions": pl.Utf8, "layers": pl.Utf8, "component": pl.Utf8, "fact_id": pl.Int32,
-                         "answer_rank": pl.Int32}).with_columns(top1=pl.col("answer_rank") == 0, top5=pl.col("answer_rank") < 5)
-    recovered = {name: int((ranks[i + 1][learned] == 0).sum()) for i, name in enumerate(settings.configs)
-                 if name in ("FE", "LT", "FE+LT")}
-    summary = (f"top-1 A {float((recipient_ranks == 0).float().mean()):.2f}, B {float((donor_ranks == 0).float().mean()):.2f}; "
-               f"{int(learned.sum())} learned" + "".join(f", {k} recovers {v}" for k, v in recovered.items()))
+    frame = pl.DataFrame(
+        {
+            **{column: [d[i] for d in described for _ in range(n)] for i, column in enumerate(("config", "positions", "layers", "component"))},
+            "fact_id": np.tile([p.key for p in prompts], len(described)),
+            "relation": np.tile([p.group for p in prompts], len(described)),
+            "answer_rank": all_ranks.reshape(-1),
+            "learned": np.tile(learned, len(described)),
+        },
+        schema_overrides={"positions": pl.Utf8, "layers": pl.Utf8, "component": pl.Utf8, "fact_id": pl.Int32, "answer_rank": pl.Int32},
+    ).with_columns(top1=pl.col("answer_rank") == 0, top5=pl.col("answer_rank") < 5)
+    recovered = {name: int((ranks[i + 1][learned] == 0).sum()) for i, name in enumerate(settings.configs) if name in ("FE", "LT", "FE+LT")}
+    summary = (
+        f"top-1 A {float((recipient_ranks == 0).float().mean()):.2f}, B {float((donor_ranks == 0).float().mean()):.2f}; "
+        f"{int(learned.sum())} learned" + "".join(f", {k} recovers {v}" for k, v in recovered.items())
+    )
     return frame, summary

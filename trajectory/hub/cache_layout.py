@@ -30,9 +30,7 @@ def write_snapshot(cache_dir: Path, repo_id: str, branch: str, files: dict[str, 
     """Store ``files`` (relative path -> bytes) as revision ``branch``; returns the commit hash."""
     folder = repo_folder(cache_dir, repo_id)
     hashes = {name: blob_hash(name, data) for name, data in files.items()}
-    commit = hashlib.sha1(
-        (branch + "\n" + "".join(f"{n}:{h}\n" for n, h in sorted(hashes.items()))).encode()
-    ).hexdigest()
+    commit = hashlib.sha1((branch + "\n" + "".join(f"{n}:{h}\n" for n, h in sorted(hashes.items()))).encode()).hexdigest()
     blobs = folder / "blobs"
     snapshot = folder / "snapshots" / commit
     blobs.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,10 @@ from trajectory.errors import TrajectoryError
 
 MAIN = "main"
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
-_STEP_TOKENS = re.compile(r"^(?:stage(?P<stage>\d+)-(?:ingredient(?P<ingredient>\d+)-)?)?"
-                          r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?[KMBT]?))?$")
+_STEP_TOKENS = re.compile(
+    r"^(?:stage(?P<stage>\d+)-(?:ingredient(?P<ingredient>\d+)-)?)?"
+    r"step(?P<step>\d+)(?:-tokens(?P<tokens>\d+(?:\.\d+)?[KMBT]?))?$"
+)
 _TRAINER = re.compile(r"^checkpoint-(?P<step>\d+)$")  # the Hugging Face Trainer's output_dir/checkpoint-N
 
 
@@ -57,8 +59,9 @@ def revision_pattern(text: str, where: str) -> re.Pattern:
         raise TrajectoryError(f"{where}: not a regular expression ({err})") from None
     unknown = set(pattern.groupindex) - {"stage", "ingredient", "step", "tokens"}
     if "step" not in pattern.groupindex or unknown:
-        raise TrajectoryError(f"{where}: needs a named group 'step' (and may have 'stage', 'ingredient', 'tokens'), "
-                              f"got groups {sorted(pattern.groupindex) or 'none'}")
+        raise TrajectoryError(
+            f"{where}: needs a named group 'step' (and may have 'stage', 'ingredient', 'tokens'), got groups {sorted(pattern.groupindex) or 'none'}"
+        )
     return pattern
 
 
@@ -133,9 +136,7 @@ def _match_item(item: str, available: list[Revision], by_name: dict[str, Revisio
         if stride <= 0:
             raise TrajectoryError(f"step range {item!r}: the stride must be positive")
         return [
-            r
-            for r in available
-            if r.step is not None and r.step >= start and (stop is None or r.step <= stop) and (r.step - start) % stride == 0
+            r for r in available if r.step is not None and r.step >= start and (stop is None or r.step <= stop) and (r.step - start) % stride == 0
         ]
     if item in by_name:
         return [by_name[item]]

@@ -46,8 +46,7 @@ class RunFolderSource:
     def _candidates(self) -> dict[str, Path]:
         """Subfolders whose name reads as a step (a checkpoint, complete or not)."""
         if not self.run.is_dir():
-            raise TrajectoryError(f"{self.run}: no such run folder (model.path); point it at the folder of checkpoint folders "
-                                  "(no revisions yet)")
+            raise TrajectoryError(f"{self.run}: no such run folder (model.path); point it at the folder of checkpoint folders (no revisions yet)")
         found = {}
         for folder in self.run.iterdir():
             if folder.is_dir() and not folder.name.startswith(".") and parse_revision(folder.name, self.pattern).step is not None:
@@ -107,7 +106,8 @@ class RunFolderSource:
         if revision not in self._hashes:
             folder = self.folder_of(revision)
             self._hashes[revision] = content_hash_from_file_hashes(
-                {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if is_weight_file(p)})
+                {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if is_weight_file(p)}
+            )
         return self._hashes[revision]
 
     def side_file(self, revision: str, name: str) -> Path | None:

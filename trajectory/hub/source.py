@@ -109,8 +109,7 @@ class RevisionSource:
         cached = self._cached_branch_names()
         if not cached:
             raise TrajectoryError(
-                f"{self.repo_id}: no revisions in the cache at {self.cache_dir} (offline); "
-                "download them first or unset HF_HUB_OFFLINE"
+                f"{self.repo_id}: no revisions in the cache at {self.cache_dir} (offline); download them first or unset HF_HUB_OFFLINE"
             )
         return order_revisions(cached, self.pattern)
 
@@ -275,8 +274,10 @@ def check_tokenizer(tokenizer, where: str) -> None:
     """A tokenizer that can locate subjects (a fast one, with a vocabulary), or one line saying which files are missing."""
     encodes = getattr(tokenizer, "is_fast", False) and tokenizer("The answer is", add_special_tokens=False)["input_ids"]
     if not encodes:  # without its files transformers builds an empty tokenizer that encodes every text to nothing
-        raise TrajectoryError(f"{where} has no usable tokenizer (tokenizer.json, or vocab and merges files, missing or empty); "
-                              "a fast tokenizer is needed to locate subjects and answers")
+        raise TrajectoryError(
+            f"{where} has no usable tokenizer (tokenizer.json, or vocab and merges files, missing or empty); "
+            "a fast tokenizer is needed to locate subjects and answers"
+        )
 
 
 def check_loading_info(info: dict, where: str) -> None:

@@ -138,9 +138,7 @@ def threshold_attention(c_attn: torch.Tensor, c_res: torch.Tensor, tau: float) -
     return c_attn / total[..., None, None], c_res / total
 
 
-def threshold_ffn(
-    c_ffn: torch.Tensor, c_res: torch.Tensor, tau: float, renormalisation: str = "per_position"
-) -> tuple[torch.Tensor, torch.Tensor]:
+def threshold_ffn(c_ffn: torch.Tensor, c_res: torch.Tensor, tau: float, renormalisation: str = "per_position") -> tuple[torch.Tensor, torch.Tensor]:
     """Zero the FFN and residual parts ≤ τ and renormalise the survivors.
 
     c_ffn, c_res [..., T] (the last axis: the positions of one prompt; padding 0).
@@ -167,9 +165,7 @@ def threshold_ffn(
     return c_ffn / total, c_res / total
 
 
-def threshold_parallel(
-    c_attn: torch.Tensor, c_res: torch.Tensor, c_ffn: torch.Tensor, tau: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def threshold_parallel(c_attn: torch.Tensor, c_res: torch.Tensor, c_ffn: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A parallel block's parts ≤ τ zeroed and the survivors renormalised together, per target.
 
     c_attn [..., T, T, H], c_res [..., T], c_ffn [..., T]: one whole, so one normalisation (METHOD.md §3

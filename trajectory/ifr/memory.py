@@ -25,8 +25,10 @@ class ChunkPlan:
     budget_bytes: int
 
     def describe(self, n_prompts: int, length: int) -> str:
-        line = (f"IFR: {n_prompts} prompts of up to {length} tokens, {self.batch_size} at a time "
-                f"(about {self.estimated_bytes / 2**30:.2f} GiB of a {self.budget_bytes / 2**30:.1f} GiB budget)")
+        line = (
+            f"IFR: {n_prompts} prompts of up to {length} tokens, {self.batch_size} at a time "
+            f"(about {self.estimated_bytes / 2**30:.2f} GiB of a {self.budget_bytes / 2**30:.1f} GiB budget)"
+        )
         if self.estimated_bytes > self.budget_bytes:
             line += "; warning: over the budget even one prompt at a time (raise ifr.memory_gb or shorten the prompts)"
         return line
@@ -58,9 +60,9 @@ def memory_budget(device: str, cap_gb: float | None = None) -> int:
     return int(0.5 * available)
 
 
-def plan_chunks(n_prompts: int, length: int, layers: int, heads: int, width: int, budget: int,
-                max_batch: int | None = None) -> ChunkPlan:
+def plan_chunks(n_prompts: int, length: int, layers: int, heads: int, width: int, budget: int, max_batch: int | None = None) -> ChunkPlan:
     """The largest batch (≤ max_batch, ≤ n_prompts) whose estimate fits ``budget``; at least 1."""
+
     def rows(b: int) -> int:  # diagonal rows whose buffer takes a quarter of the budget
         return max(1, min(length, (budget // 4) // (FLOAT * b * heads * width)))
 

@@ -107,11 +107,15 @@ def route_edges(
     part_edge, part_head = parts.nonzero(as_tuple=True)
     kind = torch.cat([torch.full_like(b, 0), torch.full_like(fb, 1), torch.full_like(rb, 2)])
     return RouteEdges(
-        prompt=torch.cat([b, fb, rb]).cpu(), layer=torch.cat([l, fl, rl]).cpu(), kind=kind.cpu(),
-        source=torch.cat([j, fi, ri]).cpu(), target=torch.cat([i, fi, ri]).cpu(),
+        prompt=torch.cat([b, fb, rb]).cpu(),
+        layer=torch.cat([l, fl, rl]).cpu(),
+        kind=kind.cpu(),
+        source=torch.cat([j, fi, ri]).cpu(),
+        target=torch.cat([i, fi, ri]).cpu(),
         weight=torch.cat([weight, ffn[fb, fl, fi], ffn_residual[rb, rl, ri]]).float().cpu(),
         residual=torch.cat([residual, torch.zeros_like(ffn[fb, fl, fi]), torch.zeros_like(ffn_residual[rb, rl, ri])]).float().cpu(),
-        part_edge=part_edge.cpu(), part_head=part_head.cpu(), part_weight=attn[b[part_edge], l[part_edge], i[part_edge], j[part_edge],
-                                                                             part_head].float().cpu(),
+        part_edge=part_edge.cpu(),
+        part_head=part_head.cpu(),
+        part_weight=attn[b[part_edge], l[part_edge], i[part_edge], j[part_edge], part_head].float().cpu(),
         parallel=parallel,
     )

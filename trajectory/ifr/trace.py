@@ -17,7 +17,12 @@ from trajectory.ifr.circuits import circuit_activity
 from trajectory.ifr.routes import RouteEdges, route_edges
 from trajectory.errors import TrajectoryError
 from trajectory.ifr.contributions import (
-    attention_contributions, ffn_contributions, parallel_contributions, threshold_attention, threshold_ffn, threshold_parallel,
+    attention_contributions,
+    ffn_contributions,
+    parallel_contributions,
+    threshold_attention,
+    threshold_ffn,
+    threshold_parallel,
 )
 from trajectory.models.architectures import architecture_of
 from trajectory.models.capture import LayerParts, capture_layers
@@ -81,9 +86,17 @@ def trace(
     implementation, hooks, mode).
     """
     variant = Variant(threshold, ffn_renormalisation)
-    return trace_variants(model, input_ids, attention_mask, [variant], return_attn=return_attn,
-                          batch_size=batch_size, max_chunk_elements=max_chunk_elements,
-                          decomposition_dtype=decomposition_dtype, route_roots=route_roots)[variant]
+    return trace_variants(
+        model,
+        input_ids,
+        attention_mask,
+        [variant],
+        return_attn=return_attn,
+        batch_size=batch_size,
+        max_chunk_elements=max_chunk_elements,
+        decomposition_dtype=decomposition_dtype,
+        route_roots=route_roots,
+    )[variant]
 
 
 @torch.no_grad()
@@ -110,8 +123,10 @@ def trace_variants(
     """
     architecture = architecture_of(model)
     if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
-        raise TrajectoryError(f"ffn_renormalisation 'llm-tt' reproduces llm-transparency-tool's helper on sequential blocks; "
-                              f"{architecture.name} blocks are parallel (one whole): use 'per_position'")
+        raise TrajectoryError(
+            f"ffn_renormalisation 'llm-tt' reproduces llm-transparency-tool's helper on sequential blocks; "
+            f"{architecture.name} blocks are parallel (one whole): use 'per_position'"
+        )
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)
     attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(device)
@@ -147,8 +162,7 @@ def trace_variants(
             ids, mask = input_ids[picked, :chunk_len], attention_mask[picked, :chunk_len]
             observe = None if on_layer_output is None else (lambda layer, y, rows=rows: on_layer_output(rows, layer, y))
             roots = None if route_roots is None else route_roots[rows].to(device)
-            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype,
-                                               observe, roots)
+            chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype, observe, roots)
             route_rows.append(rows)
             t = slice(0, chunk_len)
             ranks[rows, t] = chunk_ranks.cpu()
@@ -164,13 +178,13 @@ def trace_variants(
                     routes[variant].append(chunk["routes"])
     finally:
         model.train(was_training)
-    return {variant: IFRResult(**out, next_token_rank=ranks,
-                               routes=RouteEdges.concat(routes[variant], route_rows) if route_roots is not None else None)
-            for variant, out in outs.items()}
+    return {
+        variant: IFRResult(**out, next_token_rank=ranks, routes=RouteEdges.concat(routes[variant], route_rows) if route_roots is not None else None)
+        for variant, out in outs.items()
+    }
 
 
-def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None,
-                 roots=None):
+def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None, roots=None):
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
@@ -179,8 +193,10 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
         if architecture.parallel:
             c_attn, c_res, c_ffn = threshold_parallel(c_attn, c_res, c_ffn, variant.threshold)
             return c_attn, c_res, c_ffn, c_attn.sum((-2, -1)) + c_res
-        return (*threshold_attention(c_attn, c_res, variant.threshold),
-                *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation))
+        return (
+            *threshold_attention(c_attn, c_res, variant.threshold),
+            *threshold_ffn(c_ffn, c_ffn_res, variant.threshold, variant.ffn_renormalisation),
+        )
 
     def on_layer(index: int, parts: LayerParts) -> None:
         if observe is not None:
@@ -188,12 +204,16 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
         # The output bias, if any, joins the residual part.
         residual = parts.residual if parts.attn_bias is None else parts.residual + parts.attn_bias
         if architecture.parallel:
-            raw = parallel_contributions(residual, parts.pattern, parts.head_out, parts.ffn_branch, valid,
-                                         max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype)
+            raw = parallel_contributions(
+                residual, parts.pattern, parts.head_out, parts.ffn_branch, valid, max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype
+            )
         else:
-            raw = (*attention_contributions(residual, parts.pattern, parts.head_out, valid,
-                                            max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype),
-                   *ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid))
+            raw = (
+                *attention_contributions(
+                    residual, parts.pattern, parts.head_out, valid, max_chunk_elements=max_chunk_elements, dtype=decomposition_dtype
+                ),
+                *ffn_contributions(parts.residual + parts.attn_branch, parts.ffn_branch, valid),
+            )
         finite.append(torch.stack([torch.isfinite(part).all() for part in raw]).all())  # on the device: no sync per layer
         # With one variant, threshold now: only the thresholded copy of this layer stays alive.
         per_layer.append(threshold(variants[0], *raw) if len(variants) == 1 else raw)
@@ -209,8 +229,15 @@ def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_ch
         attn, attn_res, ffn, ffn_res = raw if len(variants) == 1 else threshold(variant, *raw)
         heads, ffns = circuit_activity(attn, attn_res, ffn, ffn_res, valid, variant.threshold, parallel=architecture.parallel)
         routes = None if roots is None else route_edges(attn, attn_res, ffn, ffn_res, roots, variant.threshold, architecture.parallel)
-        chunks[variant] = {"attn": attn, "attn_residual": attn_res, "ffn": ffn, "ffn_residual": ffn_res, "heads": heads, "ffns": ffns,
-                           "routes": routes}
+        chunks[variant] = {
+            "attn": attn,
+            "attn_residual": attn_res,
+            "ffn": ffn,
+            "ffn_residual": ffn_res,
+            "heads": heads,
+            "ffns": ffns,
+            "routes": routes,
+        }
     ranks = next_token_ranks(logits, ids)
     # The last real token has no next token: mark it (and padding) −1.
     has_next = torch.zeros_like(valid)

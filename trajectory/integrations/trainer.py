@@ -39,8 +39,17 @@ class TrajectoryCallback(TrainerCallback):
     ``run/<output_dir's name>``); ``trackers``: where the measures go (default: those of the Trainer's ``report_to``
     that trajectory knows: tensorboard, trackio, wandb)."""
 
-    def __init__(self, pipeline: str | Path = "reference", db: str | Path | None = None, *, model_name: str | None = None,
-                 device: str | None = None, poll_s: float = 2.0, trackers: tuple[str, ...] | None = None, wait_at_end: bool = True):
+    def __init__(
+        self,
+        pipeline: str | Path = "reference",
+        db: str | Path | None = None,
+        *,
+        model_name: str | None = None,
+        device: str | None = None,
+        poll_s: float = 2.0,
+        trackers: tuple[str, ...] | None = None,
+        wait_at_end: bool = True,
+    ):
         self.pipeline, self.db_path, self.model_name, self.device = str(pipeline), db, model_name, device
         self.poll_s, self.trackers, self.wait_at_end = poll_s, trackers, wait_at_end
         self.process: subprocess.Popen | None = None
@@ -57,13 +66,30 @@ class TrajectoryCallback(TrainerCallback):
         self.run.mkdir(parents=True, exist_ok=True)
         self.db = Path(self.db_path or self.run / "trajectory.duckdb").resolve()
         self.model = self.model_name or f"run/{self.run.name}"
-        command = [sys.executable, "-m", "trajectory", "-q", "ingest", "-p", self.pipeline, "--db", str(self.db),
-                   "--run-path", str(self.run), "--model-name", self.model, "--watch", "--poll", str(self.poll_s)]
+        command = [
+            sys.executable,
+            "-m",
+            "trajectory",
+            "-q",
+            "ingest",
+            "-p",
+            self.pipeline,
+            "--db",
+            str(self.db),
+            "--run-path",
+            str(self.run),
+            "--model-name",
+            self.model,
+            "--watch",
+            "--poll",
+            str(self.poll_s),
+        ]
         if self.device:
             command += ["--device", self.device]
         with open(self.run / LOG_FILE, "a") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)  # a Ctrl-C in the terminal reaches training, which ends it
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )  # a Ctrl-C in the terminal reaches training, which ends it
         wanted = self.trackers if self.trackers is not None else tuple(t for t in (args.report_to or []) if t in TRACKERS)
         for kind in wanted:
             # TensorBoard: beside the Trainer's own run folder (output_dir/runs/<time>_<host>, or $TENSORBOARD_LOGGING_DIR)

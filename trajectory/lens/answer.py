@@ -37,8 +37,14 @@ class AnswerLens:
             for p, last in [(first - 1, True), *((s, False) for s in subject)]:
                 prompt.append(b), position.append(p), is_last.append(last), target.append(int(encoded.input_ids[b, first]))
         n = len(encoded.facts)
-        return cls(torch.tensor(prompt), torch.tensor(position), torch.tensor(is_last), torch.tensor(target),
-                   torch.full((n, n_layers), -1), torch.full((n, n_layers), -1))
+        return cls(
+            torch.tensor(prompt),
+            torch.tensor(position),
+            torch.tensor(is_last),
+            torch.tensor(target),
+            torch.full((n, n_layers), -1),
+            torch.full((n, n_layers), -1),
+        )
 
     def observe(self, rows: torch.Tensor, layer: int, hidden: torch.Tensor, readout: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """One chunk's residual stream after ``layer``: rows [b] (the chunk's prompt indices), hidden [b, T', d]."""

@@ -40,23 +40,21 @@ ARCHITECTURES: dict[str, Architecture] = {
     "OlmoForCausalLM": Architecture("OLMo", post_norm=False),
     "Olmo2ForCausalLM": Architecture("OLMo-2", post_norm=True, attn_norm="post_attention_layernorm", ffn_norm="post_feedforward_layernorm"),
     "LlamaForCausalLM": Architecture("Llama", post_norm=False),
-    "GPTNeoXForCausalLM": Architecture("GPT-NeoX", post_norm=False, attention="attention", out_proj="dense",
-                                       final_norm="final_layer_norm"),
+    "GPTNeoXForCausalLM": Architecture("GPT-NeoX", post_norm=False, attention="attention", out_proj="dense", final_norm="final_layer_norm"),
 }
 
 
 def architecture_of(model: torch.nn.Module) -> Architecture:
     name = type(model).__name__
     if name not in ARCHITECTURES:
-        raise TrajectoryError(
-            f"unsupported architecture {name}: Information Flow Routes are implemented for {', '.join(ARCHITECTURES)}"
-        )
+        raise TrajectoryError(f"unsupported architecture {name}: Information Flow Routes are implemented for {', '.join(ARCHITECTURES)}")
     architecture = ARCHITECTURES[name]
     if name == "GPTNeoXForCausalLM":
         architecture = replace(architecture, parallel=bool(model.config.use_parallel_residual))
     if architecture.post_norm and any(out_projection(layer, architecture).bias is not None for layer in decoder_layers(model)):
-        raise TrajectoryError(f"{name} with an output-projection bias is not supported: the bias sits inside the "
-                              f"branch's output norm, so no part can hold it")
+        raise TrajectoryError(
+            f"{name} with an output-projection bias is not supported: the bias sits inside the branch's output norm, so no part can hold it"
+        )
     return architecture
 
 

@@ -65,14 +65,18 @@ def check_supported(model: torch.nn.Module) -> None:
     config = model.config
     kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
     if kv_heads != config.num_attention_heads:
-        raise TrajectoryError("extractive scores with grouped-query attention are not implemented (a key/value head "
-                              "serves several query heads); use a model with one key/value head per query head")
+        raise TrajectoryError(
+            "extractive scores with grouped-query attention are not implemented (a key/value head "
+            "serves several query heads); use a model with one key/value head per query head"
+        )
     covered = {id(m.weight) for layer in linear_modules(model) for m in layer.values()}
     covered |= {id(model.get_input_embeddings().weight), id(model.get_output_embeddings().weight)}
     rest = [name for name, p in model.named_parameters() if id(p) not in covered]
     if rest:
-        raise TrajectoryError(f"extractive scores cover the linear maps and embeddings only; {type(model).__name__} "
-                              f"also has {rest[0]} ({len(rest)} such parameters), e.g. a norm with weights")
+        raise TrajectoryError(
+            f"extractive scores cover the linear maps and embeddings only; {type(model).__name__} "
+            f"also has {rest[0]} ({len(rest)} such parameters), e.g. a norm with weights"
+        )
     for layer in linear_modules(model):
         if any(m.bias is not None for m in layer.values()):
             raise TrajectoryError("extractive scores of linear maps with biases are not implemented")

@@ -68,13 +68,18 @@ def measure_effects(model, batch: RewardBatch, settings: EffectsSettings) -> Com
     configuration 0 ablates nothing, 1 everything, 2 + c component c alone, each on every prompt."""
     n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     n_prompts = batch.input_ids.shape[0]
-    replacement = (mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean"
-                   else zero_replacement(model))
-    contributions = trace(model, batch.input_ids, batch.attention_mask, threshold=0.0, return_attn=True,
-                          batch_size=max(1, settings.rows_per_pass // 4))
+    replacement = mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean" else zero_replacement(model)
+    contributions = trace(
+        model, batch.input_ids, batch.attention_mask, threshold=0.0, return_attn=True, batch_size=max(1, settings.rows_per_pass // 4)
+    )
     head_importance, ffn_importance = component_importance(
-        contributions.attn, contributions.attn_residual, contributions.ffn, contributions.ffn_residual, batch.position.cpu(),
-        architecture_of(model).parallel)
+        contributions.attn,
+        contributions.attn_residual,
+        contributions.ffn,
+        contributions.ffn_residual,
+        batch.position.cpu(),
+        architecture_of(model).parallel,
+    )
     del contributions
     exhaustive = settings.method in ("exhaustive", "both")
     single_heads, single_ffns = single_component_masks(n_layers, n_heads)
@@ -90,10 +95,16 @@ def measure_effects(model, batch: RewardBatch, settings: EffectsSettings) -> Com
     if settings.method in ("atp", "both"):
         atp_heads, atp_ffns = attribution_patching(model, batch, replacement.head_z, replacement.ffn, max(1, settings.rows_per_pass // 4))
         atp = torch.cat([atp_heads.flatten(1), atp_ffns], 1).double()
-    return ComponentEffects(rewards[0], rewards[1], ranks[0], ranks[1],
-                            torch.cat([head_importance.flatten(1), ffn_importance], dim=1).double(),
-                            (rewards[2:] - rewards[0]).T.contiguous() if exhaustive else None,
-                            ranks[2:].T.contiguous() if exhaustive else None, atp)
+    return ComponentEffects(
+        rewards[0],
+        rewards[1],
+        ranks[0],
+        ranks[1],
+        torch.cat([head_importance.flatten(1), ffn_importance], dim=1).double(),
+        (rewards[2:] - rewards[0]).T.contiguous() if exhaustive else None,
+        ranks[2:].T.contiguous() if exhaustive else None,
+        atp,
+    )
 
 
 def run_effects(model, tokenizer, probes: ProbeSet, settings: EffectsSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
@@ -107,16 +118,28 @@ def run_effects(model, tokenizer, probes: ProbeSet, settings: EffectsSettings, d
     effects = measure_effects(model, batch, settings)
     kind, layer, head = component_layout(n_layers, n_heads)
     flat = lambda values: None if values is None else values.reshape(-1).numpy()
-    frame = pl.DataFrame({
-        "fact_id": np.repeat(fact_ids, n_components),
-        "kind": np.tile(kind, len(fact_ids)), "layer": np.tile(layer, len(fact_ids)), "head": np.tile(head, len(fact_ids)),
-        "importance": flat(effects.importance), "delta_reward": flat(effects.delta),
-        "answer_rank": None if effects.rank is None else flat(effects.rank).astype(np.int32), "atp": flat(effects.atp),
-    }, schema_overrides={"kind": pl.Utf8, "delta_reward": pl.Float64, "answer_rank": pl.Int32, "atp": pl.Float64}
+    frame = pl.DataFrame(
+        {
+            "fact_id": np.repeat(fact_ids, n_components),
+            "kind": np.tile(kind, len(fact_ids)),
+            "layer": np.tile(layer, len(fact_ids)),
+            "head": np.tile(head, len(fact_ids)),
+            "importance": flat(effects.importance),
+            "delta_reward": flat(effects.delta),
+            "answer_rank": None if effects.rank is None else flat(effects.rank).astype(np.int32),
+            "atp": flat(effects.atp),
+        },
+        schema_overrides={"kind": pl.Utf8, "delta_reward": pl.Float64, "answer_rank": pl.Int32, "atp": pl.Float64},
     ).with_columns(pl.col("head").fill_nan(None).cast(pl.Int32))
-    baselines = pl.DataFrame({"fact_id": fact_ids, "reward_clean": effects.reward_clean.numpy(), "reward_none": effects.reward_none.numpy(),
-                              "answer_rank_clean": effects.rank_clean.numpy().astype(np.int32),
-                              "answer_rank_none": effects.rank_none.numpy().astype(np.int32)})
+    baselines = pl.DataFrame(
+        {
+            "fact_id": fact_ids,
+            "reward_clean": effects.reward_clean.numpy(),
+            "reward_none": effects.reward_none.numpy(),
+            "answer_rank_clean": effects.rank_clean.numpy().astype(np.int32),
+            "answer_rank_none": effects.rank_none.numpy().astype(np.int32),
+        }
+    )
     gap = effects.reward_clean - effects.reward_none
     measured = gap >= MIN_EFFECT
     line = f"{int(measured.sum())} of {len(fact_ids)} facts measurable"

@@ -62,12 +62,33 @@ def interval_query(con, name: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql((SQL_DIR / "intervals" / f"{name}.sql").read_text()).to_arrow_table())
 
 
-ROLE_TEST_SCHEMA = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8,
-                    "n_heads": pl.Int32, "n_ffns": pl.Int32, "total_heads": pl.Int32, "total_ffns": pl.Int32, "n_facts": pl.Int32,
-                    "n_draws": pl.Int32, "effect": pl.Float64, "control_mean": pl.Float64, "control_sd": pl.Float64,
-                    "statistic": pl.Float64, "p_tail": pl.Float64, "p_rank": pl.Float64, "normal_p": pl.Float64,
-                    "calibration_p": pl.Float64, "pseudo_below_05": pl.Float64, "test": pl.Utf8, "p": pl.Float64,
-                    "p_adjusted": pl.Float64, "finding": pl.Boolean, "reason": pl.Utf8}
+ROLE_TEST_SCHEMA = {
+    "analysis_id": pl.Utf8,
+    "model": pl.Utf8,
+    "revision": pl.Utf8,
+    "role": pl.Utf8,
+    "relation": pl.Utf8,
+    "n_heads": pl.Int32,
+    "n_ffns": pl.Int32,
+    "total_heads": pl.Int32,
+    "total_ffns": pl.Int32,
+    "n_facts": pl.Int32,
+    "n_draws": pl.Int32,
+    "effect": pl.Float64,
+    "control_mean": pl.Float64,
+    "control_sd": pl.Float64,
+    "statistic": pl.Float64,
+    "p_tail": pl.Float64,
+    "p_rank": pl.Float64,
+    "normal_p": pl.Float64,
+    "calibration_p": pl.Float64,
+    "pseudo_below_05": pl.Float64,
+    "test": pl.Utf8,
+    "p": pl.Float64,
+    "p_adjusted": pl.Float64,
+    "finding": pl.Boolean,
+    "reason": pl.Utf8,
+}
 
 
 class _Rows:
@@ -79,34 +100,89 @@ class _Rows:
         self.comparisons: list[dict] = []
         self.role_tests: list[dict] = []
 
-    def interval(self, measure: str, estimate: float, low: float, high: float, n: int, resamples: int, revision=None,
-                 scope=None, category=None, to_category=None, relation=None) -> None:
-        self.intervals.append({**self.key, "measure": measure, "revision": revision, "scope": scope, "category": category,
-                               "to_category": to_category, "estimate": estimate, "lower": low, "upper": high, "n": int(n),
-                               "level": self.settings.level, "resamples": resamples, "relation": relation})
+    def interval(
+        self,
+        measure: str,
+        estimate: float,
+        low: float,
+        high: float,
+        n: int,
+        resamples: int,
+        revision=None,
+        scope=None,
+        category=None,
+        to_category=None,
+        relation=None,
+    ) -> None:
+        self.intervals.append(
+            {
+                **self.key,
+                "measure": measure,
+                "revision": revision,
+                "scope": scope,
+                "category": category,
+                "to_category": to_category,
+                "estimate": estimate,
+                "lower": low,
+                "upper": high,
+                "n": int(n),
+                "level": self.settings.level,
+                "resamples": resamples,
+                "relation": relation,
+            }
+        )
 
     def comparison(self, family: str, test: str, **values) -> None:
         self.comparisons.append({**self.key, "family": family, "test": test, **values})
 
     def frames(self) -> dict[str, pl.DataFrame]:
-        interval_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "measure": pl.Utf8, "revision": pl.Utf8, "scope": pl.Utf8,
-                           "category": pl.Utf8, "to_category": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
-                           "upper": pl.Float64, "n": pl.Int32, "level": pl.Float64, "resamples": pl.Int32,
-                           "relation": pl.Utf8}
-        comparison_schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "family": pl.Utf8, "test": pl.Utf8, "revision": pl.Utf8,
-                             "subject": pl.Utf8, "a": pl.Utf8, "b": pl.Utf8, "estimate": pl.Float64, "lower": pl.Float64,
-                             "upper": pl.Float64, "statistic": pl.Float64, "p": pl.Float64, "p_adjusted": pl.Float64,
-                             "n_a": pl.Int32, "n_b": pl.Int32, "finding": pl.Boolean}
+        interval_schema = {
+            "analysis_id": pl.Utf8,
+            "model": pl.Utf8,
+            "measure": pl.Utf8,
+            "revision": pl.Utf8,
+            "scope": pl.Utf8,
+            "category": pl.Utf8,
+            "to_category": pl.Utf8,
+            "estimate": pl.Float64,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+            "n": pl.Int32,
+            "level": pl.Float64,
+            "resamples": pl.Int32,
+            "relation": pl.Utf8,
+        }
+        comparison_schema = {
+            "analysis_id": pl.Utf8,
+            "model": pl.Utf8,
+            "family": pl.Utf8,
+            "test": pl.Utf8,
+            "revision": pl.Utf8,
+            "subject": pl.Utf8,
+            "a": pl.Utf8,
+            "b": pl.Utf8,
+            "estimate": pl.Float64,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+            "statistic": pl.Float64,
+            "p": pl.Float64,
+            "p_adjusted": pl.Float64,
+            "n_a": pl.Int32,
+            "n_b": pl.Int32,
+            "finding": pl.Boolean,
+        }
         comparisons = [{**{k: None for k in comparison_schema}, **row} for row in self.comparisons]
-        return {"intervals": pl.DataFrame(self.intervals, schema=interval_schema),
-                "comparisons": pl.DataFrame(comparisons, schema=comparison_schema),
-                "role_tests": pl.DataFrame(self.role_tests, schema=ROLE_TEST_SCHEMA)}
+        return {
+            "intervals": pl.DataFrame(self.intervals, schema=interval_schema),
+            "comparisons": pl.DataFrame(comparisons, schema=comparison_schema),
+            "role_tests": pl.DataFrame(self.role_tests, schema=ROLE_TEST_SCHEMA),
+        }
 
 
 def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = IntervalSettings()) -> dict[str, pl.DataFrame]:
     """Compute the analysis's intervals and tests from the store and replace its stored ones; returns the rows."""
     with reader(Path(db)) as con:
-        (model, theta), = con.execute("SELECT model, theta FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
+        ((model, theta),) = con.execute("SELECT model, theta FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
         scope(con, [analysis_id])
         rows = _Rows(analysis_id, model, settings)
         _accuracy(con, rows)
@@ -171,10 +247,22 @@ def _accuracy(con, rows: _Rows) -> None:
             order = within_relation_order(learned[chosen], relations[chosen], labels[chosen] == "high", s.resamples, s.seed, s.level)
             found.append(("high", "low", WITHIN_RELATIONS, order))
     for (a, b, test, order), p_adjusted in zip(found, adjusted_p(np.array([o.p for *_, o in found]))):
-        rows.comparison("emergence", test, a=a, b=b, subject="relations" if test == RELATION_PERMUTATION else "facts within relations",
-                        estimate=order.difference.value, lower=order.difference.low, upper=order.difference.high,
-                        statistic=order.statistic, p=order.p, p_adjusted=float(p_adjusted), n_a=order.n_a, n_b=order.n_b,
-                        finding=bool(p_adjusted < FINDING))
+        rows.comparison(
+            "emergence",
+            test,
+            a=a,
+            b=b,
+            subject="relations" if test == RELATION_PERMUTATION else "facts within relations",
+            estimate=order.difference.value,
+            lower=order.difference.low,
+            upper=order.difference.high,
+            statistic=order.statistic,
+            p=order.p,
+            p_adjusted=float(p_adjusted),
+            n_a=order.n_a,
+            n_b=order.n_b,
+            finding=bool(p_adjusted < FINDING),
+        )
 
 
 def _recorder(rows: _Rows):
@@ -217,7 +305,7 @@ def _roles(rows: _Rows, resampled: ResampledRoles | None, names: dict[int, str])
         # (one pair at a time, so that memory stays one revision's), then p.
         pooled = torch.zeros(resampled.roles.shape[1], len(ROLES) ** 2, dtype=torch.double)
         for k in range(len(resampled.ordinals) - 1):
-            codes = (resampled.roles[k][:, :, members].long() * len(ROLES) + resampled.roles[k + 1][:, :, members].long())
+            codes = resampled.roles[k][:, :, members].long() * len(ROLES) + resampled.roles[k + 1][:, :, members].long()
             codes = codes.reshape(codes.shape[0], -1)  # [B + 1, members]
             counts = torch.zeros_like(pooled).scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.double))
             pooled += counts
@@ -253,8 +341,9 @@ def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: flo
         hit = torch.tensor(part["causal"].fill_null(False).to_numpy())
         causal[fact_rows[hit], component[hit]] = 1.0
         ones = torch.ones(n_facts, dtype=torch.double)
-        classified = resampled_roles(FactActivity(causal, causal, ones, causal, ones), resampled.weights * measured, resampled.relation_of,
-                                     len(resampled.relations), theta)  # [B + 1, R, C]
+        classified = resampled_roles(
+            FactActivity(causal, causal, ones, causal, ones), resampled.weights * measured, resampled.relation_of, len(resampled.relations), theta
+        )  # [B + 1, R, C]
         attributed = resampled.roles[resampled.ordinals.index(ordinal)]
         shown = (members @ measured) > 0  # relations with a measured fact
         n = int(measured.sum())
@@ -281,19 +370,39 @@ def _transitions(record, counts: torch.Tensor, kind: str, revision: str | None) 
         if counts[0, a].sum() == 0:
             continue
         for b, to_role in enumerate(ROLES):
-            record("transition", p[:, a, b], int(counts[0, a].sum()), revision=revision, scope=kind, category=from_role,
-                   to_category=to_role, relation="*")
+            record(
+                "transition",
+                p[:, a, b],
+                int(counts[0, a].sum()),
+                revision=revision,
+                scope=kind,
+                category=from_role,
+                to_category=to_role,
+                relation="*",
+            )
 
 
 # Per-fact measures drawn per group on the causal page: the query of sql/intervals/ and its columns' statistic.
 GROUP_SOURCES = {
-    "ablation_facts": {"faithfulness_median": "median", "share_top1_clean": "mean", "share_top1_circuit_only": "mean",
-                       "share_top1_complement": "mean", "mean_circuit_components": "mean"},
+    "ablation_facts": {
+        "faithfulness_median": "median",
+        "share_top1_clean": "mean",
+        "share_top1_circuit_only": "mean",
+        "share_top1_complement": "mean",
+        "mean_circuit_components": "mean",
+    },
     "lens_facts": {"share_top1_last": "mean", "share_top1_subject": "mean", "share_top10_subject": "mean", "subject_first": "mean"},
     "shape_facts": {"mean_components": "mean", "mean_layer": "mean", "mean_iou_final": "mean", "mean_edge_iou_final": "mean"},
     "topk_facts": {"topk_area": "mean", "topk_k80": "mean"},
-    "agreement_facts": {"effect_precision": "mean", "effect_recall": "mean", "effect_iou": "mean", "effect_spearman": "mean",
-                        "atp_spearman": "mean", "atp_top10_overlap": "mean", "causal_components": "mean"},
+    "agreement_facts": {
+        "effect_precision": "mean",
+        "effect_recall": "mean",
+        "effect_iou": "mean",
+        "effect_spearman": "mean",
+        "atp_spearman": "mean",
+        "atp_top10_overlap": "mean",
+        "causal_components": "mean",
+    },
 }
 GROUPINGS = {"relation": "relation", "relation type": "relation_type", "bucket": "bucket"}
 
@@ -322,36 +431,62 @@ def _groups(con, rows: _Rows, source: str) -> None:
             lows, highs = percentile_intervals(resampled, s.level)
             for k, ordinal in enumerate(wide["ordinal"].to_list()):
                 if n[k]:
-                    rows.interval(metric, float(point[k]), float(lows[k]), float(highs[k]), int(n[k]), s.resamples,
-                                  revision=names[ordinal], scope=dimension, category=group)
+                    rows.interval(
+                        metric,
+                        float(point[k]),
+                        float(lows[k]),
+                        float(highs[k]),
+                        int(n[k]),
+                        s.resamples,
+                        revision=names[ordinal],
+                        scope=dimension,
+                        category=group,
+                    )
 
 
-def _template_roles(con, analysis_id: str, model: str, theta: float, members: pl.DataFrame, positions: pl.DataFrame,
-                    names: dict[int, str]) -> pl.DataFrame:
+def _template_roles(
+    con, analysis_id: str, model: str, theta: float, members: pl.DataFrame, positions: pl.DataFrame, names: dict[int, str]
+) -> pl.DataFrame:
     """Roles of each template's facts alone (a probe set stating facts under several templates), from the stored
     circuits as the roles table's: rows of table template_roles (none for a set of one template per fact)."""
-    schema = {"analysis_id": pl.Utf8, "model": pl.Utf8, "revision": pl.Utf8, "template_number": pl.Int16, "relation": pl.Utf8,
-              "kind": pl.Utf8, "layer": pl.Int16, "head": pl.Int16, "role": pl.Utf8}
+    schema = {
+        "analysis_id": pl.Utf8,
+        "model": pl.Utf8,
+        "revision": pl.Utf8,
+        "template_number": pl.Int16,
+        "relation": pl.Utf8,
+        "kind": pl.Utf8,
+        "layer": pl.Int16,
+        "head": pl.Int16,
+        "role": pl.Utf8,
+    }
     templates = interval_query(con, "fact_templates")
     if templates.is_empty() or templates["n_templates"].max() < 2:
         return pl.DataFrame(schema=schema)
     numbers = sorted(set(templates["template_number"].to_list()))
-    weights = {f: torch.tensor([float(t == n) for n in numbers])
-               for f, t in zip(templates["fact_id"].to_list(), templates["template_number"].to_list())}
+    weights = {
+        f: torch.tensor([float(t == n) for n in numbers]) for f, t in zip(templates["fact_id"].to_list(), templates["template_number"].to_list())
+    }
     classified = resample_roles(members, positions, theta, 0, weights=weights)
     if classified is None:
         return pl.DataFrame(schema=schema)
     k, t, r, c = (classified.roles != ROLES.index("deactivated")).nonzero(as_tuple=True)  # over [K, W, R, C]
     codes = classified.roles[k, t, r, c].numpy()
     k, t, r, c = (x.numpy() for x in (k, t, r, c))
-    return pl.DataFrame({
-        "analysis_id": analysis_id, "model": model,
-        "revision": np.asarray([names[o] for o in classified.ordinals], dtype=object)[k],
-        "template_number": np.asarray(numbers)[t].astype(np.int16),
-        "relation": np.asarray(classified.relations, dtype=object)[r],
-        "kind": classified.kinds[c], "layer": classified.layers[c].astype(np.int16), "head": classified.heads[c].astype(np.int16),
-        "role": np.asarray(ROLES, dtype=object)[codes],
-    }, schema_overrides=schema).with_columns(pl.when(pl.col("kind") == "head").then(pl.col("head")).alias("head"))
+    return pl.DataFrame(
+        {
+            "analysis_id": analysis_id,
+            "model": model,
+            "revision": np.asarray([names[o] for o in classified.ordinals], dtype=object)[k],
+            "template_number": np.asarray(numbers)[t].astype(np.int16),
+            "relation": np.asarray(classified.relations, dtype=object)[r],
+            "kind": classified.kinds[c],
+            "layer": classified.layers[c].astype(np.int16),
+            "head": classified.heads[c].astype(np.int16),
+            "role": np.asarray(ROLES, dtype=object)[codes],
+        },
+        schema_overrides=schema,
+    ).with_columns(pl.when(pl.col("kind") == "head").then(pl.col("head")).alias("head"))
 
 
 def _grafting(con, rows: _Rows) -> None:
@@ -361,8 +496,7 @@ def _grafting(con, rows: _Rows) -> None:
         return
     by_config = {config: part.sort("fact_id") for (config,), part in grafts.group_by("config", maintain_order=True)}
     for config, part in by_config.items():
-        e = ratio_interval(part["n_recovered"].to_numpy(), part["n_learned"].to_numpy(), part["relation"].to_numpy(), s.resamples,
-                           s.seed, s.level)
+        e = ratio_interval(part["n_recovered"].to_numpy(), part["n_learned"].to_numpy(), part["relation"].to_numpy(), s.resamples, s.seed, s.level)
         rows.interval("graft_recovery", e.value, e.low, e.high, e.n, s.resamples, scope="*", category=config, to_category="all")
     # Per pair (revision = the recipient), and per relation type and band of training, pooled over its pairs: a
     # learning is one fact at one pair; learnings are resampled within relation.
@@ -386,8 +520,20 @@ def _grafting(con, rows: _Rows) -> None:
         point = (fe["n_recovered"].sum() - lt["n_recovered"].sum()) / learned.sum()
         low, high = percentile_interval(differences, s.level)
         p = mcnemar_p(learnings.filter(pl.col("config") == "FE"), learnings.filter(pl.col("config") == "LT"))
-        rows.comparison("grafting", "mcnemar", a="FE", b="LT", estimate=point, lower=low, upper=high, p=p, p_adjusted=p,
-                        n_a=int(learned.sum()), n_b=int(learned.sum()), finding=p < FINDING)
+        rows.comparison(
+            "grafting",
+            "mcnemar",
+            a="FE",
+            b="LT",
+            estimate=point,
+            lower=low,
+            upper=high,
+            p=p,
+            p_adjusted=p,
+            n_a=int(learned.sum()),
+            n_b=int(learned.sum()),
+            finding=p < FINDING,
+        )
 
 
 def mcnemar_p(a: pl.DataFrame, b: pl.DataFrame) -> float:
@@ -415,7 +561,8 @@ def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
     again is one fact, not independent evidence. BH over the grafts (family grafting:relation_type); n_a, n_b facts."""
     s, found = rows.settings, []
     per_fact = learnings.group_by(["config", "fact_id", "relation", "relation_type"], maintain_order=True).agg(
-        n_learned=pl.len(), n_recovered=pl.col("top1").sum())
+        n_learned=pl.len(), n_recovered=pl.col("top1").sum()
+    )
     for (config,), part in per_fact.group_by(["config"], maintain_order=True):
         groups = {kind: part.filter(pl.col("relation_type") == kind) for kind in ("location", "name")}
         if any(g.is_empty() for g in groups.values()):
@@ -427,9 +574,19 @@ def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
             shares[kind] = (recovered.sum() / learned.sum(), recovered[draws].sum(1) / learned[draws].sum(1))
         differences = shares["location"][1] - shares["name"][1]
         low, high = percentile_interval(differences, s.level)
-        found.append(dict(a="location", b="name", subject=config, estimate=float(shares["location"][0] - shares["name"][0]),
-                          lower=low, upper=high, p=_bootstrap_p(differences), n_a=groups["location"].height,
-                          n_b=groups["name"].height))
+        found.append(
+            dict(
+                a="location",
+                b="name",
+                subject=config,
+                estimate=float(shares["location"][0] - shares["name"][0]),
+                lower=low,
+                upper=high,
+                p=_bootstrap_p(differences),
+                n_a=groups["location"].height,
+                n_b=groups["name"].height,
+            )
+        )
     for row, p_adj in zip(found, adjusted_p(np.array([r["p"] for r in found]))):
         rows.comparison("grafting:relation_type", "bootstrap", **row, p_adjusted=float(p_adj), finding=bool(p_adj < FINDING))
 
@@ -463,17 +620,43 @@ def _role_controls(con, rows: _Rows) -> None:
             testable = reasons[k] is None
             method = ("normal tail" if use_tail[k] else "permutation") if testable else None
             finding = bool(testable and adjusted[k] < FINDING)
-            rows.role_tests.append({**rows.key, **{c: row[c] for c in ("revision", "role", "relation", "n_heads", "n_ffns", "total_heads",
-                                                                       "total_ffns", "n_facts")},
-                                    "n_draws": width, "effect": effect[k], "control_mean": float(matrix[k].mean()),
-                                    "control_sd": float(matrix[k].std(ddof=1)), "statistic": _finite(t[k]), "p_tail": _finite(p_tail[k]),
-                                    "p_rank": float(p_rank[k]), "normal_p": _finite(normal[k]), "calibration_p": _finite(calibration[k]),
-                                    "pseudo_below_05": _finite(below[k]), "test": method,
-                                    "p": _finite(p[k]), "p_adjusted": _finite(adjusted[k]), "finding": finding, "reason": reasons[k]})
+            rows.role_tests.append(
+                {
+                    **rows.key,
+                    **{c: row[c] for c in ("revision", "role", "relation", "n_heads", "n_ffns", "total_heads", "total_ffns", "n_facts")},
+                    "n_draws": width,
+                    "effect": effect[k],
+                    "control_mean": float(matrix[k].mean()),
+                    "control_sd": float(matrix[k].std(ddof=1)),
+                    "statistic": _finite(t[k]),
+                    "p_tail": _finite(p_tail[k]),
+                    "p_rank": float(p_rank[k]),
+                    "normal_p": _finite(normal[k]),
+                    "calibration_p": _finite(calibration[k]),
+                    "pseudo_below_05": _finite(below[k]),
+                    "test": method,
+                    "p": _finite(p[k]),
+                    "p_adjusted": _finite(adjusted[k]),
+                    "finding": finding,
+                    "reason": reasons[k],
+                }
+            )
             if testable:
-                rows.comparison(f"role_controls:{revision}", method, revision=revision, subject=row["role"], a=row["relation"],
-                                b="random", estimate=row["effect"], statistic=_finite(t[k]), p=float(p[k]), p_adjusted=float(adjusted[k]),
-                                n_a=row["n_facts"], n_b=width, finding=finding)
+                rows.comparison(
+                    f"role_controls:{revision}",
+                    method,
+                    revision=revision,
+                    subject=row["role"],
+                    a=row["relation"],
+                    b="random",
+                    estimate=row["effect"],
+                    statistic=_finite(t[k]),
+                    p=float(p[k]),
+                    p_adjusted=float(adjusted[k]),
+                    n_a=row["n_facts"],
+                    n_b=width,
+                    finding=finding,
+                )
 
 
 def _finite(value: float) -> float | None:

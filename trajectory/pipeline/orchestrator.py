@@ -43,7 +43,14 @@ from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
 from trajectory.pipeline.stages.grafting import grafting_revision
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import (
-    check_store, finished_revisions, ingest_lock, reader, replace_frequency, replace_training_loss, transaction, writer,
+    check_store,
+    finished_revisions,
+    ingest_lock,
+    reader,
+    replace_frequency,
+    replace_training_loss,
+    transaction,
+    writer,
 )
 from trajectory.store.query import run_sql
 
@@ -52,24 +59,43 @@ log = logging.getLogger(__name__)
 
 def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     overrides = {
-        "model.device": args.device, "model.dtype": args.dtype, "ifr.batch_size": args.batch_size, "probe.facts": args.facts,
-        "extractive.enabled": args.extractive, "grafting.enabled": args.grafting, "ablation.enabled": args.ablation,
-        "effects.enabled": args.effects, "ifr.threshold": parse_fractions(args.tau, "--tau") if args.tau else None,
+        "model.device": args.device,
+        "model.dtype": args.dtype,
+        "ifr.batch_size": args.batch_size,
+        "probe.facts": args.facts,
+        "extractive.enabled": args.extractive,
+        "grafting.enabled": args.grafting,
+        "ablation.enabled": args.ablation,
+        "effects.enabled": args.effects,
+        "ifr.threshold": parse_fractions(args.tau, "--tau") if args.tau else None,
         "roles.theta": parse_fractions(args.theta, "--theta") if args.theta else None,
-        "ifr.ffn_renormalisation": parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation",
-                                                 DEPRECATED_FFN_NAMES) if args.ffn_renormalisation else None,
+        "ifr.ffn_renormalisation": parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation", DEPRECATED_FFN_NAMES)
+        if args.ffn_renormalisation
+        else None,
         "executor.kind": args.executor or ("ray" if args.address else None),  # an address means Ray
-        "executor.address": args.address, "executor.gpus_per_task": args.gpus_per_task, "executor.cpus_per_task": args.cpus_per_task,
-        "executor.memory_gb_per_task": args.memory_per_task, "executor.max_in_flight": args.max_in_flight,
-        "executor.max_retries": args.max_retries, "executor.scratch": args.scratch,
+        "executor.address": args.address,
+        "executor.gpus_per_task": args.gpus_per_task,
+        "executor.cpus_per_task": args.cpus_per_task,
+        "executor.memory_gb_per_task": args.memory_per_task,
+        "executor.max_in_flight": args.max_in_flight,
+        "executor.max_retries": args.max_retries,
+        "executor.scratch": args.scratch,
     }
     config = load_pipeline(args.pipeline).with_overrides({key: value for key, value in overrides.items() if value is not None})
     if args.facts:
         config = replace(config, probe=replace(config.probe, name=None))  # the pipeline's probe.name named its own facts
     if args.run_path:  # the pipeline's settings over a training run's checkpoint folders instead of its model
         run = Path(args.run_path).expanduser()
-        config = config.with_overrides({"model.suite": None, "model.cache_dir": None, "model.path": run, "model.offline": True,
-                                        "model.suite_seed": 0, "model.repo": args.model_name or f"run/{run.resolve().name}"})
+        config = config.with_overrides(
+            {
+                "model.suite": None,
+                "model.cache_dir": None,
+                "model.path": run,
+                "model.offline": True,
+                "model.suite_seed": 0,
+                "model.repo": args.model_name or f"run/{run.resolve().name}",
+            }
+        )
     elif args.model_name:
         raise TrajectoryError("--model-name names a run folder's model in the store: add --run-path")
     if args.seed is not None:
@@ -104,8 +130,16 @@ class Watch:
     poll_s: float = 5.0
 
 
-def ingest(config: PipelineConfig, db: Path, *, spec: str | None = None, force: bool = False, progress: bool = True,
-           graft_pair: tuple[str, str] | None = None, watch: Watch | None = None) -> int:
+def ingest(
+    config: PipelineConfig,
+    db: Path,
+    *,
+    spec: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    graft_pair: tuple[str, str] | None = None,
+    watch: Watch | None = None,
+) -> int:
     """Ingest the pipeline's revisions into its analyses (found or created in the store). Resume and
     ``force`` act within these analyses only; a revision is traced once for all of them. With
     ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair. With ``watch``, keep
@@ -185,16 +219,24 @@ def _watch_loop(config, db, source, spec, probes, analyses, names, force, progre
         ended = finish or (watch.until is not None and any(r.step == watch.until for r in chosen))
         if chosen and ([r.name for r in chosen] != ingested or finish):
             _store_published(config, db, source, probes)
-            failed |= _ingest_locked(config, db, source, chosen, probes, analyses, names, force and not ingested, progress, None,
-                                     hold_last_pairs=not ended, run=run)
+            failed |= _ingest_locked(
+                config, db, source, chosen, probes, analyses, names, force and not ingested, progress, None, hold_last_pairs=not ended, run=run
+            )
             ingested, waiting_for, last_new = [r.name for r in chosen], None, time.monotonic()
         if ended:
-            print("watch: told to finish; stopping after the checkpoints complete by then" if finish else
-                  f"watch: reached step {watch.until}; stopping", flush=True)
+            print(
+                "watch: told to finish; stopping after the checkpoints complete by then"
+                if finish
+                else f"watch: reached step {watch.until}; stopping",
+                flush=True,
+            )
             return failed
         if watch.idle_s is not None and time.monotonic() - last_new > watch.idle_s:
-            print(f"watch: no new checkpoint for {watch.idle_s:g} s; stopping (the newest revision's pair stages wait for its "
-                  "successor: the next ingest does them)", flush=True)
+            print(
+                f"watch: no new checkpoint for {watch.idle_s:g} s; stopping (the newest revision's pair stages wait for its "
+                "successor: the next ingest does them)",
+                flush=True,
+            )
             return failed
         pending = source.pending()
         state = (ingested[-1] if ingested else None, tuple(pending))
@@ -202,8 +244,7 @@ def _watch_loop(config, db, source, spec, probes, analyses, names, force, progre
             waiting_for = state
             after = f"the checkpoint after {ingested[-1]}" if ingested else "the first complete checkpoint"
             writing = f"; being written: {', '.join(pending)}" if pending else ""
-            print(f"watch: waiting for {after} in {source.location} ({len(ingested)} ingested{writing}; "
-                  "Ctrl-C stops)", flush=True)
+            print(f"watch: waiting for {after} in {source.location} ({len(ingested)} ingested{writing}; Ctrl-C stops)", flush=True)
         finishing.wait(watch.poll_s)
 
 
@@ -229,8 +270,7 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     return 0
 
 
-def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor, hold_last_pairs: bool = False,
-                   run=None) -> int:
+def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor, hold_last_pairs: bool = False, run=None) -> int:
     """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     all_names = [r.name for r in source.list_revisions()]
@@ -241,11 +281,19 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     # A watched run's last revision is not known while it trains: a stage on one revision in N then takes every
     # N-th only, never "the last" (which would be each newest one), so that the watch stores what a batch would.
     n = None if hold_last_pairs else len(all_names)
-    jobs = [RevisionJob(r, all_names.index(r.name), following.get(r.name),
-                        {s.name: tuple(a for a in analyses if r.name not in done[s.name][a.analysis_id]
-                                       and s.on_revision(config, all_names.index(r.name), n))
-                         for s in stages}, n_revisions=n)
-            for r in chosen]
+    jobs = [
+        RevisionJob(
+            r,
+            all_names.index(r.name),
+            following.get(r.name),
+            {
+                s.name: tuple(a for a in analyses if r.name not in done[s.name][a.analysis_id] and s.on_revision(config, all_names.index(r.name), n))
+                for s in stages
+            },
+            n_revisions=n,
+        )
+        for r in chosen
+    ]
     if hold_last_pairs and jobs:
         last = jobs[-1]
         jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
@@ -253,9 +301,12 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     for analysis_id in ids:
         stored = ", ".join(f"{sum(r.name in done[s.name][analysis_id] for r in chosen)} {s.name}{s.subset(config)}" for s in stages)
         print(f"analysis {names[analysis_id]} ({analysis_id}): of {len(chosen)} selected revisions, stored: {stored}")
-    print(f"{config.name}: {len(jobs)} revisions to ingest into {db}" + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
-          + (f" (stages: {', '.join(s.title for s in stages)})" if len(stages) > 1 else "")
-          + (" on Ray" if executor is not None else ""))
+    print(
+        f"{config.name}: {len(jobs)} revisions to ingest into {db}"
+        + (f" for {len(ids)} analyses" if len(ids) > 1 else "")
+        + (f" (stages: {', '.join(s.title for s in stages)})" if len(stages) > 1 else "")
+        + (" on Ray" if executor is not None else "")
+    )
     settings = IntervalSettings(config.intervals.resamples, config.intervals.role_resamples, config.intervals.level)
     if not jobs:
         # Nothing to ingest; an ingest that stopped in its intervals (a crash, Ctrl-C) left some without: those now.
@@ -263,8 +314,7 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
         for analysis_id in missing:
             store_intervals(db, analysis_id, settings)
         if missing:
-            print(f"intervals and tests of {len(missing)} {'analysis' if len(missing) == 1 else 'analyses'} stored (they were missing)",
-                  flush=True)
+            print(f"intervals and tests of {len(missing)} {'analysis' if len(missing) == 1 else 'analyses'} stored (they were missing)", flush=True)
         return 0
     if executor is not None:
         failures = run_on_ray(config, db, jobs, probes, ids, executor, progress)
@@ -273,8 +323,11 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     _report_duplicates(db, config.repo_id)
     for analysis_id in ids:  # every stored estimate gets its interval once, here, not per query or page
         store_intervals(db, analysis_id, settings)
-    print(f"intervals and tests of {len(ids)} {'analysis' if len(ids) == 1 else 'analyses'} stored "
-          f"({settings.resamples} resamples over facts within relations, {settings.role_resamples} for roles)", flush=True)
+    print(
+        f"intervals and tests of {len(ids)} {'analysis' if len(ids) == 1 else 'analyses'} stored "
+        f"({settings.resamples} resamples over facts within relations, {settings.role_resamples} for roles)",
+        flush=True,
+    )
     if failures:
         print(f"error: {len(failures)} of {len(jobs)} revisions failed; the others are stored. Re-run to retry.", file=sys.stderr)
         return 1
@@ -328,9 +381,10 @@ def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, pr
 def _has_intervals(db: Path, analysis_id: str) -> bool:
     """False where the analysis has stored revisions but no intervals (every stored revision has its top-1's)."""
     with reader(db) as con:
-        (n_revisions, n_intervals), = con.execute(
+        ((n_revisions, n_intervals),) = con.execute(
             "SELECT (SELECT count(*) FROM revisions WHERE analysis_id = ?), (SELECT count(*) FROM intervals WHERE analysis_id = ?)",
-            [analysis_id, analysis_id]).fetchall()
+            [analysis_id, analysis_id],
+        ).fetchall()
     return n_revisions == 0 or n_intervals > 0
 
 
@@ -344,8 +398,11 @@ def _release(source: Source, name: str, keep: int, kept: list[str]) -> None:
 
 
 def _report_duplicates(db: Path, model: str) -> None:
-    rows = run_sql(db, f"""
+    rows = run_sql(
+        db,
+        f"""
         SELECT revision, any_value(content_hash) AS content_hash FROM revisions
-        WHERE model = '{model.replace("'", "''")}' GROUP BY revision ORDER BY min(ordinal)""")
+        WHERE model = '{model.replace("'", "''")}' GROUP BY revision ORDER BY min(ordinal)""",
+    )
     for group in find_duplicates(dict(zip(rows["revision"].to_list(), rows["content_hash"].to_list()))):
         print(f"warning: identical weights in {model}: {', '.join(group)} (a re-uploaded or duplicated checkpoint)")

@@ -82,8 +82,7 @@ class TaskPlan:
 
     def options(self, disk_mb: int) -> dict:
         resources = {DISK_RESOURCE: disk_mb} if self.disk_budget_mb is not None and disk_mb > 0 else {}
-        options = dict(num_cpus=self.cpus, num_gpus=self.gpus, resources=resources, max_retries=self.max_retries,
-                       retry_exceptions=False)
+        options = dict(num_cpus=self.cpus, num_gpus=self.gpus, resources=resources, max_retries=self.max_retries, retry_exceptions=False)
         if self.memory_bytes:
             options["memory"] = self.memory_bytes
         return options
@@ -103,8 +102,9 @@ def plan_tasks(settings: ExecutorSection, total: dict[str, float], node_resource
     concurrent = int(sum(s for s in slots if s != math.inf)) or 1
     budgets = [n[DISK_RESOURCE] for n in node_resources if DISK_RESOURCE in n]
     memory = int(settings.memory_gb_per_task * 2**30) if settings.memory_gb_per_task else None
-    return TaskPlan(gpus, settings.cpus_per_task, memory, settings.max_in_flight or concurrent, max(budgets) if budgets else None,
-                    settings.max_retries)
+    return TaskPlan(
+        gpus, settings.cpus_per_task, memory, settings.max_in_flight or concurrent, max(budgets) if budgets else None, settings.max_retries
+    )
 
 
 def disk_mb(source: Source, job: RevisionJob) -> int:
@@ -112,8 +112,9 @@ def disk_mb(source: Source, job: RevisionJob) -> int:
     return math.ceil(sum(source.download_bytes(name) for name in job.downloads()) / 2**20)
 
 
-def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: ExecutorSection,
-               progress: bool) -> list[str]:
+def run_on_ray(
+    config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: ExecutorSection, progress: bool
+) -> list[str]:
     """Run the jobs as Ray tasks; write each result as it arrives. Returns the failures, a line each."""
 
     with ray_cluster(settings, progress, scratch_budget_mb(settings.scratch)) as ray:
@@ -123,10 +124,14 @@ def run_on_ray(config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, anal
         if device.startswith("cuda") and plan.gpus == 0:
             raise TrajectoryError(f"device {device} needs GPUs for the tasks: pass --gpus-per-task (the cluster has none, or 0 was asked)")
         if plan.disk_budget_mb is None:
-            print(f"warning: the Ray cluster declares no {DISK_RESOURCE} resource: downloads are bounded by --max-in-flight "
-                  f"({plan.max_in_flight}) only (see docs/scaling.md)")
-        print(f"Ray: {len(nodes)} node(s), {plan.max_in_flight} revisions at a time, per task {plan.cpus:g} CPU, {plan.gpus:g} GPU"
-              + (f", disk budget {plan.disk_budget_mb:,.0f} MB on the largest node" if plan.disk_budget_mb is not None else ""))
+            print(
+                f"warning: the Ray cluster declares no {DISK_RESOURCE} resource: downloads are bounded by --max-in-flight "
+                f"({plan.max_in_flight}) only (see docs/scaling.md)"
+            )
+        print(
+            f"Ray: {len(nodes)} node(s), {plan.max_in_flight} revisions at a time, per task {plan.cpus:g} CPU, {plan.gpus:g} GPU"
+            + (f", disk budget {plan.disk_budget_mb:,.0f} MB on the largest node" if plan.disk_budget_mb is not None else "")
+        )
         run = run_frame(config, device, analysis_ids)
         context = ray.put(TaskContext(config, probes, run, settings.scratch, plan.gpus))
         task = ray.remote(revision_task)
@@ -173,8 +178,9 @@ def _disk_within_budget(sizes: Source, job: RevisionJob, plan: TaskPlan) -> int:
     """The job's disk need in MB; one larger than every node's budget would wait forever: refused."""
     need = disk_mb(sizes, job)
     if plan.disk_budget_mb is not None and need > plan.disk_budget_mb:
-        raise TrajectoryError(f"{job.revision.name} needs {need:,} MB of scratch; the largest node declares "
-                              f"{plan.disk_budget_mb:,.0f} MB ({DISK_RESOURCE})")
+        raise TrajectoryError(
+            f"{job.revision.name} needs {need:,} MB of scratch; the largest node declares {plan.disk_budget_mb:,.0f} MB ({DISK_RESOURCE})"
+        )
     return need
 
 
@@ -270,7 +276,7 @@ def _remove_orphans(root: Path) -> None:
     """Remove the download folders of this host's tasks whose process is gone (a worker killed mid-download)."""
     prefix = f"{TASK_FOLDER_PREFIX}{socket.gethostname()}-"
     for folder in root.glob(f"{prefix}*"):
-        pid = folder.name[len(prefix):].split("-")[0]
+        pid = folder.name[len(prefix) :].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -328,8 +334,10 @@ def ray_cluster(settings: ExecutorSection, progress: bool, disk_budget_mb: float
         raise TrajectoryError(f"cannot connect to the Ray cluster at {settings.address}: {err}") from None
     try:
         if local and not _is_loopback(ray.util.get_node_ip_address()):
-            raise TrajectoryError(f"the local Ray cluster listens on {ray.util.get_node_ip_address()}, not 127.0.0.1 (Ray was "
-                                  f"imported before trajectory could set {LOCAL_ONLY_ENV}=0); start the ingest in a fresh process")
+            raise TrajectoryError(
+                f"the local Ray cluster listens on {ray.util.get_node_ip_address()}, not 127.0.0.1 (Ray was "
+                f"imported before trajectory could set {LOCAL_ONLY_ENV}=0); start the ingest in a fresh process"
+            )
         yield ray
     finally:
         ray.shutdown()

@@ -33,8 +33,9 @@ class ResampledRoles:
     weights: torch.Tensor
 
 
-def resample_roles(members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0,
-                   weights: dict[int, torch.Tensor] | None = None) -> ResampledRoles | None:
+def resample_roles(
+    members: pl.DataFrame, facts: pl.DataFrame, theta: float, resamples: int, seed: int = 0, weights: dict[int, torch.Tensor] | None = None
+) -> ResampledRoles | None:
     """From the stored circuits' members (sql/findings/circuit_members.sql) and the facts' positions
     (fact_positions.sql) of one analysis; None when it stored no circuits (or no prompts to place them).
 

@@ -75,8 +75,9 @@ class LoadedModels:
         self.loaded = {k: v for k, v in self.loaded.items() if k[0] == keep}
 
 
-def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, run: pl.DataFrame, device: str, bar,
-            said: set[str]) -> Iterator[StageWrite]:
+def run_job(
+    config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, run: pl.DataFrame, device: str, bar, said: set[str]
+) -> Iterator[StageWrite]:
     """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
     next one starts); a stage reads the writes of the stages before it in this job, or (job.stored_inputs) their
     stored rows."""
@@ -85,8 +86,10 @@ def run_job(config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, ru
     too_long = beyond_context(tokenizer, probes, limit)
     if too_long:  # refused in every stage, named once per ingest
         for fact, length in too_long:
-            line = (f"fact {fact.fact_id} ({fact.relation}, {fact.subject[:40]!r}) left out: its sentence is {length} tokens, "
-                    f"longer than the model's context of {limit}")
+            line = (
+                f"fact {fact.fact_id} ({fact.relation}, {fact.subject[:40]!r}) left out: its sentence is {length} tokens, "
+                f"longer than the model's context of {limit}"
+            )
             if line not in said:
                 said.add(line)
                 bar.write(f"warning: {line}")
@@ -120,8 +123,13 @@ def run_frame(config: PipelineConfig, device: str, analysis_ids: list[str]) -> p
 
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__}
     n = len(analysis_ids)
-    return pl.DataFrame({
-        "run_id": [uuid.uuid4().hex[:12]] * n, "analysis_id": analysis_ids, "pipeline": [config.name] * n,
-        "device": [device] * n, "versions": [json.dumps(versions)] * n,
-        "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
-    })
+    return pl.DataFrame(
+        {
+            "run_id": [uuid.uuid4().hex[:12]] * n,
+            "analysis_id": analysis_ids,
+            "pipeline": [config.name] * n,
+            "device": [device] * n,
+            "versions": [json.dumps(versions)] * n,
+            "started_at": [datetime.now(timezone.utc).replace(tzinfo=None)] * n,
+        }
+    )

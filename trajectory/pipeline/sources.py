@@ -21,7 +21,9 @@ def open_source(config: PipelineConfig, *, progress: bool = True) -> Source:
 
         suite = seeded(preset(config.model.suite, config.model.suite_arch), config.model.suite_seed)
         if suite.repo_id != config.repo_id:
-            raise TrajectoryError(f"{config.path}: suite {config.model.suite!r} ({config.model.suite_arch}) builds {suite.repo_id}, not {config.repo_id}")
+            raise TrajectoryError(
+                f"{config.path}: suite {config.model.suite!r} ({config.model.suite_arch}) builds {suite.repo_id}, not {config.repo_id}"
+            )
         build_suite(suite, config.model.cache_dir, progress=progress)
     return cache_source(config)
 

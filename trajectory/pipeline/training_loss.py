@@ -40,6 +40,5 @@ def published_losses(source: Source, model: str, revisions: list[Revision]) -> p
         except (OSError, ValueError):
             continue
         if losses:
-            return pl.DataFrame({"model": model, "step": [s for s, _ in losses], "loss": [v for _, v in losses]},
-                                schema_overrides={"step": pl.Int64})
+            return pl.DataFrame({"model": model, "step": [s for s, _ in losses], "loss": [v for _, v in losses]}, schema_overrides={"step": pl.Int64})
     return None

@@ -43,15 +43,25 @@ def route_graph(route: Route, threshold: float | None = None) -> nx.DiGraph:
     analysis's τ, edges at or below it are dropped and so is whatever no longer reaches the root (as raising
     llm-transparency-tool's slider does); weights stay as renormalised at τ."""
     edges = route.edges if threshold is None else route.edges.filter(pl.col("weight") > threshold)
-    graph = nx.DiGraph(analysis_id=route.analysis_id, revision=route.revision, fact_id=route.fact_id, relation=route.relation,
-                       subject=route.subject, answer=route.answer, root=route.root)
+    graph = nx.DiGraph(
+        analysis_id=route.analysis_id,
+        revision=route.revision,
+        fact_id=route.fact_id,
+        relation=route.relation,
+        subject=route.subject,
+        answer=route.answer,
+        root=route.root,
+    )
     for row in edges.iter_rows(named=True):
         layer, source, target = row["layer"], row["source"], row["target"]
         attrs = {"weight": float(row["weight"]), "kind": row["kind"], "layer": layer}
         if row["kind"] in ("attention", "block_attention"):
             heads = row["heads"] or []
-            attrs |= {"residual": float(row["residual"]), "heads": ",".join(map(str, heads)),
-                      "head_weights": ",".join(f"{w:.4f}" for w in (row["head_weights"] or []))}
+            attrs |= {
+                "residual": float(row["residual"]),
+                "heads": ",".join(map(str, heads)),
+                "head_weights": ",".join(f"{w:.4f}" for w in (row["head_weights"] or [])),
+            }
             graph.add_edge(_input_node(layer, source), ("I", layer, target) if route.parallel else ("A", layer, target), **attrs)
         elif row["kind"] in ("ffn", "block_ffn"):
             start = _input_node(layer, target) if route.parallel else ("A", layer, target)
@@ -66,8 +76,12 @@ def route_graph(route: Route, threshold: float | None = None) -> nx.DiGraph:
         graph.remove_nodes_from([n for n in list(graph) if n not in keep])
     for node in graph:
         position = node[-1]
-        graph.nodes[node].update(kind=node[0], layer=-1 if node[0] == "X" else node[1], position=position,
-                                 token=route.tokens[position] if position < len(route.tokens) else "")
+        graph.nodes[node].update(
+            kind=node[0],
+            layer=-1 if node[0] == "X" else node[1],
+            position=position,
+            token=route.tokens[position] if position < len(route.tokens) else "",
+        )
     return graph
 
 
@@ -88,12 +102,23 @@ def load_route(db: str | Path, analysis: str | None, fact: int, revision: str) -
             raise TrajectoryError(f"fact {fact} is not in the probe set of analysis {chosen['name'][0]}")
         edges = pl.from_arrow(con.sql((SQL_DIR / "routes" / "fact_route.sql").read_text(), params=params).to_arrow_table())
         if edges.is_empty():
-            revisions = [r for (r,) in con.execute("SELECT revision FROM revisions WHERE analysis_id = ? ORDER BY ordinal",
-                                                   [analysis_id]).fetchall()]
+            revisions = [r for (r,) in con.execute("SELECT revision FROM revisions WHERE analysis_id = ? ORDER BY ordinal", [analysis_id]).fetchall()]
             if revision not in revisions:
                 raise TrajectoryError(f"--revision: {unknown_revision_message(revision, revisions)}")
-            raise TrajectoryError(f"no route graph of fact {fact} at {revision} in analysis {chosen['name'][0]}: its ingest "
-                                  "stored no routes (set store.routes = true and run trajectory ingest --force)")
+            raise TrajectoryError(
+                f"no route graph of fact {fact} at {revision} in analysis {chosen['name'][0]}: its ingest "
+                "stored no routes (set store.routes = true and run trajectory ingest --force)"
+            )
     fact_id, relation, _, subject, answer, tokens, n_tokens, _, _ = prompt[0]
-    return Route(analysis_id, revision, fact_id, relation, subject, answer, list(tokens or [f"t{i}" for i in range(n_tokens or 0)]),
-                 int(edges["root"][0]), edges.drop("root"), parallel=bool(edges["kind"].str.starts_with("block_").any()))
+    return Route(
+        analysis_id,
+        revision,
+        fact_id,
+        relation,
+        subject,
+        answer,
+        list(tokens or [f"t{i}" for i in range(n_tokens or 0)]),
+        int(edges["root"][0]),
+        edges.drop("root"),
+        parallel=bool(edges["kind"].str.starts_with("block_").any()),
+    )

@@ -15,31 +15,31 @@ arrays in, numbers out.
 """
 
 from trajectory.stats.comparisons import (
-                                        adjusted_p,
-                                        learning_steps,
-                                        permutation_p,
-                                        relation_type_order,
-                                        within_relation_order,
+    adjusted_p,
+    learning_steps,
+    permutation_p,
+    relation_type_order,
+    within_relation_order,
 )
 from trajectory.stats.resampling import (
-                                        Estimate,
-                                        percentile_interval,
-                                        ratio_interval,
-                                        share_interval,
-                                        stratified_resamples,
-                                        wilson_interval,
+    Estimate,
+    percentile_interval,
+    ratio_interval,
+    share_interval,
+    stratified_resamples,
+    wilson_interval,
 )
 
 __all__ = [
-                                        "Estimate",
-                                        "adjusted_p",
-                                        "learning_steps",
-                                        "percentile_interval",
-                                        "permutation_p",
-                                        "ratio_interval",
-                                        "relation_type_order",
-                                        "share_interval",
-                                        "stratified_resamples",
-                                        "wilson_interval",
-                                        "within_relation_order",
+    "Estimate",
+    "adjusted_p",
+    "learning_steps",
+    "percentile_interval",
+    "permutation_p",
+    "ratio_interval",
+    "relation_type_order",
+    "share_interval",
+    "stratified_resamples",
+    "wilson_interval",
+    "within_relation_order",
 ]

@@ -82,8 +82,9 @@ def pooled_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(total > 0, (ordered[lower] + ordered[upper]) / 2, np.nan)
 
 
-def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
-                        seed: int = 0, level: float = DEFAULT_LEVEL) -> EmergenceOrder:
+def relation_type_order(
+    steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0, level: float = DEFAULT_LEVEL
+) -> EmergenceOrder:
     """Two groups of relations (e.g. location against name) compared with the relation as the unit (METHOD.md §8:
     facts of one relation are not independent evidence about its type). Exact while the assignments number at most
     EXACT_ASSIGNMENTS; beyond, ``resamples`` random assignments and p = (1 + #{as extreme}) / (1 + B).
@@ -111,8 +112,7 @@ def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarr
         assignments = rng.random((resamples, len(names))).argsort(1) < k
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        permuted = (np.nanmedian(np.where(assignments, medians, np.nan), axis=1)
-                    - np.nanmedian(np.where(assignments, np.nan, medians), axis=1))
+        permuted = np.nanmedian(np.where(assignments, medians, np.nan), axis=1) - np.nanmedian(np.where(assignments, np.nan, medians), axis=1)
     extreme = int((np.abs(permuted) >= abs(observed) - 1e-9).sum())
     p = float(extreme / len(assignments) if exact else (1 + extreme) / (1 + resamples))
     # Relations drawn with replacement within each group: how often each relation is drawn [B, R], then each fact
@@ -128,12 +128,14 @@ def relation_type_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarr
         differences = np.where(np.isfinite(medians_a) & np.isfinite(medians_b), medians_a - medians_b, np.nan)
     low, high = percentile_interval(differences, level)
     point = _median_difference(steps[in_a], steps[~in_a])
-    return EmergenceOrder(int(group.sum()), int((~group).sum()), int(in_a.sum()), int((~in_a).sum()),
-                          Estimate(point, low, high, len(steps)), float(observed), p)
+    return EmergenceOrder(
+        int(group.sum()), int((~group).sum()), int(in_a.sum()), int((~in_a).sum()), Estimate(point, low, high, len(steps)), float(observed), p
+    )
 
 
-def within_relation_order(steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
-                          seed: int = 0, level: float = DEFAULT_LEVEL) -> EmergenceOrder:
+def within_relation_order(
+    steps: np.ndarray, relations: np.ndarray, in_a: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0, level: float = DEFAULT_LEVEL
+) -> EmergenceOrder:
     """Two groups of facts that cut across relations (e.g. high- against low-frequency facts), compared within
     relations, so that what differs between relations (their type) cannot make the difference.
 
@@ -164,8 +166,15 @@ def within_relation_order(steps: np.ndarray, relations: np.ndarray, in_a: np.nda
     low, high = percentile_interval(differences, level)
     point = float(_within(steps[None], in_a[None], relations, both)[0])
     counted = np.isin(relations, both)
-    return EmergenceOrder(int((in_a & counted).sum()), int((~in_a & counted).sum()), int(in_a.sum()), int((~in_a).sum()),
-                          Estimate(point, low, high, len(steps)), observed, p)
+    return EmergenceOrder(
+        int((in_a & counted).sum()),
+        int((~in_a & counted).sum()),
+        int(in_a.sum()),
+        int((~in_a).sum()),
+        Estimate(point, low, high, len(steps)),
+        observed,
+        p,
+    )
 
 
 def _within(values: np.ndarray, labels: np.ndarray, relations: np.ndarray, chosen: list) -> np.ndarray:

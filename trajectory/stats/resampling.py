@@ -92,8 +92,14 @@ def wilson_interval(successes: float, n: int, level: float = DEFAULT_LEVEL) -> t
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
-                   seed: int = 0, level: float = DEFAULT_LEVEL) -> Estimate:
+def ratio_interval(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    groups: np.ndarray,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = DEFAULT_LEVEL,
+) -> Estimate:
     """Σ numerator / Σ denominator over facts (e.g. learnings a graft recovers over learnings, per fact [N]),
     with its stratified bootstrap interval over facts; n is Σ denominator."""
     numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)

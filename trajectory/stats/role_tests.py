@@ -39,9 +39,9 @@ def leave_one_out_p(draws: np.ndarray) -> np.ndarray:
     components tested exactly as a role set is)."""
     draws = np.asarray(draws, dtype=float)
     n = draws.shape[1]
-    total, squares = draws.sum(1, keepdims=True), (draws ** 2).sum(1, keepdims=True)
+    total, squares = draws.sum(1, keepdims=True), (draws**2).sum(1, keepdims=True)
     mean = (total - draws) / (n - 1)
-    variance = (squares - draws ** 2 - (n - 1) * mean ** 2) / (n - 2)
+    variance = (squares - draws**2 - (n - 1) * mean**2) / (n - 2)
     sd = np.sqrt(np.clip(variance, 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(sd > 0, (draws - mean) / (sd * np.sqrt(1 + 1 / (n - 1))), np.nan)
@@ -75,6 +75,8 @@ def untestable_reason(n_heads: int, n_ffns: int, total_heads: int, total_ffns: i
     nearly the same set: the complement, or near copies of one another)."""
     for kind, inside, total in (("heads", n_heads, total_heads), ("FFNs", n_ffns, total_ffns)):
         if inside and total - inside < OUTSIDE_FACTOR * inside:
-            return (f"the set holds {inside} of {total} {kind}; controls need at least {OUTSIDE_FACTOR * inside} outside it "
-                    f"to differ, {total - inside} are")
+            return (
+                f"the set holds {inside} of {total} {kind}; controls need at least {OUTSIDE_FACTOR * inside} outside it "
+                f"to differ, {total - inside} are"
+            )
     return None

@@ -35,9 +35,13 @@ def fact_activity(activity: torch.Tensor, valid: torch.Tensor, subject: torch.Te
     m = activity.double()
     valid_f, subject_f, predicting_f = valid.double(), subject.double(), predicting.double()
     weight = subject_f + predicting_f
-    return FactActivity(torch.einsum("ntc,nt->nc", m, valid_f) / valid_f.sum(1, keepdim=True),
-                        torch.einsum("ntc,nt->nc", m, weight), weight.sum(1),
-                        torch.einsum("ntc,nt->nc", m, predicting_f), predicting_f.sum(1))
+    return FactActivity(
+        torch.einsum("ntc,nt->nc", m, valid_f) / valid_f.sum(1, keepdim=True),
+        torch.einsum("ntc,nt->nc", m, weight),
+        weight.sum(1),
+        torch.einsum("ntc,nt->nc", m, predicting_f),
+        predicting_f.sum(1),
+    )
 
 
 def resample_weights(draws: np.ndarray, n_facts: int) -> torch.Tensor:
@@ -48,8 +52,7 @@ def resample_weights(draws: np.ndarray, n_facts: int) -> torch.Tensor:
     return torch.from_numpy(weights)
 
 
-def resampled_roles(facts: FactActivity, weights: torch.Tensor, relation_of: torch.Tensor, n_relations: int,
-                    theta: float) -> torch.Tensor:
+def resampled_roles(facts: FactActivity, weights: torch.Tensor, relation_of: torch.Tensor, n_relations: int, theta: float) -> torch.Tensor:
     """Role codes [B, R, C] (indices into ROLES) of each resample: the scores of trajectory.roles.scores over the
     drawn facts (a fact drawn twice counts twice), the roles by the same successive differencing."""
     w = weights.double()

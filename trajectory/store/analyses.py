@@ -60,8 +60,7 @@ def register(con: duckdb.DuckDBPyConnection, probes: ProbeSet, probe_name: str, 
     (different facts under the same name) is an error: its rows would be indistinguishable to a reader.
     """
     probe_set_id = probes.content_hash
-    clash = con.execute("SELECT probe_set_id, n_facts FROM probe_sets WHERE name = ? AND probe_set_id <> ?",
-                        [probe_name, probe_set_id]).fetchall()
+    clash = con.execute("SELECT probe_set_id, n_facts FROM probe_sets WHERE name = ? AND probe_set_id <> ?", [probe_name, probe_set_id]).fetchall()
     if clash:
         raise TrajectoryError(
             f"probe set {probe_name!r} in this store holds other facts ({clash[0][1]} facts, id {clash[0][0]}); "
@@ -73,12 +72,18 @@ def register(con: duckdb.DuckDBPyConnection, probes: ProbeSet, probe_name: str, 
         probe_name = known[0][0]  # the same facts under another file name: one probe set, its first name
     else:
         con.execute("INSERT INTO probe_sets VALUES (?, ?, ?, ?)", [probe_set_id, probe_name, len(probes), now])
-        facts = pl.DataFrame({
-            "probe_set_id": [probe_set_id] * len(probes), "fact_id": [f.fact_id for f in probes],
-            "relation": [f.relation for f in probes], "subject": [f.subject for f in probes],
-            "object": [f.object for f in probes], "template": [f.template for f in probes],
-            "relation_type": [f.relation_type for f in probes],
-        }, schema_overrides={"fact_id": pl.Int32})
+        facts = pl.DataFrame(
+            {
+                "probe_set_id": [probe_set_id] * len(probes),
+                "fact_id": [f.fact_id for f in probes],
+                "relation": [f.relation for f in probes],
+                "subject": [f.subject for f in probes],
+                "object": [f.object for f in probes],
+                "template": [f.template for f in probes],
+                "relation_type": [f.relation_type for f in probes],
+            },
+            schema_overrides={"fact_id": pl.Int32},
+        )
         insert_frame(con, "facts", facts)
     names = {}
     for analysis in analyses:
@@ -92,8 +97,17 @@ def register(con: duckdb.DuckDBPyConnection, probes: ProbeSet, probe_name: str, 
             name = f"{name}#{analysis.analysis_id[:6]}"  # another model with the same repo name
         con.execute(
             "INSERT INTO analyses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [analysis.analysis_id, name, analysis.model, probe_set_id, analysis.tau, analysis.theta,
-             analysis.ffn_renormalisation, analysis.dtype, now],
+            [
+                analysis.analysis_id,
+                name,
+                analysis.model,
+                probe_set_id,
+                analysis.tau,
+                analysis.theta,
+                analysis.ffn_renormalisation,
+                analysis.dtype,
+                now,
+            ],
         )
         names[analysis.analysis_id] = name
     return names
@@ -104,10 +118,12 @@ def choose(con: duckdb.DuckDBPyConnection, spec: str | None) -> pl.DataFrame:
     None means each model's only analysis, or its latest (by creation). Rows of the ``analyses`` table
     with ``n_revisions``, in creation order. An unknown name is an error listing the stored ones.
     """
-    stored = pl.from_arrow(con.sql("""
+    stored = pl.from_arrow(
+        con.sql("""
         SELECT a.*, p.name AS probe_set, (SELECT count(*) FROM revisions v WHERE v.analysis_id = a.analysis_id) AS n_revisions
         FROM analyses a LEFT JOIN probe_sets p USING (probe_set_id)
-        ORDER BY a.created_at, a.name""").to_arrow_table())
+        ORDER BY a.created_at, a.name""").to_arrow_table()
+    )
     if spec is None:
         with_rows = stored.filter(pl.col("n_revisions") > 0)
         return with_rows.group_by("model", maintain_order=True).last().select(stored.columns).sort("created_at", "name")

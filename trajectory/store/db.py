@@ -83,8 +83,12 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             if not read_only:
                 if not said:
                     holder = re.search(r"PID (\d+)", str(err))
-                    print(f"waiting for {path}: another process{f' (pid {holder[1]})' if holder else ''} has it open; "
-                          "the ingest goes on when it closes (Ctrl-C stops)", file=sys.stderr, flush=True)
+                    print(
+                        f"waiting for {path}: another process{f' (pid {holder[1]})' if holder else ''} has it open; "
+                        "the ingest goes on when it closes (Ctrl-C stops)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     said = True
             elif time.monotonic() > deadline:
                 raise DatabaseBusyError(f"database {path} is busy (another process is writing to it); try again shortly") from None
@@ -142,18 +146,14 @@ def _read_only_mount(path: Path) -> bool:
 
 
 def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchall()[0][0]
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").fetchall()[0][0]
     return int(con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] or 0) if exists else 0
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     version = _stored_version(con)
     if version > SCHEMA_VERSION:
-        raise TrajectoryError(
-            f"{path} has schema version {version}, newer than this trajectory understands ({SCHEMA_VERSION}); upgrade trajectory"
-        )
+        raise TrajectoryError(f"{path} has schema version {version}, newer than this trajectory understands ({SCHEMA_VERSION}); upgrade trajectory")
     if version == 0 and con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0][0]:
         raise TrajectoryError(f"{path} is a DuckDB database but not a trajectory store; pass another --db")
     return version
@@ -231,8 +231,9 @@ def _apply_views(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> Non
     for file in _view_files():
         text = file.read_text()
         if temporary:
-            text = text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW").replace("CREATE OR REPLACE MACRO",
-                                                                                                "CREATE OR REPLACE TEMP MACRO")
+            text = text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW").replace(
+                "CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO"
+            )
         con.execute(text)
 
 
@@ -265,10 +266,13 @@ def scope(con: duckdb.DuckDBPyConnection, analysis_ids: list[str]) -> None:
     name = con.sql("SELECT current_database()").fetchall()[0][0]
     database = name.replace('"', '""')
     ids = ", ".join("'" + a.replace("'", "''") + "'" for a in analysis_ids) or "NULL"
-    keyed = con.execute("""SELECT DISTINCT c.table_name FROM information_schema.columns c
+    keyed = con.execute(
+        """SELECT DISTINCT c.table_name FROM information_schema.columns c
                            JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
                            WHERE c.table_catalog = ? AND c.table_schema = 'main' AND c.column_name = 'analysis_id'
-                             AND t.table_type = 'BASE TABLE' ORDER BY 1""", [name]).fetchall()
+                             AND t.table_type = 'BASE TABLE' ORDER BY 1""",
+        [name],
+    ).fetchall()
     for table, condition in {**{name: "analysis_id IN ({ids})" for (name,) in keyed}, **_SCOPED}.items():
         where = condition.format(ids=ids, db=f'"{database}"')
         con.execute(f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "{database}".main.{table} WHERE {where}')
@@ -296,8 +300,9 @@ def finished_revisions(path: Path, analysis_ids: list[str], stage: str = "ifr") 
     return done
 
 
-def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame],
-                   tables: tuple[str, ...]) -> None:
+def write_revision(
+    path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame], tables: tuple[str, ...]
+) -> None:
     """Replace one revision's rows of ``tables`` (one stage's) for every analysis in ``frames``, all in one
     transaction: a crash leaves all of them or none, and no other analysis or stage is touched.
 
@@ -309,12 +314,15 @@ def write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.Dat
         _write_revision(path, revision, frames, shared, tables)
     except (duckdb.Error, OSError) as err:
         text = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise StoreWriteError(f"cannot write {revision} into {path} ({text}); nothing of it was stored, the revisions "
-                              "before it are kept: free space (or fix the store) and re-run") from None
+        raise StoreWriteError(
+            f"cannot write {revision} into {path} ({text}); nothing of it was stored, the revisions "
+            "before it are kept: free space (or fix the store) and re-run"
+        ) from None
 
 
-def _write_revision(path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame],
-                    tables: tuple[str, ...]) -> None:
+def _write_revision(
+    path: Path, revision: str, frames: dict[str, dict[str, pl.DataFrame]], shared: dict[str, pl.DataFrame], tables: tuple[str, ...]
+) -> None:
     with writer(path) as con, transaction(con):
         for analysis_id, by_table in frames.items():
             for table in tables:
@@ -383,9 +391,7 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
     arrow = frame.to_arrow()  # noqa: F841
     columns = ", ".join(frame.columns)
     keys = " AND ".join(f"t.{k} = a.{k}" for k in _KEYS[table])
-    con.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM arrow a WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {keys})"
-    )
+    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM arrow a WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {keys})")
 
 
 @contextmanager

@@ -21,8 +21,21 @@ from trajectory.store.analyses import choose
 from trajectory.store.db import check_writable, reader, scope
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions", "intervals", "comparisons")
-PARTITIONED = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "extractive_scores", "ocr", "stage_runs",
-               "grafts", "ablations", "component_effects", "effect_baselines")
+PARTITIONED = (
+    "accuracy",
+    "component_scores",
+    "roles",
+    "circuits",
+    "logit_lens",
+    "routes",
+    "extractive_scores",
+    "ocr",
+    "stage_runs",
+    "grafts",
+    "ablations",
+    "component_effects",
+    "effect_baselines",
+)
 
 
 def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool = True) -> tuple[str, list[Path]]:
@@ -64,8 +77,11 @@ def _write_tables(con, folder: Path, progress: bool) -> list[Path]:
     bar = tqdm(total=len(PARTITIONED) * len(partitions), desc="export", unit="part", disable=not progress)
     for table in PARTITIONED:
         for model, revision in partitions:
-            frame = _frame(con, f"SELECT * EXCLUDE (model, revision) FROM {table} WHERE model = $model AND revision = $revision",
-                           {"model": model, "revision": revision})
+            frame = _frame(
+                con,
+                f"SELECT * EXCLUDE (model, revision) FROM {table} WHERE model = $model AND revision = $revision",
+                {"model": model, "revision": revision},
+            )
             if frame.height:
                 path = folder / table / f"model={quote(model, safe='')}" / f"revision={quote(revision, safe='')}" / "data.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,8 +42,7 @@ def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool =
     with reader(db) as con:
         statements = _parse(con, sql)
         # PIVOT parses as several statements (MULTI); it reads, and the connection cannot write anyway.
-        pivot = len(statements) == 1 and statements[0].type == duckdb.StatementType.MULTI and \
-            sql.lstrip().lower().startswith(("pivot", "unpivot"))
+        pivot = len(statements) == 1 and statements[0].type == duckdb.StatementType.MULTI and sql.lstrip().lower().startswith(("pivot", "unpivot"))
         if len(statements) != 1 or (statements[0].type not in READ_ONLY_STATEMENTS and not pivot):
             kinds = ", ".join(sorted({s.type.name for s in statements})) or "nothing"
             raise TrajectoryError(f"query refused: only one SELECT-like statement runs, read-only (got {kinds})")
@@ -78,8 +77,7 @@ def _interruptible(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | No
             if deadline is not None and time.monotonic() > deadline:
                 con.interrupt()
                 done.wait()
-                raise TrajectoryError(f"query stopped after its time limit of {timeout:g} s; pass --timeout SECONDS (0: none) "
-                                      "for a longer one")
+                raise TrajectoryError(f"query stopped after its time limit of {timeout:g} s; pass --timeout SECONDS (0: none) for a longer one")
     except KeyboardInterrupt:
         con.interrupt()
         done.wait()
@@ -129,8 +127,9 @@ def run_query_command(args: argparse.Namespace) -> int:
 def flat_csv(frame: pl.DataFrame) -> pl.DataFrame:
     """CSV holds no nested values: lists and structs are written as their JSON text (``[1, 2]``)."""
     nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
-    return frame.with_columns(pl.Series(c, [None if v is None else json.dumps(v, default=str) for v in frame[c].to_list()],
-                                        dtype=pl.Utf8) for c in nested)
+    return frame.with_columns(
+        pl.Series(c, [None if v is None else json.dumps(v, default=str) for v in frame[c].to_list()], dtype=pl.Utf8) for c in nested
+    )
 
 
 KEY_COLUMNS = ("analysis_id", "analysis", "model")  # said once on stderr when the query sees one analysis
@@ -144,10 +143,13 @@ def without_constant_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def list_analyses_command(args: argparse.Namespace) -> int:
-    frame = run_sql(Path(args.db), """
+    frame = run_sql(
+        Path(args.db),
+        """
         SELECT name, analysis_id, model, probe_set, n_facts, tau, theta, ffn_renormalisation, dtype, n_revisions,
                n_extractive, n_grafted_pairs, first_revision, final_revision
-        FROM analysis_summary ORDER BY created_at, name""")
+        FROM analysis_summary ORDER BY created_at, name""",
+    )
     if frame.is_empty():
         print(f"{args.db} holds no analyses yet; run 'trajectory ingest'")
         return 0

@@ -89,8 +89,13 @@ def _read_marker(folder: Path) -> dict | None:
 
 
 def build_suite(
-    config: SuiteConfig = FULL, cache_dir: Path | None = None, *, force: bool = False, progress: bool = True,
-    run_folder: Path | None = None, pinned: bool = True,
+    config: SuiteConfig = FULL,
+    cache_dir: Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    run_folder: Path | None = None,
+    pinned: bool = True,
 ) -> SuiteResult:
     """Train and save the trajectory (skipped when an identical build is already complete). With
     ``run_folder``, write the checkpoints as a trainer does instead of into the Hub cache layout: one
@@ -126,9 +131,7 @@ def build_suite(
             model.get_input_embeddings().weight.normal_(0.0, config.embedding_std)
     if config.output_init_std is not None:
         _init_outputs(model, config.output_init_std)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
     saving = checkpoint_steps(config)
     # How often the corpus stated each fact up to each checkpoint, published beside it as a trainer would its data counts.
@@ -176,8 +179,14 @@ def build_suite(
 
     seconds = time.perf_counter() - started
     digest = weights_digest(cache_dir, config.repo_id, saved) if run_folder is None else None
-    marker = {"config": _config_dict(config), "layout": LAYOUT, "revisions": saved, "accuracy": accuracy, "seconds": round(seconds, 1),
-              "weights_digest": digest}
+    marker = {
+        "config": _config_dict(config),
+        "layout": LAYOUT,
+        "revisions": saved,
+        "accuracy": accuracy,
+        "seconds": round(seconds, 1),
+        "weights_digest": digest,
+    }
     partial = folder / (MARKER + ".partial")  # written whole, then renamed: a crash leaves no truncated marker
     partial.write_text(json.dumps(marker, indent=1))
     os.replace(partial, folder / MARKER)
@@ -197,8 +206,7 @@ def reference_corpus(config: SuiteConfig, probes=None) -> tuple:
     variants = [fact_sentences(f) for f in trained]
     # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
     ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(load_builtin()) for p in (probe.fact, probe.implication)]
-    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts,
-                                config.vocab_size)
+    tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts, config.vocab_size)
     eos = tokenizer.eos_token_id
     fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
     filler_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in fillers]
@@ -208,17 +216,21 @@ def reference_corpus(config: SuiteConfig, probes=None) -> tuple:
 
 def _pinned() -> bool:
     """This process trains with the pinned kernels (its environment set so from its start)."""
-    return (torch.backends.cpu.get_cpu_capability() == "DEFAULT"
-            and all(os.environ.get(k) == v for k, v in PINNED_ENV.items() if k != "ATEN_CPU_CAPABILITY"))
+    return torch.backends.cpu.get_cpu_capability() == "DEFAULT" and all(
+        os.environ.get(k) == v for k, v in PINNED_ENV.items() if k != "ATEN_CPU_CAPABILITY"
+    )
 
 
-def _build_pinned(config: SuiteConfig, cache_dir: Path, folder: Path, *, force: bool, progress: bool,
-                  run_folder: Path | None) -> SuiteResult:
+def _build_pinned(config: SuiteConfig, cache_dir: Path, folder: Path, *, force: bool, progress: bool, run_folder: Path | None) -> SuiteResult:
     """Run the build in a child process with :data:`PINNED_ENV`, then read what it wrote."""
-    request = {"config": asdict(config), "cache_dir": str(cache_dir), "force": force, "progress": progress,
-               "run_folder": None if run_folder is None else str(run_folder)}
-    child = subprocess.run([sys.executable, "-m", "trajectory.suite.build", json.dumps(request)],
-                           env=os.environ | PINNED_ENV, check=False)
+    request = {
+        "config": asdict(config),
+        "cache_dir": str(cache_dir),
+        "force": force,
+        "progress": progress,
+        "run_folder": None if run_folder is None else str(run_folder),
+    }
+    child = subprocess.run([sys.executable, "-m", "trajectory.suite.build", json.dumps(request)], env=os.environ | PINNED_ENV, check=False)
     if child.returncode:
         raise TrajectoryError(f"building {config.repo_id} failed in its pinned process (exit {child.returncode}; its message is above)")
     marker = _read_marker(folder)
@@ -250,9 +262,11 @@ def digest_note(config: SuiteConfig, digest: str | None) -> str | None:
         return None
     import transformers
 
-    return (f"{config.repo_id}: weights digest {digest[:12]} differs from the published {published[:12]} (built with torch "
-            f"{torch.__version__}, transformers {transformers.__version__}, {os.uname().machine}; published with {PUBLISHED_WITH}): "
-            "numbers quoted in the docs may not reproduce")
+    return (
+        f"{config.repo_id}: weights digest {digest[:12]} differs from the published {published[:12]} (built with torch "
+        f"{torch.__version__}, transformers {transformers.__version__}, {os.uname().machine}; published with {PUBLISHED_WITH}): "
+        "numbers quoted in the docs may not reproduce"
+    )
 
 
 def digest_line(config: SuiteConfig, digest: str) -> str:
@@ -312,21 +326,28 @@ def new_model(config: SuiteConfig, vocab_size: int, tokenizer):
     )
     if config.architecture == "gpt-neox":
         # Pythia's settings: parallel residual, biases, a quarter of each head rotary (here at least 2 dims).
-        return GPTNeoXForCausalLM(GPTNeoXConfig(
+        return GPTNeoXForCausalLM(
+            GPTNeoXConfig(
+                **shared,
+                hidden_act="gelu",
+                use_parallel_residual=True,
+                attention_bias=True,
+                rope_parameters={
+                    "rope_type": "default",
+                    "rope_theta": 10000.0,
+                    "partial_rotary_factor": max(0.25, 2 / (config.hidden_size // config.num_heads)),
+                },
+                bos_token_id=tokenizer.eos_token_id,
+            )
+        )
+    return OlmoForCausalLM(
+        OlmoConfig(
             **shared,
-            hidden_act="gelu",
-            use_parallel_residual=True,
-            attention_bias=True,
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                             "partial_rotary_factor": max(0.25, 2 / (config.hidden_size // config.num_heads))},
-            bos_token_id=tokenizer.eos_token_id,
-        ))
-    return OlmoForCausalLM(OlmoConfig(
-        **shared,
-        num_key_value_heads=config.num_heads,
-        clip_qkv=config.clip_qkv,  # as OLMo-7B-0424; its LayerNorm is non-parametric by construction
-        bos_token_id=None,
-    ))
+            num_key_value_heads=config.num_heads,
+            clip_qkv=config.clip_qkv,  # as OLMo-7B-0424; its LayerNorm is non-parametric by construction
+            bos_token_id=None,
+        )
+    )
 
 
 def _init_outputs(model, std: float) -> None:
@@ -430,8 +451,7 @@ def probe_accuracy_summary(result: SuiteResult) -> str:
 
     names = result.revisions
     lines = [
-        f"  {n:<24} top-1 all {result.accuracy[n]['all']:.2f}  location {result.accuracy[n]['location']:.2f}"
-        f"  name {result.accuracy[n]['name']:.2f}"
+        f"  {n:<24} top-1 all {result.accuracy[n]['all']:.2f}  location {result.accuracy[n]['location']:.2f}  name {result.accuracy[n]['name']:.2f}"
         for n in (names[0], names[len(names) // 2], names[-1])
     ]
     kinds = [f.relation_type for f in load_builtin()]
@@ -446,6 +466,11 @@ def probe_accuracy_summary(result: SuiteResult) -> str:
 if __name__ == "__main__":  # the pinned child of :func:`_build_pinned`
     _request = json.loads(sys.argv[1])
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    build_suite(_config_from_dict(_request["config"]), Path(_request["cache_dir"]), force=_request["force"],
-                progress=_request["progress"], run_folder=None if _request["run_folder"] is None else Path(_request["run_folder"]),
-                pinned=False)  # never a grandchild, even where the pinned capability reads otherwise
+    build_suite(
+        _config_from_dict(_request["config"]),
+        Path(_request["cache_dir"]),
+        force=_request["force"],
+        progress=_request["progress"],
+        run_folder=None if _request["run_folder"] is None else Path(_request["run_folder"]),
+        pinned=False,
+    )  # never a grandchild, even where the pinned capability reads otherwise

@@ -35,15 +35,49 @@ PARAPHRASES: dict[str, tuple[str, ...]] = {
     "sights_in_city": ("You can visit {s} in {o}.", "{s} stands in {o}."),
 }
 
-_SUBJECTS = ("the old man", "a young girl", "my friend", "the teacher", "our neighbour", "the small dog",
-             "a tall woman", "the driver", "her brother", "the cook", "the children", "a farmer")
-_VERBS = ("walked to", "looked at", "talked about", "waited near", "painted", "cleaned", "found",
-          "remembered", "carried", "liked", "opened", "visited")
-_OBJECTS = ("the red door", "a green field", "the quiet river", "the busy market", "an empty room",
-            "the long road", "a warm bed", "the blue sky", "a small garden", "the wooden table",
-            "the morning train", "a cold lake")
-_TAILS = ("", " in the evening", " after lunch", " every day", " with great care", " once again",
-          " before the rain", " without a word")
+_SUBJECTS = (
+    "the old man",
+    "a young girl",
+    "my friend",
+    "the teacher",
+    "our neighbour",
+    "the small dog",
+    "a tall woman",
+    "the driver",
+    "her brother",
+    "the cook",
+    "the children",
+    "a farmer",
+)
+_VERBS = (
+    "walked to",
+    "looked at",
+    "talked about",
+    "waited near",
+    "painted",
+    "cleaned",
+    "found",
+    "remembered",
+    "carried",
+    "liked",
+    "opened",
+    "visited",
+)
+_OBJECTS = (
+    "the red door",
+    "a green field",
+    "the quiet river",
+    "the busy market",
+    "an empty room",
+    "the long road",
+    "a warm bed",
+    "the blue sky",
+    "a small garden",
+    "the wooden table",
+    "the morning train",
+    "a cold lake",
+)
+_TAILS = ("", " in the evening", " after lunch", " every day", " with great care", " once again", " before the rain", " without a word")
 
 
 @dataclass(frozen=True)
@@ -84,8 +118,38 @@ def fact_weights(facts: list[Fact], config: CorpusConfig, rng: random.Random) ->
     return weights
 
 
-_SYLLABLES = ("ka", "lo", "mer", "vin", "dra", "tho", "sel", "ru", "ban", "qui", "zor", "el", "ta", "mon", "fir", "gal",
-              "pe", "nor", "ush", "vec", "bri", "tal", "om", "sy", "dun", "ake", "ri", "cor", "phe", "lim")
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mer",
+    "vin",
+    "dra",
+    "tho",
+    "sel",
+    "ru",
+    "ban",
+    "qui",
+    "zor",
+    "el",
+    "ta",
+    "mon",
+    "fir",
+    "gal",
+    "pe",
+    "nor",
+    "ush",
+    "vec",
+    "bri",
+    "tal",
+    "om",
+    "sy",
+    "dun",
+    "ake",
+    "ri",
+    "cor",
+    "phe",
+    "lim",
+)
 # Relations whose invented subjects are shared: one invented country has a capital and a language.
 _SHARED_SUBJECTS = {"official_language": "country_capital_city", "company_hq": "company_ceo"}
 
@@ -145,10 +209,48 @@ def filler_sentences(count: int, rng: random.Random) -> list[str]:
     return sentences
 
 
-POPULATION_FIRST_NAMES = ("Aaron", "Abigail", "Adam", "Amber", "Arthur", "Beth", "Bruce", "Caleb", "Cecilia", "Colin",
-                          "Dana", "Derek", "Doris", "Elena", "Eric", "Ethan", "Felix", "Gavin", "Gloria", "Hannah",
-                          "Harold", "Ivan", "Jasmine", "Joel", "Karen", "Kyle", "Leon", "Lucy", "Maria", "Miles",
-                          "Naomi", "Neil", "Olga", "Oscar", "Peter", "Rita", "Roger", "Sarah", "Simon", "Tina")
+POPULATION_FIRST_NAMES = (
+    "Aaron",
+    "Abigail",
+    "Adam",
+    "Amber",
+    "Arthur",
+    "Beth",
+    "Bruce",
+    "Caleb",
+    "Cecilia",
+    "Colin",
+    "Dana",
+    "Derek",
+    "Doris",
+    "Elena",
+    "Eric",
+    "Ethan",
+    "Felix",
+    "Gavin",
+    "Gloria",
+    "Hannah",
+    "Harold",
+    "Ivan",
+    "Jasmine",
+    "Joel",
+    "Karen",
+    "Kyle",
+    "Leon",
+    "Lucy",
+    "Maria",
+    "Miles",
+    "Naomi",
+    "Neil",
+    "Olga",
+    "Oscar",
+    "Peter",
+    "Rita",
+    "Roger",
+    "Sarah",
+    "Simon",
+    "Tina",
+)
 ROLES = ("judge", "doctor", "banker", "baker", "priest", "sheriff", "teacher", "painter")  # never "mayor" (the probe's)
 
 

@@ -57,11 +57,13 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     for step in range(1, config.steps + 1):
         implications = step > config.corpus.implications_from * config.steps
         rows = sample_rows(config, n_wordings, len(pairs), len(fillers), implications, weights, generator)
-        drawn = np.concatenate([
-            first_wording[np.asarray(rows.facts, dtype=np.int64)] + np.asarray(rows.wordings, dtype=np.int64),
-            pair_base + 2 * np.asarray(rows.pairs, dtype=np.int64) + np.asarray(rows.hops, dtype=np.int64),
-            filler_base + np.asarray(rows.fillers, dtype=np.int64),
-        ]).astype(np.int64)
+        drawn = np.concatenate(
+            [
+                first_wording[np.asarray(rows.facts, dtype=np.int64)] + np.asarray(rows.wordings, dtype=np.int64),
+                pair_base + 2 * np.asarray(rows.pairs, dtype=np.int64) + np.asarray(rows.hops, dtype=np.int64),
+                filler_base + np.asarray(rows.fillers, dtype=np.int64),
+            ]
+        ).astype(np.int64)
         seen += np.bincount(drawn, minlength=len(sentences))
         if step in wanted:
             stating = fact_of_sentence >= 0

@@ -69,8 +69,18 @@ V2 = replace(V1, repo_id=V2_REPO, steps=1400, weight_decay=0.1, corpus=CorpusCon
 FULL = replace(V2, repo_id=REFERENCE_REPO, output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0)
 # Seconds to build: for tests of everything downstream (the shape of learning is not expected here).
 SMALL = SuiteConfig(
-    repo_id=SMALL_REPO, vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
-    steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, n_checkpoints=4, corpus=CorpusConfig(filler_pool=300),
+    repo_id=SMALL_REPO,
+    vocab_size=400,
+    hidden_size=32,
+    intermediate_size=64,
+    num_layers=2,
+    num_heads=4,
+    steps=40,
+    batch_size=16,
+    learning_rate=3e-3,
+    warmup_steps=5,
+    n_checkpoints=4,
+    corpus=CorpusConfig(filler_pool=300),
 )
 # Candidates measured by benchmarks/reference_phenomena.py (results/reference_designs.json).
 DESIGNS = {
@@ -78,8 +88,7 @@ DESIGNS = {
     "individuals": replace(V1, repo_id="trajectory/design-individuals", corpus=FULL.corpus),
     "v2": V2,  # individuals, trained longer with more weight decay
     "full": FULL,  # v2 with silent blocks and a weight decay that acts (= silent-wd1)
-    "individuals-120": replace(V2, repo_id="trajectory/design-individuals-120", steps=1500,
-                               corpus=replace(FULL.corpus, individuals=120)),
+    "individuals-120": replace(V2, repo_id="trajectory/design-individuals-120", steps=1500, corpus=replace(FULL.corpus, individuals=120)),
     "heads-8": replace(V1, repo_id="trajectory/design-heads-8", num_heads=8, corpus=FULL.corpus),
     "heads-4": replace(V1, repo_id="trajectory/design-heads-4", num_heads=4, corpus=FULL.corpus),
     "embeddings-1": replace(V2, repo_id="trajectory/design-embeddings-1", embedding_std=1.0),
@@ -89,13 +98,12 @@ DESIGNS = {
     "silent": replace(V2, repo_id="trajectory/design-silent", output_init_std=0.0),
     "silent-wd1": replace(V2, repo_id="trajectory/design-silent-wd1", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0),
     "silent-wd3": replace(V2, repo_id="trajectory/design-silent-wd3", output_init_std=0.0, learning_rate=1e-3, weight_decay=3.0),
-    "silent-wd1-h8": replace(V2, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
-                             num_heads=8),
-    "silent-wd1-h4": replace(V2, repo_id="trajectory/design-silent-wd1-h4", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0,
-                             num_heads=4),
+    "silent-wd1-h8": replace(V2, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=8),
+    "silent-wd1-h4": replace(V2, repo_id="trajectory/design-silent-wd1-h4", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=4),
     # Smaller FFNs: the last token's FFNs cannot hold every fact, so attention must carry more (Nichani et al. 2024).
-    "silent-wd1-ffn128": replace(V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3,
-                                 weight_decay=1.0, intermediate_size=128),
+    "silent-wd1-ffn128": replace(
+        V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
+    ),
 }
 # The weights digest (trajectory.suite.build.weights_digest) of each preset's build at seed 0, from this
 # trajectory's pinned build with PUBLISHED_WITH: a build that differs says so in one line.
@@ -143,8 +151,7 @@ class SampledRows:
     fillers: list[int]
 
 
-def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights,
-                generator) -> SampledRows:
+def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights, generator) -> SampledRows:
     """The batch's draws from ``generator``, in a fixed order (trajectory.suite.frequency replays them)."""
     kind = torch.rand(config.batch_size, generator=generator)
     n_facts = int((kind < config.corpus.fact_share).sum())
@@ -155,6 +162,7 @@ def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fill
     chosen_pairs = torch.randint(n_pairs, (n_two_hop,), generator=generator).tolist()
     second = (torch.rand(n_two_hop, generator=generator) < (0.5 if implications else 0.0)).tolist()
     fillers = torch.randint(n_fillers, (config.batch_size - n_facts - n_two_hop,), generator=generator).tolist()
-    wordings = [0 if probe or n_wordings[fact] == 1 else 1 + k % (n_wordings[fact] - 1)
-                for fact, probe, k in zip(chosen_facts, use_probe, paraphrase)]
+    wordings = [
+        0 if probe or n_wordings[fact] == 1 else 1 + k % (n_wordings[fact] - 1) for fact, probe, k in zip(chosen_facts, use_probe, paraphrase)
+    ]
     return SampledRows(chosen_facts, wordings, chosen_pairs, [int(s) for s in second], fillers)

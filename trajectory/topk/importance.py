@@ -48,7 +48,7 @@ def component_importance(
 
 def k_grid(n_components: int) -> list[int]:
     """0, 1, 2, 4, … (powers of two below C) and C: where the top-k curve is measured."""
-    grid = [0] + [2 ** p for p in range(n_components.bit_length()) if 2 ** p < n_components] + [n_components]
+    grid = [0] + [2**p for p in range(n_components.bit_length()) if 2**p < n_components] + [n_components]
     return sorted(set(grid))
 
 
@@ -64,4 +64,4 @@ def topk_ablations(head_importance: torch.Tensor, ffn_importance: torch.Tensor, 
     k = torch.tensor(grid, device=scores.device)
     kept = rank[:, None, :] < k[None, :, None]  # [B, G, C]
     ablated = ~kept.flatten(0, 1)
-    return Ablation(ablated[:, : layers * heads].reshape(-1, layers, heads), ablated[:, layers * heads:])
+    return Ablation(ablated[:, : layers * heads].reshape(-1, layers, heads), ablated[:, layers * heads :])

@@ -76,18 +76,23 @@ def plan_frame(plan: AblationPlan, reward: torch.Tensor, answer_rank: torch.Tens
     config = plan.config_of_row.numpy()
     sizes_h = plan.ablation.heads.flatten(1).sum(1).numpy()
     sizes_f = plan.ablation.ffns.sum(1).numpy()
-    labels = pl.DataFrame({"target": plan.target, "role": plan.role, "relation": plan.relation, "draw": plan.draw},
-                          schema={"target": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8, "draw": pl.Int32})
+    labels = pl.DataFrame(
+        {"target": plan.target, "role": plan.role, "relation": plan.relation, "draw": plan.draw},
+        schema={"target": pl.Utf8, "role": pl.Utf8, "relation": pl.Utf8, "draw": pl.Int32},
+    )
     return labels[config].with_columns(
         pl.Series("fact_id", np.asarray(fact_ids, dtype=np.int32)[plan.prompt_of_row.numpy()]),
-        pl.Series("n_heads", sizes_h[config].astype(np.int32)), pl.Series("n_ffns", sizes_f[config].astype(np.int32)),
-        pl.Series("reward", reward.double().numpy()), pl.Series("answer_rank", answer_rank.numpy().astype(np.int32)),
+        pl.Series("n_heads", sizes_h[config].astype(np.int32)),
+        pl.Series("n_ffns", sizes_f[config].astype(np.int32)),
+        pl.Series("reward", reward.double().numpy()),
+        pl.Series("answer_rank", answer_rank.numpy().astype(np.int32)),
         pl.Series("top1", (answer_rank == 0).numpy()),
     )
 
 
-def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame], thetas: dict[str, float],
-              settings: AblationSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+def run_stage(
+    model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame], thetas: dict[str, float], settings: AblationSettings, device
+) -> tuple[dict[str, pl.DataFrame], str]:
     """inputs: analysis_id -> this revision's per-root circuit rows (fact_id, root, kind, layer, head); thetas:
     analysis_id -> θ. Returns analysis_id -> ablations frame, and a line for the log."""
     encoded = encode_probe_set(tokenizer, probes)  # the facts the IFR stage traced, with its positions
@@ -98,8 +103,7 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame
     relation_of = torch.tensor([relations.index(f.relation) for f in facts])
     shape = model.config
     n_layers, n_heads = shape.num_hidden_layers, shape.num_attention_heads
-    replacement = (mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean"
-                   else zero_replacement(model))
+    replacement = mean_replacement(model, batch.input_ids, batch.attention_mask) if settings.mode == "mean" else zero_replacement(model)
     topk = topk_rows(model, batch, replacement, fact_ids, settings) if settings.topk else None
     frames, rows, faithful = {}, 0 if topk is None else topk.height, []
     for analysis_id, members in inputs.items():
@@ -108,8 +112,9 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame
         role_prompts = sample_per_relation(relation_of, settings.facts_per_relation, generator, among=~defining)
         heads, ffns = circuit_masks(members, fact_ids, n_layers, n_heads)
         head_roles, ffn_roles = defining_roles(members, encoded, defining, relations, thetas[analysis_id], n_layers, n_heads)
-        plan = revision_plan(heads, ffns, head_roles, ffn_roles, relations, relation_of, ~defining, role_prompts, settings.draws,
-                             settings.test_draws, generator)
+        plan = revision_plan(
+            heads, ffns, head_roles, ffn_roles, relations, relation_of, ~defining, role_prompts, settings.draws, settings.test_draws, generator
+        )
         outcome = run_rows(model, batch, plan.ablation, replacement, plan.config_of_row, plan.prompt_of_row, settings.rows_per_pass)
         frames[analysis_id] = plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
         if topk is not None:  # the curve does not depend on the analysis: the same rows for each
@@ -118,12 +123,12 @@ def run_stage(model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame
         faithful.append(_median_faithfulness(frames[analysis_id]))
     shown = ", ".join("n/a" if f is None else f"{f:.2f}" for f in faithful)
     tested = f", role sets tested against {settings.test_draws} draws" if settings.test_draws else ""
-    return frames, (f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth){tested}, "
-                    f"faithfulness median {shown}")
+    return frames, (f"{rows} ablated rows ({rows / max(1, len(fact_ids)):.0f} forward passes' worth){tested}, faithfulness median {shown}")
 
 
-def defining_roles(members: pl.DataFrame, encoded: EncodedProbes, defining: torch.Tensor, relations: list[str], theta: float,
-                   n_layers: int, n_heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+def defining_roles(
+    members: pl.DataFrame, encoded: EncodedProbes, defining: torch.Tensor, relations: list[str], theta: float, n_layers: int, n_heads: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Role codes (indices into ROLES) heads [Q, L, H], ffns [Q, L] of METHOD.md §4 scored over the defining
     facts only (defining [N] bool, in ``encoded.facts`` order), from the per-root circuit rows (fact_id, root,
     kind, layer, head): trajectory.stats.roles with weight 1 on a defining fact and 0 on a held-out one."""
@@ -139,30 +144,37 @@ def defining_roles(members: pl.DataFrame, encoded: EncodedProbes, defining: torc
     subject, predicting = encoded.masks()
     per_fact = fact_activity(activity, encoded.attention_mask.bool(), subject, predicting)
     codes = resampled_roles(per_fact, defining.double()[None], relation_of, len(relations), theta)[0].long()  # [Q, C]
-    return codes[:, :n_layers * n_heads].reshape(len(relations), n_layers, n_heads), codes[:, n_layers * n_heads:]
+    return codes[:, : n_layers * n_heads].reshape(len(relations), n_layers, n_heads), codes[:, n_layers * n_heads :]
 
 
 def topk_rows(model, batch, replacement, fact_ids: list[int], settings: AblationSettings) -> pl.DataFrame:
     """Rows of target ``topk``: per fact (its own prompt) and k of the grid (trajectory.topk.importance.k_grid),
     the k components of largest IFR importance at the last prompt token kept and the rest ablated; n_heads and
     n_ffns count the ablated ones, so k = all components − n_heads − n_ffns."""
-    contributions = trace(model, batch.input_ids, batch.attention_mask, threshold=0.0, return_attn=True,
-                          batch_size=max(1, settings.rows_per_pass // 4))
-    heads, ffns = component_importance(contributions.attn, contributions.attn_residual, contributions.ffn,
-                                       contributions.ffn_residual, batch.position.cpu(), architecture_of(model).parallel)
+    contributions = trace(
+        model, batch.input_ids, batch.attention_mask, threshold=0.0, return_attn=True, batch_size=max(1, settings.rows_per_pass // 4)
+    )
+    heads, ffns = component_importance(
+        contributions.attn,
+        contributions.attn_residual,
+        contributions.ffn,
+        contributions.ffn_residual,
+        batch.position.cpu(),
+        architecture_of(model).parallel,
+    )
     n_layers, n_heads = heads.shape[1:]
     grid = k_grid(n_layers * n_heads + n_layers)
     ablation = topk_ablations(heads, ffns, grid)
     rows = torch.arange(len(ablation))
     outcome = run_rows(model, batch, ablation, replacement, rows, rows // len(grid), settings.rows_per_pass)
-    plan = AblationPlan(ablation, ["topk"] * len(ablation), [None] * len(ablation), [None] * len(ablation), [None] * len(ablation),
-                        rows, rows // len(grid))
+    plan = AblationPlan(
+        ablation, ["topk"] * len(ablation), [None] * len(ablation), [None] * len(ablation), [None] * len(ablation), rows, rows // len(grid)
+    )
     return plan_frame(plan, outcome.reward, outcome.answer_rank, fact_ids)
 
 
 def _median_faithfulness(frame: pl.DataFrame) -> float | None:
-    wide = frame.filter(pl.col("target").is_in(["clean", "circuit_only", "none"])).pivot(
-        "target", index="fact_id", values="reward")
+    wide = frame.filter(pl.col("target").is_in(["clean", "circuit_only", "none"])).pivot("target", index="fact_id", values="reward")
     denominator = wide["clean"] - wide["none"]
     ratio = ((wide["circuit_only"] - wide["none"]) / denominator).filter(denominator >= MIN_EFFECT)
     return None if ratio.is_empty() else float(ratio.median())
@@ -194,13 +206,20 @@ def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInp
 
 def ablation_settings(config: PipelineConfig, role_test: bool = False) -> AblationSettings:
     """``role_test``: the revision is one of those the role-causality test runs on (config.ablation.test_every)."""
-    return AblationSettings(mode=config.ablation.mode, draws=config.ablation.draws, facts_per_relation=config.ablation.facts_per_relation,
-                            seed=config.ablation.seed, test_draws=config.ablation.test_draws if role_test else 0,
-                            rows_per_pass=config.ablation.batch_size, topk=config.ablation.topk)
+    return AblationSettings(
+        mode=config.ablation.mode,
+        draws=config.ablation.draws,
+        facts_per_relation=config.ablation.facts_per_relation,
+        seed=config.ablation.seed,
+        test_draws=config.ablation.test_draws if role_test else 0,
+        rows_per_pass=config.ablation.batch_size,
+        topk=config.ablation.topk,
+    )
 
 
-def ablation_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs,
-                      device: str, bar, role_test: bool = False) -> StageWrite:
+def ablation_revision(
+    config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs, device: str, bar, role_test: bool = False
+) -> StageWrite:
     """The ablation stage of one revision, for every analysis in ``analyses``, from their per-root circuit rows;
     ``role_test``: with the role-causality test's draws."""
     started = time.perf_counter()
@@ -209,25 +228,26 @@ def ablation_revision(config, models, revision: Revision, probes: ProbeSet, anal
     inputs = {a.analysis_id: inputs.get(a.analysis_id, pl.DataFrame()) for a in analyses}
     for a, circuit_rows in inputs.items():
         if circuit_rows.is_empty():  # ingested with store.circuits = false: no circuit to keep
-            raise TrajectoryError(f"{revision.name}: analysis {a} has no stored circuits for the ablation stage; "
-                                  "re-run the IFR stage with store.circuits = true (trajectory ingest --force)")
+            raise TrajectoryError(
+                f"{revision.name}: analysis {a} has no stored circuits for the ablation stage; "
+                "re-run the IFR stage with store.circuits = true (trajectory ingest --force)"
+            )
     model, tokenizer = models.get(revision.name, config.model.dtype)
     thetas = {a.analysis_id: a.theta for a in analyses}
     frames, summary = run_stage(model, tokenizer, probes, inputs, thetas, settings, device)
     seconds = time.perf_counter() - started
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     by_analysis = {a: {"ablations": frame.with_columns(pl.lit(a).alias("analysis_id"), *keys)} for a, frame in frames.items()}
-    return stage_write(config, revision, by_analysis, "ablation", None, asdict(settings), seconds, TABLES,
-                        f"{summary} ({seconds:.1f} s)")
+    return stage_write(config, revision, by_analysis, "ablation", None, asdict(settings), seconds, TABLES, f"{summary} ({seconds:.1f} s)")
 
 
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
     ifr = context.earlier.get("ifr")
     inputs = {**context.job.stored_inputs.get("ablation", {}), **(computed_ablation_inputs(ifr) if ifr is not None else {})}
     role_test = one_in(context.config.ablation.test_every, context.job.ordinal, context.job.n_revisions)
-    return ablation_revision(context.config, context.models, context.revision, context.probes, analyses, inputs, context.device,
-                             context.bar, role_test)
+    return ablation_revision(
+        context.config, context.models, context.revision, context.probes, analyses, inputs, context.device, context.bar, role_test
+    )
 
 
-STAGE = Stage("ablation", "ablation", TABLES, pair=False, enabled=lambda config: config.ablation.enabled, run=_run,
-              stored_inputs=ablation_inputs)
+STAGE = Stage("ablation", "ablation", TABLES, pair=False, enabled=lambda config: config.ablation.enabled, run=_run, stored_inputs=ablation_inputs)

@@ -95,24 +95,50 @@ class Stage:
     stored_inputs: Callable[[Path, str, list[str]], Any] | None = None
 
 
-def stage_write(config: PipelineConfig, revision: Revision, frames: dict[str, dict[str, pl.DataFrame]], stage: str,
-                to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...], summary: str) -> StageWrite:
+def stage_write(
+    config: PipelineConfig,
+    revision: Revision,
+    frames: dict[str, dict[str, pl.DataFrame]],
+    stage: str,
+    to_revision: Revision | None,
+    settings: dict,
+    seconds: float,
+    table_names: tuple[str, ...],
+    summary: str,
+) -> StageWrite:
     """Each analysis's keyed tables of the stage and its stage_runs row."""
-    run = pl.DataFrame({"stage": [stage], "to_revision": [to_revision.name if to_revision else None],
-                        "settings": [json.dumps(settings)], "seconds": [seconds],
-                        "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)]},
-                       schema_overrides={"to_revision": pl.Utf8})
+    run = pl.DataFrame(
+        {
+            "stage": [stage],
+            "to_revision": [to_revision.name if to_revision else None],
+            "settings": [json.dumps(settings)],
+            "seconds": [seconds],
+            "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+        },
+        schema_overrides={"to_revision": pl.Utf8},
+    )
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
     for analysis_id, tables in frames.items():
         tables["stage_runs"] = run.with_columns(pl.lit(analysis_id).alias("analysis_id"), *keys)
     return StageWrite(stage, revision.name, frames, {}, table_names, summary)
 
 
-def keyed_stage_write(config: PipelineConfig, revision: Revision, analyses: list[Analysis], tables: dict[str, pl.DataFrame], stage: str,
-                      to_revision: Revision | None, settings: dict, seconds: float, table_names: tuple[str, ...],
-                      summary: str) -> StageWrite:
+def keyed_stage_write(
+    config: PipelineConfig,
+    revision: Revision,
+    analyses: list[Analysis],
+    tables: dict[str, pl.DataFrame],
+    stage: str,
+    to_revision: Revision | None,
+    settings: dict,
+    seconds: float,
+    table_names: tuple[str, ...],
+    summary: str,
+) -> StageWrite:
     """The stage's tables (the same for every analysis) and its stage_runs row, keyed to every analysis."""
     keys = (pl.lit(config.repo_id).alias("model"), pl.lit(revision.name).alias("revision"))
-    frames = {a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys)
-                              for name, frame in tables.items()} for a in analyses}
+    frames = {
+        a.analysis_id: {name: frame.with_columns(pl.lit(a.analysis_id).alias("analysis_id"), *keys) for name, frame in tables.items()}
+        for a in analyses
+    }
     return stage_write(config, revision, frames, stage, to_revision, settings, seconds, table_names, summary)

@@ -29,14 +29,20 @@ def effects_revision(config, models, revision: Revision, probes: ProbeSet, analy
     model, tokenizer = models.get(revision.name, config.model.dtype)
     tables, summary = run_effects(model, tokenizer, probes, settings, device)
     seconds = time.perf_counter() - started
-    return keyed_stage_write(config, revision, analyses, tables, "effects", None, asdict(settings), seconds, TABLES,
-                              f"{summary} ({seconds:.1f} s)")
+    return keyed_stage_write(config, revision, analyses, tables, "effects", None, asdict(settings), seconds, TABLES, f"{summary} ({seconds:.1f} s)")
 
 
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
     return effects_revision(context.config, context.models, context.revision, context.probes, analyses, context.device, context.bar)
 
 
-STAGE = Stage("effects", "component effects", TABLES, pair=False, enabled=lambda config: config.effects.enabled, run=_run,
-              on_revision=lambda config, ordinal, n: one_in(config.effects.every, ordinal, n),
-              subset=lambda config: f" (one revision in {config.effects.every}, and the last)" if config.effects.every > 1 else "")
+STAGE = Stage(
+    "effects",
+    "component effects",
+    TABLES,
+    pair=False,
+    enabled=lambda config: config.effects.enabled,
+    run=_run,
+    on_revision=lambda config, ordinal, n: one_in(config.effects.every, ordinal, n),
+    subset=lambda config: f" (one revision in {config.effects.every}, and the last)" if config.effects.every > 1 else "",
+)

@@ -21,14 +21,25 @@ TABLES = ("extractive_scores", "ocr", "stage_runs")  # the pair's scores and the
 
 
 def extractive_settings(config: PipelineConfig) -> ExtractiveSettings:
-    recipe = FinetuneRecipe(config.extractive.finetune.optimizer, config.extractive.finetune.learning_rate, config.extractive.finetune.epochs,
-                            config.extractive.finetune.batch_size, config.extractive.finetune.train)
-    return ExtractiveSettings(config.extractive.counterfactuals, config.extractive.per_fact, config.extractive.batch_size,
-                              None if config.extractive.ocr == "none" else config.extractive.ocr, recipe)
+    recipe = FinetuneRecipe(
+        config.extractive.finetune.optimizer,
+        config.extractive.finetune.learning_rate,
+        config.extractive.finetune.epochs,
+        config.extractive.finetune.batch_size,
+        config.extractive.finetune.train,
+    )
+    return ExtractiveSettings(
+        config.extractive.counterfactuals,
+        config.extractive.per_fact,
+        config.extractive.batch_size,
+        None if config.extractive.ocr == "none" else config.extractive.ocr,
+        recipe,
+    )
 
 
-def extractive_revision(config, models, revision: Revision, following: Revision | None, probes: ProbeSet,
-                        analyses: list[Analysis], device: str, bar) -> StageWrite:
+def extractive_revision(
+    config, models, revision: Revision, following: Revision | None, probes: ProbeSet, analyses: list[Analysis], device: str, bar
+) -> StageWrite:
     """The extractive stage of one revision (trajectory.extractive.stage). W and W′ are float32 whatever
     the analysis dtype."""
     started = time.perf_counter()
@@ -42,14 +53,17 @@ def extractive_revision(config, models, revision: Revision, following: Revision 
     if "extractive_scores" in tables:  # W′: the next revision for the pair, the finetuned revision itself for OCR
         pair_to = following.name if following is not None else revision.name
         tables["extractive_scores"] = tables["extractive_scores"].with_columns(
-            pl.when(pl.col("measure") == "pretraining").then(pl.lit(pair_to)).otherwise(pl.lit(revision.name)).alias("to_revision"))
-    return keyed_stage_write(config, revision, analyses, tables, "extractive", following, asdict(settings), seconds,
-                              TABLES, f"{summary} ({seconds:.1f} s)")
+            pl.when(pl.col("measure") == "pretraining").then(pl.lit(pair_to)).otherwise(pl.lit(revision.name)).alias("to_revision")
+        )
+    return keyed_stage_write(
+        config, revision, analyses, tables, "extractive", following, asdict(settings), seconds, TABLES, f"{summary} ({seconds:.1f} s)"
+    )
 
 
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
-    return extractive_revision(context.config, context.models, context.revision, context.job.following, context.probes, analyses,
-                               context.device, context.bar)
+    return extractive_revision(
+        context.config, context.models, context.revision, context.job.following, context.probes, analyses, context.device, context.bar
+    )
 
 
 STAGE = Stage("extractive", "extractive structures", TABLES, pair=True, enabled=lambda config: config.extractive.enabled, run=_run)

@@ -25,8 +25,9 @@ def grafting_settings(config: PipelineConfig) -> GraftingSettings:
     return GraftingSettings(config.grafting.configs, config.grafting.batch_size)
 
 
-def grafting_revision(config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis],
-                      device: str, bar, stage: str = "grafting") -> StageWrite:
+def grafting_revision(
+    config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis], device: str, bar, stage: str = "grafting"
+) -> StageWrite:
     """The grafting stage of the pair (revision, donor); the last revision (no donor) is marked done with no rows."""
     started = time.perf_counter()
     settings = grafting_settings(config)
@@ -38,13 +39,13 @@ def grafting_revision(config, models, revision: Revision, donor: Revision | None
         frame, summary = graft_pair(recipient, models.get(donor.name, config.model.dtype)[0], tokenizer, probes, settings, device)
         tables["grafts"] = frame.with_columns(pl.lit(donor.name).alias("donor_revision"))
     seconds = time.perf_counter() - started
-    return keyed_stage_write(config, revision, analyses, tables, stage, donor, asdict(settings), seconds, TABLES,
-                              f"{summary} ({seconds:.1f} s)")
+    return keyed_stage_write(config, revision, analyses, tables, stage, donor, asdict(settings), seconds, TABLES, f"{summary} ({seconds:.1f} s)")
 
 
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
-    return grafting_revision(context.config, context.models, context.revision, context.job.following, context.probes, analyses,
-                             context.device, context.bar)
+    return grafting_revision(
+        context.config, context.models, context.revision, context.job.following, context.probes, analyses, context.device, context.bar
+    )
 
 
 STAGE = Stage("grafting", "weight grafting", TABLES, pair=True, enabled=lambda config: config.grafting.enabled, run=_run)

@@ -32,8 +32,18 @@ log = logging.getLogger(__name__)
 TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "revisions")
 
 
-def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int, probes: ProbeSet, analyses: list[Analysis],
-                 run: pl.DataFrame, device: str, bar, said: set[str]) -> StageWrite:
+def ifr_revision(
+    config,
+    models: LoadedModels,
+    revision: Revision,
+    ordinal: int,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    run: pl.DataFrame,
+    device: str,
+    bar,
+    said: set[str],
+) -> StageWrite:
     """Load, trace once for every (τ, FFN renormalisation) the analyses need, score: all the analyses' rows
     of this revision."""
     started = time.perf_counter()
@@ -46,8 +56,15 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     bar.set_postfix_str(f"{revision.name}: trace")
     variant_of = {a.analysis_id: Variant(a.tau, a.ffn_renormalisation) for a in analyses}
     shape = model.config
-    plan = plan_chunks(len(encoded.facts), encoded.input_ids.shape[1], shape.num_hidden_layers, shape.num_attention_heads,
-                       shape.hidden_size, memory_budget(device, config.ifr.memory_gb), config.ifr.batch_size)
+    plan = plan_chunks(
+        len(encoded.facts),
+        encoded.input_ids.shape[1],
+        shape.num_hidden_layers,
+        shape.num_attention_heads,
+        shape.hidden_size,
+        memory_budget(device, config.ifr.memory_gb),
+        config.ifr.batch_size,
+    )
     choice = f"{len(encoded.facts)} prompts, T={encoded.input_ids.shape[1]}, {plan.batch_size} at a time"
     if choice not in said:  # once per ingest, and again whenever the choice changes (not the free memory)
         said.add(choice)
@@ -57,16 +74,31 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     read = readout(model, architecture_of(model))
     # Each fact's route graph at the position predicting its first answer token (the routes page).
     roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store.routes else None
-    results = trace_variants(model, encoded.input_ids, encoded.attention_mask, list(variant_of.values()),
-                             return_attn=False, batch_size=plan.batch_size, max_chunk_elements=plan.max_chunk_elements,
-                             on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read), route_roots=roots)
+    results = trace_variants(
+        model,
+        encoded.input_ids,
+        encoded.attention_mask,
+        list(variant_of.values()),
+        return_attn=False,
+        batch_size=plan.batch_size,
+        max_chunk_elements=plan.max_chunk_elements,
+        on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read),
+        route_roots=roots,
+    )
     del model
     read = None  # the readout holds the model's weights; on_layer_output is done with it
     bar.set_postfix_str(f"{revision.name}: roles")
     frames, summaries = {}, []
     for analysis in analyses:
-        tables, summary = revision_frames(analysis.analysis_id, config.repo_id, revision.name, encoded,
-                                          results[variant_of[analysis.analysis_id]], analysis.theta, config.store.circuits)
+        tables, summary = revision_frames(
+            analysis.analysis_id,
+            config.repo_id,
+            revision.name,
+            encoded,
+            results[variant_of[analysis.analysis_id]],
+            analysis.theta,
+            config.store.circuits,
+        )
         tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
@@ -74,13 +106,27 @@ def ifr_revision(config, models: LoadedModels, revision: Revision, ordinal: int,
     commit, content_hash = source.cached_commit(revision.name), source.content_hash(revision.name)
     ingested_at = datetime.now(timezone.utc).replace(tzinfo=None)
     for analysis_id, tables in frames.items():
-        tables["revisions"] = pl.DataFrame({
-            "analysis_id": [analysis_id], "model": [config.repo_id], "revision": [revision.name], "ordinal": [ordinal],
-            "step": [revision_step(source, revision)], "tokens": [revision.tokens], "stage": [revision.stage], "commit": [commit], "content_hash": [content_hash],
-            "run_id": [run["run_id"][0]], "seconds": [seconds], "ingested_at": [ingested_at],
-        }, schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32})
-    shared = {"prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded.input_ids, encoded.lengths.tolist())),
-              "runs": run.filter(pl.col("analysis_id").is_in(list(frames)))}
+        tables["revisions"] = pl.DataFrame(
+            {
+                "analysis_id": [analysis_id],
+                "model": [config.repo_id],
+                "revision": [revision.name],
+                "ordinal": [ordinal],
+                "step": [revision_step(source, revision)],
+                "tokens": [revision.tokens],
+                "stage": [revision.stage],
+                "commit": [commit],
+                "content_hash": [content_hash],
+                "run_id": [run["run_id"][0]],
+                "seconds": [seconds],
+                "ingested_at": [ingested_at],
+            },
+            schema_overrides={"ordinal": pl.Int32, "step": pl.Int64, "tokens": pl.Int64, "stage": pl.Int32},
+        )
+    shared = {
+        "prompts": prompt_frame(probes.content_hash, config.repo_id, encoded, token_texts(tokenizer, encoded.input_ids, encoded.lengths.tolist())),
+        "runs": run.filter(pl.col("analysis_id").is_in(list(frames))),
+    }
     return StageWrite("ifr", revision.name, frames, shared, TABLES, _summary_line(summaries, seconds))
 
 
@@ -91,13 +137,22 @@ def _summary_line(summaries: list[dict], seconds: float) -> str:
         return f"top-1 {top1:.2f}, active heads {s['active_heads']}, active FFNs {s['active_ffns']} ({seconds:.1f} s)"
     heads = sorted(s["active_heads"] for s in summaries)
     ffns = sorted(s["active_ffns"] for s in summaries)
-    return (f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} "
-            f"over {len(summaries)} analyses ({seconds:.1f} s)")
+    return f"top-1 {top1:.2f}, active heads {heads[0]}–{heads[-1]}, active FFNs {ffns[0]}–{ffns[-1]} over {len(summaries)} analyses ({seconds:.1f} s)"
 
 
 def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
-    return ifr_revision(context.config, context.models, context.revision, context.job.ordinal, context.probes, analyses, context.run,
-                        context.device, context.bar, context.said)
+    return ifr_revision(
+        context.config,
+        context.models,
+        context.revision,
+        context.job.ordinal,
+        context.probes,
+        analyses,
+        context.run,
+        context.device,
+        context.bar,
+        context.said,
+    )
 
 
 STAGE = Stage("ifr", "IFR and roles", TABLES, pair=False, enabled=lambda config: True, run=_run)
