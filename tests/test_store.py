@@ -120,6 +120,7 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
         con.execute("DROP TABLE routes; ALTER TABLE prompts DROP COLUMN tokens; DROP TABLE template_roles")  # versions 11, 12
         con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines")  # version 13
         con.execute("DROP TABLE role_tests")  # version 14
+        con.execute("DROP TABLE training_loss")  # version 15
         con.execute("DELETE FROM schema_version WHERE version >= 5")
         for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
             con.execute(
@@ -157,7 +158,7 @@ def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, cap
             "INSERT INTO analyses VALUES (?, 'm/facts/tau=0.01/theta=0.1/ffn=study', 'org/m', 'p1', 0.01, 0.1, 'study', 'float32', now())", [old]
         )
         con.execute("DROP TABLE intervals; DROP TABLE comparisons; DROP TABLE routes; DROP TABLE template_roles")  # versions 9, 11, 12
-        con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines; DROP TABLE role_tests")  # versions 13, 14
+        con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines; DROP TABLE role_tests; DROP TABLE training_loss")  # 13-15
         con.execute("ALTER TABLE prompts DROP COLUMN tokens")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     with writer(db) as con:
