@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--model-name", default=None, metavar="NAME", help="the run's model name in the store (default: run/<folder name>)")
     watch = ingest.add_argument_group("watch", "follow a training run: ingest each checkpoint as soon as it is complete")
     watch.add_argument("--watch", action="store_true", help="keep running and ingest new checkpoints as they complete (Ctrl-C stops)")
+    watch.add_argument(
+        "--finish-file", default=None, metavar="FILE", help="finish the watch once this file exists, as --until the newest complete checkpoint would"
+    )
     watch.add_argument("--until", type=_at_least(0), default=None, metavar="STEP", help="stop after the checkpoint at this step")
     watch.add_argument(
         "--idle-timeout",

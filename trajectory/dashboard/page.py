@@ -57,6 +57,7 @@ VIEW_SCRIPT = r"""
   const state = new Map();
   function write() {
     const text = [...state].map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join("&");
+    if (!text && !location.hash.startsWith(PREFIX)) return;  // a section's anchor stays until a view is chosen
     history.replaceState(null, "", location.pathname + location.search + (text ? PREFIX + text : ""));
   }
   async function apply(gd, kind, index, active) {

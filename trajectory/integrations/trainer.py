@@ -9,7 +9,7 @@ process, on ``device`` if named; its lines go to ``<output_dir>/trajectory-inges
 are complete once their ``trainer_state.json`` is written, and each is ingested as it appears, into the same store
 and analysis as a watch started by hand. Nothing runs in the training step: a background thread reads the store
 every ``poll_s`` seconds and logs each newly stored revision's measures (trajectory.integrations.trackers) at that
-checkpoint's global step. When training ends the watch is told to finish (the checkpoints complete by then, the
+checkpoint's global step. When training ends the watch is told to finish (a file it looks for) (the checkpoints complete by then, the
 last one's pair stages, the intervals) and, with ``wait_at_end``, waited for. A crash or Ctrl-C leaves whole revisions
 only (each stage is one transaction); a rerun of the watch, or of training resumed from a checkpoint, resumes.
 """
@@ -27,7 +27,6 @@ import polars as pl
 from transformers import TrainerCallback
 
 from trajectory.integrations.trackers import TRACKERS, TrackerWriter, open_tracker, revision_measures
-from trajectory.pipeline.orchestrator import FINISH_SIGNAL
 
 log = logging.getLogger(__name__)
 LOG_FILE = "trajectory-ingest.log"
@@ -66,6 +65,9 @@ class TrajectoryCallback(TrainerCallback):
         self.run.mkdir(parents=True, exist_ok=True)
         self.db = Path(self.db_path or self.run / "trajectory.duckdb").resolve()
         self.model = self.model_name or f"run/{self.run.name}"
+        # Told to finish by a file, not a signal: a signal sent before the watch has installed its handler would kill it.
+        self.finish_file = self.db.with_name(self.db.name + ".finish")
+        self.finish_file.unlink(missing_ok=True)
         command = [
             sys.executable,
             "-m",
@@ -83,6 +85,8 @@ class TrajectoryCallback(TrainerCallback):
             "--watch",
             "--poll",
             str(self.poll_s),
+            "--finish-file",
+            str(self.finish_file),
         ]
         if self.device:
             command += ["--device", self.device]
@@ -105,10 +109,10 @@ class TrajectoryCallback(TrainerCallback):
 
     def _finish(self) -> None:
         process, self.process = self.process, None
-        if process.poll() is None and FINISH_SIGNAL is not None:
-            os.kill(process.pid, FINISH_SIGNAL)
+        self.finish_file.touch()
         if self.wait_at_end:
             code = process.wait()
+            self.finish_file.unlink(missing_ok=True)
             if code:
                 log.warning("trajectory ingest --watch ended with exit %d; see %s", code, self.run / LOG_FILE)
         self.stop.set()

@@ -101,9 +101,10 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
     if args.seed is not None:
         config = config.with_seed(args.seed)
     pair = parse_pair(args.graft_pair) if args.graft_pair else None
-    watch = Watch(args.until, args.idle_timeout, args.poll) if args.watch else None
-    if not args.watch and (args.until is not None or args.idle_timeout is not None):
-        raise TrajectoryError("--until and --idle-timeout end a watch: add --watch")
+    finish_file = Path(args.finish_file) if args.finish_file else None
+    watch = Watch(args.until, args.idle_timeout, args.poll, finish_file) if args.watch else None
+    if not args.watch and (args.until is not None or args.idle_timeout is not None or args.finish_file):
+        raise TrajectoryError("--until, --idle-timeout and --finish-file end a watch: add --watch")
     return ingest(config, Path(args.db), spec=args.revisions, force=args.force, progress=progress, graft_pair=pair, watch=watch)
 
 
@@ -123,11 +124,13 @@ def pipeline_analyses(config: PipelineConfig, probes: ProbeSet) -> list[Analysis
 @dataclass(frozen=True)
 class Watch:
     """``ingest --watch``: follow a run while it trains. Stops after the checkpoint at step ``until`` (its pair
-    stages done as a batch ingest would), after ``idle_s`` seconds without a new checkpoint, or on Ctrl-C."""
+    stages done as a batch ingest would), after ``idle_s`` seconds without a new checkpoint, once ``finish_file``
+    exists or on :data:`FINISH_SIGNAL` (as ``until`` the newest complete checkpoint would), or on Ctrl-C."""
 
     until: int | None = None
     idle_s: float | None = None
     poll_s: float = 5.0
+    finish_file: Path | None = None  # a file another process creates to end the watch (no race with its start-up)
 
 
 def ingest(
@@ -207,7 +210,8 @@ def _watch_loop(config, db, source, spec, probes, analyses, names, force, progre
     failed, waiting_for, last_new = 0, None, time.monotonic()
     run = run_frame(config, config.resolved_device(), [a.analysis_id for a in analyses])
     while True:
-        finish = finishing.is_set()  # read before listing: the checkpoints complete now are the last
+        # Read before listing: the checkpoints complete now are the last.
+        finish = finishing.is_set() or (watch.finish_file is not None and watch.finish_file.exists())
         try:
             chosen = selected_revisions(config, source, spec)
         except TrajectoryError as err:  # nothing complete yet, or nothing the selection names yet
