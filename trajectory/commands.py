@@ -67,15 +67,13 @@ def export(args: argparse.Namespace, progress: bool) -> int:
 
     if args.tracker:
         from trajectory.integrations.trackers import export_to_tracker
-        from trajectory.store.analyses import choose
+        from trajectory.store.analyses import choose_one
         from trajectory.store.db import reader
 
         with reader(Path(args.db)) as con:
-            chosen = choose(con, args.analysis)
-        if chosen.height != 1:
-            raise TrajectoryError(f"export writes one analysis; pass --analysis with one of: {', '.join(chosen['name'].to_list()) or 'none'}")
-        rows = export_to_tracker(Path(args.db), chosen["analysis_id"][0], args.tracker, args.out)
-        print(f"wrote {rows} measures of analysis {chosen['name'][0]} to {args.tracker} ({args.out})")
+            analysis_id, name = choose_one(con, args.analysis, "export")
+        rows = export_to_tracker(Path(args.db), analysis_id, args.tracker, args.out)
+        print(f"wrote {rows} measures of analysis {name} to {args.tracker} ({args.out})")
         return 0
 
     name, files = export_analysis(Path(args.db), args.analysis, Path(args.out), progress=progress)

@@ -56,7 +56,6 @@ class TrajectoryCallback(TrainerCallback):
         self.logged: set[tuple[str, str]] = set()  # (revision, metric): a later stage's measures come later
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or self.process is not None:
@@ -127,25 +126,25 @@ class TrajectoryCallback(TrainerCallback):
             self._log_new()
 
     def _log_new(self) -> None:
-        """The measures stored since the last look, to every tracker (a busy or missing store: later)."""
+        """The measures stored since the last look, to every tracker (a busy or missing store: later). Called by the
+        thread only, then once by ``_finish`` after joining it: never twice at once."""
         if not self.writers or not self.db.exists():
             return
-        with self.lock:
-            try:
-                analysis = self._analysis()
-                if analysis is None:
-                    return
-                measures = revision_measures(self.db, analysis)
-            except Exception as err:  # noqa: BLE001 - the store may be busy being written: look again later
-                log.debug("trackers: store not readable now (%s)", err)
+        try:
+            analysis = self._analysis()
+            if analysis is None:
                 return
-            fresh = [(r, m) not in self.logged for r, m in zip(measures["revision"], measures["metric"])]
-            new = measures.filter(pl.Series(fresh, dtype=pl.Boolean))
-            if new.is_empty():
-                return
-            for writer in self.writers:
-                writer.write(new)
-            self.logged.update(zip(new["revision"], new["metric"]))
+            measures = revision_measures(self.db, analysis)
+        except Exception as err:  # noqa: BLE001 - the store may be busy being written: look again later
+            log.debug("trackers: store not readable now (%s)", err)
+            return
+        fresh = [(r, m) not in self.logged for r, m in zip(measures["revision"], measures["metric"])]
+        new = measures.filter(pl.Series(fresh, dtype=pl.Boolean))
+        if new.is_empty():
+            return
+        for writer in self.writers:
+            writer.write(new)
+        self.logged.update(zip(new["revision"], new["metric"]))
 
     def _analysis(self) -> str | None:
         from trajectory.store.db import reader

@@ -113,6 +113,16 @@ def register(con: duckdb.DuckDBPyConnection, probes: ProbeSet, probe_name: str, 
     return names
 
 
+def choose_one(con: duckdb.DuckDBPyConnection, spec: str | None, command: str) -> tuple[str, str]:
+    """(analysis id, name) of the one analysis ``spec`` names (see :func:`choose`); anything else is an error saying
+    which ``command`` needs one and listing the stored names."""
+    chosen = choose(con, spec)
+    if chosen.height != 1:
+        names = ", ".join(chosen["name"].to_list()) or "none"
+        raise TrajectoryError(f"{command} writes one analysis; pass --analysis with one of: {names}")
+    return chosen["analysis_id"][0], chosen["name"][0]
+
+
 def choose(con: duckdb.DuckDBPyConnection, spec: str | None) -> pl.DataFrame:
     """The analyses a reader works on: ``spec`` is ``all``, or comma-separated ids, id prefixes or names;
     None means each model's only analysis, or its latest (by creation). Rows of the ``analyses`` table

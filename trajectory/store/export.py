@@ -17,7 +17,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from trajectory.errors import TrajectoryError
-from trajectory.store.analyses import choose
+from trajectory.store.analyses import choose_one
 from trajectory.store.db import check_writable, reader, scope
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions", "intervals", "comparisons")
@@ -47,11 +47,7 @@ def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool
         raise TrajectoryError(f"{out} exists and is not an empty folder; pass a new --out")
     check_writable(out.parent, "--out")  # the export is written beside it, then renamed into place
     with reader(db) as con:
-        chosen = choose(con, analysis)
-        if chosen.height != 1:
-            names = ", ".join(chosen["name"].to_list()) or "none"
-            raise TrajectoryError(f"export writes one analysis; pass --analysis with one of: {names}")
-        analysis_id, name = chosen["analysis_id"][0], chosen["name"][0]
+        analysis_id, name = choose_one(con, analysis, "export")
         scope(con, [analysis_id])
         partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)

@@ -199,13 +199,14 @@ def reference_corpus(config: SuiteConfig, probes=None) -> tuple:
     """The corpus of ``config`` tokenized: (tokenizer, fact rows [fact][wording], filler rows, two-hop rows [pair][hop],
     fact weights): what the build trains on, and what scripts/pretrain_with_trainer.py feeds the Trainer."""
     rng = random.Random(config.corpus_seed)
-    facts = list(probes if probes is not None else load_builtin())
+    probes = probes if probes is not None else load_builtin()
+    facts = list(probes)
     fillers = filler_sentences(config.corpus.filler_pool, rng)
     pairs = two_hop_pairs(facts, config.corpus, rng)
     trained, trained_weights = training_facts(facts, config.corpus, rng, config.corpus_seed)
     variants = [fact_sentences(f) for f in trained]
     # The OCR probe's sentences train the tokenizer (its new names get tokens) but never the model.
-    ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(load_builtin()) for p in (probe.fact, probe.implication)]
+    ocr_texts = [f"{p.prompt} {p.answer}" for probe in reference_probes(probes) for p in (probe.fact, probe.implication)]
     tokenizer = train_tokenizer([s for v in variants for s in v] + fillers + [s for pair in pairs for s in pair] + ocr_texts, config.vocab_size)
     eos = tokenizer.eos_token_id
     fact_ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] + [eos] for s in v] for v in variants]
