@@ -101,6 +101,10 @@ DESIGNS = {
     "silent-wd1-h8": replace(V2, repo_id="trajectory/design-silent-wd1-h8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=8),
     "silent-wd1-h4": replace(V2, repo_id="trajectory/design-silent-wd1-h4", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=4),
     # Smaller FFNs: the last token's FFNs cannot hold every fact, so attention must carry more (Nichani et al. 2024).
+    # Fewer, wider heads over more layers: each head carries more of what moves the subject (h4 made 3 heads costly).
+    "silent-wd1-h4-l8": replace(
+        V2, repo_id="trajectory/design-silent-wd1-h4-l8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=4, num_layers=8
+    ),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
