@@ -9,6 +9,8 @@ IFR-only ingest of those revisions into a temporary store.
     python benchmarks/ablation_stage.py      # writes benchmarks/results/ablation_stage.json
 """
 
+from __future__ import annotations
+
 import json
 import platform
 import tempfile
@@ -18,12 +20,11 @@ import polars as pl
 import torch
 from timing import best_of
 
-from trajectory.pipeline.stages.ablation import run_stage
 from trajectory.config import load_pipeline
 from trajectory.facts import load_builtin
 from trajectory.pipeline.orchestrator import ingest, pipeline_analyses
 from trajectory.pipeline.sources import open_source
-from trajectory.pipeline.stages.ablation import ablation_inputs, ablation_settings
+from trajectory.pipeline.stages.ablation import ablation_inputs, ablation_settings, run_stage
 from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 
 RESULTS = Path(__file__).parent / "results" / "ablation_stage.json"

@@ -8,6 +8,8 @@ from one forward pass per revision). Reports wall seconds and the per-revision p
     python benchmarks/analysis_sweep.py [--revisions 8]     # writes benchmarks/results/analysis_sweep.json
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -15,6 +17,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -23,10 +26,13 @@ from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
 from trajectory.store.query import run_sql
 
+if TYPE_CHECKING:
+    from trajectory.config import PipelineConfig
+
 SWEEP = {"ifr.threshold": (0.01, 0.02, 0.05), "roles.theta": (0.1, 0.2)}
 
 
-def measure(config, spec: str, folder: Path, label: str) -> dict:
+def measure(config: PipelineConfig, spec: str, folder: Path, label: str) -> dict:
     db = folder / f"{label}.duckdb"
     started = time.perf_counter()
     assert ingest(config, db, spec=spec, progress=False) == 0

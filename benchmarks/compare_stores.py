@@ -14,19 +14,23 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 RESULTS = Path(__file__).parent / "results"
 # When and how long, not what: these differ between any two runs.
 VOLATILE = {"seconds", "ingested_at", "last_ingested_at", "finished_at", "started_at", "created_at", "run_id", "applied_at", "versions", "hash"}
 
 
-def relations(con) -> dict[str, str]:
+def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """name -> 'table' or 'view' of the store's main schema."""
     rows = con.sql("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
     return {name: "view" if kind == "VIEW" else "table" for name, kind in rows}
 
 
-def canonical_rows(con, name: str) -> list[tuple]:
+def canonical_rows(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple]:
     # A view is listed twice where the store holds it and a reader added this version's as a temporary one: once each.
     columns = [
         c
@@ -44,7 +48,7 @@ def canonical_rows(con, name: str) -> list[tuple]:
     return sorted((tuple(_value(v) for v in row) for row in rows), key=repr)
 
 
-def _value(v):
+def _value(v: object) -> float | str:
     """Floats to 12 significant digits (NaN as a string, so that it equals itself); everything else as text."""
     if isinstance(v, float):
         return "nan" if math.isnan(v) else float(f"{v:.12g}")

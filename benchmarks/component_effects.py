@@ -26,7 +26,7 @@ OLMO_7B = {"parameters": 6.9e9, "layers": 32, "heads": 32, "facts": 160, "prompt
 GPU_FLOPS = 200e12  # assumed sustained bf16 throughput of one H100-class GPU on these short batched prompts
 
 
-def _measure(revision: str, method: str, queue) -> None:
+def _measure(revision: str, method: str, queue: multiprocessing.Queue) -> None:
     import torch
 
     from trajectory.config import load_pipeline
@@ -69,8 +69,8 @@ def measure(revision: str, method: str) -> dict:
 
 def main() -> None:
     from trajectory.config import load_pipeline
-    from trajectory.pipeline.stages.base import one_in
     from trajectory.pipeline.sources import open_source
+    from trajectory.pipeline.stages.base import one_in
 
     config = load_pipeline("reference")
     names = [r.name for r in open_source(config, progress=False).list_revisions()]

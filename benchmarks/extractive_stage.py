@@ -8,6 +8,8 @@ the 160 probe prompts, the IFR trace, the pretraining-pair scores (k -> k+1) and
     python benchmarks/extractive_stage.py      # writes benchmarks/results/extractive_stage.json
 """
 
+from __future__ import annotations
+
 import json
 import platform
 from pathlib import Path
@@ -74,7 +76,7 @@ def main() -> None:
     probes = load_ocr_probes(settings.ocr, settings.seed)
 
     @torch.no_grad()
-    def forward():
+    def forward() -> None:
         before(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask)
 
     figures = {

@@ -6,6 +6,8 @@ full passes (every configuration a full forward, configurations along the batch)
     python benchmarks/grafting_cost.py        # writes benchmarks/results/grafting_cost.json
 """
 
+from __future__ import annotations
+
 import json
 import platform
 from pathlib import Path
@@ -35,14 +37,14 @@ def main() -> None:
     order = torch.argsort(valid.sum(1))
 
     @torch.no_grad()
-    def plain():
+    def plain() -> None:
         recipient(input_ids=prompts.input_ids, attention_mask=prompts.attention_mask, position_ids=prompts.position_ids)
 
-    def stage():
+    def stage() -> None:
         graft_pair(recipient, donor, tokenizer, facts, GraftingSettings(batch_size=BATCH), "cpu")
 
     @torch.no_grad()
-    def full_passes():  # every configuration a full forward (plus B alone), configurations along the batch
+    def full_passes() -> None:  # every configuration a full forward (plus B alone), configurations along the batch
         for chunk in order.split(BATCH):
             part = prompts.select(chunk)
             rows = len(configs)

@@ -9,9 +9,12 @@ initialised models of OLMo-7B's shape in bfloat16, 160 prompts × 16 tokens, the
     python benchmarks/grafting_gpu.py        # writes benchmarks/results/grafting_gpu.json
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,7 +35,7 @@ def exact_on_cuda() -> float:
     return float((got.cpu() - expected).abs().max())
 
 
-def timed(run) -> float:
+def timed(run: Callable[[], object]) -> float:
     torch.cuda.synchronize()
     start = time.perf_counter()
     run()
@@ -74,7 +77,7 @@ def main() -> None:
     batch = GraftPrompts(ids, mask, subject, torch.randint(2, 50000, (160,), generator=g)).to("cuda")
     configs = [GraftConfig("none")] + default_configs()
 
-    def plain():
+    def plain() -> None:
         with torch.no_grad():
             recipient(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids)
 

@@ -16,12 +16,16 @@
     python benchmarks/ifr_cpu.py            # writes benchmarks/results/ifr_cpu.json
 """
 
+from __future__ import annotations
+
 import json
 import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from timing import best_of
@@ -31,14 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_ifr_models import literal_reference  # noqa: E402
 
 from trajectory.ifr import trace  # noqa: E402
-from trajectory.ifr.memory import chunk_bytes  # noqa: E402
+from trajectory.ifr.memory import TraceShape, chunk_bytes  # noqa: E402
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 TOKENS = 2048
 LENGTHS = (16, 64, 256, 1024)
 WIDTHS = {128: 16, 512: 8, 1024: 16}  # d -> heads
 
 
-def peak_rss_during(fn) -> tuple[float, float]:
+def peak_rss_during(fn: Callable[[], object]) -> tuple[float, float]:
     """(seconds, peak resident set size in MiB) of one call; VmHWM is reset first (Linux)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -109,7 +116,7 @@ def scaling() -> tuple[list[dict], dict]:
                     "trace_s": round(traced, 3),
                     "trace_over_forward": round(traced / forward, 1),
                     "peak_rss_mib": round(peak),
-                    "plan_estimate_mib": round(chunk_bytes(batch, length, 2, heads, width, length) / 2**20),
+                    "plan_estimate_mib": round(chunk_bytes(batch, length, TraceShape.of(model.config), length) / 2**20),
                 }
             )
             print(rows[-1], flush=True)
@@ -162,7 +169,7 @@ def bfloat16_decomposition() -> dict:
     }
 
 
-def compiled_decomposition(model, ids) -> dict:
+def compiled_decomposition(model: PreTrainedModel, ids: torch.Tensor) -> dict:
     from trajectory.ifr import contributions
 
     eager = contributions.attention_contributions
@@ -187,7 +194,7 @@ def compiled_decomposition(model, ids) -> dict:
         trace_module.attention_contributions = eager
 
 
-def main():
+def main() -> None:
     reference = goal_ratio(4, 16)
     earlier = goal_ratio(6, 8)
     model, ids = reference.pop("_model"), reference.pop("_ids")

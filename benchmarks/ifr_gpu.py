@@ -7,8 +7,11 @@ a τ sweep (three thresholds from one forward pass, ``trace_variants``) against 
     python benchmarks/ifr_gpu.py            # writes benchmarks/results/ifr_gpu.json
 """
 
+from __future__ import annotations
+
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,7 +20,7 @@ from transformers import OlmoConfig, OlmoForCausalLM
 from trajectory.ifr import Variant, trace, trace_variants
 
 
-def timed(run) -> tuple[float, float]:
+def timed(run: Callable[[], object]) -> tuple[float, float]:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -26,7 +29,7 @@ def timed(run) -> tuple[float, float]:
     return round(time.perf_counter() - start, 2), round(torch.cuda.max_memory_allocated() / 2**30, 1)
 
 
-def main():
+def main() -> None:
     assert torch.cuda.is_available(), "this benchmark needs a CUDA GPU"
     config = OlmoConfig(
         vocab_size=50304,

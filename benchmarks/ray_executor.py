@@ -10,6 +10,8 @@ executor's own share leaves out the difference in the stage's time (as each inge
     python benchmarks/ray_executor.py           # writes benchmarks/results/ray_executor.json
 """
 
+from __future__ import annotations
+
 import json
 import os
 import subprocess
@@ -72,7 +74,7 @@ def overhead_per_task(runs: dict, cluster: dict, serial: str = "ray_1_worker") -
     }
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ingest(folder, "warm_up", ["-r", "main"])  # the reference built, caches warm: not measured

@@ -11,6 +11,8 @@ other computes. Needs a CUDA GPU, Ray, and the tokenizer folder (see --tokenizer
     python benchmarks/ray_gpu.py --tokenizer DIR    # writes benchmarks/results/ray_gpu.json
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -76,7 +78,7 @@ RUNS = {
 }
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokenizer", type=Path, required=True, help="a folder with tokenizer.json and tokenizer_config.json")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import torch
@@ -43,6 +44,9 @@ from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.suite.build import train_tokenizer
+
+if TYPE_CHECKING:
+    from trajectory.config import PipelineConfig
 
 RESULT = Path(__file__).parent / "results" / "study_gpu.json"
 REPO = "bench/olmo-study-random"
@@ -171,7 +175,7 @@ def main() -> None:
         }
         print(stage, stages[stage], flush=True)
 
-    def again(name: str, stage: str, tables: tuple[str, ...], config, spec: str | None = None) -> None:
+    def again(name: str, stage: str, tables: tuple[str, ...], config: PipelineConfig, spec: str | None = None) -> None:
         """A stage measured again with other settings, on a copy of the store holding the IFR rows only for it."""
         store = work / f"study-{name}.duckdb"
         con = duckdb.connect(str(db))

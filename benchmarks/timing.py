@@ -1,10 +1,13 @@
 """Shared by the benchmark scripts (run as ``python benchmarks/<name>.py``, so this folder is on the path):
 timing, and the reference pair they measure on."""
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable
 
 
-def best_of(fn, repeats=3):
+def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     """The fastest of ``repeats`` calls, in seconds."""
     times = []
     for _ in range(repeats):
@@ -14,7 +17,7 @@ def best_of(fn, repeats=3):
     return min(times)
 
 
-def middle_pair():
+def middle_pair() -> tuple:
     """The reference pipeline's config, and its middle revision and the next one: (config, (name, model),
     (name, model), tokenizer)."""
     from trajectory.config import load_pipeline

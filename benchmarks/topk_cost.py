@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from trajectory.ablation.hooks import mean_replacement
-from trajectory.pipeline.stages.ablation import AblationSettings, topk_rows
 from trajectory.config import load_pipeline
 from trajectory.facts import load_builtin
 from trajectory.pipeline.sources import open_source
+from trajectory.pipeline.stages.ablation import AblationSettings, topk_rows
 from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 from trajectory.topk.importance import k_grid
 

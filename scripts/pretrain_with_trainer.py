@@ -13,7 +13,9 @@ are the preset's, the optimisation is the Trainer's (AdamW, linear decay), so th
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import Trainer, TrainingArguments
@@ -22,11 +24,14 @@ from trajectory.integrations import TrajectoryCallback
 from trajectory.suite.build import new_model, reference_corpus, sample_batch
 from trajectory.suite.recipe import PRESETS
 
+if TYPE_CHECKING:
+    from trajectory.suite.recipe import SuiteConfig
+
 
 class ReferenceBatches(torch.utils.data.Dataset):
     """The build's batches for ``steps`` steps, row by row (the Trainer regroups them; its sampler is sequential)."""
 
-    def __init__(self, config, steps: int):
+    def __init__(self, config: SuiteConfig, steps: int):
         self.tokenizer, fact_ids, filler_ids, pair_ids, weights = reference_corpus(config)
         generator = torch.Generator().manual_seed(config.seed)
         pad = self.tokenizer.pad_token_id
@@ -43,7 +48,7 @@ class ReferenceBatches(torch.utils.data.Dataset):
         return {"input_ids": self.rows[index]}
 
 
-def collate(pad_id: int):
+def collate(pad_id: int) -> Callable[[list[dict]], dict]:
     def pad(rows: list[dict]) -> dict:
         length = max(len(r["input_ids"]) for r in rows)
         ids = torch.full((len(rows), length), pad_id, dtype=torch.long)

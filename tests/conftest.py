@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 # Each builds a reference first (the small one, its run folder, or its GPT-NeoX twin).
 SUITE_FIXTURES = {"small_suite", "small_store", "small_pair", "neox_store", "built_run", "batch_store"}
 

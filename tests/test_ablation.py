@@ -1,22 +1,24 @@
 """Batched ablation against a literal one: per configuration and prompt, a copy of the model whose
 ablated components are replaced by hooks written here (a loop over heads), R computed by hand."""
 
+from __future__ import annotations
+
 import copy
 
 import polars as pl
 import pytest
 import torch
-
 from test_ifr_models import tiny
 from test_ifr_neox import tiny_neox
+
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
 from trajectory.ablation.masks import FACT_TARGETS, fact_ablations, random_like
-from trajectory.masks import Ablation
 from trajectory.ablation.measure import run_ablations, run_rows
 from trajectory.ablation.plan import revision_plan, sample_per_relation, split_halves
+from trajectory.masks import Ablation
+from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.pipeline.stages.ablation import circuit_masks, defining_roles
 from trajectory.prompts import RewardBatch
-from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.roles.scores import ROLES, assign_roles, role_scores
 
 L, H = 3, 4

@@ -395,7 +395,8 @@ def test_pull_request_refs_are_not_revisions(tmp_path):
 
 def test_a_damaged_suite_marker_means_not_built(tmp_path):
     from trajectory.hub.source import repo_folder
-    from trajectory.suite.build import LAYOUT, MARKER, SMALL as SMALL_SUITE, _config_dict, is_built
+    from trajectory.suite.build import LAYOUT, MARKER, _config_dict, is_built
+    from trajectory.suite.build import SMALL as SMALL_SUITE
 
     marker = repo_folder(tmp_path, SMALL_SUITE.repo_id) / MARKER
     marker.parent.mkdir(parents=True)

@@ -2,6 +2,8 @@
 layout), its settings are stored for the views, the revision subset follows effects.every, and a re-run redoes
 nothing."""
 
+from __future__ import annotations
+
 import json
 
 import numpy as np
@@ -12,8 +14,8 @@ from trajectory.effects import component_layout
 from trajectory.facts import load_builtin
 from trajectory.pipeline.effects import EffectsSettings, measure_effects
 from trajectory.pipeline.orchestrator import ingest
-from trajectory.pipeline.stages.base import one_in
 from trajectory.pipeline.sources import open_source
+from trajectory.pipeline.stages.base import one_in
 from trajectory.prompts import encode_probe_set, encode_prompts, fact_prompts
 from trajectory.store.db import reader
 

@@ -16,8 +16,8 @@ import torch
 from transformers import OlmoConfig, OlmoForCausalLM
 
 from trajectory.extractive.measure import score_update
-from trajectory.prompts import RewardBatch
 from trajectory.extractive.scores import align_positions
+from trajectory.prompts import RewardBatch
 
 
 def tiny_olmo(seed: int, dtype=torch.float32, clip_qkv=None) -> OlmoForCausalLM:

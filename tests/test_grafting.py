@@ -11,11 +11,10 @@ import pytest
 import torch
 from transformers import DynamicCache, OlmoConfig, OlmoForCausalLM
 
-from trajectory.prompts import RewardBatch
 from trajectory.grafting.configs import GraftConfig, build_graft, default_configs, layer_range, position_mask
 from trajectory.grafting.graft import COMPONENTS, grafted
 from trajectory.grafting.measure import GraftPrompts, cache_kwargs, last_token_logits, left_aligned, prefix_groups, ranks_in_chunks
-from trajectory.prompts import vocabulary_ranks
+from trajectory.prompts import RewardBatch, vocabulary_ranks
 
 
 def tiny(seed: int) -> OlmoForCausalLM:

@@ -14,9 +14,9 @@ from trajectory.config import load_pipeline
 from trajectory.errors import TrajectoryError
 from trajectory.facts import load_builtin
 from trajectory.grafting.configs import GraftConfig, default_configs
-from trajectory.prompts import encode_prompts, fact_prompts
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
+from trajectory.prompts import encode_prompts, fact_prompts
 from trajectory.store.db import reader
 
 FACTS_CHECKED = [0, 57, 131]

@@ -3,12 +3,14 @@ partial rotary, parallel residual or not. The parallel block is checked against 
 implementation written here: loops over targets, sources and heads for one whole per block, and a
 networkx graph whose FFN reads the layer input, searched depth-first from each root."""
 
+from __future__ import annotations
+
 import networkx as nx
 import pytest
 import torch
+from test_ifr_models import batch, layer_parts, literal_reference, search_circuits
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-from test_ifr_models import batch, layer_parts, literal_reference, search_circuits
 from trajectory.errors import TrajectoryError
 from trajectory.ifr import trace
 from trajectory.ifr.circuits import circuit_activity

@@ -1,5 +1,7 @@
 """End to end: ingest the small reference trajectory, query it, kill an ingest and resume it."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import signal
@@ -123,9 +125,9 @@ def test_the_ablation_stage_runs_with_each_revision(small_store):
     import torch
 
     from trajectory.config import load_pipeline
-    from trajectory.prompts import encode_prompts, fact_prompts, reward
     from trajectory.facts import load_builtin
     from trajectory.pipeline.sources import open_source
+    from trajectory.prompts import encode_prompts, fact_prompts, reward
 
     targets = run_sql(
         small_store,

@@ -1,13 +1,15 @@
 """The logit lens from the IFR pass against a literal one: per prompt, layer and position, the layer's
 output through the final norm and unembedding, the answer's rank counted token by token."""
 
+from __future__ import annotations
+
 from types import SimpleNamespace
 
 import pytest
 import torch
-
 from test_ifr_models import batch, tiny
 from test_ifr_neox import tiny_neox
+
 from trajectory.ifr import Variant, trace_variants
 from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, decoder_layers, readout

@@ -128,11 +128,10 @@ def test_ablation_inputs_computed_from_the_ifr_rows_equal_those_read_back_from_t
     from trajectory.config import load_pipeline
     from trajectory.facts import load_probe_set
     from trajectory.pipeline.orchestrator import pipeline_analyses
-    from trajectory.pipeline.revision import run_frame
-    from trajectory.pipeline.revision import LoadedModels
-    from trajectory.pipeline.stages.ifr import ifr_revision
+    from trajectory.pipeline.revision import LoadedModels, run_frame
     from trajectory.pipeline.sources import open_source, selected_revisions
     from trajectory.pipeline.stages.ablation import ablation_inputs, computed_ablation_inputs
+    from trajectory.pipeline.stages.ifr import ifr_revision
     from trajectory.store.analyses import register
     from trajectory.store.db import transaction, writer
 

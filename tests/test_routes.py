@@ -17,11 +17,11 @@ def _analysis(store) -> tuple[str, float]:
 
 def test_stored_routes_equal_a_fresh_trace_of_the_same_revision(small_store):
     from trajectory.config import load_pipeline
+    from trajectory.facts import load_probe_set
     from trajectory.ifr import trace
     from trajectory.ifr.routes import EDGE_KINDS
     from trajectory.pipeline.sources import cache_source
     from trajectory.prompts import encode_probe_set
-    from trajectory.facts import load_probe_set
 
     analysis_id, tau = _analysis(small_store)
     model, tokenizer = cache_source(load_pipeline("reference-small")).load("main")

@@ -1,7 +1,8 @@
 """The reference trajectory, small variant: builds in seconds, loads through from_pretrained offline."""
 
-import json
+from __future__ import annotations
 
+import json
 
 from trajectory.hub.source import RevisionSource, repo_folder
 from trajectory.suite.build import MARKER, SMALL, build_suite

@@ -8,10 +8,10 @@ import math
 import networkx as nx
 import pytest
 import torch
-
-from test_ablation import L, H, literal_rewards, reward_batch
+from test_ablation import H, L, literal_rewards, reward_batch
 from test_ifr_models import tiny
 from test_ifr_neox import tiny_neox
+
 from trajectory.ablation.hooks import mean_replacement
 from trajectory.ablation.measure import run_rows
 from trajectory.ifr import trace

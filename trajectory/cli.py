@@ -11,6 +11,8 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 from trajectory.config import SUITE_ARCHITECTURES, check_device_name
 from trajectory.errors import TrajectoryError, describe_failure
@@ -21,11 +23,11 @@ DEFAULT_QUERY_TIMEOUT_S = 300.0
 class _Parser(argparse.ArgumentParser):
     """argparse with its mistakes said the CLI's way: one ``error:`` line, exit 2 (the usage is one --help away)."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def _at_least(low: int):
+def _at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -38,7 +40,7 @@ def _at_least(low: int):
     return parse
 
 
-def _number(low: float, high: float, *, low_open: bool = False, high_open: bool = False, what: str = ""):
+def _number(low: float, high: float, *, low_open: bool = False, high_open: bool = False, what: str = "") -> Callable[[str], float]:
     """A finite float in [low, high] (open at an end where said): never nan, inf or 1e308 seconds of sleep."""
 
     def parse(text: str) -> float:

@@ -12,6 +12,7 @@ trajectory.grafting.configs, where a pipeline names grafts).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -19,7 +20,7 @@ import re
 import tomllib
 import types
 import typing
-import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -39,21 +40,21 @@ EXECUTORS = ("in-process", "ray")
 MIN_TEST_DRAWS = 19  # the role-causality test's fewest controls: below, neither its calibration nor a rank p ≤ 0.05 is possible
 
 
-def _key(name: str, parse=None, kinds: tuple[type, ...] | None = None):
+def _key(name: str, parse: Callable[[Any, str], Any] | None = None, kinds: tuple[type, ...] | None = None) -> dict[str, Any]:
     """A setting read from the TOML key ``name`` of its section (``parse(value, where)`` converts it; ``kinds``
     overrides the TOML types accepted, which otherwise follow the field's annotation)."""
     return {"key": name, "parse": parse, "kinds": kinds}
 
 
-def _parse_path(value, where: str) -> Path:
+def _parse_path(value: Any, where: str) -> Path:
     return Path(os.path.expandvars(str(value))).expanduser()
 
 
-def _parse_names(value, where: str) -> tuple[str, ...]:
+def _parse_names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_select(value, where: str) -> str:
+def _parse_select(value: Any, where: str) -> str:
     return ",".join(value) if isinstance(value, list) else value
 
 
@@ -125,11 +126,11 @@ class ProbeSection:
     name: str | None = None  # default: the file's stem, or facts_160
 
 
-def _parse_thresholds(value, where: str) -> tuple[float, ...]:
+def _parse_thresholds(value: Any, where: str) -> tuple[float, ...]:
     return parse_fractions(value, where)
 
 
-def _parse_renormalisations(value, where: str) -> tuple[str, ...]:
+def _parse_renormalisations(value: Any, where: str) -> tuple[str, ...]:
     return parse_choices(value, FFN_RENORMALISATIONS, where, DEPRECATED_FFN_NAMES)
 
 
@@ -202,7 +203,7 @@ class ExtractiveSection:
         _positive(self, "extractive", "counterfactuals", "batch_size")
 
 
-def _parse_graft_configs(value, where: str) -> tuple[str, ...]:
+def _parse_graft_configs(value: Any, where: str) -> tuple[str, ...]:
     return parse_graft_configs(value, where)
 
 
@@ -415,7 +416,7 @@ def _toml_kinds(section: type, item: Field) -> tuple[type, ...]:
     return kinds + ((int,) if float in kinds else ())
 
 
-def _convert(section: type, item: Field, key: str, value, where: str):
+def _convert(section: type, item: Field, key: str, value: Any, where: str) -> Any:
     """A TOML (or CLI) value of ``key`` checked against its type and converted; an error names where and the key."""
     if value is None and type(None) in typing.get_args(typing.get_type_hints(section)[item.name]):  # X | None
         return None
@@ -441,7 +442,7 @@ def _with_values(config: PipelineConfig, values: dict[str, Any], where: str) -> 
         raise TrajectoryError(f"{where}: {err}") from None
 
 
-def _rebuilt(section, prefix: str, changed: dict[str, dict[str, Any]]):
+def _rebuilt(section: Any, prefix: str, changed: dict[str, dict[str, Any]]) -> Any:
     """``section`` with its changed settings and rebuilt sub-sections (their checks run once each, innermost first)."""
     values = dict(changed.get(prefix.rstrip("."), {}))
     for item in fields(section):
@@ -510,7 +511,7 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
     return config
 
 
-def parse_graft_configs(names, where: str) -> tuple[str, ...]:
+def parse_graft_configs(names: Any, where: str) -> tuple[str, ...]:
     """Graft configuration names (``FE``, ``LT:o+ffn@last_quarter``, or ``default`` for the default set),
     checked and written canonically, without repeats."""
     from trajectory.grafting.configs import GraftConfig, default_configs
@@ -531,10 +532,10 @@ def parse_graft_configs(names, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(expanded))
 
 
-def parse_fractions(value, where: str) -> tuple[float, ...]:
+def parse_fractions(value: Any, where: str) -> tuple[float, ...]:
     """τ or θ: one number or a list (TOML) or comma-separated text (CLI), each in [0, 1), without repeats."""
 
-    def fraction(item) -> float:
+    def fraction(item: Any) -> float:
         try:
             if isinstance(item, bool):
                 raise ValueError
@@ -548,11 +549,11 @@ def parse_fractions(value, where: str) -> tuple[float, ...]:
     return _parse_list(value, fraction, where)
 
 
-def parse_choices(value, allowed: tuple[str, ...], where: str, renamed: dict[str, str] | None = None) -> tuple[str, ...]:
+def parse_choices(value: Any, allowed: tuple[str, ...], where: str, renamed: dict[str, str] | None = None) -> tuple[str, ...]:
     """One of ``allowed`` or several (a list, or comma-separated text), without repeats; a deprecated name
     in ``renamed`` is read as its new one, saying so once."""
 
-    def choice(item) -> str:
+    def choice(item: Any) -> str:
         if renamed and item in renamed:
             _say_renamed(item, renamed[item], where)
             item = renamed[item]
@@ -579,7 +580,7 @@ def _say_renamed(old: str, new: str, where: str) -> None:
         )
 
 
-def _parse_list(value, convert, where: str) -> tuple:
+def _parse_list(value: Any, convert: Callable[[Any], Any], where: str) -> tuple:
     items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
     values: list = []
     for item in items:
@@ -591,7 +592,7 @@ def _parse_list(value, convert, where: str) -> tuple:
     return tuple(values)
 
 
-def _flatten(data: dict, prefix: str = ""):
+def _flatten(data: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in data.items():
         full = f"{prefix}{key}"
         if isinstance(value, dict):

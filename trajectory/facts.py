@@ -14,9 +14,11 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from trajectory.errors import TrajectoryError
 
@@ -92,7 +94,7 @@ class ProbeSet:
     def __len__(self) -> int:
         return len(self.facts)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Fact]:
         return iter(self.facts)
 
     @property
@@ -228,7 +230,7 @@ def _read_json(text: str, where: str) -> list[tuple[int, dict]]:
     return rows
 
 
-def _frequency(value, where: str, label: str, line: int) -> int | None:
+def _frequency(value: Any, where: str, label: str, line: int) -> int | None:
     """The optional ``frequency`` column: a count >= 0, or empty (unknown)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from trajectory.errors import TrajectoryError
 from trajectory.facts import Fact, ProbeSet
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -51,7 +55,7 @@ def overlapping_tokens(offsets: list[tuple[int, int]], span: tuple[int, int]) ->
     return [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
 
 
-def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
+def encode_probe_set(tokenizer: PreTrainedTokenizerBase, probes: ProbeSet | list[Fact]) -> EncodedProbes:
     """Tokenise every fact's sentence without special tokens (no BOS, METHOD.md §2)."""
     if not getattr(tokenizer, "is_fast", False):
         raise TrajectoryError("a fast tokenizer (with offset mappings) is needed to locate subjects and answers")
@@ -82,7 +86,7 @@ def encode_probe_set(tokenizer, probes: ProbeSet | list[Fact]) -> EncodedProbes:
     return EncodedProbes(kept, input_ids, attention_mask, subjects, answers, skipped)
 
 
-def beyond_context(tokenizer, probes: ProbeSet, context: int | None) -> list[tuple[Fact, int]]:
+def beyond_context(tokenizer: PreTrainedTokenizerBase, probes: ProbeSet, context: int | None) -> list[tuple[Fact, int]]:
     """The facts whose sentence (prompt and answer) is longer than ``context`` tokens, with their lengths."""
     if not context or not len(probes):
         return []
@@ -108,7 +112,7 @@ class RewardBatch:
     def position(self) -> torch.Tensor:
         return self.attention_mask.sum(1) - 1  # t*: the last prompt token
 
-    def to(self, device) -> "RewardBatch":
+    def to(self, device: torch.device | str) -> "RewardBatch":
         return RewardBatch(**{k: v.to(device) for k, v in vars(self).items()})
 
 
@@ -121,7 +125,7 @@ class RewardPrompt:
     answer: str
 
 
-def first_token(tokenizer, answer: str) -> int:
+def first_token(tokenizer: PreTrainedTokenizerBase, answer: str) -> int:
     ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
     if tokenizer.bos_token_id is not None and ids and ids[0] == tokenizer.bos_token_id:
         ids = ids[1:]
@@ -130,7 +134,9 @@ def first_token(tokenizer, answer: str) -> int:
     return ids[0]
 
 
-def encode_prompts(tokenizer, prompts: list[RewardPrompt], *, candidates: bool = True, counterfactuals: int = 0, seed: int = 0) -> RewardBatch:
+def encode_prompts(
+    tokenizer: PreTrainedTokenizerBase, prompts: list[RewardPrompt], *, candidates: bool = True, counterfactuals: int = 0, seed: int = 0
+) -> RewardBatch:
     """Tokenise prompts cut at t* (no special tokens, right-padded) with their subject spans and answers'
     first tokens; with ``candidates``, each group's candidate answers (what R needs); with
     ``counterfactuals`` K > 0, up to K partners per prompt (the extractive upstream score)."""
@@ -213,7 +219,7 @@ def candidate_ranks(logits_at: torch.Tensor, answer: torch.Tensor, candidates: t
     return better.sum(1)
 
 
-def pad_id(tokenizer) -> int:
+def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -43,10 +44,10 @@ def mean_replacement(model: torch.nn.Module, input_ids: torch.Tensor, attention_
     handles = []
     for index, (o_proj, mlp) in enumerate(modules):
 
-        def keep_z(module, args, output, index=index):
+        def keep_z(module: torch.nn.Module, args: tuple[Any, ...], output: Any, index: int = index) -> None:
             z_means[index] = args[0][valid].float().mean(0).reshape(heads, -1)
 
-        def keep_ffn(module, args, output, index=index):
+        def keep_ffn(module: torch.nn.Module, args: tuple[Any, ...], output: Any, index: int = index) -> None:
             ffn_means[index] = output[valid].float().mean(0)
 
         handles += [o_proj.register_forward_hook(keep_z), mlp.register_forward_hook(keep_ffn)]
@@ -78,7 +79,9 @@ def ablated(model: torch.nn.Module, ablation: Ablation, replacement: Replacement
         ffn_mask = ablation.ffns[:, index]  # [N]
         if bool(head_mask.any()):
 
-            def pre(module, args, mask=head_mask, value=replacement.head_z[index]):
+            def pre(
+                module: torch.nn.Module, args: tuple[Any, ...], mask: torch.Tensor = head_mask, value: torch.Tensor = replacement.head_z[index]
+            ) -> tuple[torch.Tensor, ...]:
                 z = args[0]
                 shaped = z.view(*z.shape[:-1], heads, -1)  # [N, T, H, dh]
                 where = mask.to(z.device)[:, None, :, None]
@@ -87,7 +90,13 @@ def ablated(model: torch.nn.Module, ablation: Ablation, replacement: Replacement
             handles.append(o_proj.register_forward_pre_hook(pre))
         if bool(ffn_mask.any()):
 
-            def post(module, args, output, mask=ffn_mask, value=replacement.ffn[index]):
+            def post(
+                module: torch.nn.Module,
+                args: tuple[Any, ...],
+                output: Any,
+                mask: torch.Tensor = ffn_mask,
+                value: torch.Tensor = replacement.ffn[index],
+            ) -> torch.Tensor:
                 where = mask.to(output.device)[:, None, None]
                 return torch.where(where, value.to(output.device, output.dtype), output)
 

@@ -218,7 +218,9 @@ def comparison_context(group: list[AnalysisSummary]) -> ChartContext:
     return ChartContext(group[0].model, group[0].revisions, analyses=tuple(s.analysis_id for s in group), label=group[0].model)
 
 
-def _page(con, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar, nav: str, plotly_src: str) -> str:
+def _page(
+    con: duckdb.DuckDBPyConnection, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar: tqdm, nav: str, plotly_src: str
+) -> str:
     sections = []
     for figure in spec.figures:
         bar.set_postfix_str(figure.id)

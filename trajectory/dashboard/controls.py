@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -43,7 +44,7 @@ def series(frame: pl.DataFrame, column: str) -> list:
     return frame[column].to_list()
 
 
-def base_layout(fig: go.Figure, height: int = 460, **overrides) -> go.Figure:
+def base_layout(fig: go.Figure, height: int = 460, **overrides: Any) -> go.Figure:
     """The shared look, then the figure's own ``overrides`` (merged key by key, as plotly updates do).
 
     The page sets the title text from the figure's definition.

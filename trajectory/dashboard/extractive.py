@@ -91,7 +91,7 @@ def score_heatmaps(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     views = _views(frame)
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(SCORES), horizontal_spacing=0.09)
 
-    def grid(view, score):
+    def grid(view: tuple[str, str], score: str) -> go.Heatmap:
         part = frame.filter((pl.col("measure") == view[0]) & (pl.col("hop") == view[1])).sort("ordinal", "layer")
         wide = part.pivot(on="layer", index=["ordinal", "revision", "x_step"], values=score, sort_columns=True).sort("ordinal")
         layers = [c for c in wide.columns if c not in ("ordinal", "revision", "x_step")]
@@ -138,7 +138,7 @@ def share_areas(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     parts = frame.sort("ordinal").partition_by(["measure", "hop", "score", "role"], as_dict=True, maintain_order=True)
     empty = frame.clear()
 
-    def role_series(view, role):
+    def role_series(view: tuple[str, str], role: str) -> pl.DataFrame:
         return parts.get((*view, role), empty)
 
     fig = go.Figure()
@@ -186,14 +186,14 @@ def transition_scores(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     kinds = [k for k in KIND_TITLES if k in set(frame["kind"].to_list())]
     fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[k] for k in kinds], horizontal_spacing=0.2)
 
-    def cells(kind, score):
+    def cells(kind: str, score: str) -> tuple[list[list[float | None]], list[list[int]]]:
         part = frame.filter(pl.col("kind") == kind)
         lookup = {(r["from_role"], r["to_role"]): (r[score], r["n"]) for r in part.iter_rows(named=True)}
         z = [[lookup.get((a, b), (None, 0))[0] for b in ROLES] for a in ROLES]
         n = [[lookup.get((a, b), (None, 0))[1] for b in ROLES] for a in ROLES]
         return z, n
 
-    def top(z) -> float:  # each panel its own scale from 0 (FFN scores are ten times the heads')
+    def top(z: list[list[float | None]]) -> float:  # each panel its own scale from 0 (FFN scores are ten times the heads')
         return max((v for row in z for v in row if v is not None), default=1.0) or 1.0
 
     labels = [coloured_role(r) for r in ROLES]

@@ -8,6 +8,7 @@ The SQL is in ``sql/findings/``; this module only words it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -19,8 +20,11 @@ from trajectory.stats import wilson_interval
 from trajectory.store.analyses import choose
 from trajectory.store.db import reader, scope
 
+if TYPE_CHECKING:
+    import duckdb
 
-def findings_query(con, name: str) -> pl.DataFrame:
+
+def findings_query(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     """A query of sql/findings/ over the (scoped) store."""
     return pl.from_arrow(con.sql((SQL_DIR / "findings" / f"{name}.sql").read_text()).to_arrow_table())
 
@@ -85,7 +89,7 @@ def _band(row: dict, digits: int = 0) -> str:
     return _cell(row, percent=False, digits=digits) + (" †" if outside else "")
 
 
-def _where(frame: pl.DataFrame, **equal) -> list[dict]:
+def _where(frame: pl.DataFrame, **equal: object) -> list[dict]:
     for column, value in equal.items():
         frame = frame.filter(pl.col(column).is_null() if value is None else pl.col(column) == value)
     return list(frame.iter_rows(named=True))
@@ -174,7 +178,7 @@ def _accuracy(intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
 STUDY_ACTIVE_HEADS = (113, 423, 1024)
 
 
-def _formation(con) -> list[str]:
+def _formation(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Do recall circuits form: sparse, growing, with heads the model needs (view circuit_formation)."""
     rows = findings_query(con, "formation")
     if rows.is_empty():
@@ -220,7 +224,7 @@ def _formation(con) -> list[str]:
     return lines + [""]
 
 
-def _roles(con, intervals: pl.DataFrame) -> list[str]:
+def _roles(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame) -> list[str]:
     roles = findings_query(con, "roles")
     counts = intervals.filter(pl.col("measure") == "role_count", pl.col("relation") == "*")
     final = max(counts["ordinal"].to_list()) if counts.height else None
@@ -273,7 +277,7 @@ def _with_interval(value: float | None, stored: dict | None, percent: bool = Fal
     return "n/a" if value is None else (f"{100 * value:.0f} %" if percent else f"{value:.{digits}f}")
 
 
-def _causal(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
+def _causal(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     row = findings_query(con, "causal").row(0, named=True)
     if row["n_facts"] is None and not row["n_sets"]:
         return []
@@ -334,7 +338,7 @@ def _role_agreement(intervals: pl.DataFrame, revision: str, kind: str, role: str
     return rows[0] if rows else None
 
 
-def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
+def _ground_truth(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame) -> list[str]:
     """IFR circuits and roles against single-component effects, at the first, middle and last revision with effects."""
     rows = findings_query(con, "effects")
     if rows.is_empty():
@@ -392,7 +396,7 @@ def _ground_truth(con, intervals: pl.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def _topk(con, intervals: pl.DataFrame) -> list[str]:
+def _topk(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame) -> list[str]:
     summary = findings_query(con, "topk")
     if summary.is_empty() or summary["n_facts"][0] == 0:
         return []
@@ -409,7 +413,7 @@ def _topk(con, intervals: pl.DataFrame) -> list[str]:
     ]
 
 
-def _paraphrases(con, analysis_id: str) -> list[str]:
+def _paraphrases(con: duckdb.DuckDBPyConnection, analysis_id: str) -> list[str]:
     rows = pl.from_arrow(con.sql((SQL_DIR / "findings" / "paraphrases.sql").read_text(), params=[analysis_id]).to_arrow_table())
     if rows.is_empty():
         return []
@@ -430,7 +434,7 @@ def _paraphrases(con, analysis_id: str) -> list[str]:
     return lines + [""]
 
 
-def _seeds(con, analysis_id: str) -> list[str]:
+def _seeds(con: duckdb.DuckDBPyConnection, analysis_id: str) -> list[str]:
     rows = pl.from_arrow(con.sql((SQL_DIR / "findings" / "seeds.sql").read_text(), params=[analysis_id]).to_arrow_table())
     if rows.is_empty() or rows["n_seeds"][0] < 2:
         return []
@@ -456,7 +460,7 @@ def _pooled_grafts(intervals: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
+def _grafting(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[str]:
     grafts = _pooled_grafts(intervals)
     if grafts.is_empty():
         return []
@@ -488,7 +492,7 @@ def _grafting(con, intervals: pl.DataFrame, comparisons: pl.DataFrame) -> list[s
     return lines + [""]
 
 
-def _ocr(con, intervals: pl.DataFrame) -> list[str]:
+def _ocr(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame) -> list[str]:
     ocr = findings_query(con, "ocr")
     if ocr.is_empty():
         return []
@@ -512,7 +516,7 @@ def _ocr(con, intervals: pl.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def _lens(con, intervals: pl.DataFrame) -> list[str]:
+def _lens(con: duckdb.DuckDBPyConnection, intervals: pl.DataFrame) -> list[str]:
     lens = findings_query(con, "lens")
     if lens.is_empty():
         return []
@@ -532,7 +536,7 @@ def _lens(con, intervals: pl.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def index_headlines(con, analysis_id: str) -> dict[str, list[str]]:
+def index_headlines(con: duckdb.DuckDBPyConnection, analysis_id: str) -> dict[str, list[str]]:
     """Two or three headline results per page of one analysis, from the (scoped) store's own numbers, each with
     its interval and denominator: page name -> lines (Markdown-ish, for the index)."""
     intervals = findings_query(con, "stored_intervals").filter(pl.col("analysis_id") == analysis_id)

@@ -135,7 +135,7 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
     }
 
 
-def embedded_json(data) -> str:
+def embedded_json(data: object) -> str:
     """JSON to embed in a <script> element: no "<", ">" or "&" anywhere in it (a fact's text may hold "</script>"
     or "<!--", which would end or derail the element), and only ASCII (U+2028 and U+2029 escaped)."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)  # these characters occur only inside strings

@@ -11,7 +11,9 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from urllib.parse import unquote
 
 from trajectory.dashboard.build import build_dashboards
@@ -26,7 +28,7 @@ class _Pages:
         self.lock = threading.Lock()
         self.built_for: float | None = None
 
-    def refresh(self, say=lambda line: None) -> None:
+    def refresh(self, say: Callable[[str], None] = lambda line: None) -> None:
         with self.lock:
             try:
                 stamp = self.db.stat().st_mtime
@@ -118,7 +120,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                         print(f"warning: pages not rebuilt: {describe_failure(err)}", file=sys.stderr, flush=True)
                 super().do_GET()
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass  # quiet: one line per request drowns the URL the user needs
 
         try:
@@ -137,7 +139,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                 signal.signal(signal.SIGTERM, previous)
 
 
-def _raise_interrupt(signum, frame) -> None:
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

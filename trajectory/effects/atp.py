@@ -10,6 +10,8 @@ exhaustive effects on the reference measure how far the plain estimate is from t
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from trajectory.models.architectures import (
@@ -50,14 +52,25 @@ def attribution_patching(
             handles = []
             for layer in layers:
 
-                def shift_z(module, args, store=values, shifts=shifts):
+                def shift_z(
+                    module: torch.nn.Module,
+                    args: tuple[Any, ...],
+                    store: list[tuple[torch.Tensor, torch.Tensor | None]] = values,
+                    shifts: list[tuple[torch.Tensor, torch.Tensor | None]] = shifts,
+                ) -> tuple[torch.Tensor]:
                     z = args[0]
                     delta = torch.zeros_like(z, requires_grad=True)
                     store.append((z.detach(), None))
                     shifts.append((delta, None))
                     return (z + delta,)
 
-                def shift_ffn(module, args, output, store=values, shifts=shifts):
+                def shift_ffn(
+                    module: torch.nn.Module,
+                    args: tuple[Any, ...],
+                    output: torch.Tensor,
+                    store: list[tuple[torch.Tensor, torch.Tensor | None]] = values,
+                    shifts: list[tuple[torch.Tensor, torch.Tensor | None]] = shifts,
+                ) -> torch.Tensor:
                     delta = torch.zeros_like(output, requires_grad=True)
                     z, _ = store[-1]
                     store[-1] = (z, output.detach())

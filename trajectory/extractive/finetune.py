@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,6 +28,9 @@ from trajectory.config import FinetuneSection
 from trajectory.errors import TrajectoryError
 from trajectory.models.taps import frozen, linear_modules
 from trajectory.prompts import RewardPrompt, pad_id, right_padded
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 TRAINED = ("attention_mlp", "early", "late")
 OPTIMIZERS = ("adam", "sgd")
@@ -54,7 +58,7 @@ def trained_parameters(model: torch.nn.Module, train: str) -> list[torch.nn.Para
     return [module.weight for layer in chosen for module in layer.values()]
 
 
-def answer_examples(tokenizer, facts: list[RewardPrompt]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def answer_examples(tokenizer: PreTrainedTokenizerBase, facts: list[RewardPrompt]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """input_ids, attention_mask and labels (−100 except on the answer's tokens), right-padded."""
     rows, labels = [], []
     for fact in facts:
@@ -67,7 +71,9 @@ def answer_examples(tokenizer, facts: list[RewardPrompt]) -> tuple[torch.Tensor,
     return ids, mask, target
 
 
-def finetune(model: torch.nn.Module, tokenizer, facts: list[RewardPrompt], recipe: FinetuneRecipe) -> tuple[torch.nn.Module, list[float]]:
+def finetune(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, facts: list[RewardPrompt], recipe: FinetuneRecipe
+) -> tuple[torch.nn.Module, list[float]]:
     """A finetuned copy (the model itself is untouched) and the mean loss of every epoch."""
     if recipe.optimizer not in OPTIMIZERS:
         raise TrajectoryError(f"finetune optimizer must be one of {', '.join(OPTIMIZERS)}, got {recipe.optimizer!r}")

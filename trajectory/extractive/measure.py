@@ -12,12 +12,16 @@ for its weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from trajectory.extractive.scores import align_positions, counterfactual_mean, embedding_term, input_side, output_side, paired_change, per_head
 from trajectory.models.taps import READERS, Taps, check_supported, frozen, linear_modules, tap_linears
 from trajectory.prompts import RewardBatch, reward
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass
@@ -40,7 +44,9 @@ class UpdateScores:
         return self.informative_heads.sum((1, 2)) + self.informative_ffns.sum(1) + self.informative_embedding + self.informative_unembedding
 
 
-def _forward_backward(model, batch: RewardBatch, substitute=None, backward: bool = True) -> tuple[Taps, torch.Tensor]:
+def _forward_backward(
+    model: PreTrainedModel, batch: RewardBatch, substitute: torch.Tensor | None = None, backward: bool = True
+) -> tuple[Taps, torch.Tensor]:
     with frozen(model), torch.set_grad_enabled(backward), tap_linears(model, substitute) as taps:
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         rewards = reward(
@@ -74,7 +80,17 @@ def score_update(before: torch.nn.Module, after: torch.nn.Module, batch: RewardB
             taps.clear()
 
 
-def _combine(before, after, batch: RewardBatch, at_w: Taps, at_w2: Taps, hybrid: Taps, reward_before, reward_after, dtype) -> UpdateScores:
+def _combine(
+    before: torch.Tensor,
+    after: torch.Tensor,
+    batch: RewardBatch,
+    at_w: Taps,
+    at_w2: Taps,
+    hybrid: Taps,
+    reward_before: torch.Tensor,
+    reward_after: torch.Tensor,
+    dtype: torch.dtype,
+) -> UpdateScores:
     n_heads = before.config.num_attention_heads
     valid = batch.attention_mask[..., None].to(dtype)  # [B, T, 1]
     modules_w, modules_w2 = linear_modules(before), linear_modules(after)

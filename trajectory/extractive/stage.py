@@ -12,7 +12,9 @@ template); facts are scored one relation per batch at least (partners must share
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -25,6 +27,9 @@ from trajectory.extractive.ocr import OCRProbe, load_ocr_probes
 from trajectory.extractive.prompts import group_chunks
 from trajectory.facts import ProbeSet
 from trajectory.prompts import RewardBatch, RewardPrompt, candidate_ranks, encode_prompts, fact_prompts
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SCORES = ("informative", "upstream", "downstream")
 
@@ -42,7 +47,14 @@ class ExtractiveSettings:
     seed: int = 0
 
 
-def score_prompts(before, after, tokenizer, prompts: list[RewardPrompt], settings: ExtractiveSettings, device) -> UpdateScores:
+def score_prompts(
+    before: PreTrainedModel,
+    after: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[RewardPrompt],
+    settings: ExtractiveSettings,
+    device: torch.device | str,
+) -> UpdateScores:
     """score_update over batches of whole groups, concatenated in the prompts' order."""
     parts, order = [], []
     for chunk in group_chunks(prompts, settings.batch_size):
@@ -69,7 +81,7 @@ def score_frame(
 
     blocks = []
 
-    def emit(per_prompt: bool, label_groups: list[str], fact_ids):
+    def emit(per_prompt: bool, label_groups: list[str], fact_ids: list[int]) -> None:
         rows = len(label_groups)
         pick = (lambda t: t.double()) if per_prompt else per_group
         heads = [pick(getattr(scores, f"{s}_heads")) for s in SCORES]  # [R, L, H]
@@ -80,7 +92,7 @@ def score_frame(
         hop = None if hop_of_group is None else np.array([hop_of_group[g] for g in label_groups], dtype=object)
         fid = None if fact_ids is None else np.array(fact_ids, dtype=np.int32)
 
-        def block(kind, n, layer, head, values: dict[str, np.ndarray | None]):
+        def block(kind: str, n: int, layer: int, head: int | None, values: dict[str, np.ndarray | None]) -> None:
             blocks.append(
                 pl.DataFrame(
                     {
@@ -122,7 +134,14 @@ def score_frame(
     return pl.concat(blocks, how="vertical_relaxed").with_columns(pl.col(*SCORES).fill_nan(None))
 
 
-def between_revisions(before, after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> pl.DataFrame:
+def between_revisions(
+    before: PreTrainedModel,
+    after: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    facts: ProbeSet,
+    settings: ExtractiveSettings,
+    device: torch.device | str,
+) -> pl.DataFrame:
     prompts = fact_prompts(facts)
     scores = score_prompts(before, after, tokenizer, prompts, settings, device)
     relations = {p.group: p.group for p in prompts}
@@ -131,13 +150,15 @@ def between_revisions(before, after, tokenizer, facts: ProbeSet, settings: Extra
 
 
 @torch.no_grad()
-def _ranks(model, batch: RewardBatch) -> torch.Tensor:
+def _ranks(model: PreTrainedModel, batch: RewardBatch) -> torch.Tensor:
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
     at = logits[torch.arange(len(batch.answer)), batch.position].float()
     return candidate_ranks(at, batch.answer, batch.candidates, batch.candidate_mask).cpu()
 
 
-def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: ExtractiveSettings, device) -> tuple[pl.DataFrame, pl.DataFrame, list[float]]:
+def out_of_context(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, probes: list[OCRProbe], settings: ExtractiveSettings, device: torch.device | str
+) -> tuple[pl.DataFrame, pl.DataFrame, list[float]]:
     """(ocr rows per probe, finetune score rows per hop, finetuning losses per epoch)."""
     facts = [p.fact for p in probes]
     implications = [p.implication for p in probes]
@@ -170,7 +191,14 @@ def out_of_context(model, tokenizer, probes: list[OCRProbe], settings: Extractiv
     return ocr, frame.with_columns(pl.lit("finetune").alias("measure")), losses
 
 
-def run_stage(before, load_after, tokenizer, facts: ProbeSet, settings: ExtractiveSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+def run_stage(
+    before: PreTrainedModel,
+    load_after: Callable[[], PreTrainedModel] | None,
+    tokenizer: PreTrainedTokenizerBase,
+    facts: ProbeSet,
+    settings: ExtractiveSettings,
+    device: torch.device | str,
+) -> tuple[dict[str, pl.DataFrame], str]:
     """The stage's frames for one revision and a log line. ``load_after()`` gives W′, the next revision
     (None: the last revision, OCR only); it is called after the OCR experiment, so that the finetuning
     and W′ never take memory at the same time."""

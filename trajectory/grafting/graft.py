@@ -17,14 +17,18 @@ with their components; they are refused for now (OLMo's LayerNorm has none).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from trajectory.errors import TrajectoryError
 from trajectory.models.architectures import decoder_layers
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 COMPONENTS = ("attention", "o", "ffn")
 MODULES = {"attention": ("q_proj", "k_proj", "v_proj"), "o": ("o_proj",)}
@@ -41,7 +45,7 @@ class Graft:
     embedding: torch.Tensor | None = None
 
 
-def _architecture(config) -> dict:
+def _architecture(config: PretrainedConfig) -> dict:
     """A config without where it was loaded from (a run's checkpoint folders differ only in that)."""
     return {k: v for k, v in config.to_dict().items() if k not in ("_name_or_path", "transformers_version")}
 
@@ -63,14 +67,14 @@ def grafted(recipient: torch.nn.Module, donor: torch.nn.Module, graft: Graft) ->
     check_graftable(recipient, donor)
     handles = []
 
-    def select(mask: torch.Tensor, compute_donor):
+    def select(mask: torch.Tensor, compute_donor: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
         # Flat indices of the grafted (row, position) pairs, found once on the host: the hook then runs
         # without a host-device synchronisation (no boolean indexing, no .any() on the device).
         where = torch.nonzero(mask.reshape(-1).cpu())[:, 0]
         everywhere = len(where) == mask.numel()
         on_device: dict[torch.device, torch.Tensor] = {}
 
-        def hook(module, args, output):
+        def hook(module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
             if everywhere:
                 return compute_donor(args[0])
             if output.device not in on_device:

@@ -42,7 +42,7 @@ class GraftPrompts:
         length = int(self.attention_mask[rows].sum(1).max())
         return GraftPrompts(*(t[rows][:, -length:] for t in (self.input_ids, self.attention_mask, self.subject)), self.answer[rows])
 
-    def to(self, device) -> "GraftPrompts":
+    def to(self, device: torch.device | str) -> "GraftPrompts":
         return GraftPrompts(**{k: v.to(device) for k, v in vars(self).items()})
 
 

@@ -8,6 +8,7 @@ graft configuration, and whether the fact was learned between A and B (wrong at 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -18,6 +19,10 @@ from trajectory.grafting.configs import GraftConfig, default_configs
 from trajectory.grafting.measure import left_aligned, ranks_in_chunks
 from trajectory.prompts import encode_prompts, fact_prompts
 
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 
 @dataclass(frozen=True)
 class GraftingSettings:
@@ -25,7 +30,14 @@ class GraftingSettings:
     batch_size: int = GraftingSection().batch_size  # prompts per chunk (each runs every configuration: configurations × batch_size rows)
 
 
-def graft_pair(recipient, donor, tokenizer, facts: ProbeSet, settings: GraftingSettings, device) -> tuple[pl.DataFrame, str]:
+def graft_pair(
+    recipient: PreTrainedModel,
+    donor: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    facts: ProbeSet,
+    settings: GraftingSettings,
+    device: torch.device | str,
+) -> tuple[pl.DataFrame, str]:
     """(the pair's grafts rows without their keys, a line for the log)."""
     prompts = fact_prompts(facts)
     batch = left_aligned(encode_prompts(tokenizer, prompts, candidates=False)).to(device)

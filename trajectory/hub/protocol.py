@@ -4,9 +4,12 @@ run's checkpoint folders, trajectory.hub.run_folder.RunFolderSource): callers us
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from trajectory.hub.revisions import Revision
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class Source(Protocol):
@@ -24,7 +27,7 @@ class Source(Protocol):
 
     def download_bytes(self, revision: str) -> int: ...
 
-    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu"): ...
+    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]: ...
 
     def content_hash(self, revision: str) -> str | None: ...
 

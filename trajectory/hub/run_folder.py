@@ -19,10 +19,14 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import Revision, order_revisions, parse_revision
 from trajectory.hub.source import TRAINER_STATE, content_hash_from_file_hashes, file_sha256, is_weight_file, load_checked
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 TRAINER_MARK = TRAINER_STATE  # the Hugging Face Trainer writes it after the model files
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model")
@@ -97,7 +101,7 @@ class RunFolderSource:
     def download(self, revision: str) -> Path:
         return self.folder_of(revision)  # the run's own files: nothing to fetch
 
-    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu"):
+    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         folder = self.folder_of(revision)
         has_tokenizer = any((folder / name).is_file() for name in TOKENIZER_FILES)
         return load_checked(folder, folder if has_tokenizer else self.run, {}, str(folder), dtype, device)

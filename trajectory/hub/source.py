@@ -16,11 +16,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from huggingface_hub import constants as hf_constants
 
 from trajectory.errors import TrajectoryError
 from trajectory.hub.revisions import MAIN, Revision, order_revisions, unknown_revision_message
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from trajectory.hub.protocol import Source
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +224,7 @@ class RevisionSource:
             raise TrajectoryError(f"cannot download {self.repo_id}@{revision}: {_one_line(err)}") from None
         return path
 
-    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu"):
+    def load(self, revision: str, *, dtype: str = "float32", device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """``(model, tokenizer)`` through ``from_pretrained(repo, revision=...)``, in eval mode."""
         common = dict(revision=revision, cache_dir=self.cache_dir, local_files_only=bool(self.offline))
         return load_checked(self.repo_id, self.repo_id, common, f"{self.repo_id}@{revision}", dtype, device)
@@ -241,7 +247,9 @@ class RevisionSource:
         return True
 
 
-def load_checked(model_from: str | Path, tokenizer_from: str | Path, common: dict, where: str, dtype: str, device: str):
+def load_checked(
+    model_from: str | Path, tokenizer_from: str | Path, common: dict, where: str, dtype: str, device: str
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """``(model, tokenizer)`` from a Hub repository or a local folder, in eval mode on ``device``; a checkpoint
     that is not whole (a missing, unexpected or mis-shaped tensor, non-finite weights, no usable tokenizer)
     is refused with one line naming ``where`` and the tensors, never loaded with random stand-ins."""
@@ -270,7 +278,7 @@ def load_checked(model_from: str | Path, tokenizer_from: str | Path, common: dic
     return model, tokenizer
 
 
-def check_tokenizer(tokenizer, where: str) -> None:
+def check_tokenizer(tokenizer: PreTrainedTokenizerBase, where: str) -> None:
     """A tokenizer that can locate subjects (a fast one, with a vocabulary), or one line saying which files are missing."""
     encodes = getattr(tokenizer, "is_fast", False) and tokenizer("The answer is", add_special_tokens=False)["input_ids"]
     if not encodes:  # without its files transformers builds an empty tokenizer that encodes every text to nothing
@@ -295,7 +303,7 @@ def check_loading_info(info: dict, where: str) -> None:
         raise TrajectoryError(f"{where} is not a complete checkpoint: {'; '.join(problems)}")
 
 
-def check_finite_weights(model, where: str) -> None:
+def check_finite_weights(model: PreTrainedModel, where: str) -> None:
     """Every parameter and buffer finite, checked on the device with one synchronisation."""
     import torch
 
@@ -341,7 +349,7 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def revision_step(source, revision: Revision) -> int | None:
+def revision_step(source: Source, revision: Revision) -> int | None:
     """The training step of a revision whose name carries none (``main``), where it can be known: the
     ``global_step`` of the ``trainer_state.json`` published beside its weights, else the step of the last numbered
     revision when the two hold the same weights (a branch tip that repeats its last checkpoint, as Pythia's does);

@@ -60,7 +60,15 @@ def parallel_contributions(
     return _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_elements, dtype)
 
 
-def _block_contributions(residual, pattern, head_out, ffn_out, valid, max_chunk_elements, dtype):
+def _block_contributions(
+    residual: torch.Tensor,
+    pattern: torch.Tensor,
+    head_out: torch.Tensor,
+    ffn_out: torch.Tensor | None,
+    valid: torch.Tensor,
+    max_chunk_elements: int,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, ...]:
     batch, length, _ = residual.shape
     heads, dim = head_out.shape[2], head_out.shape[3]
     pattern = pattern.to(dtype)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from trajectory.ifr.circuits import circuit_activity
-from trajectory.ifr.routes import RouteEdges, route_edges
 from trajectory.errors import TrajectoryError
+from trajectory.ifr.circuits import circuit_activity
 from trajectory.ifr.contributions import (
     attention_contributions,
     ffn_contributions,
@@ -24,9 +24,15 @@ from trajectory.ifr.contributions import (
     threshold_ffn,
     threshold_parallel,
 )
+from trajectory.ifr.routes import RouteEdges, route_edges
 from trajectory.models.architectures import architecture_of
 from trajectory.models.capture import LayerParts, capture_layers
 from trajectory.prompts import next_token_ranks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+    from trajectory.models.architectures import Architecture
 
 
 @dataclass
@@ -184,11 +190,23 @@ def trace_variants(
     }
 
 
-def _trace_chunk(model, architecture, ids, mask, variants: list[Variant], max_chunk_elements, decomposition_dtype, observe=None, roots=None):
+def _trace_chunk(
+    model: PreTrainedModel,
+    architecture: Architecture,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    variants: list[Variant],
+    max_chunk_elements: int,
+    decomposition_dtype: torch.dtype,
+    observe: Callable | None = None,
+    roots: torch.Tensor | None = None,
+) -> tuple[dict[Variant, dict[str, torch.Tensor | None]], torch.Tensor]:
     valid = mask.bool()
     per_layer: list[tuple[torch.Tensor, ...]] = []
 
-    def threshold(variant: Variant, c_attn, c_res, c_ffn, c_ffn_res=None) -> tuple[torch.Tensor, ...]:
+    def threshold(
+        variant: Variant, c_attn: torch.Tensor, c_res: torch.Tensor, c_ffn: torch.Tensor, c_ffn_res: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         # A parallel block's raw parts are (c_attn, c_res, c_ffn); its ffn_residual comes from the thresholded ones.
         if architecture.parallel:
             c_attn, c_res, c_ffn = threshold_parallel(c_attn, c_res, c_ffn, variant.threshold)

@@ -2,7 +2,7 @@
 to experiment trackers (trackers.py)."""
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     if name == "TrajectoryCallback":  # transformers is imported only when the callback is used
         from trajectory.integrations.trainer import TrajectoryCallback
 

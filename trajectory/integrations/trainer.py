@@ -22,11 +22,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from transformers import TrainerCallback
 
 from trajectory.integrations.trackers import TRACKERS, TrackerWriter, open_tracker, revision_measures
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
 
 log = logging.getLogger(__name__)
 LOG_FILE = "trajectory-ingest.log"
@@ -57,7 +61,7 @@ class TrajectoryCallback(TrainerCallback):
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if not state.is_world_process_zero or self.process is not None:
             return
         self.run = Path(args.output_dir).resolve()
@@ -101,7 +105,7 @@ class TrajectoryCallback(TrainerCallback):
         self.thread = threading.Thread(target=self._follow, name="trajectory-trackers", daemon=True)
         self.thread.start()
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self.process is None:
             return
         self._finish()

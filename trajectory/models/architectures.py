@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from trajectory.errors import TrajectoryError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def architecture_of(model: torch.nn.Module) -> Architecture:
     return architecture
 
 
-def context_length(config) -> int | None:
+def context_length(config: PretrainedConfig) -> int | None:
     """The longest input the model's positions cover (None when its config does not say)."""
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
         value = getattr(config, name, None)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import AttentionInterface
@@ -60,7 +61,16 @@ class _Recorder:
         self.current: dict[str, torch.Tensor] = {}
 
 
-def _capturing_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+def _capturing_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
     eager = sys.modules[type(module).__module__].eager_attention_forward
     output, weights = eager(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
     if _RECORDERS:
@@ -85,16 +95,18 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
         attn_out_module = getattr(layer, architecture.attn_norm) if architecture.post_norm else o_proj
         ffn_out_module = getattr(layer, architecture.ffn_norm) if architecture.post_norm else layer.mlp
 
-        def before(module, args, kwargs):
+        def before(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             recorder.current = {"residual": args[0] if args else kwargs["hidden_states"]}
 
-        def store(key):
-            def hook(module, args, output):
+        def store(key: str) -> Callable[..., None]:
+            def hook(module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
                 recorder.current[key] = output[0] if isinstance(output, tuple) else output
 
             return hook
 
-        def after(module, args, output, index=index, layer=layer, o_proj=o_proj):
+        def after(
+            module: torch.nn.Module, args: tuple[Any, ...], output: Any, index: int = index, layer: int = layer, o_proj: torch.nn.Linear = o_proj
+        ) -> None:
             c = recorder.current
             pattern = c["pattern"].float()
             head_out = head_outputs(c["values"], o_proj.weight, n_heads)

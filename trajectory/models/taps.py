@@ -10,9 +10,10 @@ module then reads what another model gave it. Nothing of the model is copied; ho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -112,13 +113,13 @@ def tap_linears(model: torch.nn.Module, substitute: list[dict[str, torch.Tensor]
         if tensor.requires_grad:
             tensor.register_hook(lambda grad: setattr(tap, "grad_out", grad))
 
-    def record(tap: Tap, replacement: torch.Tensor | None):
-        def pre(module, args):
+    def record(tap: Tap, replacement: torch.Tensor | None) -> tuple[Callable[..., Any], Callable[..., None]]:
+        def pre(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[torch.Tensor] | None:
             if replacement is not None:
                 return (replacement.to(args[0].dtype),)
             return None
 
-        def post(module, args, output):
+        def post(module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
             tap.input, tap.output = args[0], output
             keep_grad(tap, output)
 
@@ -134,7 +135,7 @@ def tap_linears(model: torch.nn.Module, substitute: list[dict[str, torch.Tensor]
             handles.append(module.register_forward_hook(post))
         taps.layers.append(layer_taps)
 
-    def on_embedding(module, args, output):
+    def on_embedding(module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and not output.requires_grad:
             # Frozen weights (no parameter gradients are kept): the graph starts here instead.
             output = output.detach().requires_grad_()

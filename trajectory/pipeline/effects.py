@@ -8,15 +8,15 @@ and the views apply each analysis's θ and the stage's κ (stage_runs.settings) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import torch
 
 from trajectory.ablation.hooks import mean_replacement, zero_replacement
-from trajectory.config import EffectsSection
-from trajectory.masks import Ablation
 from trajectory.ablation.measure import MIN_EFFECT, run_rows
+from trajectory.config import EffectsSection
 from trajectory.effects import (
     attribution_patching,
     component_layout,
@@ -24,6 +24,7 @@ from trajectory.effects import (
 )
 from trajectory.facts import ProbeSet
 from trajectory.ifr import trace
+from trajectory.masks import Ablation
 from trajectory.models.architectures import architecture_of
 from trajectory.prompts import (
     RewardBatch,
@@ -32,6 +33,9 @@ from trajectory.prompts import (
     fact_prompts,
 )
 from trajectory.topk.importance import component_importance
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 _DEFAULTS = EffectsSection()  # one default per setting: the pipeline's [effects] section's
@@ -63,7 +67,7 @@ class ComponentEffects:
     atp: torch.Tensor | None
 
 
-def measure_effects(model, batch: RewardBatch, settings: EffectsSettings) -> ComponentEffects:
+def measure_effects(model: PreTrainedModel, batch: RewardBatch, settings: EffectsSettings) -> ComponentEffects:
     """Every component's effect on every prompt of ``batch`` (prompts cut at t*), all configurations batched:
     configuration 0 ablates nothing, 1 everything, 2 + c component c alone, each on every prompt."""
     n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
@@ -107,7 +111,9 @@ def measure_effects(model, batch: RewardBatch, settings: EffectsSettings) -> Com
     )
 
 
-def run_effects(model, tokenizer, probes: ProbeSet, settings: EffectsSettings, device) -> tuple[dict[str, pl.DataFrame], str]:
+def run_effects(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, probes: ProbeSet, settings: EffectsSettings, device: torch.device | str
+) -> tuple[dict[str, pl.DataFrame], str]:
     """Tables ``component_effects`` (one row per fact and component) and ``effect_baselines`` (one per fact),
     without their keys, and a line for the log."""
     facts = encode_probe_set(tokenizer, probes).facts  # the facts the IFR stage traced

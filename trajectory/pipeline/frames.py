@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 import torch
@@ -11,6 +13,9 @@ from trajectory.ifr.trace import IFRResult
 from trajectory.lens.answer import AnswerLens
 from trajectory.prompts import EncodedProbes, first_answer_ranks
 from trajectory.roles.scores import ROLES, RoleScores, assign_roles, role_scores
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 KINDS = ("head", "ffn")
 
@@ -69,11 +74,13 @@ def revision_frames(
     return keyed, summary
 
 
-def _score_frame(kind, layers, heads, scores: RoleScores, relations, fact_ids, fact_relations) -> pl.DataFrame:
+def _score_frame(
+    kind: str, layers: list[int], heads: list[int | None], scores: RoleScores, relations: list[str], fact_ids: list[int], fact_relations: list[str]
+) -> pl.DataFrame:
     n = len(layers)
     blocks = []
 
-    def block(scope, values: np.ndarray, relation, fact_id):
+    def block(scope: str, values: np.ndarray, relation: str | None, fact_id: int | None) -> None:
         rows = values.shape[0] if values.ndim == 2 else 1
         blocks.append(
             pl.DataFrame(
@@ -97,7 +104,7 @@ def _score_frame(kind, layers, heads, scores: RoleScores, relations, fact_ids, f
     return pl.concat(blocks, how="vertical_relaxed")
 
 
-def _role_frame(kind, layers, heads, roles: torch.Tensor, relations) -> pl.DataFrame:
+def _role_frame(kind: str, layers: list[int], heads: list[int | None], roles: torch.Tensor, relations: list[str]) -> pl.DataFrame:
     n_rel, n = roles.shape
     return pl.DataFrame(
         {
@@ -180,7 +187,7 @@ def prompt_frame(probe_set_id: str, model: str, encoded: EncodedProbes, tokens: 
     )
 
 
-def token_texts(tokenizer, input_ids: torch.Tensor, lengths: list[int]) -> list[list[str]]:
+def token_texts(tokenizer: PreTrainedTokenizerBase, input_ids: torch.Tensor, lengths: list[int]) -> list[list[str]]:
     """Each prompt's tokens as text, each decoded alone (one batch call), up to its length: input_ids [B, T]."""
     flat = tokenizer.batch_decode(input_ids.reshape(-1, 1))
     width = input_ids.shape[1]

@@ -10,8 +10,8 @@ import polars as pl
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
-from trajectory.hub.revisions import Revision
 from trajectory.hub.protocol import Source
+from trajectory.hub.revisions import Revision
 from trajectory.hub.source import FREQUENCY_FILE
 
 KEY = ["relation", "subject", "object"]

@@ -10,8 +10,10 @@ are compared under one probe set. Inputs are the queries of ``sql/intervals/``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -39,6 +41,9 @@ from trajectory.stats.role_tests import NORMAL, calibration_p, leave_one_out_p, 
 from trajectory.stats.roles import FactActivity, resampled_roles, set_iou
 from trajectory.store.db import reader, replace_intervals, scope
 
+if TYPE_CHECKING:
+    import duckdb
+
 FINDING = 0.05  # a comparison is a finding when its (adjusted) p is below this
 WILSON = 0  # the `resamples` of an interval that is no bootstrap: a share's Wilson interval
 RELATION_PERMUTATION = "relation permutation"  # exact, over every assignment of relation labels (n_a, n_b: relations)
@@ -57,7 +62,7 @@ class IntervalSettings:
     seed: int = 0
 
 
-def interval_query(con, name: str) -> pl.DataFrame:
+def interval_query(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     """A query of sql/intervals/ over the (scoped) store."""
     return pl.from_arrow(con.sql((SQL_DIR / "intervals" / f"{name}.sql").read_text()).to_arrow_table())
 
@@ -108,11 +113,11 @@ class _Rows:
         high: float,
         n: int,
         resamples: int,
-        revision=None,
-        scope=None,
-        category=None,
-        to_category=None,
-        relation=None,
+        revision: str | None = None,
+        scope: str = None,
+        category: str = None,
+        to_category: str | None = None,
+        relation: str | None = None,
     ) -> None:
         self.intervals.append(
             {
@@ -132,7 +137,7 @@ class _Rows:
             }
         )
 
-    def comparison(self, family: str, test: str, **values) -> None:
+    def comparison(self, family: str, test: str, **values: object) -> None:
         self.comparisons.append({**self.key, "family": family, "test": test, **values})
 
     def frames(self) -> dict[str, pl.DataFrame]:
@@ -203,7 +208,7 @@ def store_intervals(db: Path, analysis_id: str, settings: IntervalSettings = Int
     return frames
 
 
-def _accuracy(con, rows: _Rows) -> None:
+def _accuracy(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
     s = rows.settings
     facts = interval_query(con, "accuracy_facts")
     for (revision,), part in facts.group_by("revision", maintain_order=True):
@@ -265,11 +270,11 @@ def _accuracy(con, rows: _Rows) -> None:
         )
 
 
-def _recorder(rows: _Rows):
+def _recorder(rows: _Rows) -> Callable[..., None]:
     """record(measure, values [B + 1]: as stored, then the resamples, n, keys): its percentile interval stored."""
     s = rows.settings
 
-    def record(measure: str, values: np.ndarray, n: int, **keys) -> None:
+    def record(measure: str, values: np.ndarray, n: int, **keys: object) -> None:
         low, high = percentile_interval(values[1:], s.level)
         rows.interval(measure, float(values[0]), low, high, n, s.role_resamples, **keys)
 
@@ -313,7 +318,7 @@ def _roles(rows: _Rows, resampled: ResampledRoles | None, names: dict[int, str])
         _transitions(record, pooled, kind, revision=None)
 
 
-def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: float, names: dict[int, str]) -> None:
+def _effect_roles(con: duckdb.DuckDBPyConnection, rows: _Rows, resampled: ResampledRoles | None, theta: float, names: dict[int, str]) -> None:
     """IFR roles against causal roles (view effect_role_agreement) under the role intervals' own draws of facts: the
     causal circuits (view fact_effects) re-classified by the same rule with one root per fact (general, entity and
     answer hits all the membership itself, so no entity role), over the drawn measured facts. Per revision with
@@ -360,7 +365,7 @@ def _effect_roles(con, rows: _Rows, resampled: ResampledRoles | None, theta: flo
                     record("effect_role_agreement", per_relation[:, r], n, category=role, relation=str(relation), **keys)
 
 
-def _transitions(record, counts: torch.Tensor, kind: str, revision: str | None) -> None:
+def _transitions(record: Callable[..., None], counts: torch.Tensor, kind: str, revision: str | None) -> None:
     """Transition probabilities from counts [B + 1, from-role × to-role]; a from-role with no members is left out
     (undefined, not zero)."""
     counts = counts.reshape(-1, len(ROLES), len(ROLES))
@@ -407,7 +412,7 @@ GROUP_SOURCES = {
 GROUPINGS = {"relation": "relation", "relation type": "relation_type", "bucket": "bucket"}
 
 
-def _groups(con, rows: _Rows, source: str) -> None:
+def _groups(con: duckdb.DuckDBPyConnection, rows: _Rows, source: str) -> None:
     """Every measure of ``source`` per revision over all facts (scope '*') and per relation, relation type and
     frequency bucket, each group resampled within its relations with one draw for all revisions."""
     s = rows.settings
@@ -445,7 +450,7 @@ def _groups(con, rows: _Rows, source: str) -> None:
 
 
 def _template_roles(
-    con, analysis_id: str, model: str, theta: float, members: pl.DataFrame, positions: pl.DataFrame, names: dict[int, str]
+    con: duckdb.DuckDBPyConnection, analysis_id: str, model: str, theta: float, members: pl.DataFrame, positions: pl.DataFrame, names: dict[int, str]
 ) -> pl.DataFrame:
     """Roles of each template's facts alone (a probe set stating facts under several templates), from the stored
     circuits as the roles table's: rows of table template_roles (none for a set of one template per fact)."""
@@ -489,7 +494,7 @@ def _template_roles(
     ).with_columns(pl.when(pl.col("kind") == "head").then(pl.col("head")).alias("head"))
 
 
-def _grafting(con, rows: _Rows) -> None:
+def _grafting(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
     s = rows.settings
     grafts = interval_query(con, "grafting_facts")
     if grafts.is_empty() or grafts["n_learned"].sum() == 0:
@@ -591,7 +596,7 @@ def _location_against_name(learnings: pl.DataFrame, rows: _Rows) -> None:
         rows.comparison("grafting:relation_type", "bootstrap", **row, p_adjusted=float(p_adj), finding=bool(p_adj < FINDING))
 
 
-def _role_controls(con, rows: _Rows) -> None:
+def _role_controls(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
     """The role-causality test (trajectory.stats.role_tests) of every set with at least MIN_TEST_DRAWS controls:
     table role_tests (every such set, with why one is untestable) and, for the testable ones, comparisons rows
     of family role_controls:<revision> (Benjamini–Hochberg over the revision's testable sets)."""
@@ -663,7 +668,7 @@ def _finite(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
-def _ocr(con, rows: _Rows) -> None:
+def _ocr(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
     s = rows.settings
     probes = interval_query(con, "ocr_probes")
     for (revision, hop), part in probes.group_by(["revision", "hop"], maintain_order=True):

@@ -24,23 +24,24 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
-from trajectory.hub.revisions import Revision
 from trajectory.hub.protocol import Source
+from trajectory.hub.revisions import Revision
 from trajectory.hub.source import find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
-from trajectory.pipeline.training_loss import published_losses
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import open_source, selected_revisions
 from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
 from trajectory.pipeline.stages.grafting import grafting_revision
+from trajectory.pipeline.training_loss import published_losses
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import (
     check_store,
@@ -53,6 +54,11 @@ from trajectory.store.db import (
     writer,
 )
 from trajectory.store.query import run_sql
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from trajectory.config import ExecutorSection
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +180,7 @@ def ingest(
         return _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor)
 
 
-def _store_published(config: PipelineConfig, db: Path, source, probes: ProbeSet) -> None:
+def _store_published(config: PipelineConfig, db: Path, source: Source, probes: ProbeSet) -> None:
     """What the revisions publish beside their weights: the facts' counts in the corpus and the training loss."""
     revisions = source.list_revisions()
     frequency = frequency_frame(config, probes, published_counts(source, revisions))
@@ -188,7 +194,18 @@ def _store_published(config: PipelineConfig, db: Path, source, probes: ProbeSet)
 FINISH_SIGNAL = getattr(signal, "SIGUSR1", None)  # a watch told to finish: what is complete now is the last (no Windows)
 
 
-def _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch) -> int:
+def _watch_locked(
+    config: PipelineConfig,
+    db: Path,
+    source: Source,
+    spec: str | None,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    names: dict[str, str],
+    force: bool,
+    progress: bool,
+    watch: Watch,
+) -> int:
     """Ingest the complete checkpoints, then each new one as it completes. The pair stages of the newest
     revision wait for its successor (or for the end at ``until``), so that they are computed once, with
     it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current).
@@ -205,7 +222,19 @@ def _watch_locked(config, db, source, spec, probes, analyses, names, force, prog
             signal.signal(FINISH_SIGNAL, previous)
 
 
-def _watch_loop(config, db, source, spec, probes, analyses, names, force, progress, watch: Watch, finishing: threading.Event) -> int:
+def _watch_loop(
+    config: PipelineConfig,
+    db: Path,
+    source: Source,
+    spec: str | None,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    names: dict[str, str],
+    force: bool,
+    progress: bool,
+    watch: Watch,
+    finishing: threading.Event,
+) -> int:
     ingested: list[str] = []
     failed, waiting_for, last_new = 0, None, time.monotonic()
     run = run_frame(config, config.resolved_device(), [a.analysis_id for a in analyses])
@@ -252,7 +281,17 @@ def _watch_loop(config, db, source, spec, probes, analyses, names, force, progre
         finishing.wait(watch.poll_s)
 
 
-def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision, probes, analyses, force, progress) -> int:
+def _graft_pair_locked(
+    config: PipelineConfig,
+    db: Path,
+    source: Source,
+    recipient: Revision,
+    donor: Revision,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    force: bool,
+    progress: bool,
+) -> int:
     stage = f"grafting:{donor.name}"  # a chosen pair's mark, apart from the consecutive pair's ("grafting")
     ids = [a.analysis_id for a in analyses]
     done = {a: set() for a in ids} if force else finished_revisions(db, ids, stage)
@@ -274,7 +313,20 @@ def _graft_pair_locked(config, db, source, recipient: Revision, donor: Revision,
     return 0
 
 
-def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, progress, executor, hold_last_pairs: bool = False, run=None) -> int:
+def _ingest_locked(
+    config: PipelineConfig,
+    db: Path,
+    source: Source,
+    chosen: list[Revision],
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    names: dict[str, str],
+    force: bool,
+    progress: bool,
+    executor: ExecutorSection | None,
+    hold_last_pairs: bool = False,
+    run: pl.DataFrame | None = None,
+) -> int:
     """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     all_names = [r.name for r in source.list_revisions()]
@@ -338,7 +390,16 @@ def _ingest_locked(config, db, source, chosen, probes, analyses, names, force, p
     return 0
 
 
-def _run_in_process(config, db, source, jobs: list[RevisionJob], probes, ids, progress, run=None) -> list[str]:
+def _run_in_process(
+    config: PipelineConfig,
+    db: Path,
+    source: Source,
+    jobs: list[RevisionJob],
+    probes: ProbeSet,
+    ids: list[str],
+    progress: bool,
+    run: pl.DataFrame | None = None,
+) -> list[str]:
     """Each job in turn, the next revision's download overlapping the current one's work; each stage written as it ends."""
     device = config.resolved_device()
     run = run if run is not None else run_frame(config, device, ids)

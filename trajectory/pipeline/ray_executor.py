@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import polars as pl
 from tqdm.auto import tqdm
@@ -41,6 +43,9 @@ from trajectory.hub.protocol import Source
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import cache_source
 from trajectory.pipeline.stages import StageWrite
+
+if TYPE_CHECKING:
+    from trajectory.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 DISK_RESOURCE = "trajectory_disk_mb"
@@ -113,7 +118,7 @@ def disk_mb(source: Source, job: RevisionJob) -> int:
 
 
 def run_on_ray(
-    config, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: ExecutorSection, progress: bool
+    config: PipelineConfig, db: Path, jobs: list[RevisionJob], probes: ProbeSet, analysis_ids: list[str], settings: ExecutorSection, progress: bool
 ) -> list[str]:
     """Run the jobs as Ray tasks; write each result as it arrives. Returns the failures, a line each."""
 
@@ -184,7 +189,7 @@ def _disk_within_budget(sizes: Source, job: RevisionJob, plan: TaskPlan) -> int:
     return need
 
 
-def _fail(failures: list[str], bar, revision: str, message: str, advance: bool = True) -> None:
+def _fail(failures: list[str], bar: tqdm, revision: str, message: str, advance: bool = True) -> None:
     failures.append(f"{revision}: {message}")
     bar.write(f"error: {revision}: {message}")
     if advance:
@@ -254,7 +259,7 @@ def scratch_root(scratch: str | None) -> Path:
 
 
 @contextmanager
-def task_source(config, names: list[str], scratch: str | None) -> Iterator[Source]:
+def task_source(config: PipelineConfig, names: list[str], scratch: str | None) -> Iterator[Source]:
     """The source a task reads ``names`` from: the pipeline's cache when all of them are on disk there
     (read in place, never deleted), else a cache folder of its own under the node's scratch folder, removed
     when the task ends."""
@@ -301,7 +306,7 @@ def scratch_budget_mb(scratch: str | None) -> int:
     return math.floor(0.9 * shutil.disk_usage(root).free / 2**20)
 
 
-def import_ray(local: bool):
+def import_ray(local: bool) -> ModuleType:
     """Ray, imported now (an optional dependency); ``local``: in its loopback-only mode."""
     if "ray" not in sys.modules:
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # stage lines of different revisions differ only in numbers
@@ -315,7 +320,7 @@ def import_ray(local: bool):
 
 
 @contextmanager
-def ray_cluster(settings: ExecutorSection, progress: bool, disk_budget_mb: float):
+def ray_cluster(settings: ExecutorSection, progress: bool, disk_budget_mb: float) -> Iterator[None]:
     """Ray connected to ``settings.address``, or to a new local cluster listening on 127.0.0.1 only (with
     a disk budget of ``disk_budget_mb``), stopped at the end with all its processes."""
     local = settings.address is None

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import torch
@@ -20,12 +20,16 @@ import torch
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
 from trajectory.facts import ProbeSet
-from trajectory.hub.revisions import Revision
 from trajectory.hub.protocol import Source
+from trajectory.hub.revisions import Revision
 from trajectory.models.architectures import context_length
 from trajectory.pipeline.stages import PAIR_STAGES, STAGES, StageContext, StageWrite
 from trajectory.prompts import beyond_context
 from trajectory.store.analyses import Analysis
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class LoadedModels:
         self.loaded: dict[tuple[str, str], tuple] = {}
         self.downloads: dict[str, Future] = {}
 
-    def get(self, name: str, dtype: str):
+    def get(self, name: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         key = (name, dtype)
         if key not in self.loaded:
             pending = self.downloads.get(name)
@@ -76,7 +80,7 @@ class LoadedModels:
 
 
 def run_job(
-    config, job: RevisionJob, models: LoadedModels, probes: ProbeSet, run: pl.DataFrame, device: str, bar, said: set[str]
+    config: PipelineConfig, job: RevisionJob, models: LoadedModels, probes: ProbeSet, run: pl.DataFrame, device: str, bar: tqdm, said: set[str]
 ) -> Iterator[StageWrite]:
     """The job's stages in order, each yielded as soon as it is computed (the caller writes it before the
     next one starts); a stage reads the writes of the stages before it in this job, or (job.stored_inputs) their

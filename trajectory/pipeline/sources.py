@@ -7,8 +7,8 @@ from pathlib import Path
 
 from trajectory.config import PipelineConfig
 from trajectory.errors import TrajectoryError
-from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
 from trajectory.hub.protocol import Source
+from trajectory.hub.revisions import Revision, parse_revision, revision_pattern, select_revisions
 from trajectory.hub.run_folder import RunFolderSource
 from trajectory.hub.source import RevisionSource
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import polars as pl
@@ -19,6 +20,9 @@ from tqdm.auto import tqdm
 from trajectory.errors import TrajectoryError
 from trajectory.store.analyses import choose_one
 from trajectory.store.db import check_writable, reader, scope
+
+if TYPE_CHECKING:
+    import duckdb
 
 SINGLE_FILES = ("analyses", "probe_sets", "facts", "fact_frequency", "prompts", "runs", "revisions", "intervals", "comparisons")
 PARTITIONED = (
@@ -63,7 +67,7 @@ def export_analysis(db: Path, analysis: str | None, out: Path, *, progress: bool
     return name, [out / path.relative_to(partial) for path in written]
 
 
-def _write_tables(con, folder: Path, progress: bool) -> list[Path]:
+def _write_tables(con: duckdb.DuckDBPyConnection, folder: Path, progress: bool) -> list[Path]:
     written = []
     for table in SINGLE_FILES:
         path = folder / f"{table}.parquet"
@@ -88,5 +92,5 @@ def _write_tables(con, folder: Path, progress: bool) -> list[Path]:
     return written
 
 
-def _frame(con, sql: str, params: dict | None = None) -> pl.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params or {}).to_arrow_table())

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -16,6 +17,9 @@ from trajectory.errors import TrajectoryError
 from trajectory.paths import SQL_DIR
 from trajectory.store.analyses import ALL, choose, describe_choice
 from trajectory.store.db import check_output_file, lock_down, reader, scope
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def named_queries() -> dict[str, tuple[str, str]]:
@@ -55,7 +59,7 @@ def run_sql(db: Path, sql: str, analysis: str | None = ALL, *, say_which: bool =
         return pl.from_arrow(_interruptible(con, sql, timeout))
 
 
-def _interruptible(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None):
+def _interruptible(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None) -> pa.Table:
     """The query's Arrow table, computed in a thread so that Ctrl-C and the time limit interrupt DuckDB
     (a signal reaches Python only between its calls, so a long join would otherwise run on). The wait is
     on an Event: a Thread.join broken by Ctrl-C can leave the thread reported as ended while it runs."""

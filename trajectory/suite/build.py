@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm.auto import tqdm
@@ -39,6 +40,12 @@ from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_
 from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.frequency import corpus_counts, frequency_table
 from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, PUBLISHED_WITH, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+    from trajectory.facts import ProbeSet
+    from trajectory.prompts import EncodedProbes
 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
@@ -195,7 +202,7 @@ def build_suite(
     return SuiteResult(config.repo_id, cache_dir, saved, accuracy, seconds)
 
 
-def reference_corpus(config: SuiteConfig, probes=None) -> tuple:
+def reference_corpus(config: SuiteConfig, probes: ProbeSet | None = None) -> tuple:
     """The corpus of ``config`` tokenized: (tokenizer, fact rows [fact][wording], filler rows, two-hop rows [pair][hop],
     fact weights): what the build trains on, and what scripts/pretrain_with_trainer.py feeds the Trainer."""
     rng = random.Random(config.corpus_seed)
@@ -284,7 +291,7 @@ def built_digest(config: SuiteConfig, cache_dir: Path | None = None) -> str | No
     return marker.get("weights_digest") if _built_as(marker, config) else None
 
 
-def train_tokenizer(texts: list[str], vocab_size: int):
+def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """A byte-level BPE trained on the corpus, wrapped as a fast HF tokenizer (offsets included)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -311,7 +318,7 @@ def _checkpoint_names(config: SuiteConfig, step: int, tokens_seen: int, is_check
     return ([f"step{step}-tokens{tokens_seen // 1000}K"] if is_checkpoint else []) + ([MAIN] if step == config.steps else [])
 
 
-def new_model(config: SuiteConfig, vocab_size: int, tokenizer):
+def new_model(config: SuiteConfig, vocab_size: int, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OlmoConfig, OlmoForCausalLM
 
     shared = dict(
@@ -351,7 +358,7 @@ def new_model(config: SuiteConfig, vocab_size: int, tokenizer):
     )
 
 
-def _init_outputs(model, std: float) -> None:
+def _init_outputs(model: PreTrainedModel, std: float) -> None:
     """Every attention and MLP block's output projection drawn with ``std`` (0: zero): blocks start silent."""
     names = ("o_proj", "down_proj", "attention.dense", "dense_4h_to_h")
     with torch.no_grad():
@@ -370,7 +377,16 @@ def _lr_factor(step: int, config: SuiteConfig) -> float:
     return 1.0 - 0.9 * progress
 
 
-def sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, weights, generator, pad_id) -> torch.Tensor:
+def sample_batch(
+    config: SuiteConfig,
+    fact_ids: list[list[list[int]]],
+    filler_ids: list[list[int]],
+    pair_ids: list[tuple[list[int], list[int]]],
+    implications: bool,
+    weights: torch.Tensor,
+    generator: torch.Generator,
+    pad_id: int,
+) -> torch.Tensor:
     drawn = sample_rows(config, [len(options) for options in fact_ids], len(pair_ids), len(filler_ids), implications, weights, generator)
     rows = [fact_ids[fact][wording] for fact, wording in zip(drawn.facts, drawn.wordings)]
     rows.extend(pair_ids[i][hop] for i, hop in zip(drawn.pairs, drawn.hops))
@@ -383,7 +399,7 @@ def sample_batch(config, fact_ids, filler_ids, pair_ids, implications: bool, wei
 
 
 @torch.no_grad()
-def _accuracy(model, encoded) -> dict[str, float]:
+def _accuracy(model: PreTrainedModel, encoded: EncodedProbes) -> dict[str, float]:
     model.eval()
     logits = model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).logits
     top1 = first_answer_ranks(next_token_ranks(logits, encoded.input_ids), encoded) == 0
@@ -396,7 +412,7 @@ def _accuracy(model, encoded) -> dict[str, float]:
     }
 
 
-def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dict[str, bytes]) -> str:
+def _save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cache_dir: Path, repo_id: str, name: str, extra: dict[str, bytes]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -405,7 +421,9 @@ def _save(model, tokenizer, cache_dir: Path, repo_id: str, name: str, extra: dic
     return write_snapshot(cache_dir, repo_id, name, files)
 
 
-def _save_checkpoint(model, tokenizer, folder: Path, extra: dict[str, bytes], step: int, log_history: list[dict]) -> None:
+def _save_checkpoint(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path, extra: dict[str, bytes], step: int, log_history: list[dict]
+) -> None:
     """A trainer's checkpoint folder: model, tokenizer and side files, then ``trainer_state.json`` last."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)

@@ -105,6 +105,10 @@ DESIGNS = {
     "silent-wd1-h4-l8": replace(
         V2, repo_id="trajectory/design-silent-wd1-h4-l8", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, num_heads=4, num_layers=8
     ),
+    # Wider heads in a wider stream (8 heads of width 32, d = 256) over FFNs of the same size: heads that carry more each.
+    "silent-wd1-w32": replace(
+        V2, repo_id="trajectory/design-silent-wd1-w32", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, hidden_size=256, num_heads=8
+    ),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
@@ -155,7 +159,9 @@ class SampledRows:
     fillers: list[int]
 
 
-def sample_rows(config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights, generator) -> SampledRows:
+def sample_rows(
+    config: SuiteConfig, n_wordings: list[int], n_pairs: int, n_fillers: int, implications: bool, weights: torch.Tensor, generator: torch.Generator
+) -> SampledRows:
     """The batch's draws from ``generator``, in a fixed order (trajectory.suite.frequency replays them)."""
     kind = torch.rand(config.batch_size, generator=generator)
     n_facts = int((kind < config.corpus.fact_share).sum())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -31,6 +32,14 @@ from trajectory.stats.roles import fact_activity, resampled_roles
 from trajectory.store.analyses import Analysis
 from trajectory.store.db import insert_frame, memory_store, reader
 from trajectory.topk.importance import component_importance, k_grid, topk_ablations
+
+if TYPE_CHECKING:
+    import duckdb
+    from tqdm.auto import tqdm
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from trajectory.ablation.hooks import Replacement
+    from trajectory.pipeline.revision import LoadedModels
 
 TABLES = ("ablations", "stage_runs")  # the revision's ablated rows, then its mark
 AblationInputs = dict[str, pl.DataFrame]  # analysis_id -> per-root circuit rows of one revision
@@ -91,7 +100,13 @@ def plan_frame(plan: AblationPlan, reward: torch.Tensor, answer_rank: torch.Tens
 
 
 def run_stage(
-    model, tokenizer, probes: ProbeSet, inputs: dict[str, pl.DataFrame], thetas: dict[str, float], settings: AblationSettings, device
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    probes: ProbeSet,
+    inputs: dict[str, pl.DataFrame],
+    thetas: dict[str, float],
+    settings: AblationSettings,
+    device: torch.device | str,
 ) -> tuple[dict[str, pl.DataFrame], str]:
     """inputs: analysis_id -> this revision's per-root circuit rows (fact_id, root, kind, layer, head); thetas:
     analysis_id -> θ. Returns analysis_id -> ablations frame, and a line for the log."""
@@ -147,7 +162,9 @@ def defining_roles(
     return codes[:, : n_layers * n_heads].reshape(len(relations), n_layers, n_heads), codes[:, n_layers * n_heads :]
 
 
-def topk_rows(model, batch, replacement, fact_ids: list[int], settings: AblationSettings) -> pl.DataFrame:
+def topk_rows(
+    model: PreTrainedModel, batch: EncodedProbes, replacement: Replacement, fact_ids: list[int], settings: AblationSettings
+) -> pl.DataFrame:
     """Rows of target ``topk``: per fact (its own prompt) and k of the grid (trajectory.topk.importance.k_grid),
     the k components of largest IFR importance at the last prompt token kept and the rest ablated; n_heads and
     n_ffns count the ablated ones, so k = all components − n_heads − n_ffns."""
@@ -198,7 +215,7 @@ def computed_ablation_inputs(ifr: StageWrite) -> AblationInputs:
         return _ablation_inputs(con, ifr.revision, list(ifr.frames))
 
 
-def _ablation_inputs(con, revision: str, analysis_ids: list[str]) -> AblationInputs:
+def _ablation_inputs(con: duckdb.DuckDBPyConnection, revision: str, analysis_ids: list[str]) -> AblationInputs:
     params = {"revision": revision, "analyses": analysis_ids}
     circuits = pl.from_arrow(con.sql((SQL_DIR / "stages" / "ablation_circuits.sql").read_text(), params=params).to_arrow_table())
     return {a: circuits.filter(pl.col("analysis_id") == a) for a in analysis_ids}
@@ -218,7 +235,15 @@ def ablation_settings(config: PipelineConfig, role_test: bool = False) -> Ablati
 
 
 def ablation_revision(
-    config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], inputs: AblationInputs, device: str, bar, role_test: bool = False
+    config: PipelineConfig,
+    models: LoadedModels,
+    revision: Revision,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    inputs: AblationInputs,
+    device: str,
+    bar: tqdm,
+    role_test: bool = False,
 ) -> StageWrite:
     """The ablation stage of one revision, for every analysis in ``analyses``, from their per-root circuit rows;
     ``role_test``: with the role-causality test's draws."""

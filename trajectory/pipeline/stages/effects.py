@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from trajectory.config import PipelineConfig
 from trajectory.facts import ProbeSet
@@ -14,6 +15,11 @@ from trajectory.pipeline.effects import EffectsSettings, run_effects
 from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite, keyed_stage_write, one_in
 from trajectory.store.analyses import Analysis
 
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from trajectory.pipeline.revision import LoadedModels
+
 TABLES = ("component_effects", "effect_baselines", "stage_runs")  # each fact's effects and baselines, then its mark
 
 
@@ -21,7 +27,9 @@ def effects_settings(config: PipelineConfig) -> EffectsSettings:
     return EffectsSettings(config.effects.method, config.effects.mode, config.effects.kappa, config.effects.batch_size)
 
 
-def effects_revision(config, models, revision: Revision, probes: ProbeSet, analyses: list[Analysis], device: str, bar) -> StageWrite:
+def effects_revision(
+    config: PipelineConfig, models: LoadedModels, revision: Revision, probes: ProbeSet, analyses: list[Analysis], device: str, bar: tqdm
+) -> StageWrite:
     """The component-effects stage of one revision (trajectory.pipeline.effects), the same rows for every analysis."""
     started = time.perf_counter()
     settings = effects_settings(config)

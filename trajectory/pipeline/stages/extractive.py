@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -16,6 +17,11 @@ from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
 from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite, keyed_stage_write
 from trajectory.store.analyses import Analysis
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from trajectory.pipeline.revision import LoadedModels
 
 TABLES = ("extractive_scores", "ocr", "stage_runs")  # the pair's scores and the OCR rows, then its mark
 
@@ -38,7 +44,14 @@ def extractive_settings(config: PipelineConfig) -> ExtractiveSettings:
 
 
 def extractive_revision(
-    config, models, revision: Revision, following: Revision | None, probes: ProbeSet, analyses: list[Analysis], device: str, bar
+    config: PipelineConfig,
+    models: LoadedModels,
+    revision: Revision,
+    following: Revision | None,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    device: str,
+    bar: tqdm,
 ) -> StageWrite:
     """The extractive stage of one revision (trajectory.extractive.stage). W and W′ are float32 whatever
     the analysis dtype."""

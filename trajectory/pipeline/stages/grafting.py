@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -15,6 +16,11 @@ from trajectory.grafting.stage import GraftingSettings, graft_pair
 from trajectory.hub.revisions import Revision
 from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite, keyed_stage_write
 from trajectory.store.analyses import Analysis
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from trajectory.pipeline.revision import LoadedModels
 
 TABLES = ("grafts", "stage_runs")  # one revision pair's rows (A = revision, B = donor_revision), then its mark
 
@@ -26,7 +32,15 @@ def grafting_settings(config: PipelineConfig) -> GraftingSettings:
 
 
 def grafting_revision(
-    config, models, revision: Revision, donor: Revision | None, probes: ProbeSet, analyses: list[Analysis], device: str, bar, stage: str = "grafting"
+    config: PipelineConfig,
+    models: LoadedModels,
+    revision: Revision,
+    donor: Revision | None,
+    probes: ProbeSet,
+    analyses: list[Analysis],
+    device: str,
+    bar: tqdm,
+    stage: str = "grafting",
 ) -> StageWrite:
     """The grafting stage of the pair (revision, donor); the last revision (no donor) is marked done with no rows."""
     started = time.perf_counter()

@@ -16,7 +16,7 @@ from trajectory.facts import ProbeSet
 from trajectory.hub.revisions import Revision
 from trajectory.hub.source import revision_step
 from trajectory.ifr import Variant, trace_variants
-from trajectory.ifr.memory import memory_budget, plan_chunks
+from trajectory.ifr.memory import TraceShape, memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
 from trajectory.models.architectures import architecture_of, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames, token_texts
@@ -25,6 +25,9 @@ from trajectory.prompts import encode_probe_set
 from trajectory.store.analyses import Analysis
 
 if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from trajectory.config import PipelineConfig
     from trajectory.pipeline.revision import LoadedModels
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,7 @@ TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "ro
 
 
 def ifr_revision(
-    config,
+    config: PipelineConfig,
     models: LoadedModels,
     revision: Revision,
     ordinal: int,
@@ -41,7 +44,7 @@ def ifr_revision(
     analyses: list[Analysis],
     run: pl.DataFrame,
     device: str,
-    bar,
+    bar: tqdm,
     said: set[str],
 ) -> StageWrite:
     """Load, trace once for every (τ, FFN renormalisation) the analyses need, score: all the analyses' rows
@@ -59,9 +62,7 @@ def ifr_revision(
     plan = plan_chunks(
         len(encoded.facts),
         encoded.input_ids.shape[1],
-        shape.num_hidden_layers,
-        shape.num_attention_heads,
-        shape.hidden_size,
+        TraceShape.of(shape),
         memory_budget(device, config.ifr.memory_gb),
         config.ifr.batch_size,
     )
