@@ -16,7 +16,8 @@ import torch
 from timing import best_of, middle_pair
 
 from trajectory.facts import load_builtin
-from trajectory.grafting.configs import GraftConfig, build_graft, default_configs
+from trajectory.graft_names import GraftConfig, default_configs
+from trajectory.grafting.configs import build_graft
 from trajectory.grafting.graft import grafted
 from trajectory.grafting.measure import left_aligned
 from trajectory.grafting.stage import GraftingSettings, graft_pair

@@ -23,7 +23,7 @@ from transformers import OlmoConfig, OlmoForCausalLM
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from test_grafting import CONFIGS, left_prompts, literal_logits, prompts, tiny  # noqa: E402
 
-from trajectory.grafting.configs import GraftConfig, default_configs  # noqa: E402
+from trajectory.graft_names import GraftConfig, default_configs  # noqa: E402
 from trajectory.grafting.measure import GraftPrompts, last_token_logits, ranks_in_chunks  # noqa: E402
 
 

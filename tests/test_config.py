@@ -4,6 +4,8 @@ per setting, checks in the section, and CLI overrides through the same path."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -116,3 +118,15 @@ def test_one_default_per_setting():
     assert (IntervalSettings().resamples, IntervalSettings().level) == (config.intervals.resamples, config.intervals.level)
     keys = setting_keys()
     assert len(keys) == len(set(keys)) > 60 and "executor.scratch" in keys and "extractive.finetune.train" in keys
+
+
+def test_the_config_reads_without_torch_and_knows_the_suites_presets():
+    """The config is the ground floor: it names the presets the recipe builds and checks graft names without
+    importing a measure (or torch, which a measure brings)."""
+    code = (
+        "import sys; import trajectory.config as c; "
+        "assert 'torch' not in sys.modules, 'torch'; "
+        "assert not [m for m in sys.modules if m.startswith(('trajectory.grafting', 'trajectory.suite'))]; "
+        "from trajectory.suite.recipe import PRESETS; assert tuple(PRESETS) == c.SUITE_PRESETS, (tuple(PRESETS), c.SUITE_PRESETS)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,8 +11,9 @@ import pytest
 import torch
 from transformers import DynamicCache, OlmoConfig, OlmoForCausalLM
 
-from trajectory.grafting.configs import GraftConfig, build_graft, default_configs, layer_range, position_mask
-from trajectory.grafting.graft import COMPONENTS, grafted
+from trajectory.graft_names import COMPONENTS, GraftConfig, default_configs
+from trajectory.grafting.configs import build_graft, layer_range, position_mask
+from trajectory.grafting.graft import grafted
 from trajectory.grafting.measure import GraftPrompts, cache_kwargs, last_token_logits, left_aligned, prefix_groups, ranks_in_chunks
 from trajectory.prompts import RewardBatch, vocabulary_ranks
 

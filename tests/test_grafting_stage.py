@@ -13,7 +13,7 @@ from test_grafting import literal_logits
 from trajectory.config import load_pipeline
 from trajectory.errors import TrajectoryError
 from trajectory.facts import load_builtin
-from trajectory.grafting.configs import GraftConfig, default_configs
+from trajectory.graft_names import GraftConfig, default_configs
 from trajectory.pipeline.orchestrator import ingest
 from trajectory.pipeline.sources import open_source
 from trajectory.prompts import encode_prompts, fact_prompts

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from trajectory.errors import TrajectoryError
+from trajectory.graft_names import GraftConfig, default_configs
 from trajectory.paths import PIPELINES_DIR, reference_hub_cache
 from trajectory.seeds import seeded_repo
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PIPELINE = "reference"
 DTYPES = ("float32", "bfloat16", "float16")
 SUITE_ARCHITECTURES = ("olmo", "gpt-neox")  # what `trajectory suite build --arch` trains
+SUITE_PRESETS = ("full", "small", "v1", "v2")  # the references trajectory.suite.recipe.PRESETS builds
 # METHOD.md §3: per position (the definition, and the study's own code), or as llm-transparency-tool's released helper.
 FFN_RENORMALISATIONS = ("per_position", "llm-tt")
 DEPRECATED_FFN_NAMES = {"study": "llm-tt"}  # the first name of "llm-tt", which was never what the study's code did
@@ -495,10 +497,8 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
         raise TrajectoryError(f"{path}: missing model.repo (or model.path, a training run's folder)")
     suite = model.get("suite")
     if suite is not None:
-        from trajectory.suite.recipe import PRESETS  # the recipe reads this module's SUITE_ARCHITECTURES
-
-        if suite not in PRESETS:
-            raise TrajectoryError(f"{path}: model.suite must be one of {', '.join(map(repr, PRESETS))}, got {suite!r}")
+        if suite not in SUITE_PRESETS:
+            raise TrajectoryError(f"{path}: model.suite must be one of {', '.join(map(repr, SUITE_PRESETS))}, got {suite!r}")
         values.setdefault("model.offline", True)  # a self-built trajectory lives only in the local cache
     config = _with_values(PipelineConfig(name=name, model=ModelSection(repo_id="-"), path=path), values, str(path))
     if config.model.suite is not None:
@@ -514,8 +514,6 @@ def load_pipeline(spec: str | Path | None = None) -> PipelineConfig:
 def parse_graft_configs(names: Any, where: str) -> tuple[str, ...]:
     """Graft configuration names (``FE``, ``LT:o+ffn@last_quarter``, or ``default`` for the default set),
     checked and written canonically, without repeats."""
-    from trajectory.grafting.configs import GraftConfig, default_configs
-
     expanded: list[str] = []
     for name in names:
         if not isinstance(name, str):

@@ -20,7 +20,7 @@ from trajectory.dashboard.controls import (
     x_axis_menu,
 )
 from trajectory.dashboard.style import PROBABILITY_SCALE, RELATION_TYPE_STYLE
-from trajectory.grafting.configs import LAYER_RANGES, POSITION_SETS
+from trajectory.graft_names import LAYER_RANGES, POSITION_SETS
 
 # Okabe & Ito: the pathways in full colour, their complements lighter and dashed.
 PATHWAY_STYLE = {

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trajectory.errors import TrajectoryError
+from trajectory.graft_names import COMPONENTS
 from trajectory.models.architectures import decoder_layers
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-COMPONENTS = ("attention", "o", "ffn")
 MODULES = {"attention": ("q_proj", "k_proj", "v_proj"), "o": ("o_proj",)}
 
 

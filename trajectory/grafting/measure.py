@@ -19,7 +19,8 @@ import torch
 from transformers import DynamicCache
 
 from trajectory.errors import TrajectoryError
-from trajectory.grafting.configs import GraftConfig, build_graft
+from trajectory.graft_names import GraftConfig
+from trajectory.grafting.configs import build_graft
 from trajectory.grafting.graft import Graft, grafted
 from trajectory.prompts import RewardBatch, vocabulary_ranks
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from trajectory.config import GraftingSection
 from trajectory.facts import ProbeSet
-from trajectory.grafting.configs import GraftConfig, default_configs
+from trajectory.graft_names import GraftConfig, default_configs
 from trajectory.grafting.measure import left_aligned, ranks_in_chunks
 from trajectory.prompts import encode_prompts, fact_prompts
 
