@@ -133,7 +133,8 @@ def test_role_grid_per_relation_and_revision_with_scores(figures):
     grids = [t for t in fig.data if t.type == "heatmap"]
     assert [t.name for t in grids] == ["all relations", "city in country", "company ceo"]
     assert [t.visible for t in grids] == [True, False, False]
-    assert list(grids[0].x) == [f"head {h}" for h in range(HEADS)] + ["FFN"]
+    assert list(grids[0].x) == [f"H{h}" for h in range(HEADS)] + ["FFN"]
+    assert all(g.meta["link"] == "components.html#view:component=L{y}{x}" for g in grids)
     (slider,) = fig.layout.sliders
     assert slider.active == N_REV - 1 and [s.label for s in slider.steps] == NAMES
     for k, step in enumerate(slider.steps):
@@ -210,7 +211,14 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
         assert f'id="{figure.id}"' in text
     assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in (out / "index.html").read_text()
     # no partial files
-    assert sorted(p.name for p in out.rglob("*")) == ["facts-tau0.01-theta0.1", "index.html", "m--synthetic", "plotly.min.js", "training.html"]
+    assert sorted(p.name for p in out.rglob("*")) == [
+        "components.html",
+        "facts-tau0.01-theta0.1",
+        "index.html",
+        "m--synthetic",
+        "plotly.min.js",
+        "training.html",
+    ]
     assert main(["-q", "dashboard", "--db", str(store), "--out", str(out), "--flows", "step1"]) == 2
     assert capsys.readouterr().err.startswith("error: --flows: unknown revision 'step1'")
     assert main(["-q", "dashboard", "--db", str(tmp_path / "none.duckdb")]) == 2
@@ -246,7 +254,15 @@ def test_dashboard_of_an_ingested_reference(small_store, tmp_path):
     """End to end on the real pipeline's output: every component counted once per revision."""
     pages = build_dashboards(small_store, tmp_path / "out", progress=False)
     # In the order a reader takes them, after the index.
-    assert [p.name for p in pages] == ["index.html", "training.html", "routes.html", "causal.html", "grafting.html", "extractive.html"]
+    assert [p.name for p in pages] == [
+        "index.html",
+        "training.html",
+        "routes.html",
+        "components.html",
+        "causal.html",
+        "grafting.html",
+        "extractive.html",
+    ]
     with reader(small_store) as con:
         (summary,) = stored_analyses(con)
         spec = next(s for s in load_dashboards() if s.name == "training")
@@ -302,4 +318,4 @@ def test_a_single_revision_says_what_is_missing(store, tmp_path):
     for figure_id in ("role-transitions", "role-flows"):
         assert built[figure_id]["data"] == []
         assert "at least two stored revisions" in built[figure_id]["layout"]["annotations"][0]["text"]
-    assert len(build_dashboards(one, tmp_path / "out", progress=False)) == 2
+    assert [p.name for p in build_dashboards(one, tmp_path / "out", progress=False)] == ["index.html", "training.html", "components.html"]

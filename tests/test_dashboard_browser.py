@@ -57,7 +57,7 @@ TRAINING_PAGE: list[str] = []  # the synthetic store's training page (later test
 def dashboard(browser_page, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     store = write_synthetic_store(folder / "synthetic.duckdb")
-    index, page = build_dashboards(store, folder / "out", progress=False)
+    page = next(p for p in build_dashboards(store, folder / "out", progress=False) if p.name == "training.html")
     problems = watch(browser_page)
     TRAINING_PAGE.append(page.as_uri())
     browser_page.goto(page.as_uri())
@@ -315,7 +315,7 @@ def test_the_accuracy_figure_draws_the_stored_intervals_as_bands_with_n_in_the_h
     store = write_synthetic_store(tmp_path / "synthetic.duckdb")
     analysis_id = run_sql(store, "SELECT analysis_id FROM analyses")["analysis_id"][0]
     stored = store_intervals(store, analysis_id, IntervalSettings(resamples=200))["intervals"]
-    _, page_path = build_dashboards(store, tmp_path / "out", progress=False)
+    page_path = next(p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "training.html")
     problems = watch(browser_page)
     browser_page.goto(page_path.as_uri())
     browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
@@ -590,4 +590,66 @@ def test_a_copied_routes_link_reopens_the_fact_revision_and_threshold(browser_pa
     assert default["revision"] == "main" and default["threshold"] == pytest.approx(
         float(browser_page.evaluate("() => document.getElementById('threshold').min"))
     )
+    assert problems == []
+
+
+def _shown_components(page) -> list[list[str]]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => [...new Set(gd.data
+             .filter(t => t.visible !== false && t.meta && t.meta.component).map(t => t.meta.component))])"""
+    )
+
+
+def test_the_component_page_shows_one_component_from_its_link_and_figures_lead_to_it(browser_page, tmp_path):
+    """Issue #38 item 1: a page per head or FFN. A link names the component; the picker changes it (and the link), and
+    says so when a name is unknown; a click on a fact opens its routes at that revision, a click on a component in the
+    role grid or the causal effect map opens the component's page. (test_effect_views checks the drawn values.)"""
+    from test_effect_views import write_effects_store
+
+    db, _ = write_effects_store(tmp_path / "effects.duckdb")
+    pages = build_dashboards(db, tmp_path / "out", progress=False)
+    by_name = {p.name: p for p in pages}
+    assert "routes.html" not in by_name  # the synthetic store holds no routes: a stand-in page receives the click
+    (by_name["components.html"].parent / "routes.html").write_text("<!DOCTYPE html><title>routes</title>")
+    problems = watch(browser_page)
+    browser_page.goto(by_name["components.html"].as_uri() + "#view:component=L1H2")
+    browser_page.wait_for_function("window.viewRestored !== undefined")
+    browser_page.evaluate("() => window.viewRestored")
+    assert _shown_components(browser_page) == [["L1H2"], ["L1H2"], ["L1H2"]]
+    assert browser_page.input_value("#component-picker") == "L1H2"
+
+    browser_page.fill("#component-picker", "L0FFN")
+    browser_page.dispatch_event("#component-picker", "change")
+    browser_page.wait_for_function("location.hash.includes('component=L0FFN')")
+    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"]]
+    browser_page.fill("#component-picker", "L9H99")
+    browser_page.dispatch_event("#component-picker", "change")
+    assert "no component named L9H99" in browser_page.text_content("#component-said")
+    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"]] and "component=L0FFN" in browser_page.url
+
+    facts = browser_page.locator("#component-facts .nsewdrag").first
+    facts.scroll_into_view_if_needed()
+    box = facts.bounding_box()
+    row, column, rows, columns, fact = browser_page.evaluate(
+        """() => { const t = document.getElementById('component-facts').data.find(t => t.visible !== false);
+                   const i = t.z.findIndex(line => line[line.length - 1] !== null), j = t.z[0].length - 1;
+                   return [i, j, t.z.length, t.z[0].length, t.customdata[i][j]]; }"""
+    )
+    browser_page.mouse.click(box["x"] + box["width"] * (column + 0.5) / columns, box["y"] + box["height"] * (row + 0.5) / rows)
+    browser_page.wait_for_function("location.pathname.endsWith('routes.html')")
+    first_fact = fact
+    assert browser_page.url.endswith(f"routes.html#view:fact={first_fact[0]}&revision={first_fact[1]}")
+
+    for page_name, figure in (("training.html", "role-grid"), ("causal.html", "causal-component-effects")):
+        browser_page.goto(by_name[page_name].as_uri())
+        browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && window.viewRestored")
+        cells = browser_page.locator(f"#{figure} .nsewdrag").first
+        cells.scroll_into_view_if_needed()
+        box = cells.bounding_box()
+        rows, columns = browser_page.evaluate(f"() => {{ const t = document.getElementById('{figure}').data[0]; return [t.y.length, t.x.length]; }}")
+        browser_page.mouse.click(box["x"] + box["width"] * 0.5 / columns, box["y"] + box["height"] * 0.5 / rows)  # the first column
+        browser_page.wait_for_function("location.pathname.endsWith('components.html') && window.viewRestored")
+        browser_page.evaluate("() => window.viewRestored")
+        chosen = browser_page.input_value("#component-picker")
+        assert chosen in ("L0H0", "L1H0") and _shown_components(browser_page)[0] == [chosen], page_name
     assert problems == []

@@ -31,7 +31,12 @@ HAND_IFR = {("head", 0, 0), ("head", 0, 2), ("head", 1, 1)}  # at the root; ("ff
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    db = write_synthetic_store(tmp_path_factory.mktemp("effects") / "s.duckdb")
+    return write_effects_store(tmp_path_factory.mktemp("effects") / "s.duckdb")
+
+
+def write_effects_store(path):
+    """The synthetic store with every component's effect on every fact at every revision; returns (db, rows)."""
+    db = write_synthetic_store(path)
     rng = random.Random(5)
     rows = {}  # (revision, fact) -> (clean, none, {component: (importance, delta, atp)}, ifr set)
     with writer(db) as con:
@@ -204,7 +209,7 @@ def test_the_causal_page_draws_the_stored_effects_and_agreement(store):
         mine = [r for r in rows if r["revision"] == step.label]
         assert sum(v is not None for line in z for v in line) == len(mine)
         for r in mine:
-            column = x.index(f"L{r['layer']}H{r['head']}" if r["kind"] == "head" else f"FFN {r['layer']}")
+            column = x.index(f"L{r['layer']}H{r['head']}" if r["kind"] == "head" else f"L{r['layer']}FFN")
             line = y.index(r["relation"].replace("_", " "))
             assert z[line][column] == pytest.approx(r["mean_effect"]) and text[line][column] == ROLE_MARKS[r["ifr_role"]]
     lines = figures["causal-agreement"]
@@ -214,3 +219,47 @@ def test_the_causal_page_draws_the_stored_effects_and_agreement(store):
     assert drawn.keys() == expected.keys()
     for revision, value in expected.items():
         assert drawn[revision] == (pytest.approx(value) if value is not None else None)
+
+
+def test_the_component_page_draws_each_components_literal_effects(store):
+    """The component page (issue #38 item 1): per component, the mean ΔR over the measured facts (R_clean − R_none ≥ 1;
+    attribution patching where the stage ran it alone) with Student's t interval, and the 12 facts its ablation costs
+    most on average, each as computed here from the rows written."""
+    import numpy as np
+    import plotly.graph_objects as go
+    from scipy import stats
+
+    from trajectory.dashboard.build import analysis_context, build_figure, stored_analyses
+    from trajectory.dashboard.spec import load_dashboards
+
+    db, rows = store
+    spec = next(s for s in load_dashboards() if s.name == "components")
+    with reader(db) as con:
+        (summary,) = stored_analyses(con)
+        figures = {f.id: go.Figure(build_figure(con, f, analysis_context(summary))) for f in spec.figures}
+    order = {r: k for k, (r, _, _) in enumerate(REVISIONS)}
+    lines = {t.meta["component"]: t for t in figures["component-measures"].data if t.name and t.name.endswith("mean ΔR when ablated alone")}
+    facts = {t.meta["component"]: t for t in figures["component-facts"].data}
+    key = lambda c: f"L{c[1]}FFN" if c[0] == "ffn" else f"L{c[1]}H{c[2]}"  # noqa: E731
+    assert set(lines) == set(facts) == {key(c) for c in COMPONENTS}
+    for c in COMPONENTS:
+        per_revision = {}
+        for (revision, fact), (clean, none, effects, _) in rows.items():
+            if clean - none >= 1.0:
+                per_revision.setdefault(revision, {})[fact] = effects[c][1]
+        drawn = lines[key(c)]
+        revisions = sorted(per_revision, key=order.get)
+        assert [d[0] for d in drawn.customdata] == revisions
+        for (revision, low, high, n, _), mean in zip(drawn.customdata, drawn.y):
+            values = np.array(list(per_revision[revision].values()))
+            assert n == len(values) and mean == pytest.approx(values.mean())
+            if n > 1:
+                expected = stats.t.interval(0.95, n - 1, loc=values.mean(), scale=values.std(ddof=1) / np.sqrt(n))
+                assert (low, high) == pytest.approx(expected)
+        means = {}
+        for values in per_revision.values():
+            for fact, value in values.items():
+                means.setdefault(fact, []).append(value)
+        ranked = sorted(means, key=lambda f: (float(np.mean(means[f])), f))[:12]
+        assert [int(label.rsplit("#", 1)[1]) for label in facts[key(c)].y] == ranked
+        assert facts[key(c)].meta["link"] == "routes.html#view:fact={c0}&revision={c1}"

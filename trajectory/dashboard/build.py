@@ -33,7 +33,7 @@ from trajectory.store.db import reader, scope
 
 FLOW_ALIASES = ("first", "middle", "last")
 # The order a reader takes the pages in: how recall forms, one fact's routes, then the checks.
-PAGE_ORDER = ("training", "routes", "causal", "grafting", "extractive")
+PAGE_ORDER = ("training", "routes", "components", "causal", "grafting", "extractive")
 ROUTES_TITLE = "Routes: one fact's graph at any revision"
 
 
@@ -222,13 +222,16 @@ def _page(
     con: duckdb.DuckDBPyConnection, spec: DashboardSpec, title: str, meta: list[str], context: ChartContext, bar: tqdm, nav: str, plotly_src: str
 ) -> str:
     sections = []
+    components: list[str] = []
     for figure in spec.figures:
         bar.set_postfix_str(figure.id)
         fig = build_figure(con, figure, context)
+        named = [t["meta"]["component"] for t in fig.get("data", []) if isinstance(t.get("meta"), dict) and "component" in t["meta"]]
+        components += [k for k in dict.fromkeys(named) if k not in components]
         div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=figure.id, config=PLOT_CONFIG, validate=False)
         sections.append((figure.id, figure.title, figure.caption, div))
         bar.update(1)
-    return render_page(title, meta, sections, nav, plotly_src)
+    return render_page(title, meta, sections, nav, plotly_src, components=components if spec.picker == "component" else None)
 
 
 def stored_analyses(con: duckdb.DuckDBPyConnection) -> list[AnalysisSummary]:

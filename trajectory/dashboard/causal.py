@@ -6,6 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from trajectory.dashboard.components import COMPONENT_LINK, component_key
 from trajectory.dashboard.controls import (
     ChartContext,
     band_frame,
@@ -342,7 +343,7 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     if frame.is_empty():
         return empty_figure("no single-component effects stored (effects.enabled), or no fact's model beats its fully ablated self by 1 logit")
     components = frame.select("kind", "layer", "head").unique().sort(pl.col("kind") == "ffn", "layer", "head").rows()
-    labels = [f"L{layer}H{head}" if kind == "head" else f"FFN {layer}" for kind, layer, head in components]
+    labels = [component_key(kind, layer, head) for kind, layer, head in components]
     relations = sorted(frame["relation"].unique().to_list())
     revisions = frame.select("ordinal", "revision").unique().sort("ordinal").rows()
     # Colours on the heads' range: an FFN's effect is often ten times a head's, and would wash the heads out; cells
@@ -391,7 +392,8 @@ def effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             colorbar={"title": {"text": scale}},
             xgap=1,
             ygap=1,
-            hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<extra></extra>",
+            meta={"link": COMPONENT_LINK.replace("{component}", "{x}")},
+            hovertemplate=f"%{{x}} on %{{y}} facts<br>mean ΔR %{{z:.2f}} logits ({source})<br>%{{customdata}}<br>click: this component over training<extra></extra>",
         )
     )
     steps = [{"label": name, "method": "restyle", "args": [cells(name)]} for _, name in revisions]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from trajectory.dashboard import causal, comparison, extractive, grafting, role_maps, time_series
+from trajectory.dashboard import causal, comparison, components, extractive, grafting, role_maps, time_series
 from trajectory.dashboard.controls import ChartContext
 
 
@@ -47,4 +47,7 @@ CHARTS: dict[str, Chart] = {
     "onset_dumbbells": Chart(causal.onset_dumbbells),
     "topk_curves": Chart(causal.topk_curves),
     "effect_heatmap": Chart(causal.effect_heatmap),
+    "component_roles": Chart(components.component_roles),
+    "component_lines": Chart(components.component_lines),
+    "component_facts": Chart(components.component_facts),
 }

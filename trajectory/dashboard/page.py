@@ -16,6 +16,7 @@ h1 { font-size: 24px; margin: 20px 0 4px; } h2 { font-size: 18px; margin: 28px 0
 .meta { color: #555; font-size: 14px; margin: 4px 0 12px; } .caption { color: #444; font-size: 14px; max-width: 980px; }
 nav a, li a { color: #0072B2; } nav { font-size: 14px; margin-bottom: 8px; } code { background: #f3f3f3; padding: 0 3px; }
 section { margin-bottom: 18px; }
+.picker { font-size: 14px; } .picker input { font-size: 14px; }
 button.csv, button.copy-link { font-size: 12px; color: #0072B2; background: none; border: 1px solid #ccc; border-radius: 3px; cursor: pointer; }
 """
 # Each figure's "CSV" button writes what the figure draws (its shown traces; bands left out): for lines and bars
@@ -69,11 +70,20 @@ VIEW_SCRIPT = r"""
     await Plotly.relayout(gd, {[`${kind === "s" ? "sliders" : "updatemenus"}[${index}].active`]: active});
     return true;
   }
+  // A page's own choices (the component page's picker) register a handler under their key: viewHandlers[key](value)
+  // applies a value from the URL and says whether it could; viewSet(key, value) records a choice made on the page.
+  window.viewSet = (key, value) => { state.set(key, encodeURIComponent(value)); write(); };
   async function restore() {
     if (!location.hash.startsWith(PREFIX)) return;
+    const handlers = window.viewHandlers || {};
     for (const part of location.hash.slice(PREFIX.length).split("&")) {
       const [key, value] = part.split("=");
-      const match = /^(.+)\.([sm])(\d+)$/.exec(decodeURIComponent(key || ""));
+      const name = decodeURIComponent(key || "");
+      if (Object.hasOwn(handlers, name)) {
+        if (await handlers[name](decodeURIComponent(value || ""))) state.set(name, value);
+        continue;
+      }
+      const match = /^(.+)\.([sm])(\d+)$/.exec(name);
       const gd = match && document.getElementById(match[1]);
       if (gd && gd.layout && await apply(gd, match[2], Number(match[3]), Number(value))) state.set(match[0], Number(value));
     }
@@ -97,6 +107,65 @@ VIEW_SCRIPT = r"""
   });
 })();
 """
+# A trace whose meta names a link (meta.link, with {x}, {y} or {c<i>}: the clicked point's x, y or customdata[i])
+# opens it on a click: a component named in a figure opens its page, a fact its routes.
+CLICK_SCRIPT = r"""
+document.querySelectorAll(".js-plotly-plot").forEach((gd) => gd.on("plotly_click", (event) => {
+  const point = event.points && event.points[0];
+  const link = point && point.data.meta && point.data.meta.link;
+  if (!link) return;
+  const data = Array.isArray(point.customdata) ? point.customdata : [];
+  const value = (name) => name === "x" ? point.x : name === "y" ? point.y : data[Number(name.slice(1))];
+  location.href = link.replace(/\{(x|y|c\d+)\}/g, (_, name) => encodeURIComponent(value(name)));
+}));
+"""
+# The component page's picker: one component's traces shown at a time (meta.component), chosen by name in a searchable
+# list or stepped through; the choice is kept in the URL (#view:component=L2H5).
+COMPONENT_SCRIPT = r"""
+(function () {
+  const input = document.getElementById("component-picker");
+  const keys = [...document.querySelectorAll("#component-list option")].map((o) => o.value);
+  const said = document.getElementById("component-said");
+  async function show(key) {
+    if (!keys.includes(key)) { said.textContent = `no component named ${key}: write one as L2H5 or L2FFN`; return false; }
+    input.value = key; said.textContent = "";
+    for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+      if (!gd.data.some((t) => t.meta && t.meta.component)) continue;
+      await Plotly.restyle(gd, {visible: gd.data.map((t) => !(t.meta && t.meta.component) || t.meta.component === key)});
+      // A figure with nothing stored for the component says so (an FFN or head no measured fact needs, say).
+      const kept = (gd.layout.annotations || []).filter((a) => a.name !== "component-none");
+      const none = !gd.data.some((t) => t.meta && t.meta.component === key);
+      const note = {name: "component-none", text: `nothing stored for ${key} here`, showarrow: false, x: 0.5, y: 0.5,
+                    xref: "paper", yref: "paper", font: {size: 15, color: "#666"}};
+      await Plotly.relayout(gd, {annotations: none ? [...kept, note] : kept});
+    }
+    return true;
+  }
+  async function choose(key) { if (await show(key)) window.viewSet("component", key); }
+  window.viewHandlers = Object.assign(window.viewHandlers || {}, {component: show});
+  input.addEventListener("change", () => choose(input.value.trim()));
+  document.querySelectorAll("button.component-step").forEach((b) => b.addEventListener("click", () => {
+    const at = Math.max(0, keys.indexOf(input.value));
+    choose(keys[(at + Number(b.dataset.step) + keys.length) % keys.length]);
+  }));
+})();
+"""
+
+
+def component_picker(keys: list[str]) -> str:
+    """The picker of the component page: a searchable list of the components' names, first one shown."""
+    options = "".join(f'<option value="{html.escape(k)}">' for k in keys)
+    return (
+        '<p class="picker"><label>component <input id="component-picker" list="component-list" size="10" '
+        f'value="{html.escape(keys[0] if keys else "")}" title="a head as L2H5 (layer 2, head 5), an FFN as L2FFN"></label>'
+        f'<datalist id="component-list">{options}</datalist> '
+        '<button class="component-step" type="button" data-step="-1">previous</button> '
+        '<button class="component-step" type="button" data-step="1">next</button> '
+        f'<span class="meta">{len(keys)} components; every figure below shows the one chosen</span> '
+        '<span id="component-said" class="meta"></span></p>'
+    )
+
+
 COPY_LINK = '<button class="copy-link" type="button" title="a link that reopens this page as shown now">copy link</button>'
 
 
@@ -140,20 +209,31 @@ def page_links(links: list[tuple[str, str | None]]) -> str:
     )
 
 
-def render_page(title: str, meta: list[str], sections: list[tuple[str, str, str, str]], pages: str = "", plotly_src: str = PLOTLY_FILE) -> str:
+def render_page(
+    title: str,
+    meta: list[str],
+    sections: list[tuple[str, str, str, str]],
+    pages: str = "",
+    plotly_src: str = PLOTLY_FILE,
+    components: list[str] | None = None,
+) -> str:
     """``sections``: (figure id, title, caption, figure HTML div); ``pages``: the row linking the index and the
-    sibling pages (:func:`page_links`); ``plotly_src``: plotly.js relative to the page."""
+    sibling pages (:func:`page_links`); ``plotly_src``: plotly.js relative to the page; ``components``: the names
+    the component picker offers (a page with a picker)."""
     nav = " · ".join(f'<a href="#{fid}-section">{html.escape(t)}</a>' for fid, t, _, _ in sections)
     parts = [
         f"<header><h1>{html.escape(title)}</h1>",
         *(f'<p class="meta">{inline_markup(line)}</p>' for line in meta),
         f'<nav class="pages">{pages}</nav>' if pages else "",
-        f"<nav>{nav} {COPY_LINK}</nav></header>",
+        f"<nav>{nav} {COPY_LINK}</nav>",
+        component_picker(components) if components is not None else "",
+        "</header>",
     ]
     for fid, _, caption, div in sections:
         button = f'<button class="csv" data-figure="{html.escape(fid)}" title="what the figure shows, as CSV">CSV</button>'
         parts.append(f'<section id="{fid}-section">{div}<p class="caption">{inline_markup(caption)} {button}</p></section>')
-    parts.append(f"<script>{CSV_SCRIPT}</script><script>{VIEW_SCRIPT}</script>")
+    picker = f"<script>{COMPONENT_SCRIPT}</script>" if components is not None else ""
+    parts.append(f"<script>{CSV_SCRIPT}</script>{picker}<script>{VIEW_SCRIPT}</script><script>{CLICK_SCRIPT}</script>")
     return _document(title, "\n".join(parts), plotly_src)
 
 

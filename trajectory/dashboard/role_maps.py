@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from trajectory.dashboard.components import COMPONENT_LINK
 from trajectory.dashboard.controls import (
     ChartContext,
     base_layout,
@@ -123,7 +124,7 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> dict:
         return empty_figure("no roles stored for this model")
     n_layers = int(frame["layer"].max()) + 1
     heads = sorted(h for h in frame.filter(pl.col("kind") == "head")["head"].unique().to_list())
-    columns = [f"head {h}" for h in heads] + (["FFN"] if (frame["kind"] == "ffn").any() else [])
+    columns = [f"H{h}" for h in heads] + (["FFN"] if (frame["kind"] == "ffn").any() else [])
     relations = relations_in(frame)
     revisions = frame.select("ordinal", "revision").unique().sort("ordinal")["revision"].to_list()
     frame = frame.with_columns(
@@ -167,10 +168,11 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> dict:
                 ygap=2,
                 visible=relation == ALL_RELATIONS,
                 name=relation_label(relation),
+                meta={"link": COMPONENT_LINK.replace("{component}", "L{y}{x}")},
                 hovertemplate=(
                     "layer %{y}, %{x}: <b>%{text}</b><br>general %{customdata[0]:.3f}<br>"
                     "entity %{customdata[1]:.3f}<br>relation %{customdata[2]:.3f}<br>fact (mean over facts) "
-                    "%{customdata[3]:.3f}<extra>" + relation_label(relation) + "</extra>"
+                    "%{customdata[3]:.3f}<br>click: this component over training<extra>" + relation_label(relation) + "</extra>"
                 ),
             )
         )
@@ -199,7 +201,7 @@ def role_grid(frame: pl.DataFrame, context: ChartContext) -> dict:
         )
     visible = lambda chosen: {"visible": [r == chosen for r in relations] + [True] * len(ROLES)}  # noqa: E731
     fig.update_layout(updatemenus=[relation_menu(relations, visible)], legend={"title": {"text": "role"}})
-    fig.update_xaxes(title_text="attention head (last column: the layer's FFN)", showgrid=False)
+    fig.update_xaxes(title_text="attention head (last column: the layer's FFN; a click opens the component's page)", showgrid=False)
     fig.update_yaxes(title_text="layer", showgrid=False, dtick=1 if n_layers <= 16 else None)
     figure = base_layout(fig, height=max(420, 160 + 22 * n_layers), margin={"b": 120}).to_dict()
     # The slider carries every (relation, revision) grid: attached to the dict, since plotly's

@@ -15,7 +15,8 @@ from trajectory.errors import TrajectoryError
 from trajectory.paths import DASHBOARDS_DIR, SQL_DIR
 
 QUERY_DIR = SQL_DIR / "dashboards"
-_PAGE_KEYS = {"name", "title", "scope", "requires", "figures"}
+_PAGE_KEYS = {"name", "title", "scope", "requires", "picker", "figures"}
+PICKERS = ("component",)
 SCOPES = ("analysis", "comparison")
 _FIGURE_KEYS = {"id", "chart", "query", "title", "caption"}
 
@@ -44,6 +45,8 @@ class DashboardSpec:
     # Tables the page's analysis must have rows in, any of them (e.g. "ocr": pages of a stage that may not have
     # run); written "a|b" in the file.
     requires: tuple[str, ...] = ()
+    # "component": one head or FFN at a time, chosen in the page's picker (trajectory.dashboard.components).
+    picker: str = ""
 
 
 def load_dashboards(folder: Path = DASHBOARDS_DIR) -> list[DashboardSpec]:
@@ -78,7 +81,10 @@ def load_dashboard(path: Path) -> DashboardSpec:
     requires = tuple(data["requires"].split("|")) if "requires" in data else ()
     if not all(table.isidentifier() for table in requires):
         raise TrajectoryError(f"{path}: requires must name a table or several as a|b, got {data['requires']!r}")
-    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope, requires=requires)
+    picker = data.get("picker", "")
+    if picker and picker not in PICKERS:
+        raise TrajectoryError(f"{path}: picker must be one of {', '.join(PICKERS)}, got {picker!r}")
+    return DashboardSpec(name=data.get("name", path.stem), title=data["title"], figures=tuple(figures), scope=scope, requires=requires, picker=picker)
 
 
 def _check_keys(path: Path, where: str, data: dict, known: set[str], required: set[str]) -> None:
