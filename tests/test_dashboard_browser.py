@@ -449,14 +449,21 @@ def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshol
     shown, first = _shown_edges(browser_page)
     assert shown["revision"] != "main" and browser_page.locator("#revision-label").inner_text().startswith(shown["revision"])
     assert first == set(_stored_edges(small_store, analysis_id, fact, shown["revision"])) and first != last
-    for _ in range(10):  # τ + 0.05
+    for _ in range(60):  # the slider is logarithmic: τ · (1/τ)^(60/200)
         browser_page.locator("#threshold").press("ArrowRight")
     browser_page.wait_for_timeout(300)
     shown, raised = _shown_edges(browser_page)
     stored = _stored_edges(small_store, analysis_id, fact, shown["revision"])
-    assert shown["threshold"] == pytest.approx(tau + 0.05) and raised < first
+    assert shown["threshold"] == pytest.approx(tau * (1 / tau) ** (60 / 200)) and raised < first
     assert all(stored[e] > shown["threshold"] for e in raised)
     assert browser_page.locator("#graph .scatterlayer .js-line").count() > 0  # drawn, not only computed
+    legend = browser_page.evaluate(
+        "() => document.getElementById('graph').data.filter(t => t.showlegend).map(t => [t.name, t.line.width])"
+    )  # one absolute width scale, the same at every revision
+    assert [name for name, _ in legend] == [f"weight {k / 5:.1f}–{(k + 1) / 5:.1f}" for k in range(5)]
+    assert [width for _, width in legend] == sorted(width for _, width in legend)
+    n_revisions = run_sql(small_store, "SELECT count(*) AS n FROM revisions")["n"][0]
+    assert browser_page.text_content("#embedded") == f"This file embeds the edges of all {n_revisions} revisions."
     browser_page.screenshot(path=str(_artifacts() / "dashboard-routes.png"), full_page=True)
     assert problems == []
 
@@ -588,7 +595,7 @@ def test_a_copied_routes_link_reopens_the_fact_revision_and_threshold(browser_pa
     browser_page.evaluate("() => window.routesReady")
     default, _ = _shown_edges(browser_page)
     assert default["revision"] == "main" and default["threshold"] == pytest.approx(
-        float(browser_page.evaluate("() => document.getElementById('threshold').min"))
+        browser_page.evaluate("() => JSON.parse(document.getElementById('routes-data').textContent).tau")
     )
     assert problems == []
 

@@ -152,9 +152,9 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
   <label>fact <input id="search" type="search" placeholder="search subject, answer or relation"></label>
   <select id="fact"></select>
   <label>revision <input id="revision" type="range" min="0" value="0" step="1"> <b id="revision-label"></b></label>
-  <label>threshold <input id="threshold" type="range" step="0.005"> <b id="threshold-label"></b></label>
+  <label>threshold (log scale) <input id="threshold" type="range"> <b id="threshold-label"></b></label>
   <button type="button" id="copy-link" title="a link that reopens this fact, revision and threshold">copy link</button>
-  <p id="status" class="meta"></p>
+  <p id="status" class="meta"></p><p id="embedded" class="meta"></p>
   <form id="own" style="display:none"><label>your own prompt <input id="own-prompt" type="text" size="60"
     placeholder="e.g. The capital city of France is"></label> <button type="submit">trace at this revision</button>
     <button type="button" id="own-clear">back to the fact</button></form>
@@ -169,7 +169,8 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
         '<div id="roles" style="height:320px"></div></div>'
         + '<p class="caption">The graph: the fact\'s prompt along x (its last token predicts the answer), layers up y; '
         'per layer a row after attention and a row after the FFN. Edges: attention (blue, as wide as Σ of its heads\' '
-        'contributions, the residual included where a token reads itself), FFN (orange) and the FFN\'s residual (grey); '
+        'contributions, the residual included where a token reads itself), FFN (orange) and the FFN\'s residual (grey), '
+        'each as wide as its weight on one scale for every revision (the legend); '
         'hover an edge\'s middle for its heads. Raising the threshold drops the edges at or below it and whatever then no '
         'longer reaches the answer; weights stay as renormalised at the analysis\'s τ. Beside it: the answer\'s rank over '
         'training (0 = top-1) with the revision shown; the logit lens at that revision (the answer\'s rank after each '

@@ -84,17 +84,26 @@
     return kept;
   }
 
+  const bandOf = (weight) => Math.min(5, Math.max(1, Math.ceil(5 * weight)));
+  const widthOf = (band) => 0.8 + 1.6 * band;
+
+  // The threshold slider is logarithmic (τ to 1 over THRESHOLD_STEPS positions): the thresholds that matter sit near τ.
+  const THRESHOLD_STEPS = 200;
+  const lowest = Math.max(data.tau, 1e-4);
+  const cutAt = (position) => (position <= 0 ? data.tau : lowest * Math.pow(1 / lowest, position / THRESHOLD_STEPS));
+  const positionOf = (cut) => (cut <= lowest ? 0 : Math.round((THRESHOLD_STEPS * Math.log(cut / lowest)) / Math.log(1 / lowest)));
+
   function graphFigure(fact, edges, ordinal) {
     const traces = [];
-    const maxWeight = Math.max(0.05, ...edges.map((e) => e.weight));
-    // One trace per (kind, width band): plotly draws a trace's lines at one width.
+    // One trace per (kind, width band): plotly draws a trace's lines at one width. The bands are absolute (a fifth of
+    // the weight's range each), so that widths compare across revisions and facts; the legend gives them.
     const bands = new Map();
     const hover = { x: [], y: [], text: [] };
     for (const e of edges) {
       const [from, to] = edgeEnds(e);
       const offset = e.kind === "ffn" || e.kind === "block_ffn" ? 0.12 : e.kind === "ffn_residual" ? -0.12 : 0;
       const x0 = from[2], y0 = nodeY(from[0], from[1]), x1 = to[2] + (from[2] === to[2] ? offset : 0), y1 = nodeY(to[0], to[1]);
-      const band = Math.min(5, Math.ceil((5 * e.weight) / maxWeight));
+      const band = bandOf(e.weight);
       const key = `${e.kind}|${band}`;
       if (!bands.has(key)) bands.set(key, { x: [], y: [], kind: e.kind, band });
       const b = bands.get(key);
@@ -109,10 +118,14 @@
     }
     for (const b of [...bands.values()].sort((p, q) => p.band - q.band)) {
       traces.push({ type: "scatter", mode: "lines", x: b.x, y: b.y, hoverinfo: "skip", showlegend: false,
-                    line: { color: KIND_COLOUR[b.kind] || "#444", width: 0.8 + 1.6 * b.band }, opacity: 0.75 });
+                    line: { color: KIND_COLOUR[b.kind] || "#444", width: widthOf(b.band) }, opacity: 0.75 });
     }
     traces.push({ type: "scatter", mode: "markers", x: hover.x, y: hover.y, text: hover.text, hoverinfo: "text",
                   marker: { size: 9, color: "rgba(0,0,0,0)" }, showlegend: false, name: "edges" });
+    for (let band = 1; band <= 5; band++) {  // the width legend: one entry per band
+      traces.push({ type: "scatter", mode: "lines", x: [null], y: [null], hoverinfo: "skip", showlegend: true,
+                    name: `weight ${((band - 1) / 5).toFixed(1)}–${(band / 5).toFixed(1)}`, line: { color: "#666", width: widthOf(band) } });
+    }
     // Nodes that the kept edges touch, and the answer above the root.
     const nodes = new Map();
     for (const e of edges) for (const end of edgeEnds(e)) nodes.set(end.join("/"), end);
@@ -136,6 +149,7 @@
       data: traces,
       layout: {
         margin: { l: 80, r: 20, t: 40, b: 90 }, hovermode: "closest", plot_bgcolor: "#ffffff",
+        legend: { title: { text: "edge width" }, x: 1, xanchor: "right", y: 1, bgcolor: "rgba(255,255,255,0.8)" },
         title: { text: `${fact.subject} → ${fact.answer} at ${data.revisions[ordinal]}: ${edges.length} edges`, x: 0, font: { size: 15 } },
         xaxis: { tickvals: fact.tokens.map((_, i) => i), ticktext: fact.tokens.map((t) => t.replaceAll(" ", "·")), tickangle: -40,
                  range: [-0.6, fact.tokens.length - 0.4], showgrid: false, zeroline: false, title: { text: "prompt token" } },
@@ -200,7 +214,7 @@
   }
 
   async function drawOwn() {
-    const cut = Number(threshold.value);
+    const cut = cutAt(Number(threshold.value));
     document.getElementById("threshold-label").textContent = cut.toFixed(3);
     const edges = visibleEdges(own.raw, own.fact, cut);
     const fig = graphFigure(own.fact, edges, own.ordinal);
@@ -224,7 +238,7 @@
       return;
     }
     const ordinal = reachable[Number(revision.value)];
-    const cut = Number(threshold.value);
+    const cut = cutAt(Number(threshold.value));
     document.getElementById("revision-label").textContent = `${data.revisions[ordinal]} (step ${data.steps[ordinal]})`;
     document.getElementById("threshold-label").textContent = cut.toFixed(3);
     let raw;
@@ -266,9 +280,16 @@
   fillFacts("");
   revision.max = String(reachable.length - 1);
   revision.value = String(reachable.length - 1);
-  threshold.min = String(data.tau);
-  threshold.max = "1";
-  threshold.value = String(data.tau);
+  threshold.min = "0";
+  threshold.max = String(THRESHOLD_STEPS);
+  threshold.step = "1";
+  threshold.value = "0";
+  if (!served) {  // what a file holds: the revisions embedded, and how to reach the others
+    document.getElementById("embedded").textContent = data.embedded.length === data.revisions.length
+      ? `This file embeds the edges of all ${data.revisions.length} revisions.`
+      : `This file embeds the edges of ${data.embedded.length} of the ${data.revisions.length} revisions (the slider reaches those); ` +
+        "`trajectory serve` reaches every one.";
+  }
   // A link that reopens a view (#view:fact=…&revision=…&threshold=…, written by draw): restored where it names
   // a fact, a revision this page reaches and a threshold in range; anything else keeps the default.
   if (location.hash.startsWith("#view:")) {
@@ -277,7 +298,7 @@
     const position = reachable.indexOf(data.revisions.indexOf(view.get("revision")));
     if (position >= 0) revision.value = String(position);
     const cut = Number(view.get("threshold"));
-    if (view.has("threshold") && cut >= data.tau && cut <= 1) threshold.value = String(cut);
+    if (view.has("threshold") && cut >= data.tau && cut <= 1) threshold.value = String(positionOf(cut));
   }
   document.getElementById("copy-link").addEventListener("click", (event) => {
     const done = () => { event.target.textContent = "link copied"; setTimeout(() => { event.target.textContent = "copy link"; }, 1500); };
