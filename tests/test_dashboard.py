@@ -7,6 +7,7 @@ import re
 
 import duckdb
 import plotly.graph_objects as go
+import polars as pl
 import pytest
 from synthetic_store import (
     FACTS,
@@ -319,3 +320,23 @@ def test_a_single_revision_says_what_is_missing(store, tmp_path):
         assert built[figure_id]["data"] == []
         assert "at least two stored revisions" in built[figure_id]["layout"]["annotations"][0]["text"]
     assert [p.name for p in build_dashboards(one, tmp_path / "out", progress=False)] == ["index.html", "training.html", "components.html"]
+
+
+def test_a_band_breaks_where_a_revision_has_no_interval():
+    """Issue #38 item 6: a band drawn across revisions with no interval joined the runs on either side into a wedge
+    that looked like data; each run of rows with an interval is now its own closed outline."""
+    from trajectory.dashboard.controls import band_frame
+
+    part = pl.DataFrame({"x_step": [1, 2, 3, 4, 5, 6], "low": [0.1, 0.2, None, 0.4, None, 0.6], "high": [0.3, 0.4, None, 0.6, None, 0.8]})
+    band = band_frame(part, "low", "high")
+    pieces, piece = [], []
+    for x, y in zip(band["x_step"].to_list(), band["band"].to_list()):
+        if x is None:
+            pieces.append(piece)
+            piece = []
+        else:
+            piece.append((x, y))
+    pieces.append(piece)
+    assert pieces == [[(1, 0.3), (2, 0.4), (2, 0.2), (1, 0.1)], [(4, 0.6), (4, 0.4)], [(6, 0.8), (6, 0.6)]]
+    assert band_frame(part.filter(pl.col("low").is_not_null()), "low", "high")["x_step"].null_count() == 0
+    assert band_frame(part.with_columns(low=pl.lit(None, pl.Float64)), "low", "high").is_empty()

@@ -11,7 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from trajectory.dashboard.controls import ChartContext, base_layout, empty_figure, relations_in, series
+from trajectory.dashboard.controls import ChartContext, band_frame, base_layout, empty_figure, relations_in, series
 from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label, with_alpha
 from trajectory.roles.scores import ROLES
 
@@ -123,25 +123,23 @@ def component_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         effects = part.filter(pl.col("mean_effect").is_not_null())
         low, high = t_interval(effects["mean_effect"].to_numpy(), effects["sd_effect"].fill_null(np.nan).to_numpy(), effects["n_facts"].to_numpy())
         effects = effects.with_columns(low=pl.Series(low).fill_nan(None), high=pl.Series(high).fill_nan(None))
-        runs = _runs(effects)
-        for run in runs:  # a band per stretch of consecutive revisions with an interval: never bridged across a gap
-            outline = pl.concat([run, run.reverse()])
-            fig.add_trace(
-                go.Scatter(
-                    x=series(outline, "x_step"),
-                    y=run["high"].to_list() + run["low"].reverse().to_list(),
-                    fill="toself",
-                    mode="lines",
-                    line={"width": 0},
-                    fillcolor=with_alpha("#000000", 0.12),
-                    hoverinfo="skip",
-                    showlegend=False,
-                    meta={"component": key},
-                    visible=shown,
-                ),
-                row=2,
-                col=1,
-            )
+        band = band_frame(effects, "low", "high")  # broken where a revision has no interval
+        fig.add_trace(
+            go.Scatter(
+                x=series(band, "x_step"),
+                y=series(band, "band"),
+                fill="toself",
+                mode="lines",
+                line={"width": 0},
+                fillcolor=with_alpha("#000000", 0.12),
+                hoverinfo="skip",
+                showlegend=False,
+                meta={"component": key},
+                visible=shown,
+            ),
+            row=2,
+            col=1,
+        )
         fig.add_trace(
             go.Scatter(
                 x=series(effects, "x_step"),
@@ -165,19 +163,6 @@ def component_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig.update_yaxes(title_text="mean ΔR (logits)", row=2, col=1)
     fig.update_xaxes(title_text="training step", row=2, col=1)
     return base_layout(fig, height=620, showlegend=False)
-
-
-def _runs(frame: pl.DataFrame) -> list[pl.DataFrame]:
-    """The frame's stretches of rows whose interval is known, in order (a band breaks where one is missing)."""
-    known = frame["low"].is_not_null().to_list()
-    runs, start = [], None
-    for i, ok in enumerate(known + [False]):
-        if ok and start is None:
-            start = i
-        elif not ok and start is not None:
-            runs.append(frame.slice(start, i - start))
-            start = None
-    return runs
 
 
 def component_facts(frame: pl.DataFrame, context: ChartContext) -> go.Figure:

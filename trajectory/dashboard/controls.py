@@ -122,8 +122,22 @@ def banded(part: pl.DataFrame, low: str) -> bool:
 
 def band_frame(part: pl.DataFrame, low: str, high: str) -> pl.DataFrame:
     """A band's outline for ``fill="toself"``: forward along the upper ends, back along the lower ones (column
-    ``band``), with every x column of ``part``."""
-    return pl.concat([part, part.reverse()]).with_columns(band=pl.concat([part[high], part[low].reverse()]))
+    ``band``), with every x column of ``part``. Where a row has no interval the band breaks: one outline per run of
+    rows with one, separated by a row of nulls (plotly closes each apart), never a wedge drawn across the gap."""
+    known = (part[low].is_not_null() & part[high].is_not_null()).to_list()
+    outlines = []
+    start = None
+    for i, ok in enumerate(known + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            run = part.slice(start, i - start)
+            outlines.append(pl.concat([run, run.reverse()]).with_columns(band=pl.concat([run[high], run[low].reverse()])))
+            start = None
+    if not outlines:
+        return part.clear().with_columns(band=pl.lit(None, pl.Float64))
+    gap = pl.DataFrame([pl.Series(name, [None], dtype=dtype) for name, dtype in outlines[0].schema.items()])
+    return pl.concat([piece for outline in outlines for piece in (gap, outline)][1:])
 
 
 def band_trace(band: pl.DataFrame, colour: str, name: str, legendgroup: str, visible: bool | str = True) -> go.Scatter:
