@@ -196,6 +196,31 @@ def test_analyses_whose_names_differ_in_punctuation_get_their_own_pages(tmp_path
         assert f'href="{page.relative_to(tmp_path / "out").as_posix()}"' in index
 
 
+def test_a_store_cannot_reach_the_readers_files(tmp_path, capsys):
+    """Issue #39 item 4: stores are shared; a store whose table was replaced by a view reading a file of the reader's
+    machine must not put that file into pages or query output. Every reader runs with DuckDB's external access off:
+    the command stops with one line, and the file's text is nowhere."""
+    from synthetic_store import write_synthetic_store
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the reader's private text")
+    db = write_synthetic_store(tmp_path / "hostile.duckdb")
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE facts RENAME TO facts_kept")
+    con.execute(f"CREATE VIEW facts AS SELECT * REPLACE ((SELECT content FROM read_text('{secret}')) AS subject) FROM facts_kept")
+    con.close()
+    outputs = []
+    for argv in (["dashboard", "--db", str(db), "--out", str(tmp_path / "pages")], ["query", "--db", str(db), "SELECT subject FROM facts"]):
+        code = main(argv)
+        said = capsys.readouterr()
+        outputs.append(said.out + said.err)
+        assert code != 0, argv
+        (line,) = [line for line in said.err.splitlines() if line.startswith("error:")]
+        assert line.startswith("error: the store asked to reach a file or the network, which a reader does not allow"), line
+    written = [p.read_text(errors="replace") for p in (tmp_path / "pages").rglob("*.html")] if (tmp_path / "pages").exists() else []
+    assert not any("private text" in text for text in outputs + written)
+
+
 # -- the command line: one line each ---------------------------------------------------------------------------------
 
 

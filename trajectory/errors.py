@@ -37,6 +37,8 @@ def describe_failure(err: BaseException) -> str:
         return f"{err.strerror}{where}{hint}"
     text = (str(err).strip().splitlines() or [""])[0]
     if type(err).__module__.startswith(("duckdb", "_duckdb")):
+        if type(err).__name__ == "PermissionException":  # a reader's external access is off (trajectory.store.db.reader)
+            return f"the store asked to reach a file or the network, which a reader does not allow ({text}); a store is data: ask where it came from"
         if "No space left" in text:
             return f"disk full while writing the store ({text}); free space and re-run (finished revisions are kept)"
         if "Could not read enough bytes" in text or "Corrupt" in text or "checksum" in text:

@@ -255,6 +255,9 @@ def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
                 pass  # migrate, then read the migrated store
             con = _connect(path, read_only=True)
         _apply_views(con, temporary=True)
+        # A store is data, shared between researchers: nothing in it (a view calling read_text, a macro) may reach
+        # a file or the network on the reader's machine. Every reader writes its outputs from Python.
+        lock_down(con)
         yield con
     finally:
         con.close()
