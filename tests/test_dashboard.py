@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 
 import duckdb
 import plotly.graph_objects as go
@@ -340,3 +341,75 @@ def test_a_band_breaks_where_a_revision_has_no_interval():
     assert pieces == [[(1, 0.3), (2, 0.4), (2, 0.2), (1, 0.1)], [(4, 0.6), (4, 0.4)], [(6, 0.8), (6, 0.6)]]
     assert band_frame(part.filter(pl.col("low").is_not_null()), "low", "high")["x_step"].null_count() == 0
     assert band_frame(part.with_columns(low=pl.lit(None, pl.Float64)), "low", "high").is_empty()
+
+
+@pytest.mark.slow
+def test_serve_survives_disconnects_malformed_requests_and_other_sites(store, tmp_path):
+    """Issue #39 item 3: serve answers a malformed request with one line (400) and goes on; a client that leaves
+    mid-answer or sends less than it announced does not stop it; /api/* answers only its own pages (Host, Origin);
+    it listens on this machine only unless told otherwise."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split(" at ")[1].split()[0].rstrip("/").rsplit(":", 1)[1])
+
+        def ask(raw: bytes, wait: float = 30) -> tuple[int, str]:
+            with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+                s.sendall(raw)
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            return int(head.split()[1]), body.decode()
+
+        def post(body: bytes, host: str = f"127.0.0.1:{port}", extra: str = "") -> tuple[int, str]:
+            return ask(
+                f"POST /api/trace HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+
+        get = lambda path, host=f"127.0.0.1:{port}": ask(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())  # noqa: E731
+        assert get("/%00") == (400, json.dumps({"error": "the address holds a NUL character"}))
+        for body, said in [
+            (b"{not json", "the request is not JSON"),
+            (b"[1, 2]", "the request must be a JSON object"),
+            (b'{"prompt": "\\ud800"}', "not valid Unicode"),
+            (b'{"prompt": 3}', "must be text"),
+            (b"\xff\xfe", "the request is not JSON"),
+        ]:
+            status, text = post(body)
+            assert status == 400 and said in json.loads(text)["error"], (body, text)
+        assert post(b"{}", host=f"attacker.example:{port}")[0] == 403  # a name rebound to 127.0.0.1
+        assert post(b"{}", extra="Origin: http://attacker.example\r\n")[0] == 403  # another site's page
+        assert get("/api/routes/x/1/2", host="attacker.example")[0] == 403
+        # A client that announces more than it sends holds only its own connection, and is dropped after a while.
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(f"POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 1000\r\n\r\n{{".encode())
+        started = time.monotonic()
+        assert get("/")[0] == 200
+        slow.settimeout(30)
+        assert b" 408 " in slow.recv(65536) and time.monotonic() - started < 25
+        slow.close()
+        for _ in range(3):  # clients that leave before the answer (plotly.js: megabytes) are the clients' business
+            leaving = socket.create_connection(("127.0.0.1", port))
+            leaving.sendall(f"GET /plotly.min.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            leaving.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, not a goodbye
+            leaving.close()
+        time.sleep(0.5)
+        assert get("/")[0] == 200 and proc.poll() is None
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    for host in ("0.0.0.0", ""):
+        done = subprocess.run([sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--host", host], capture_output=True, text=True)
+        assert done.returncode != 0 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: --host"), done.stderr

@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(serve)
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=_port, default=8050, help="0 picks a free port (default: 8050)")
+    serve.add_argument("--allow-remote", action="store_true", help="let --host name an address other machines reach (they can read the store)")
     _analysis_arg(serve, "the analyses drawn")
     _flows_arg(serve)
 
@@ -314,12 +315,14 @@ def _flows_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `trajectory query ... | head` ends quietly
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, or a mistake already said in one line
         return int(done.code or 0)
+    if hasattr(signal, "SIGPIPE") and args.command != "serve":
+        # `trajectory query ... | head` ends quietly; serve keeps Python's default, where a client that goes away is
+        # an error on its connection only, not the end of the server.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return _dispatch(args)

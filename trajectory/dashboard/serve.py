@@ -71,8 +71,39 @@ def route_answer(db: Path, path: str) -> tuple[int, dict | str]:
     return 200, edges
 
 
-def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None) -> None:
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+REQUEST_TIMEOUT_S = 10  # a client that sends less than it announced, or nothing, is dropped after this long
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """serve listens on this machine only unless told otherwise: the store, and tracing with its models, would be
+    open to the network."""
+    if not host.strip():
+        raise TrajectoryError("--host is empty; use 127.0.0.1 (the default) or name an address")
+    if host not in LOOPBACK and not allow_remote:
+        raise TrajectoryError(
+            f"--host {host} would serve the store to other machines (and let them trace prompts with its models); "
+            "add --allow-remote if you mean it, or use 127.0.0.1"
+        )
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away mid-answer is its own business: no traceback, the server goes on."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"warning: a request failed: {describe_failure(error)}", file=sys.stderr, flush=True)
+
+
+def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None, allow_remote: bool = False) -> None:
     from trajectory.dashboard.own_prompt import PromptTracer
+
+    check_host(host, allow_remote)
+    if host not in LOOPBACK:
+        print(f"warning: serving on {host}: every machine that reaches it can read the store and trace prompts", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="trajectory-serve-") as folder:
         pages = _Pages(Path(db), Path(folder), analysis, flows)
@@ -81,6 +112,18 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
         tracer = PromptTracer(_stored_analyses(Path(db)))
 
         class Handler(http.server.SimpleHTTPRequestHandler):
+            timeout = REQUEST_TIMEOUT_S
+
+            def _ours(self) -> bool:
+                """A request from this server's own pages: its Host names this server (not a name rebound to it), and a
+                POST comes from its origin (not from another site the browser visits)."""
+                listening = self.server.server_address[1]
+                named = self.headers.get("Host", "")
+                if host in LOOPBACK and named not in {f"{name}:{listening}" for name in (*LOOPBACK, "[::1]")}:
+                    return False
+                origin = self.headers.get("Origin")
+                return self.command != "POST" or origin is None or origin == f"http://{named}"
+
             def _json(self, status: int, body: dict | str) -> None:
                 payload = json.dumps(body if status == 200 else {"error": body}).encode()
                 self.send_response(status)
@@ -93,19 +136,55 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                 if self.path != "/api/trace":
                     self._json(404, "unknown address")
                     return
+                if not self._ours():
+                    self._json(403, "only this server's own pages may trace (Host or Origin is another site's)")
+                    return
                 try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                    if length > 100_000:
-                        raise TrajectoryError("the request is too large")
-                    asked = json.loads(self.rfile.read(length) or b"{}")
-                    self._json(200, tracer.trace(str(asked.get("analysis", "")), str(asked.get("revision", "")), str(asked.get("prompt", ""))))
+                    asked = self._request_json()
+                    fields = [asked.get(key, "") for key in ("analysis", "revision", "prompt")]
+                    if not all(isinstance(value, str) for value in fields):
+                        raise TrajectoryError("analysis, revision and prompt must be text")
+                    self._json(200, tracer.trace(*fields))
+                except TimeoutError:
+                    self._json(408, f"the request's body did not arrive within {REQUEST_TIMEOUT_S} s")
                 except TrajectoryError as err:
                     self._json(400, str(err))
                 except Exception as err:  # noqa: BLE001 - the page shows one line, never a stack trace
                     self._json(500, describe_failure(err))
 
+            def _request_json(self) -> dict:
+                """The POST body as a JSON object; a malformed one is the client's mistake (400), said in one line."""
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    raise TrajectoryError("Content-Length is not a number") from None
+                if not 0 <= length <= 100_000:
+                    raise TrajectoryError("the request is too large (or its Content-Length is negative)")
+                try:
+                    asked = json.loads(self.rfile.read(length).decode("utf-8") or "{}")
+                except (UnicodeDecodeError, ValueError) as err:
+                    raise TrajectoryError(f"the request is not JSON: {str(err).splitlines()[0]}") from None
+                if not isinstance(asked, dict):
+                    raise TrajectoryError("the request must be a JSON object")
+                for value in asked.values():
+                    if isinstance(value, str):
+                        try:
+                            value.encode("utf-8")
+                        except UnicodeEncodeError:
+                            raise TrajectoryError("the request holds text that is not valid Unicode (a lone surrogate)") from None
+                return asked
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.startswith("/api/routes/"):
+                if "\x00" in unquote(self.path):
+                    self._json(400, "the address holds a NUL character")
+                    return
+                if self.path.startswith("/api/"):
+                    if not self._ours():
+                        self._json(403, "only this server's own pages may ask (Host is another site's)")
+                        return
+                    if not self.path.startswith("/api/routes/"):
+                        self._json(404, "unknown address")
+                        return
                     try:
                         self._json(*route_answer(Path(db), self.path))
                     except Exception as err:  # noqa: BLE001
@@ -124,7 +203,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                 pass  # quiet: one line per request drowns the URL the user needs
 
         try:
-            server = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=folder))
+            server = _Server((host, port), functools.partial(Handler, directory=folder))
         except OSError as err:
             raise TrajectoryError(f"cannot serve on {host}:{port}: {_bind_advice(err)}") from None
         print(f"serving the dashboards of {db} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
