@@ -221,6 +221,20 @@ def test_a_store_cannot_reach_the_readers_files(tmp_path, capsys):
     assert not any("private text" in text for text in outputs + written)
 
 
+def test_suite_build_never_clears_a_folder_it_did_not_write(tmp_path, capsys):
+    """Issue #39 item 2: `suite build --run-folder DIR` on someone's run (checkpoints and notes of theirs) is refused
+    in one line before any work, and leaves DIR as it was; --force says to replace."""
+    run = tmp_path / "their-run"
+    (run / "checkpoint-3").mkdir(parents=True)
+    (run / "checkpoint-3" / "model.safetensors").write_bytes(b"their weights")
+    (run / "notes.txt").write_text("their notes")
+    assert main(["suite", "build", "--small", "--run-folder", str(run)]) == 2
+    assert one_error_line(capsys) == (
+        f"error: {run} holds files the suite did not write; pass an empty or new --run-folder (or --force to replace them)"
+    )
+    assert sorted(p.name for p in run.rglob("*")) == ["checkpoint-3", "model.safetensors", "notes.txt"]
+
+
 # -- the command line: one line each ---------------------------------------------------------------------------------
 
 

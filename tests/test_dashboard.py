@@ -214,6 +214,7 @@ def test_pages_are_self_contained_and_written_whole(store, tmp_path, capsys):
     assert 'href="m--synthetic/facts-tau0.01-theta0.1/training.html"' in (out / "index.html").read_text()
     # no partial files
     assert sorted(p.name for p in out.rglob("*")) == [
+        ".trajectory-dashboards",
         "components.html",
         "facts-tau0.01-theta0.1",
         "index.html",
@@ -413,3 +414,17 @@ def test_serve_survives_disconnects_malformed_requests_and_other_sites(store, tm
     for host in ("0.0.0.0", ""):
         done = subprocess.run([sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--host", host], capture_output=True, text=True)
         assert done.returncode != 0 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: --host"), done.stderr
+
+
+def test_dashboard_never_writes_over_a_folder_of_the_users(store, tmp_path, capsys):
+    """Issue #39 item 2: --out into a folder holding the user's own index.html is refused in one line and the file
+    kept; a folder the dashboards were written to before is written again."""
+    mine = tmp_path / "site"
+    mine.mkdir()
+    (mine / "index.html").write_text("<html>my own site</html>")
+    assert main(["dashboard", "--db", str(store), "--out", str(mine)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {mine} holds files trajectory did not write; pass an empty or new --out"
+    assert (mine / "index.html").read_text() == "<html>my own site</html>" and len(list(mine.iterdir())) == 1
+    out = tmp_path / "pages"
+    assert main(["dashboard", "--db", str(store), "--out", str(out)]) == 0
+    assert main(["dashboard", "--db", str(store), "--out", str(out)]) == 0  # its own folder: rebuilt

@@ -100,6 +100,7 @@ def build_dashboards(
 ) -> list[Path]:
     """Write every dashboard for every analysis chosen (see :func:`trajectory.store.analyses.choose`);
     returns the pages written, index first. ``say`` gets the line telling which analyses were used."""
+    _check_out(Path(out))
     specs = load_dashboards()
     per_analysis = [s for s in specs if s.scope == "analysis"]
     comparisons = [s for s in specs if s.scope == "comparison"]
@@ -159,6 +160,23 @@ def build_dashboards(
     index = Path(out) / "index.html"
     write_atomically(index, render_index("trajectory dashboards", entries))
     return [index] + written
+
+
+OUT_MARKER = ".trajectory-dashboards"  # in every folder the dashboards are written to: later builds may replace its pages
+
+
+def _check_out(out: Path) -> None:
+    """The pages go into a new or empty folder, or one they were written to before; never over a folder of the user's
+    own (an index.html of theirs would be replaced)."""
+    if out.exists() and not out.is_dir():
+        raise TrajectoryError(f"{out} is a file; pass a folder as --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / OUT_MARKER).exists():
+        index = out / "index.html"
+        ours = index.is_file() and "<title>trajectory dashboards</title>" in index.read_text(errors="replace")[:2000]  # written before the marker
+        if not ours:
+            raise TrajectoryError(f"{out} holds files trajectory did not write; pass an empty or new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OUT_MARKER).write_text("pages written by trajectory dashboard; a later build may replace them\n")
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], analysis_id: str) -> bool:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MARKER = "trajectory-suite.json"
+OWNED = ".trajectory-suite-folder"  # a run folder the build wrote (kept through an interrupted rebuild)
 # What a build writes beside its checkpoints; an older build (without fact_frequency.tsv) is built again.
 LAYOUT = 3  # 3: every revision publishes trainer_state.json (its global_step), so that main has a step
 EOS, PAD = "<|endoftext|>", "<|padding|>"
@@ -112,6 +113,9 @@ def build_suite(
     cache_dir = Path(cache_dir or reference_hub_cache())
     folder = Path(run_folder) if run_folder is not None else repo_folder(cache_dir, config.repo_id)
     marker = None if force else _read_marker(folder)
+    if run_folder is not None and not force and not (folder / OWNED).exists() and folder.is_dir() and any(folder.iterdir()):
+        # Someone's training run, or any folder of theirs: a rebuild clears the checkpoints it finds there.
+        raise TrajectoryError(f"{folder} holds files the suite did not write; pass an empty or new --run-folder (or --force to replace them)")
     if _built_as(marker, config):
         return SuiteResult(config.repo_id, cache_dir, marker["revisions"], marker["accuracy"], 0.0)
     if pinned and not _pinned():  # train in a process whose kernels are pinned; this one's are fixed at its start
@@ -120,6 +124,8 @@ def build_suite(
     for part in ("refs", "snapshots", "blobs"):  # a rebuild (other settings) must not leave the old revisions listed
         shutil.rmtree(folder / part, ignore_errors=True)
     if run_folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / OWNED).write_text("a run folder written by trajectory suite build: a rebuild may replace its checkpoints\n")
         for old in folder.glob("checkpoint-*"):
             shutil.rmtree(old)
 
