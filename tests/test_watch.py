@@ -159,3 +159,46 @@ def test_ctrl_c_during_a_watch_leaves_whole_revisions_and_the_next_watch_resumes
     for name, frame in expected.items():
         if name != "runs":  # two ingests: two runs
             assert_frame_equal(frame, actual[name], check_exact=False, rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_a_run_folder_that_changes_keeps_each_revisions_identity(built_run, tmp_path, capsys):
+    """Issue #39 item 1: ordinals follow steps, never arrival order; checkpoints rotated away keep their rows and
+    place (said once) and no pair is grafted across the gap; a checkpoint rewritten in place after its ingest is
+    refused by name (--force re-ingests it); a step beyond 64 bits is left out with a line."""
+    config = run_config(tmp_path / "run").with_overrides({"ablation.enabled": False, "effects.enabled": False, "extractive.enabled": False})
+    run, db = tmp_path / "run", tmp_path / "s.duckdb"
+    run.mkdir()
+
+    def arrive(step: int) -> None:
+        shutil.copytree(built_run / f"checkpoint-{step}", run / f"checkpoint-{step}")
+
+    def ordinals() -> dict[str, int]:
+        return dict(duckdb.connect(str(db), read_only=True).execute("SELECT revision, ordinal FROM revisions").fetchall())
+
+    def pairs() -> set[tuple[str, str]]:
+        rows = duckdb.connect(str(db), read_only=True).execute("SELECT DISTINCT revision, donor_revision FROM grafts").fetchall()
+        return set(rows)
+
+    for step in (8, 24):
+        arrive(step)
+    assert ingest(config, db, progress=False) == 0
+    assert ordinals() == {"checkpoint-8": 0, "checkpoint-24": 1}
+    arrive(16)  # late: it takes its place by step, and 24 moves up
+    assert ingest(config, db, progress=False) == 0
+    assert ordinals() == {"checkpoint-8": 0, "checkpoint-16": 1, "checkpoint-24": 2}
+    shutil.rmtree(run / "checkpoint-8")  # rotated away (save_total_limit), and a newer one written
+    shutil.rmtree(run / "checkpoint-16")
+    arrive(32)
+    (run / "checkpoint-99999999999999999999").mkdir()
+    capsys.readouterr()
+    assert ingest(config, db, progress=False) == 0
+    out, err = capsys.readouterr()
+    assert "2 stored revisions are no longer in the source (their rows are kept): checkpoint-8, checkpoint-16" in out
+    assert "checkpoint-99999999999999999999 left out: its step is beyond 2^63 - 1" in err
+    assert ordinals() == {"checkpoint-8": 0, "checkpoint-16": 1, "checkpoint-24": 2, "checkpoint-32": 3}
+    assert ("checkpoint-24", "checkpoint-32") in pairs() and all(donor != "checkpoint-24" or a != "checkpoint-8" for a, donor in pairs())
+    weights = run / "checkpoint-24" / "model.safetensors"  # rewritten in place after its ingest: other weights
+    weights.write_bytes((built_run / "checkpoint-40" / "model.safetensors").read_bytes())
+    with pytest.raises(TrajectoryError, match="the weights of checkpoint-24 changed since its ingest"):
+        ingest(config, db, progress=False)
+    assert ingest(config, db, spec="checkpoint-24,checkpoint-32", force=True, progress=False) == 0

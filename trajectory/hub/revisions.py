@@ -65,6 +65,9 @@ def revision_pattern(text: str, where: str) -> re.Pattern:
     return pattern
 
 
+MAX_STEP = 2**63 - 1  # the store keeps steps as 64-bit integers
+
+
 def parse_revision(name: str, pattern: re.Pattern | None = None) -> Revision:
     """Parse stage, ingredient, step and token count from a branch name (``pattern`` first, then the
     built-in shapes); unknown shapes keep step=None."""
@@ -78,7 +81,10 @@ def parse_revision(name: str, pattern: re.Pattern | None = None) -> Revision:
         amount = _TOKENS.match(groups["tokens"])
         tokens = round(float(amount["number"]) * _UNITS[amount["unit"]]) if amount else None
     stage, ingredient = (int(groups[g]) if groups.get(g) is not None else None for g in ("stage", "ingredient"))
-    return Revision(name, int(groups["step"]), tokens, stage, ingredient)
+    step = int(groups["step"])
+    if step > MAX_STEP:  # beyond what the store's steps hold: a name, not a step
+        return Revision(name)
+    return Revision(name, step, tokens, stage, ingredient)
 
 
 def order_revisions(names: list[str] | list[Revision], pattern: re.Pattern | None = None) -> list[Revision]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ class RunFolderSource:
     def __post_init__(self) -> None:
         self.run = Path(self.run).expanduser()
         self._hashes: dict[str, str] = {}
+        self._said: set[str] = set()
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -55,6 +57,9 @@ class RunFolderSource:
         for folder in self.run.iterdir():
             if folder.is_dir() and not folder.name.startswith(".") and parse_revision(folder.name, self.pattern).step is not None:
                 found[folder.name] = folder
+            elif folder.is_dir() and re.fullmatch(r"(checkpoint-|step)\d+", folder.name) and folder.name not in self._said:
+                self._said.add(folder.name)  # a step beyond what the store holds (2^63 - 1): said once, never read
+                print(f"warning: {folder} left out: its step is beyond 2^63 - 1", file=sys.stderr, flush=True)
         return found
 
     def is_complete(self, folder: Path) -> bool:
@@ -113,6 +118,11 @@ class RunFolderSource:
                 {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if is_weight_file(p)}
             )
         return self._hashes[revision]
+
+    def newest_weight_change(self, revision: str) -> float:
+        """When a weight file of the checkpoint last changed (seconds since the epoch): cheap, unlike its hash."""
+        folder = self.folder_of(revision)
+        return max((p.stat().st_mtime for p in folder.rglob("*") if is_weight_file(p)), default=0.0)
 
     def side_file(self, revision: str, name: str) -> Path | None:
         path = self.run / revision / name

@@ -32,20 +32,23 @@ from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, Pipeli
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.protocol import Source
-from trajectory.hub.revisions import Revision
+from trajectory.hub.revisions import Revision, order_revisions, parse_revision
+from trajectory.hub.run_folder import RunFolderSource
 from trajectory.hub.source import find_duplicates
 from trajectory.pipeline.frequency import frequency_frame, published_counts
 from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
-from trajectory.pipeline.sources import open_source, selected_revisions
+from trajectory.pipeline.sources import name_pattern, open_source, selected_revisions
 from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
 from trajectory.pipeline.stages.grafting import grafting_revision
 from trajectory.pipeline.training_loss import published_losses
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import (
     check_store,
+    finished_pairs,
     finished_revisions,
+    forget_pairs,
     ingest_lock,
     reader,
     replace_frequency,
@@ -247,9 +250,13 @@ def _watch_loop(
             if "selects nothing" not in str(err) and "no revisions" not in str(err):
                 raise
             chosen = []
+        reached = watch.until is not None and any(r.step is not None and r.step >= watch.until for r in chosen)
         if watch.until is not None:
             chosen = [r for r in chosen if r.step is None or r.step <= watch.until]
-        ended = finish or (watch.until is not None and any(r.step == watch.until for r in chosen))
+            # Every checkpoint up to `until` is complete once one at or beyond it is, and none up to it is still written.
+            writing = [parse_revision(name, name_pattern(config)).step for name in source.pending()]
+            reached = reached and not any(step is not None and step <= watch.until for step in writing)
+        ended = finish or reached
         if chosen and ([r.name for r in chosen] != ingested or finish):
             _store_published(config, db, source, probes)
             failed |= _ingest_locked(
@@ -329,11 +336,35 @@ def _ingest_locked(
 ) -> int:
     """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
-    all_names = [r.name for r in source.list_revisions()]
+    listed = source.list_revisions()
+    timeline = _timeline(config, db, listed, run_folder=isinstance(source, RunFolderSource))
+    all_names = [r.name for r in timeline]
+    _check_unchanged(db, config.repo_id, source, chosen, force)
     ids = [a.analysis_id for a in analyses]
     stages = enabled_stages(config)
-    done = {s.name: {a: set() for a in ids} if force else finished_revisions(db, ids, s.name) for s in stages}
-    following = {a.name: b for a, b in zip(chosen, chosen[1:])}
+    # A pair stage pairs consecutive steps: the chosen revisions and those stored before, in step order. A revision whose
+    # successor is stored but gone from the source (a rotated checkpoint) keeps its pair undone, said once.
+    on_disk = {r.name for r in listed} | ({r.name for r in timeline} if not isinstance(source, RunFolderSource) else set())
+    sequence = [r for r in timeline if r.name in {c.name for c in chosen} or r.name not in on_disk]
+    following = {a.name: b for a, b in zip(sequence, sequence[1:])}
+    unpaired = {name for name, successor in following.items() if successor.name not in on_disk}
+    for name in sorted(unpaired, key=all_names.index):
+        if name in on_disk:
+            print(f"the pair {name} -> {following[name].name} is not computed: {following[name].name} is no longer in {source.location}")
+    following = {name: successor for name, successor in following.items() if name not in unpaired}
+    done = {}
+    for s in stages:
+        if force:
+            done[s.name] = {a: set() for a in ids}
+        elif s.pair:  # done with the revision that follows it now: a checkpoint that arrived since (or late) redoes the pair
+            paired = finished_pairs(db, ids, s.name)
+            done[s.name] = {
+                a: {r for r, to in paired[a].items() if to == (following[r].name if r in following else None) or r in unpaired} for a in ids
+            }
+            stale = [(a, r, to) for a in ids for r, to in paired[a].items() if to is not None and r not in done[s.name][a]]
+            forget_pairs(db, s.name, s.tables, stale)  # the old successor's rows go; a pair the user grafted by name stays
+        else:
+            done[s.name] = finished_revisions(db, ids, s.name)
     # A watched run's last revision is not known while it trains: a stage on one revision in N then takes every
     # N-th only, never "the last" (which would be each newest one), so that the watch stores what a batch would.
     n = None if hold_last_pairs else len(all_names)
@@ -353,6 +384,12 @@ def _ingest_locked(
     if hold_last_pairs and jobs:
         last = jobs[-1]
         jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
+    jobs = [
+        replace(job, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in job.needed.items()})
+        if job.revision.name in unpaired
+        else job
+        for job in jobs
+    ]
     jobs = [job for job in jobs if any(job.needed.values())]
     for analysis_id in ids:
         stored = ", ".join(f"{sum(r.name in done[s.name][analysis_id] for r in chosen)} {s.name}{s.subset(config)}" for s in stages)
@@ -451,6 +488,62 @@ def _has_intervals(db: Path, analysis_id: str) -> bool:
             [analysis_id, analysis_id],
         ).fetchall()
     return n_revisions == 0 or n_intervals > 0
+
+
+def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], run_folder: bool) -> list[Revision]:
+    """The model's revisions in step order: those the source lists and those stored before that it no longer lists
+    (a checkpoint rotated away keeps its rows and its place). A stored revision's ordinal follows its step, so a
+    checkpoint that arrives late (16 after 24) takes its place and those after it move up, in the store too. A Hub
+    repository lists every revision it has (an offline cache may hold fewer): only a run folder's are taken as gone."""
+    pattern = name_pattern(config)
+    stored = _stored_revisions(db, config.repo_id)
+    on_disk = {r.name for r in listed}
+    gone = sorted((name for name in stored if name not in on_disk), key=stored.get) if run_folder else []
+    if gone:
+        print(f"{len(gone)} stored revisions are no longer in the source (their rows are kept): {', '.join(gone[:8])}{' …' if len(gone) > 8 else ''}")
+    timeline = order_revisions([*listed, *(parse_revision(name, pattern) for name in gone)], pattern)
+    moved = [(k, name) for k, name in enumerate(r.name for r in timeline) if name in stored and stored[name] != k]
+    if moved:
+        with writer(db) as con, transaction(con):
+            con.executemany("UPDATE revisions SET ordinal = ? WHERE model = ? AND revision = ?", [(k, config.repo_id, name) for k, name in moved])
+    return timeline
+
+
+def _stored_revisions(db: Path, model: str) -> dict[str, int]:
+    """revision -> ordinal of the model's stored revisions (any analysis)."""
+    if not Path(db).is_file():
+        return {}
+    with reader(db) as con:
+        return dict(con.execute("SELECT revision, min(ordinal) FROM revisions WHERE model = ? GROUP BY revision", [model]).fetchall())
+
+
+def _check_unchanged(db: Path, model: str, source: Source, chosen: list[Revision], force: bool) -> None:
+    """A run's checkpoint rewritten in place after its ingest (other weights, same name) is refused by name: its stored
+    rows are of the old weights. Only checkpoints whose weight files changed since their ingest are hashed again."""
+    if force or not isinstance(source, RunFolderSource) or not Path(db).is_file():
+        return
+    with reader(db) as con:
+        rows = con.execute(
+            # When its weights were read: before the IFR stage ended (ingested_at) by its seconds, and a minute's margin.
+            "SELECT revision, any_value(content_hash), max(epoch(ingested_at) - coalesce(seconds, 0) - 60) FROM revisions "
+            "WHERE model = ? GROUP BY revision",
+            [model],
+        ).fetchall()
+    stored = {name: (digest, ingested) for name, digest, ingested in rows}
+    changed = []
+    for revision in chosen:
+        if revision.name not in stored or stored[revision.name][0] is None:
+            continue
+        digest, ingested = stored[revision.name]
+        if source.newest_weight_change(revision.name) > ingested and source.content_hash(revision.name) != digest:
+            changed.append(revision.name)
+    if changed:
+        names = ", ".join(changed)
+        raise TrajectoryError(
+            f"the weights of {names} changed since {'its' if len(changed) == 1 else 'their'} ingest (other content hash): the stored rows "
+            f"are of the old weights; re-ingest with --force --revisions naming {names} and the revision before each (its pair), "
+            "or restore the old weights"
+        )
 
 
 def _release(source: Source, name: str, keep: int, kept: list[str]) -> None:

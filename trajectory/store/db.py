@@ -287,6 +287,38 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_external_access = false")
 
 
+def finished_pairs(path: Path, analysis_ids: list[str], stage: str) -> dict[str, dict[str, str | None]]:
+    """analysis_id -> revision -> the revision a pair stage's stored run took as the next one (None: there was none)."""
+    done: dict[str, dict[str, str | None]] = {a: {} for a in analysis_ids}
+    if not Path(path).is_file():
+        return done
+    with reader(path) as con:
+        rows = con.execute(
+            "SELECT analysis_id, revision, to_revision FROM stage_runs WHERE list_contains(?, analysis_id) AND stage = ?", [analysis_ids, stage]
+        ).fetchall()
+    for analysis_id, revision, to_revision in rows:
+        done[analysis_id][revision] = to_revision
+    return done
+
+
+def forget_pairs(path: Path, stage: str, tables: tuple[str, ...], pairs: list[tuple[str, str, str]]) -> None:
+    """Remove the rows a pair stage stored for (analysis_id, revision, next revision) pairs that are no longer consecutive,
+    from its tables keyed by the next revision (``grafts.donor_revision``), unless that pair was also asked for by name
+    (a ``<stage>:<next>`` run); the stage's own tables keyed by revision alone are replaced when it runs again."""
+    keyed = [(table, _PARTLY_REPLACED[table]) for table in tables if table in _PARTLY_REPLACED and table != "stage_runs"]
+    if not pairs or not keyed:
+        return
+    with writer(path) as con, transaction(con):
+        for analysis_id, revision, successor in pairs:
+            named = con.execute(
+                "SELECT count(*) FROM stage_runs WHERE analysis_id = ? AND revision = ? AND stage = ?",
+                [analysis_id, revision, f"{stage}:{successor}"],
+            ).fetchone()[0]
+            if not named:
+                for table, column in keyed:
+                    con.execute(f"DELETE FROM {table} WHERE analysis_id = ? AND revision = ? AND {column} = ?", [analysis_id, revision, successor])
+
+
 def finished_revisions(path: Path, analysis_ids: list[str], stage: str = "ifr") -> dict[str, set[str]]:
     """analysis_id -> revisions whose ``stage`` (``ifr``: the revisions table; others: stage_runs) is stored."""
     done: dict[str, set[str]] = {a: set() for a in analysis_ids}
