@@ -337,15 +337,16 @@ def _ingest_locked(
     """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     listed = source.list_revisions()
-    timeline = _timeline(config, db, listed, run_folder=isinstance(source, RunFolderSource))
+    timeline, stored_names = _timeline(config, db, listed, run_folder=isinstance(source, RunFolderSource))
     all_names = [r.name for r in timeline]
     _check_unchanged(db, config.repo_id, source, chosen, force)
     ids = [a.analysis_id for a in analyses]
     stages = enabled_stages(config)
-    # A pair stage pairs consecutive steps: the chosen revisions and those stored before, in step order. A revision whose
-    # successor is stored but gone from the source (a rotated checkpoint) keeps its pair undone, said once.
+    # A pair stage pairs consecutive steps: the chosen revisions and those stored before, in step order (a selection
+    # narrower than the store's keeps its stored pairs). A revision whose successor is stored but gone from the source
+    # (a rotated checkpoint) keeps its pair undone, said once.
     on_disk = {r.name for r in listed} | ({r.name for r in timeline} if not isinstance(source, RunFolderSource) else set())
-    sequence = [r for r in timeline if r.name in {c.name for c in chosen} or r.name not in on_disk]
+    sequence = [r for r in timeline if r.name in {c.name for c in chosen} or r.name in stored_names]
     following = {a.name: b for a, b in zip(sequence, sequence[1:])}
     unpaired = {name for name, successor in following.items() if successor.name not in on_disk}
     for name in sorted(unpaired, key=all_names.index):
@@ -490,11 +491,12 @@ def _has_intervals(db: Path, analysis_id: str) -> bool:
     return n_revisions == 0 or n_intervals > 0
 
 
-def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], run_folder: bool) -> list[Revision]:
+def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], run_folder: bool) -> tuple[list[Revision], set[str]]:
     """The model's revisions in step order: those the source lists and those stored before that it no longer lists
     (a checkpoint rotated away keeps its rows and its place). A stored revision's ordinal follows its step, so a
     checkpoint that arrives late (16 after 24) takes its place and those after it move up, in the store too. A Hub
-    repository lists every revision it has (an offline cache may hold fewer): only a run folder's are taken as gone."""
+    repository lists every revision it has (an offline cache may hold fewer): only a run folder's are taken as gone. Returns
+    the revisions and the names of those stored."""
     pattern = name_pattern(config)
     stored = _stored_revisions(db, config.repo_id)
     on_disk = {r.name for r in listed}
@@ -506,7 +508,7 @@ def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], run_fold
     if moved:
         with writer(db) as con, transaction(con):
             con.executemany("UPDATE revisions SET ordinal = ? WHERE model = ? AND revision = ?", [(k, config.repo_id, name) for k, name in moved])
-    return timeline
+    return timeline, set(stored)
 
 
 def _stored_revisions(db: Path, model: str) -> dict[str, int]:
