@@ -262,7 +262,8 @@ def test_every_command_line_mistake_is_one_line(small_store, tmp_path, capsys):
         (["ingest", "-p", SMALL, "--db", str(db), "--device", "tpu"], "argument --device: the device must be auto, cpu, cuda"),
         (["ingest", "-p", SMALL, "--db", str(db), "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
         (["serve", "--db", str(db), "--port", "70000"], "argument --port: must be a TCP port, 0 to 65535"),
-        (["serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0"], "that address is not one of this machine's"),
+        (["serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0"], "--host 192.0.2.1 would serve the store to other machines"),
+        (["serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0", "--allow-remote"], "that address is not one of this machine's"),
         (["query", "final_roles", "--db", str(db), "--output", str(folder)], f"--output {folder} is a folder"),
         (["ingest", "-p", str(_pipeline(tmp_path, "empty", select='select = ""')), "--db", str(db)], "revisions.select is empty"),
         (

@@ -385,8 +385,16 @@ def test_role_counts_iou_and_causal_lines_draw_their_stored_intervals(browser_pa
     want = stored.filter((stored["measure"] == "subject_first") & (stored["scope"] == "*"))  # the measure it opens on
     order = run_sql(small_store, "SELECT revision FROM revisions ORDER BY ordinal")["revision"].to_list()
     upper, lower = (dict(zip(want["revision"].to_list(), want[end].to_list())) for end in ("upper", "lower"))
-    n = len(order)  # NULL where no fact's last token ever gets the answer: a gap in the band, not a 0
-    assert whole["y"][:n] == [upper.get(r) for r in order] and whole["y"][n:] == [lower.get(r) for r in order][::-1]
+    # NULL where no fact's last token ever gets the answer: a break in the band (each run of revisions with an interval
+    # its own outline, separated by a null), not a 0 and not a wedge across the gap.
+    outlines, run = [], []
+    for revision in [*order, None]:
+        if revision is not None and upper.get(revision) is not None:
+            run.append(revision)
+        elif run:
+            outlines.append([upper[r] for r in run] + [lower[r] for r in run][::-1])
+            run = []
+    assert whole["y"] == [v for k, outline in enumerate(outlines) for v in ([None] if k else []) + outline]
     assert any(v is not None for v in whole["y"])
     assert all("of n = %{customdata[1]} facts" in t["hover"] for t in traces if t["fill"] is None)
     browser_page.locator("#causal-emergence").screenshot(path=str(_artifacts() / "dashboard-lens-bands.png"))
