@@ -235,6 +235,17 @@ def test_suite_build_never_clears_a_folder_it_did_not_write(tmp_path, capsys):
     assert sorted(p.name for p in run.rglob("*")) == ["checkpoint-3", "model.safetensors", "notes.txt"]
 
 
+def test_a_store_path_that_keeps_nothing_or_blocks_is_refused(tmp_path, capsys):
+    """Issue #39 item 6: --db :memory: would compute a whole ingest and keep nothing; --db a FIFO would block a query
+    for ever. Each is one line before any work."""
+    fifo = tmp_path / "pipe.duckdb"
+    os.mkfifo(fifo)
+    assert main(["query", "SELECT 1", "--db", str(fifo)]) == 2
+    assert one_error_line(capsys) == f"error: {fifo} is not a regular file (a pipe or a device?); pass --db a .duckdb file"
+    assert main(["ingest", "-p", SMALL, "--db", ":memory:"]) == 2
+    assert one_error_line(capsys) == "error: --db :memory: would keep nothing (DuckDB's in-memory database); pass --db a .duckdb file"
+
+
 # -- the command line: one line each ---------------------------------------------------------------------------------
 
 

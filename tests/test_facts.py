@@ -46,6 +46,8 @@ def _write(tmp_path, name, text):
         ("r\tis in\tParis\tFrance\n", "line 2: template must contain exactly one {}"),
         ("r\t{} is {}\tParis\tFrance\n", "line 2: template must contain exactly one {}"),
         ("r\t{} is in\tParis\tFrance\nr\t{} is in\tParis\tFrance\n", "line 3: duplicate fact"),
+        ("r\t{} is in\tParis\tFrance\nr\t{}  is  in\tParis\tFrance\n", "line 3: duplicate fact (r, 'Paris') with the same template (spaces aside)"),
+        ("r\t{} is in\tParis\tFrance\nr\t{} lies in\tParis\tTexas\n", "line 3: (r, 'Paris') answers 'Texas' here but 'France' on line 2"),
     ],
 )
 def test_bad_tsv_fails_with_one_line_naming_file_and_line(tmp_path, body, message):

@@ -246,7 +246,8 @@ def _frequency(value: Any, where: str, label: str, line: int) -> int | None:
 def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
     label = "fact" if where.endswith(".json") else "line"
     facts: list[Fact] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
+    answers: dict[tuple[str, str], tuple[str, int]] = {}
     for line, row in rows:
         values: dict[str, str] = {}
         for column in COLUMNS:
@@ -262,12 +263,21 @@ def _validate(rows: list[tuple[int, dict]], where: str) -> tuple[Fact, ...]:
         outside = values["template"].replace("{}", "", 1)
         if values["template"].count("{}") != 1 or "{" in outside or "}" in outside:
             raise TrajectoryError(f"{where}: {label} {line}: template must contain exactly one {{}} and no other braces: {values['template']!r}")
-        key = (values["relation"], values["subject"], values["template"])  # one fact under several templates: paraphrases
+        # One fact under several templates: paraphrases. Templates that differ in spaces only are the same prompt.
+        key = (values["relation"], values["subject"], " ".join(values["template"].split()))
         if key in seen:
             raise TrajectoryError(
-                f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}) with the same template, first on {label} {seen[key]}"
+                f"{where}: {label} {line}: duplicate fact ({key[0]}, {key[1]!r}) with the same template (spaces aside), first on {label} {seen[key]}"
             )
         seen[key] = line
+        fact_key = (values["relation"], values["subject"])
+        if fact_key in answers and answers[fact_key][0] != values["object"]:
+            first_answer, first_line = answers[fact_key]
+            raise TrajectoryError(
+                f"{where}: {label} {line}: ({fact_key[0]}, {fact_key[1]!r}) answers {values['object']!r} here but {first_answer!r} on "
+                f"{label} {first_line}; one fact has one answer under every template"
+            )
+        answers.setdefault(fact_key, (values["object"], line))
         facts.append(
             Fact(
                 len(facts),

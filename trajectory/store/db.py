@@ -67,6 +67,10 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     writer (the ingest) waits for readers as long as they stay, saying so once, so that it loses nothing."""
     if path.is_dir():
         raise TrajectoryError(f"{path} is a directory, not a store; pass --db a .duckdb file")
+    if str(path) == ":memory:":
+        raise TrajectoryError("--db :memory: would keep nothing (DuckDB's in-memory database); pass --db a .duckdb file")
+    if path.exists() and not path.is_file():  # a pipe or a device: opening it would block or read nonsense
+        raise TrajectoryError(f"{path} is not a regular file (a pipe or a device?); pass --db a .duckdb file")
     if not read_only:
         check_writable(path)
     deadline = time.monotonic() + BUSY_WAIT_S
