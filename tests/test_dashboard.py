@@ -428,3 +428,30 @@ def test_dashboard_never_writes_over_a_folder_of_the_users(store, tmp_path, caps
     out = tmp_path / "pages"
     assert main(["dashboard", "--db", str(store), "--out", str(out)]) == 0
     assert main(["dashboard", "--db", str(store), "--out", str(out)]) == 0  # its own folder: rebuilt
+
+
+def test_the_ocr_curve_counts_ranks_from_one_as_every_page_does():
+    """Issue #38 item 6: one rank convention, 1 = top, on every page: the store's 0-based ranks (and chance) shifted."""
+    from trajectory.dashboard.controls import ChartContext
+    from trajectory.dashboard.extractive import ocr_lines
+
+    frame = pl.DataFrame(
+        {
+            "hop": ["first", "first"],
+            "ordinal": [0, 1],
+            "revision": ["a", "b"],
+            "x_step": [1.0, 2.0],
+            "x_tokens": [10.0, 20.0],
+            "n_probes": [5, 5],
+            "implication_rank": [0.0, 2.5],
+            "fact_rank": [0.0, 1.0],
+            "implication_rank_before": [3.0, 3.0],
+            "chance": [4.5, 4.5],
+            "implication_rank_lower": [0.0, 2.0],
+            "implication_rank_upper": [0.5, 3.0],
+        }
+    )
+    fig = ocr_lines(frame, ChartContext("m", ("a", "b")))
+    drawn = {t.name: list(t.y) for t in fig.data if t.fill is None}
+    assert drawn["first hop: implications"] == [1.0, 3.5] and drawn["first hop: chance"] == [5.5, 5.5]
+    assert drawn["first hop: new facts"] == [1.0, 2.0] and "(1 = top)" in fig.layout.yaxis.title.text

@@ -35,6 +35,9 @@ def ocr_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     """Mean rank per hop over training: implications (thick), facts (light), before finetuning (dashed), chance (dotted)."""
     if frame.is_empty():
         return empty_figure("no OCR experiment stored for this analysis")
+    # Ranks as every page counts them, 1 = top (the store's are 0-based): chance (n + 1) / 2.
+    ranks = ["implication_rank", "fact_rank", "implication_rank_before", "chance", "implication_rank_lower", "implication_rank_upper"]
+    frame = frame.with_columns(pl.col(c) + 1 for c in ranks if c in frame.columns)
     fig = go.Figure()
     traced = []
     for (hop,), part in frame.sort("ordinal").partition_by(["hop"], as_dict=True, maintain_order=True).items():
@@ -73,7 +76,7 @@ def ocr_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             traced.append(part)
     menus = [m for m in [x_axis_menu(traced, 1, x=0.0)] if m]
     fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text="mean rank of the right answer (0 = top)", rangemode="tozero")
+    fig.update_yaxes(title_text="mean rank of the right answer (1 = top)", rangemode="tozero")
     fig.update_layout(updatemenus=menus, legend={"title": {"text": "series"}})
     return base_layout(fig, height=500)
 

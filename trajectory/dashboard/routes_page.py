@@ -173,7 +173,7 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
         'each as wide as its weight on one scale for every revision (the legend); '
         'hover an edge\'s middle for its heads. Raising the threshold drops the edges at or below it and whatever then no '
         'longer reaches the answer; weights stay as renormalised at the analysis\'s τ. Beside it: the answer\'s rank over '
-        'training (0 = top-1) with the revision shown; the logit lens at that revision (the answer\'s rank after each '
+        'training (1 = top-1, as on every page) with the revision shown; the logit lens at that revision (the answer\'s rank after each '
         'layer at the last token, and its best rank over the subject\'s tokens); the role the fact\'s relation gives each '
         'head (and FFN, last column) at that revision.</p>'
         + f'<script id="routes-data" type="application/json">{payload}</script>'

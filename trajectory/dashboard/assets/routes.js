@@ -140,7 +140,7 @@
     const top = nodeY("I", data.layers - 1);
     traces.push({ type: "scatter", mode: "text", x: [fact.root], y: [top + 0.8], showlegend: false, hoverinfo: "skip",
                   textposition: "middle left",
-                  text: [`→ ${fact.answer}${rank === null || rank === undefined ? "" : ` (rank ${rank})`}`],
+                  text: [`→ ${fact.answer}${rank === null || rank === undefined ? "" : ` (rank ${rank + 1})`}`],
                   textfont: { size: 14, color: rank === 0 ? "#009E73" : "#D55E00" } });
     const rows = [0];
     const labels = ["embeddings"];
