@@ -455,3 +455,11 @@ def test_the_ocr_curve_counts_ranks_from_one_as_every_page_does():
     drawn = {t.name: list(t.y) for t in fig.data if t.fill is None}
     assert drawn["first hop: implications"] == [1.0, 3.5] and drawn["first hop: chance"] == [5.5, 5.5]
     assert drawn["first hop: new facts"] == [1.0, 2.0] and "(1 = top)" in fig.layout.yaxis.title.text
+
+
+def test_a_page_never_writes_p_as_zero():
+    """Issue #38 item 6: a p that rounds to nothing (McNemar on hundreds of pairs) read "p = 0" on the grafting page."""
+    from trajectory.dashboard.style import p_text
+
+    assert p_text(0.0) == "p < 0.001" and p_text(2e-12, "BH-adjusted p") == "BH-adjusted p < 0.001"
+    assert p_text(0.0333) == "p = 0.033" and p_text(0.001) == "p = 0.001"

@@ -17,7 +17,7 @@ from trajectory.dashboard.controls import (
     revision_slider,
     series,
 )
-from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label
+from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, p_text, relation_label
 
 # Metric columns each query may carry, with their labels and whether they are shares.
 METRICS = {
@@ -157,8 +157,8 @@ def _effect_tip(r: dict, own: bool) -> str:
     if r.get("p_adjusted") is not None:
         verdict = "causal (a finding)" if r.get("causal") else "not a finding"
         tip += (
-            f"<br>test ({r['test']}, {r['test_draws']} draws, n = {r['n_test_facts']} facts): p = {r['p']:.2g}, "
-            f"BH-adjusted {r['p_adjusted']:.2g}: {verdict}"
+            f"<br>test ({r['test']}, {r['test_draws']} draws, n = {r['n_test_facts']} facts): {p_text(r['p'])}, "
+            f"{p_text(r['p_adjusted'], 'BH-adjusted p')}: {verdict}"
         )
     return tip
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from trajectory.dashboard.style import p_text
 from trajectory.errors import TrajectoryError
 from trajectory.paths import SQL_DIR
 from trajectory.roles.scores import ROLES
@@ -111,7 +112,7 @@ def _verdict(row: dict, adjusted: bool = False) -> str:
     if floor is not None and value <= floor * (1 + 1e-9):
         p = f"p ≤ {floor:.2g} (the smallest {row['test']} p with these draws)"
     else:
-        p = "p < 0.001" if value < 0.001 else f"p = {value:.2g}"
+        p = p_text(value)
     p = ("adjusted " if adjusted else "") + p
     return f"{p}: a finding" if row["finding"] else f"{p}: not a finding (the test does not reject at the 5 % level)"
 

@@ -19,7 +19,7 @@ from trajectory.dashboard.controls import (
     series,
     x_axis_menu,
 )
-from trajectory.dashboard.style import PROBABILITY_SCALE, RELATION_TYPE_STYLE
+from trajectory.dashboard.style import PROBABILITY_SCALE, RELATION_TYPE_STYLE, p_text
 from trajectory.graft_names import LAYER_RANGES, POSITION_SETS
 
 # Okabe & Ito: the pathways in full colour, their complements lighter and dashed.
@@ -188,7 +188,7 @@ def relation_type_bars(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         test = tests.get(config)
         if test is None or test["p_adjusted"] is None:
             return config
-        return f"{config}<br>{'differ' if test['finding'] else 'n.s.'} (p = {test['p_adjusted']:.2g})"
+        return f"{config}<br>{'differ' if test['finding'] else 'n.s.'} ({p_text(test['p_adjusted'])})"
 
     def bars(band: str, relation_type: str) -> dict:
         lookup = {r["config"]: r for r in frame.filter((pl.col("band") == band) & (pl.col("relation_type") == relation_type)).iter_rows(named=True)}

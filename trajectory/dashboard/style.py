@@ -39,6 +39,11 @@ def relation_label(relation: str) -> str:
 DIVERGING = "RdBu_r"  # one sign convention on every page: red raises the reward R, blue lowers it; white is 0
 
 
+def p_text(value: float, name: str = "p") -> str:
+    """A p-value as the pages write it: never "p = 0" (a p that rounds to nothing is below a thousandth)."""
+    return f"{name} < 0.001" if value < 0.001 else f"{name} = {value:.2g}"
+
+
 def with_alpha(colour: str, alpha: float) -> str:
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"
