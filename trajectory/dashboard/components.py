@@ -11,8 +11,8 @@ import polars as pl
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from trajectory.dashboard.controls import ChartContext, band_frame, base_layout, empty_figure, relations_in, series
-from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label, with_alpha
+from trajectory.dashboard.controls import ChartContext, band_frame, band_trace, base_layout, empty_figure, relations_in, series
+from trajectory.dashboard.style import DIVERGING, ROLE_COLOURS, relation_label
 from trajectory.roles.scores import ROLES
 
 LEVEL = 0.95
@@ -123,23 +123,9 @@ def component_lines(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         effects = part.filter(pl.col("mean_effect").is_not_null())
         low, high = t_interval(effects["mean_effect"].to_numpy(), effects["sd_effect"].fill_null(np.nan).to_numpy(), effects["n_facts"].to_numpy())
         effects = effects.with_columns(low=pl.Series(low).fill_nan(None), high=pl.Series(high).fill_nan(None))
-        band = band_frame(effects, "low", "high")  # broken where a revision has no interval
-        fig.add_trace(
-            go.Scatter(
-                x=series(band, "x_step"),
-                y=series(band, "band"),
-                fill="toself",
-                mode="lines",
-                line={"width": 0},
-                fillcolor=with_alpha("#000000", 0.12),
-                hoverinfo="skip",
-                showlegend=False,
-                meta={"component": key},
-                visible=shown,
-            ),
-            row=2,
-            col=1,
-        )
+        band = band_trace(band_frame(effects, "low", "high"), "#000000", key, key, visible=shown)  # broken where a revision has none
+        band.meta = {"component": key}
+        fig.add_trace(band, row=2, col=1)
         fig.add_trace(
             go.Scatter(
                 x=series(effects, "x_step"),
