@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from trajectory.config import SUITE_ARCHITECTURES, check_device_name
+from trajectory.config import SUITE_ARCHITECTURES, check_device_name, optional_stages
 from trajectory.errors import TrajectoryError, describe_failure
 
 DEFAULT_QUERY_TIMEOUT_S = 300.0
@@ -154,31 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--tau", default=None, help="IFR threshold τ, or several comma-separated (a sweep: one analysis each)")
     ingest.add_argument("--theta", default=None, help="role threshold θ, or several comma-separated")
-    ingest.add_argument(
-        "--extractive",
-        default=None,
-        action=argparse.BooleanOptionalAction,
-        help="run the extractive-structures stage (default: the pipeline's extractive.enabled)",
-    )
-    ingest.add_argument(
-        "--ablation",
-        default=None,
-        action=argparse.BooleanOptionalAction,
-        help="run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)",
-    )
-    ingest.add_argument(
-        "--effects",
-        default=None,
-        action=argparse.BooleanOptionalAction,
-        help="run the component-effects stage: every head and FFN ablated alone on every fact, the causal ground "
-        "truth for circuits and roles (default: the pipeline's effects.enabled)",
-    )
-    ingest.add_argument(
-        "--grafting",
-        default=None,
-        action=argparse.BooleanOptionalAction,
-        help="run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)",
-    )
+    for stage, help_text in optional_stages():  # --extractive / --no-extractive, ...: one per stage a pipeline turns on or off
+        ingest.add_argument(f"--{stage}", default=None, action=argparse.BooleanOptionalAction, help=help_text)
     ingest.add_argument(
         "--graft-pair",
         default=None,

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trajectory.errors import TrajectoryError
 from trajectory.graft_names import GraftConfig, default_configs
@@ -193,6 +193,10 @@ class FinetuneSection:
 class ExtractiveSection:
     """[extractive]: the extractive stage (METHOD.md §6, trajectory.extractive); off unless turned on."""
 
+    FLAG_HELP: ClassVar[str] = (
+        "run the extractive-structures stage (default: the pipeline's extractive.enabled)"  # ingest --extractive / --no-extractive
+    )
+
     enabled: bool = False
     counterfactuals: int = 10
     per_fact: bool = False
@@ -213,6 +217,10 @@ def _parse_graft_configs(value: Any, where: str) -> tuple[str, ...]:
 class GraftingSection:
     """[grafting]: the grafting stage (METHOD.md §6, trajectory.grafting); off unless turned on."""
 
+    FLAG_HELP: ClassVar[str] = (
+        "run the weight-grafting stage on consecutive revisions (default: the pipeline's grafting.enabled)"  # ingest --grafting / --no-grafting
+    )
+
     enabled: bool = False
     configs: tuple[str, ...] | None = field(default=None, metadata=_key("configs", _parse_graft_configs, (list,)))  # None: the default set
     batch_size: int = 32
@@ -225,6 +233,10 @@ class GraftingSection:
 class AblationSection:
     """[ablation]: the ablation stage (issue #16, trajectory.ablation); it reads the IFR stage's circuits, so it
     needs store.circuits."""
+
+    FLAG_HELP: ClassVar[str] = (
+        "run the ablation stage: causal checks of circuits and roles (default: the pipeline's ablation.enabled)"  # ingest --ablation / --no-ablation
+    )
 
     enabled: bool = False
     mode: str = "mean"
@@ -252,6 +264,10 @@ class AblationSection:
 @dataclass(frozen=True)
 class EffectsSection:
     """[effects]: the component-effects stage (METHOD.md §9, trajectory.effects): causal ground truth."""
+
+    FLAG_HELP: ClassVar[str] = (
+        "run the component-effects stage: every head and FFN ablated alone on every fact, the causal ground truth for circuits and roles (default: the pipeline's effects.enabled)"  # ingest --effects / --no-effects
+    )
 
     enabled: bool = False
     method: str = "both"  # exhaustive | atp | both
@@ -389,6 +405,16 @@ class PipelineConfig:
     def settings(self) -> list[tuple[float, str, float]]:
         """Every (τ, FFN renormalisation, θ) the pipeline asks for: one analysis each."""
         return list(itertools.product(self.ifr.thresholds, self.ifr.ffn_renormalisations, self.roles.thetas))
+
+
+def optional_stages() -> list[tuple[str, str]]:
+    """(section, flag help) of each stage a pipeline turns on or off (its section has ``enabled`` and a FLAG_HELP):
+    the ingest's --<stage> / --no-<stage> flags, made from here so that a new stage needs no CLI change."""
+    return [(item.name, _section_type(item).FLAG_HELP) for item in fields(PipelineConfig) if hasattr(_section_type(item), "FLAG_HELP")]
+
+
+def _section_type(item: Field) -> type:
+    return typing.get_type_hints(PipelineConfig)[item.name]
 
 
 def setting_keys(section: type = PipelineConfig, prefix: str = "") -> dict[str, tuple[type, str, Field]]:

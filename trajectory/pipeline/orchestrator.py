@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from trajectory.config import DEPRECATED_FFN_NAMES, FFN_RENORMALISATIONS, PipelineConfig, load_pipeline, parse_choices, parse_fractions
+from trajectory.config import (
+    DEPRECATED_FFN_NAMES,
+    FFN_RENORMALISATIONS,
+    PipelineConfig,
+    load_pipeline,
+    optional_stages,
+    parse_choices,
+    parse_fractions,
+)
 from trajectory.errors import StoreWriteError, TrajectoryError
 from trajectory.facts import ProbeSet, load_probe_set
 from trajectory.hub.protocol import Source
@@ -40,8 +48,7 @@ from trajectory.pipeline.intervals import IntervalSettings, store_intervals
 from trajectory.pipeline.ray_executor import run_on_ray
 from trajectory.pipeline.revision import LoadedModels, RevisionJob, run_frame, run_job, with_stored_inputs
 from trajectory.pipeline.sources import name_pattern, open_source, selected_revisions
-from trajectory.pipeline.stages import PAIR_STAGES, enabled_stages
-from trajectory.pipeline.stages.grafting import grafting_revision
+from trajectory.pipeline.stages import PAIR_STAGES, chosen_pair_stage, enabled_stages
 from trajectory.pipeline.training_loss import published_losses
 from trajectory.store.analyses import Analysis, register
 from trajectory.store.db import (
@@ -72,10 +79,7 @@ def run_ingest(args: argparse.Namespace, progress: bool) -> int:
         "model.dtype": args.dtype,
         "ifr.batch_size": args.batch_size,
         "probe.facts": args.facts,
-        "extractive.enabled": args.extractive,
-        "grafting.enabled": args.grafting,
-        "ablation.enabled": args.ablation,
-        "effects.enabled": args.effects,
+        **{f"{stage}.enabled": getattr(args, stage) for stage, _ in optional_stages()},
         "ifr.threshold": parse_fractions(args.tau, "--tau") if args.tau else None,
         "roles.theta": parse_fractions(args.theta, "--theta") if args.theta else None,
         "ifr.ffn_renormalisation": parse_choices(args.ffn_renormalisation, FFN_RENORMALISATIONS, "--ffn-renormalisation", DEPRECATED_FFN_NAMES)
@@ -299,7 +303,8 @@ def _graft_pair_locked(
     force: bool,
     progress: bool,
 ) -> int:
-    stage = f"grafting:{donor.name}"  # a chosen pair's mark, apart from the consecutive pair's ("grafting")
+    pair_stage = chosen_pair_stage()
+    stage = f"{pair_stage.name}:{donor.name}"  # a chosen pair's mark, apart from the consecutive pair's
     ids = [a.analysis_id for a in analyses]
     done = {a: set() for a in ids} if force else finished_revisions(db, ids, stage)
     needed = [a for a in analyses if recipient.name not in done[a.analysis_id]]
@@ -310,9 +315,9 @@ def _graft_pair_locked(
     kept: list[str] = []
     try:
         with tqdm(total=1, desc="graft", unit="pair", disable=not progress) as bar:
-            write = grafting_revision(config, models, recipient, donor, probes, needed, models.device, bar, stage)
+            write = pair_stage.run_chosen_pair(config, models, recipient, donor, probes, needed, models.device, bar, stage)
             write.write(db)
-            bar.write(f"stored {recipient.name} -> {donor.name} (grafting): {write.summary}")
+            bar.write(f"stored {recipient.name} -> {donor.name} ({pair_stage.name}): {write.summary}")
             bar.update(1)
     finally:
         for name in (recipient.name, donor.name):

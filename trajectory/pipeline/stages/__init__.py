@@ -1,8 +1,9 @@
 """The ingest's stages, one module each (trajectory.pipeline.stages.base says what a stage declares). STAGES is
 their order on a revision: ablation and effects on the IFR stage's model (ablation on its rows), grafting before
 the extractive stage, whose float32 copies would otherwise replace the loaded pair of another dtype. The
-orchestrator, the per-revision job and the Ray executor iterate over STAGES and never name a stage; adding
-one touches its module, this list, its SQL and its docs."""
+orchestrator, the per-revision job and the Ray executor iterate over STAGES and never name a stage (a pair the user
+names runs through the stage's run_chosen_pair); adding one touches its module, this list, its config section (whose
+FLAG_HELP makes the ingest's --<stage> flags), its SQL and its docs."""
 
 from __future__ import annotations
 
@@ -23,4 +24,9 @@ def stage_named(name: str) -> Stage:
     return next(s for s in STAGES if s.name == name)
 
 
-__all__ = ["PAIR_STAGES", "STAGES", "Stage", "StageContext", "StageWrite", "enabled_stages", "stage_named"]
+def chosen_pair_stage() -> Stage:
+    """The stage that runs on a pair the user names (``ingest --graft-pair``)."""
+    return next(s for s in STAGES if s.run_chosen_pair is not None)
+
+
+__all__ = ["PAIR_STAGES", "STAGES", "Stage", "StageContext", "StageWrite", "chosen_pair_stage", "enabled_stages", "stage_named"]

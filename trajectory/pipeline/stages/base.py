@@ -93,6 +93,9 @@ class Stage:
     on_revision: Callable[[PipelineConfig, int, int | None], bool] = every_revision
     subset: Callable[[PipelineConfig], str] = lambda config: ""
     stored_inputs: Callable[[Path, str, list[str]], Any] | None = None
+    # A pair stage that also runs on a pair the user names (``ingest --graft-pair A,B``): (config, models, recipient,
+    # donor, probes, analyses, device, bar, mark) -> its write, stored under the mark ``<name>:<donor>``.
+    run_chosen_pair: Callable[..., StageWrite] | None = None
 
 
 def stage_write(

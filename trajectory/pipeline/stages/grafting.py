@@ -62,4 +62,6 @@ def _run(context: StageContext, analyses: list[Analysis]) -> StageWrite:
     )
 
 
-STAGE = Stage("grafting", "weight grafting", TABLES, pair=True, enabled=lambda config: config.grafting.enabled, run=_run)
+STAGE = Stage(
+    "grafting", "weight grafting", TABLES, pair=True, enabled=lambda config: config.grafting.enabled, run=_run, run_chosen_pair=grafting_revision
+)
