@@ -6,8 +6,7 @@ WITH per_fact AS (
 ), chosen AS (
     SELECT * FROM per_fact QUALIFY row_number() OVER (PARTITION BY kind, layer, head ORDER BY mean_effect, fact_id) <= 12
 )
-SELECT CASE WHEN e.kind = 'ffn' THEN 'L' || e.layer || 'FFN' ELSE 'L' || e.layer || 'H' || e.head END AS component,
-       e.kind, e.layer, e.head, e.fact_id, f.subject, f.relation, f.object, c.mean_effect AS rank_effect,
+SELECT e.kind, e.layer, e.head, e.fact_id, f.subject, f.relation, f.object, c.mean_effect AS rank_effect,
        e.revision, e.ordinal, e.effect, e.importance, e.in_ifr, e.causal
 FROM fact_effects e
 JOIN chosen c USING (kind, layer, head, fact_id)

@@ -11,7 +11,6 @@ WITH scores AS (
     FROM fact_effects WHERE analysis_id = $analysis AND measured GROUP BY ALL
 )
 SELECT a.revision, a.ordinal, a.x_step, a.x_tokens, a.step_known, kind, layer, head,
-       CASE WHEN kind = 'ffn' THEN 'L' || layer || 'FFN' ELSE 'L' || layer || 'H' || head END AS component,
        s.general_score, e.mean_importance, e.mean_effect, e.sd_effect, e.n_facts, e.estimated
 FROM scores s
 FULL JOIN effects e USING (revision, kind, layer, head)

@@ -342,16 +342,17 @@ def _ingest_locked(
     """The chosen revisions' missing stages. ``hold_last_pairs``: the last revision's pair stages wait (its
     successor is still to come: a watched run). ``run``: the runs rows to store (one watch is one run)."""
     listed = source.list_revisions()
-    timeline, stored_names = _timeline(config, db, listed, run_folder=isinstance(source, RunFolderSource))
+    stored = _stored_revisions(db, config.repo_id)
+    timeline = _timeline(config, db, listed, stored, run_folder=isinstance(source, RunFolderSource))
     all_names = [r.name for r in timeline]
-    _check_unchanged(db, config.repo_id, source, chosen, force)
+    _check_unchanged(stored, source, chosen, force)
     ids = [a.analysis_id for a in analyses]
     stages = enabled_stages(config)
     # A pair stage pairs consecutive steps: the chosen revisions and those stored before, in step order (a selection
     # narrower than the store's keeps its stored pairs). A revision whose successor is stored but gone from the source
     # (a rotated checkpoint) keeps its pair undone, said once.
     on_disk = {r.name for r in listed} | ({r.name for r in timeline} if not isinstance(source, RunFolderSource) else set())
-    sequence = [r for r in timeline if r.name in {c.name for c in chosen} or r.name in stored_names]
+    sequence = [r for r in timeline if r.name in {c.name for c in chosen} or r.name in stored]
     following = {a.name: b for a, b in zip(sequence, sequence[1:])}
     unpaired = {name for name, successor in following.items() if successor.name not in on_disk}
     for name in sorted(unpaired, key=all_names.index):
@@ -496,53 +497,56 @@ def _has_intervals(db: Path, analysis_id: str) -> bool:
     return n_revisions == 0 or n_intervals > 0
 
 
-def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], run_folder: bool) -> tuple[list[Revision], set[str]]:
+def _timeline(config: PipelineConfig, db: Path, listed: list[Revision], stored: dict[str, StoredRevision], run_folder: bool) -> list[Revision]:
     """The model's revisions in step order: those the source lists and those stored before that it no longer lists
     (a checkpoint rotated away keeps its rows and its place). A stored revision's ordinal follows its step, so a
     checkpoint that arrives late (16 after 24) takes its place and those after it move up, in the store too. A Hub
-    repository lists every revision it has (an offline cache may hold fewer): only a run folder's are taken as gone. Returns
-    the revisions and the names of those stored."""
+    repository lists every revision it has (an offline cache may hold fewer): only a run folder's are taken as gone."""
     pattern = name_pattern(config)
-    stored = _stored_revisions(db, config.repo_id)
     on_disk = {r.name for r in listed}
-    gone = sorted((name for name in stored if name not in on_disk), key=stored.get) if run_folder else []
+    gone = sorted((name for name in stored if name not in on_disk), key=lambda name: stored[name].ordinal) if run_folder else []
     if gone:
         print(f"{len(gone)} stored revisions are no longer in the source (their rows are kept): {', '.join(gone[:8])}{' …' if len(gone) > 8 else ''}")
     timeline = order_revisions([*listed, *(parse_revision(name, pattern) for name in gone)], pattern)
-    moved = [(k, name) for k, name in enumerate(r.name for r in timeline) if name in stored and stored[name] != k]
+    moved = [(k, name) for k, name in enumerate(r.name for r in timeline) if name in stored and stored[name].ordinal != k]
     if moved:
         with writer(db) as con, transaction(con):
             con.executemany("UPDATE revisions SET ordinal = ? WHERE model = ? AND revision = ?", [(k, config.repo_id, name) for k, name in moved])
-    return timeline, set(stored)
+    return timeline
 
 
-def _stored_revisions(db: Path, model: str) -> dict[str, int]:
-    """revision -> ordinal of the model's stored revisions (any analysis)."""
+@dataclass(frozen=True)
+class StoredRevision:
+    ordinal: int
+    content_hash: str | None
+    read_at: float  # when its weights were read (seconds since the epoch), at the latest
+
+
+def _stored_revisions(db: Path, model: str) -> dict[str, StoredRevision]:
+    """The model's stored revisions (any analysis), read once per ingest for their order and their weights' identity."""
     if not Path(db).is_file():
         return {}
     with reader(db) as con:
-        return dict(con.execute("SELECT revision, min(ordinal) FROM revisions WHERE model = ? GROUP BY revision", [model]).fetchall())
-
-
-def _check_unchanged(db: Path, model: str, source: Source, chosen: list[Revision], force: bool) -> None:
-    """A run's checkpoint rewritten in place after its ingest (other weights, same name) is refused by name: its stored
-    rows are of the old weights. Only checkpoints whose weight files changed since their ingest are hashed again."""
-    if force or not isinstance(source, RunFolderSource) or not Path(db).is_file():
-        return
-    with reader(db) as con:
         rows = con.execute(
             # When its weights were read: before the IFR stage ended (ingested_at) by its seconds, and a minute's margin.
-            "SELECT revision, any_value(content_hash), max(epoch(ingested_at) - coalesce(seconds, 0) - 60) FROM revisions "
-            "WHERE model = ? GROUP BY revision",
+            "SELECT revision, min(ordinal), any_value(content_hash), max(epoch(ingested_at) - coalesce(seconds, 0) - 60) "
+            "FROM revisions WHERE model = ? GROUP BY revision",
             [model],
         ).fetchall()
-    stored = {name: (digest, ingested) for name, digest, ingested in rows}
+    return {name: StoredRevision(ordinal, digest, read_at) for name, ordinal, digest, read_at in rows}
+
+
+def _check_unchanged(stored: dict[str, StoredRevision], source: Source, chosen: list[Revision], force: bool) -> None:
+    """A run's checkpoint rewritten in place after its ingest (other weights, same name) is refused by name: its stored
+    rows are of the old weights. Only checkpoints whose weight files changed since their ingest are hashed again."""
+    if force or not isinstance(source, RunFolderSource):
+        return
     changed = []
     for revision in chosen:
-        if revision.name not in stored or stored[revision.name][0] is None:
+        known = stored.get(revision.name)
+        if known is None or known.content_hash is None:
             continue
-        digest, ingested = stored[revision.name]
-        if source.newest_weight_change(revision.name) > ingested and source.content_hash(revision.name) != digest:
+        if source.newest_weight_change(revision.name) > known.read_at and source.content_hash(revision.name) != known.content_hash:
             changed.append(revision.name)
     if changed:
         names = ", ".join(changed)
