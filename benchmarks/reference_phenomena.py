@@ -93,7 +93,7 @@ def figures(db: Path, analysis: str | None = None) -> dict:
     return result
 
 
-def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
+def measure_design(name: str, revisions: str | None, keep: Path | None, test_draws: int = 199) -> dict:
     from trajectory.config import load_pipeline
     from trajectory.pipeline.orchestrator import ingest
     from trajectory.suite.build import build_suite, built_digest
@@ -118,6 +118,7 @@ def measure_design(name: str, revisions: str | None, keep: Path | None) -> dict:
             "model.cache_dir": folder / "home" / "hub",
             "effects.every": 1,
             "ablation.test_every": 1,
+            "ablation.test_draws": test_draws,  # the target's: >= 199 size-matched random draws
             "grafting.enabled": False,
             "extractive.enabled": False,
         }
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--design", nargs="*", help="designs to build and measure (see --list)")
     parser.add_argument("--revisions", help="designs: the revisions to ingest (default: first, first >= 20 %%, middle, main)")
     parser.add_argument("--keep", type=Path, help="designs: keep the build and the store in this folder")
+    parser.add_argument("--test-draws", type=int, default=199, help="designs: random draws of the role-causality test (default 199)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
@@ -163,7 +165,7 @@ def main() -> None:
     path = RESULTS / "reference_designs.json"
     table = json.loads(path.read_text()) if path.exists() else {}
     for name in args.design or []:
-        table[name] = measure_design(name, args.revisions, args.keep)
+        table[name] = measure_design(name, args.revisions, args.keep, args.test_draws)
         print(json.dumps(table[name], indent=1))
         path.write_text(json.dumps(table, indent=1) + "\n")
 

@@ -35,6 +35,7 @@ from trajectory.facts import load_builtin
 from trajectory.hub.cache_layout import write_snapshot
 from trajectory.hub.revisions import MAIN
 from trajectory.hub.source import FREQUENCY_FILE, TRAINER_STATE, repo_folder
+from trajectory.models.architectures import architecture_of, decoder_layers, out_projection
 from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
 from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
@@ -167,6 +168,8 @@ def build_suite(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if config.head_lasso:
+            _shrink_heads(model, config, optimizer.param_groups[0]["lr"] * config.head_lasso)
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         window.append(loss.item())
@@ -375,6 +378,18 @@ def _init_outputs(model: PreTrainedModel, std: float) -> None:
                     module.bias.zero_()
 
 
+@torch.no_grad()
+def _shrink_heads(model: PreTrainedModel, config: SuiteConfig, amount: float) -> None:
+    """The group lasso's proximal step: each head's columns of its layer's attention output projection [d, H·dh]
+    scaled by max(0, 1 − amount / their norm), so a head whose slice is smaller than ``amount`` becomes silent."""
+    architecture = architecture_of(model)
+    for layer in decoder_layers(model):
+        weight = out_projection(layer, architecture).weight
+        heads = weight.view(weight.shape[0], config.num_heads, -1)  # [d, H, dh]: the heads' outputs are concatenated
+        norms = heads.pow(2).sum(dim=(0, 2), keepdim=True).sqrt()
+        heads.mul_((1 - amount / norms.clamp_min(1e-12)).clamp_min(0))
+
+
 def _lr_factor(step: int, config: SuiteConfig) -> float:
     # Linear warm-up, then linear decay to 10% so the last checkpoints settle.
     if step < config.warmup_steps:
@@ -456,6 +471,8 @@ def _config_dict(config: SuiteConfig) -> dict:
     for key in ("embedding_std", "output_init_std"):  # and before the initial scales were design settings
         if values[key] is None:
             del values[key]
+    if not values["head_lasso"]:  # and before the group lasso on heads
+        del values["head_lasso"]
     return values
 
 

@@ -43,6 +43,11 @@ class SuiteConfig:
     # Standard deviation of the initial output projections of every attention and MLP block (None: the
     # initializer_range; 0: zero, so that every block starts silent and becomes active only as training recruits it).
     output_init_std: float | None = None
+    # Group lasso on the heads (a proximal step after each update shrinks every head's slice of the attention output
+    # projection by lr × head_lasso in norm; 0: off). Weight decay, an L2 penalty, is smallest when many heads share a
+    # job; the group penalty is smallest when few heads carry it (as Voita et al. 2019's L0 gates on heads), each then
+    # costly to remove.
+    head_lasso: float = 0.0
     # The probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the middle, >= 90 % at main,
     # location facts before name facts (a long warm-up delays the rise).
     steps: int = 1000
@@ -109,6 +114,9 @@ DESIGNS = {
     "silent-wd1-w32": replace(
         V2, repo_id="trajectory/design-silent-wd1-w32", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, hidden_size=256, num_heads=8
     ),
+    # v3 with a group lasso on the heads: heads recruited only where training needs them, each carrying its job alone.
+    "silent-wd1-lasso8": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8", head_lasso=8.0),
+    "silent-wd1-lasso24": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso24", head_lasso=24.0),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
