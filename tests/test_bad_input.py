@@ -516,6 +516,32 @@ def test_no_command_writes_its_output_over_the_store(tmp_path, capsys, argv):
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "SELECT 1 AS one", "-f", "csv", "-o", "{out}"],
+        ["findings", "--out", "{out}"],
+        ["routes", "--fact", "0", "--revision", "main", "--graphml", "{out}"],
+    ],
+)
+def test_no_command_replaces_an_existing_file_unless_forced(tmp_path, capsys, argv):
+    from synthetic_store import write_synthetic_store
+
+    db = write_synthetic_store(tmp_path / "store.duckdb")
+    out = tmp_path / "notes.txt"
+    out.write_text("someone's notes\n")
+    flag = {"-o": "--output"}.get(argv[-2], argv[-2])
+    assert main([*(a.format(out=out) for a in argv), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {flag} {out} exists; pass --force to replace it, or name another file"
+    assert out.read_text() == "someone's notes\n"
+    forced = main([*(a.format(out=out) for a in argv), "--db", str(db), "--force"])
+    if argv[0] == "routes":  # the synthetic store holds no route graph: past the check, the command says so
+        assert forced == 2 and "no route graph" in capsys.readouterr().err
+    else:
+        assert forced == 0 and out.read_text() != "someone's notes\n"
+
+
+@pytest.mark.parametrize(
     "argv,message",
     [
         (["routes", "--fact", "0", "--revision", "main", "--threshold", "nan"], "argument --threshold: must be in [0, 1), got nan"),

@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="table (default; one analysis's key columns left out), csv, json or parquet (needs --output)",
     )
     query.add_argument("--output", "-o", default=None, help="write to this file (required for parquet)")
+    query.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     query.add_argument(
         "--timeout",
         type=_number(0, 31_536_000, what=" seconds (0: no limit)"),
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(findings)
     _analysis_arg(findings, "the analysis described (one)")
     findings.add_argument("--out", "-o", default=None, help="write to this file (default: print)")
+    findings.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 
     routes = commands.add_parser("routes", help="one fact's route graph at a revision: a summary, or GraphML for networkx and others")
     _db_arg(routes)
@@ -270,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop edges at or below this weight, and what then no longer reaches the root (default: the analysis's τ)",
     )
     routes.add_argument("--graphml", default=None, help="write the graph to this GraphML file")
+    routes.add_argument("--force", action="store_true", help="replace the --graphml file if it exists")
 
     serve = commands.add_parser("serve", help="serve the dashboards on localhost, rebuilt when the store changes")
     _db_arg(serve)

@@ -97,7 +97,7 @@ def findings(args: argparse.Namespace) -> int:
     from trajectory.store.db import check_output_file
 
     if args.out:
-        check_output_file(Path(args.out), "--out", Path(args.db))
+        check_output_file(Path(args.out), "--out", Path(args.db), args.force)
     text = findings_markdown(Path(args.db), args.analysis)
     if args.out:
         Path(args.out).write_text(text)
@@ -114,7 +114,7 @@ def routes(args: argparse.Namespace) -> int:
     from trajectory.store.db import check_output_file
 
     if args.graphml:  # before any work: a wrong path says so at once
-        check_output_file(Path(args.graphml), "--graphml", Path(args.db))
+        check_output_file(Path(args.graphml), "--graphml", Path(args.db), args.force)
     route = load_route(Path(args.db), args.analysis, args.fact, args.revision)
     graph = route_graph(route, args.threshold)
     kinds = {}

@@ -116,15 +116,18 @@ def _open_failure(path: Path, message: str) -> str:
     return f"cannot open {path}: {message}"
 
 
-def check_output_file(path: Path, flag: str, db: Path) -> None:
-    """An output file a command is about to write: not a folder, not the store (nor its WAL or lock file), and in a
-    writable folder; else one line naming ``flag``."""
+def check_output_file(path: Path, flag: str, db: Path, force: bool = False) -> None:
+    """An output file a command is about to write: not a folder, not the store (nor its WAL or lock file), not a
+    file that exists already (someone's: replaced only with ``force``), and in a writable folder; else one line
+    naming ``flag``."""
     path = Path(path)
     if path.is_dir():
         raise TrajectoryError(f"{flag} {path} is a folder; name a file to write")
     store = Path(db).resolve()
     if path.resolve() in (store, Path(f"{store}.wal"), Path(f"{store}.ingest.lock")):
         raise TrajectoryError(f"{flag} {path} is the store itself (--db); name another file")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise TrajectoryError(f"{flag} {path} exists; pass --force to replace it, or name another file")
     if not path.resolve().parent.is_dir():
         raise TrajectoryError(f"{flag} {path}: the folder {path.resolve().parent} does not exist; create it or name another file")
     check_writable(path.resolve().parent, flag)

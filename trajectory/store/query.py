@@ -113,7 +113,7 @@ def run_query_command(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         raise TrajectoryError("--format parquet needs --output FILE")
     if args.output:
-        check_output_file(Path(args.output), "--output", Path(args.db))
+        check_output_file(Path(args.output), "--output", Path(args.db), args.force)
     frame = run_sql(Path(args.db), sql, args.analysis, say_which=True, timeout=args.timeout or None)
     if args.format == "parquet":
         frame.write_parquet(args.output)
