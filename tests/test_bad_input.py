@@ -67,6 +67,8 @@ def _broken_copy(small_suite, tmp_path: Path, how: str) -> Path:
         weights["model.layers.1.self_attn.q_proj.weight"] = torch.full_like(weights["model.layers.1.self_attn.q_proj.weight"], float("nan"))
     elif how == "missing":
         del weights["model.layers.1.self_attn.q_proj.weight"]
+    elif how == "misshaped":
+        weights["model.layers.1.self_attn.q_proj.weight"] = weights["model.layers.1.self_attn.q_proj.weight"][:-1].clone()
     elif how == "tokenizer":
         files = {name: data for name, data in files.items() if not name.startswith("tokenizer")}
     files["model.safetensors"] = save(weights)
@@ -80,6 +82,10 @@ def _broken_copy(small_suite, tmp_path: Path, how: str) -> Path:
     [
         ("nan", "has non-finite weights (NaN or inf) in model.layers.1.self_attn.q_proj.weight"),
         ("missing", "is not a complete checkpoint: missing model.layers.1.self_attn.q_proj.weight"),
+        (
+            "misshaped",
+            "is not a complete checkpoint: mis-shaped model.layers.1.self_attn.q_proj.weight ((31, 32) in the checkpoint, (32, 32) expected)",
+        ),
         ("tokenizer", "has no usable tokenizer"),
     ],
 )

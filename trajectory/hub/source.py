@@ -266,7 +266,10 @@ def load_checked(
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its load report goes to stderr; check_loading_info says it in one line
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(model_from, dtype=getattr(torch, dtype), output_loading_info=True, **common)
+        # mis-shaped tensors reported in the loading info (below) instead of a message pointing at a silenced report
+        model, info = AutoModelForCausalLM.from_pretrained(
+            model_from, dtype=getattr(torch, dtype), output_loading_info=True, ignore_mismatched_sizes=True, **common
+        )
     except Exception as err:
         raise TrajectoryError(f"cannot load {where}: {_one_line(err)}") from None
     finally:

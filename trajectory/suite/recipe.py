@@ -117,6 +117,9 @@ DESIGNS = {
     # v3 with a group lasso on the heads: heads recruited only where training needs them, each carrying its job alone.
     "silent-wd1-lasso8": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8", head_lasso=8.0),
     "silent-wd1-lasso24": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso24", head_lasso=24.0),
+    "silent-wd1-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso4", head_lasso=4.0),
+    # The lasso slows learning (lasso8: 74 % top-1 at main after 1400 steps): the same trained longer.
+    "silent-wd1-lasso8-s2000": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8-s2000", head_lasso=8.0, steps=2000),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
