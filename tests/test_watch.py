@@ -202,3 +202,15 @@ def test_a_run_folder_that_changes_keeps_each_revisions_identity(built_run, tmp_
     with pytest.raises(TrajectoryError, match="the weights of checkpoint-24 changed since its ingest"):
         ingest(config, db, progress=False)
     assert ingest(config, db, spec="checkpoint-24,checkpoint-32", force=True, progress=False) == 0
+
+    def grafts_into(recipient: str) -> list[tuple]:
+        con = duckdb.connect(str(db), read_only=True)
+        return sorted(con.execute("SELECT * EXCLUDE (analysis_id) FROM grafts WHERE revision = ?", [recipient]).fetchall(), key=repr)
+
+    before = grafts_into("checkpoint-24")
+    weights = run / "checkpoint-32" / "model.safetensors"  # its successor rewritten: --force on it alone redoes 24 -> 32
+    weights.write_bytes((built_run / "checkpoint-40" / "model.safetensors").read_bytes())
+    assert ingest(config, db, spec="checkpoint-32", force=True, progress=False) == 0
+    after = grafts_into("checkpoint-24")
+    assert len(after) == len(before) and after != before
+    assert ingest(config, db, progress=False) == 0  # nothing changed since: no refusal

@@ -388,6 +388,15 @@ def _ingest_locked(
         )
         for r in chosen
     ]
+    if force:  # a revision redone whole redoes the pair that ends at it too, from its stored predecessor
+        chosen_names = {r.name for r in chosen}
+        for before, after in zip(sequence, sequence[1:]):
+            if after.name in chosen_names and before.name not in chosen_names and before.name in following and before.name in on_disk:
+                needed = {
+                    s.name: tuple(a for a in analyses if s.on_revision(config, all_names.index(before.name), n)) if s.pair else () for s in stages
+                }
+                jobs.append(RevisionJob(before, all_names.index(before.name), after, needed, n_revisions=n))
+        jobs.sort(key=lambda job: job.ordinal)
     if hold_last_pairs and jobs:
         last = jobs[-1]
         jobs[-1] = replace(last, needed={stage: () if stage in PAIR_STAGES else needed for stage, needed in last.needed.items()})
@@ -552,7 +561,7 @@ def _check_unchanged(stored: dict[str, StoredRevision], source: Source, chosen: 
         names = ", ".join(changed)
         raise TrajectoryError(
             f"the weights of {names} changed since {'its' if len(changed) == 1 else 'their'} ingest (other content hash): the stored rows "
-            f"are of the old weights; re-ingest with --force --revisions naming {names} and the revision before each (its pair), "
+            f"are of the old weights; re-ingest with --force --revisions {','.join(changed)} (the pairs touching them are redone too), "
             "or restore the old weights"
         )
 
