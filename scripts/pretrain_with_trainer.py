@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-steps", type=int, default=None, help="a checkpoint every this many steps (default: 40 over the run)")
     parser.add_argument("--pipeline", default="reference", help="trajectory's pipeline: its probe set and stages")
     parser.add_argument("--report-to", default="tensorboard", help="the Trainer's report_to (comma-separated; 'none')")
+    parser.add_argument("--save-total-limit", type=int, default=None, help="keep this many checkpoints (the Trainer deletes older ones)")
+    parser.add_argument("--resume", action="store_true", help="resume from the newest checkpoint in --out")
     args = parser.parse_args(argv)
     config = PRESETS[args.preset]
     steps = args.steps or config.steps
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         lr_scheduler_type="linear",
         save_strategy="steps",
         save_steps=args.save_steps or max(1, steps // 40),
+        save_total_limit=args.save_total_limit,
         logging_steps=max(1, min(10, steps // 4)),
         report_to=[r for r in args.report_to.split(",") if r != "none"],
         use_cpu=not torch.cuda.is_available(),
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         processing_class=data.tokenizer,
         callbacks=[TrajectoryCallback(pipeline=args.pipeline)],
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=True if args.resume else None)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,26 +30,17 @@ def _module(path: Path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
+    """Trained in two runs, as people do: 8 steps, then resumed from its checkpoint to 12 with save_total_limit 2,
+    so the Trainer deletes checkpoint-4 once checkpoint-12 is saved. checkpoint-4 is copied aside before (as
+    ``trained.parent / "rotated"``) for the batch ingest the watched store is compared with."""
     pytest.importorskip("tensorboard")
     folder = tmp_path_factory.mktemp("trainer")
     run = folder / "run"
     script = _module(ROOT / "scripts" / "pretrain_with_trainer.py")
-    script.main(
-        [
-            "--out",
-            str(run),
-            "--preset",
-            "small",
-            "--steps",
-            "12",
-            "--save-steps",
-            "4",
-            "--pipeline",
-            str(_pipeline(folder)),
-            "--report-to",
-            "tensorboard",
-        ]
-    )
+    common = ["--out", str(run), "--preset", "small", "--save-steps", "4", "--pipeline", str(_pipeline(folder)), "--report-to", "tensorboard"]
+    script.main([*common, "--steps", "8"])
+    shutil.copytree(run / "checkpoint-4", folder / "rotated" / "checkpoint-4")
+    script.main([*common, "--steps", "12", "--resume", "--save-total-limit", "2"])
     return run
 
 
@@ -64,11 +56,16 @@ def _pipeline(folder: Path) -> Path:
 
 
 def test_the_watch_beside_training_stores_what_a_batch_ingest_stores(trained, tmp_path):
-    assert sorted(p.name for p in trained.glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-4", "checkpoint-8"]
+    """Across a resumed run and a checkpoint the Trainer rotated away: the same rows as a batch ingest of all three."""
+    assert sorted(p.name for p in trained.glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-8"]  # 4 rotated away
     store = trained / "trajectory.duckdb"
     assert store.is_file() and not store.with_name(store.name + ".ingest.lock").exists()  # the watch has ended
     log = (trained / "trajectory-ingest.log").read_text()
-    assert "told to finish" in log
+    assert log.count("told to finish") == 2  # one watch per training run
+    assert log.count("no longer in the source") == 1  # the rotated checkpoint said once; its rows kept
+    whole = tmp_path / "run"  # the same run with its rotated checkpoint back, for the batch ingest
+    shutil.copytree(trained, whole, ignore=shutil.ignore_patterns("trajectory*", "runs"))
+    shutil.copytree(trained.parent / "rotated" / "checkpoint-4", whole / "checkpoint-4")
     batch = tmp_path / "batch.duckdb"
     assert (
         main(
@@ -78,7 +75,7 @@ def test_the_watch_beside_training_stores_what_a_batch_ingest_stores(trained, tm
                 "-p",
                 str(trained.parent / "callback.toml"),
                 "--run-path",
-                str(trained),
+                str(whole),
                 "--model-name",
                 f"run/{trained.name}",
                 "--db",
