@@ -304,6 +304,24 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
                 for d in range(CAUSAL_DRAWS)
             )
             assert value == pytest.approx(effects[(revision, role, relation, measured)][0] - control)
+    never = browser_page.evaluate(
+        """() => { const gd = document.getElementById('causal-onset'), area = gd.querySelector('.nsewdrag').getBoundingClientRect();
+                   return Array.from(gd.querySelectorAll('.textpoint text')).map(t => { const b = t.getBoundingClientRect();
+                     return [t.textContent.trim(), b.left >= area.left - 1 && b.right <= area.right + 1]; }); }"""
+    )
+    assert never and all(text == "never causal" and inside for text, inside in never), never  # none clipped at an edge
+    browser_page.set_viewport_size({"width": 1100, "height": 900})  # a laptop's window: long titles reach the right edge
+    browser_page.wait_for_timeout(600)  # plotly redraws responsive figures after a resize
+    for figure_id in ids:  # the toolbar, shown on hover, covers no title
+        browser_page.locator(f"#{figure_id} .nsewdrag").first.hover()
+        overlap = browser_page.evaluate(
+            """(id) => { const gd = document.getElementById(id), bar = gd.querySelector('.modebar'), title = gd.querySelector('.gtitle');
+                         if (!bar || !title) return null; const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+                         return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; }""",
+            figure_id,
+        )
+        assert overlap is False, figure_id
+    browser_page.set_viewport_size({"width": 1300, "height": 900})
     browser_page.screenshot(path=str(_artifacts() / "dashboard-causal.png"), full_page=True)
     assert problems == []
 

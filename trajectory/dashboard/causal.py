@@ -224,6 +224,8 @@ def onset_dumbbells(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     if frame.is_empty():
         return empty_figure("no roles stored for this analysis")
     frame = frame.sort(pl.col("role").replace_strict({r: i for i, r in enumerate(ROLE_COLOURS)}, return_dtype=pl.Int32), "relation")
+    steps = frame.select(pl.concat_list("attributed_step", "causal_step").explode().drop_nulls())[:, 0]
+    middle = (steps.min() + steps.max()) / 2 if steps.len() else 0
     fig = go.Figure()
     for role in dict.fromkeys(frame["role"].to_list()):
         part = frame.filter(pl.col("role") == role)
@@ -261,13 +263,15 @@ def onset_dumbbells(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
             )
         never = part.filter(pl.col("causal_step").is_null() & pl.col("attributed_step").is_not_null())
         if never.height:  # drawn as words beside the hollow marker, not as a legend entry with nothing behind it
+            # on the marker's roomier side: to its right the words of a late marker would run past the plot's edge
+            late = [x > middle for x in never["attributed_step"].to_list()]
             fig.add_trace(
                 go.Scatter(
                     x=series(never, "attributed_step"),
                     y=[_set_label(role, q) for q in never["relation"].to_list()],
                     mode="text",
-                    text=["  never causal"] * never.height,
-                    textposition="middle right",
+                    text=["never causal  " if x else "  never causal" for x in late],
+                    textposition=["middle left" if x else "middle right" for x in late],
                     textfont={"color": "#666666", "size": 11},
                     showlegend=False,
                     hoverinfo="skip",

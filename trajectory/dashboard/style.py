@@ -29,6 +29,8 @@ LAYOUT = {
     "font": {"family": "Helvetica, Arial, sans-serif", "size": 13},
     "margin": {"l": 70, "r": 30, "t": 120, "b": 60},
     "hoverlabel": {"namelength": -1},
+    # The toolbar as a column at the right edge: across the top it covered the ends of long titles (issue #38).
+    "modebar": {"orientation": "v"},
 }
 
 

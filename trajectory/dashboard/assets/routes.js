@@ -178,7 +178,7 @@
         { type: "scatter", mode: "markers", x: [data.steps[ordinal]], y: [ranks[ordinal]], name: data.revisions[ordinal],
           marker: { size: 13, color: "#D55E00", symbol: "diamond" }, hovertemplate: "shown: %{y}<extra></extra>" },
       ],
-      layout: { margin: { l: 50, r: 10, t: 36, b: 40 }, showlegend: false, title: { text: "the answer's rank over training", x: 0, font: { size: 13 } },
+      layout: { modebar: { orientation: "v" }, margin: { l: 50, r: 10, t: 36, b: 40 }, showlegend: false, title: { text: "the answer's rank over training", x: 0, font: { size: 13 } },
                 xaxis: { title: { text: "training step" } }, yaxis: rankAxis(ranks, "rank (1 = top-1)") },
     };
   }
@@ -190,7 +190,7 @@
       line: { color: colour }, hovertemplate: `${name}, layer %{x}: rank %{y}<extra></extra>` });
     return {
       data: [line(last, "last token", "#0072B2"), line(subject, "subject (best token)", "#E69F00")],
-      layout: { margin: { l: 50, r: 10, t: 36, b: 40 }, title: { text: `logit lens at ${data.revisions[ordinal]}`, x: 0, font: { size: 13 } },
+      layout: { modebar: { orientation: "v" }, margin: { l: 50, r: 10, t: 36, b: 40 }, title: { text: `logit lens at ${data.revisions[ordinal]}`, x: 0, font: { size: 13 } },
                 legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "after layer" }, dtick: 1 },
                 yaxis: rankAxis([...last, ...subject].map((r) => r + 1), "answer's rank (1 = top-1)") },
     };
@@ -207,7 +207,7 @@
                x: [...Array(data.heads).keys()].map((h) => `h${h}`).concat(["FFN"]), y: [...Array(data.layers).keys()].map((l) => `L${l}`),
                customdata: z.map((row) => row.map((code) => data.roles[code])),
                hovertemplate: "%{y} %{x}: %{customdata}<extra></extra>" }],
-      layout: { margin: { l: 40, r: 10, t: 36, b: 60 }, title: { text: `roles for ${fact.relation.replaceAll("_", " ")}`, x: 0, font: { size: 13 } },
+      layout: { modebar: { orientation: "v" }, margin: { l: 40, r: 10, t: 36, b: 60 }, title: { text: `roles for ${fact.relation.replaceAll("_", " ")}`, x: 0, font: { size: 13 } },
                 annotations: data.roles.map((r, i) => ({ text: r, x: i / (n - 1), y: -0.24, xref: "paper", yref: "paper", showarrow: false,
                                                           font: { color: data.role_colours[i], size: 11 } })) },
     };
