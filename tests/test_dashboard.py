@@ -175,6 +175,19 @@ def test_sankey_flows_between_first_middle_last(figures):
     assert flows.get(("general", "entity", NAMES[k0]), 0) == n
 
 
+def test_sankey_draws_heads_and_ffns_to_one_scale():
+    """4 FFNs are not drawn as tall as 64 heads: each kind's share of the height follows its count (issue #38)."""
+    from trajectory.dashboard.role_maps import _kind_domains
+
+    frame = pl.DataFrame({"relation": ["*"] * 3, "kind": ["head", "head", "ffn"], "from_stage": [1, 1, 1], "n": [40, 24, 4]})
+    domains = _kind_domains(frame, ["head", "ffn"])
+    head, ffn = (domains[k][1] - domains[k][0] for k in ("head", "ffn"))
+    assert domains["ffn"][0] == 0 and domains["head"][1] == 0.94 and domains["head"][0] > domains["ffn"][1]
+    assert head / 64 == pytest.approx(ffn / 4)
+    tiny = _kind_domains(frame.with_columns(n=pl.Series([400, 240, 1])), ["head", "ffn"])
+    assert tiny["ffn"][1] == 0.05  # at least legible
+
+
 def test_flow_revisions():
     names = tuple(NAMES)
     assert resolve_flow_revisions(None, names) == (NAMES[0], NAMES[2], NAMES[3])

@@ -225,7 +225,7 @@ def role_sankey(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         return empty_figure("role flows need at least two stored revisions")
     kinds = kinds_in(frame)
     relations = relations_in(frame)
-    domains = {"head": [0.55, 0.94], "ffn": [0.0, 0.40]} if len(kinds) == 2 else {kinds[0]: [0.0, 0.94]}
+    domains = _kind_domains(frame, kinds)
     fig = go.Figure()
     for relation in relations:
         for kind in kinds:
@@ -249,6 +249,19 @@ def role_sankey(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
         )
     fig.update_layout(updatemenus=[relation_menu(relations, visible)])
     return base_layout(fig, height=640, margin={"l": 60, "t": 150})
+
+
+def _kind_domains(frame: pl.DataFrame, kinds: list[str], top: float = 0.94, gap: float = 0.07, least: float = 0.05) -> dict[str, list[float]]:
+    """Each kind's vertical share of the figure, in proportion to its components (heads above, FFNs below), so
+    that one component is about as tall in both Sankeys: 4 FFNs are not drawn as tall as 64 heads. A kind
+    gets at least ``least``, to stay legible."""
+    if len(kinds) == 1:
+        return {kinds[0]: [0.0, top]}
+    first = frame.filter(pl.col("relation") == frame["relation"][0], pl.col("from_stage") == 1)
+    counts = {kind: first.filter(pl.col("kind") == kind)["n"].sum() for kind in kinds}
+    room = top - gap
+    ffn = min(max(room * counts["ffn"] / max(sum(counts.values()), 1), least), room - least)
+    return {"head": [ffn + gap, top], "ffn": [0.0, ffn]}
 
 
 def _sankey(flows: pl.DataFrame, stages: list[str], kind: str, relation: str, domain: list[float]) -> go.Sankey:
