@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from synthetic_store import HEADS, LAYERS, N_REVISIONS, head_role, write_synthetic_store
 
@@ -258,6 +259,11 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
 
     store = write_synthetic_store(tmp_path / "causal.duckdb")
     rewards, sets, _ = write_synthetic_ablations(store)
+    with duckdb.connect(str(store)) as con:  # a set with no member at the last revision: its row would be blank
+        con.execute(
+            "DELETE FROM ablations WHERE revision = ? AND target IN ('role', 'random') AND role = 'relation' AND relation = 'company_ceo'",
+            [REVISIONS[-1][0]],
+        )
     (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "causal.html"]
     problems = watch(browser_page)
     browser_page.goto(page_path.as_uri())
@@ -288,6 +294,9 @@ def test_the_causal_page_draws_the_stored_checks(browser_page, tmp_path):
         "() => document.getElementById('causal-faithfulness').data.filter(t => t.visible === true && t.fill !== 'toself').map(t => t.name)"
     )
     assert sorted(shown) == ["all facts", "high", "low", "medium"]
+    cells = browser_page.evaluate("() => { const t = document.getElementById('causal-role-effects').data[0]; return [t.z, t.text]; }")
+    blank = [text for zs, texts in zip(*cells) for z, text in zip(zs, texts) if z is None]
+    assert blank and all(text in ("no member", "not measured") for text in blank), blank  # no blank cell left unexplained
     effects = literal_effects(sets, rewards)
     last = figure_state(browser_page, "causal-role-effects")
     assert last["active"] == len(REVISIONS) - 1

@@ -190,7 +190,8 @@ def role_effect_heatmap(frame: pl.DataFrame, context: ChartContext) -> go.Figure
                 r = lookup.get((role, relation, m))
                 row.append(None if r is None or r["excess"] is None else r["excess"])
                 own = r is not None and (relation == "*" or m == relation)
-                marks.append("✓" if own and r.get("causal") else "")
+                # a blank cell says why: the set has no member at this revision, or it was not measured
+                marks.append("no member" if r is None else "not measured" if r["excess"] is None else "✓" if own and r.get("causal") else "")
                 tips.append("not held at this revision" if r is None else _effect_tip(r, own))
             z.append(row)
             text.append(marks)
