@@ -188,6 +188,28 @@ def test_sankey_draws_heads_and_ffns_to_one_scale():
     assert tiny["ffn"][1] == 0.05  # at least legible
 
 
+def test_a_figure_whose_values_span_decades_gets_a_linear_log_choice():
+    """Item 7 of issue #38: positive line values over two decades or more (ranks, losses) -> a y menu; else none."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from trajectory.dashboard.controls import scale_menu
+
+    ranks = go.Figure([go.Scatter(y=np.array([1.0, 3.0, 250.0])), go.Scatter(y=[None, 2, 400], yaxis="y2")]).to_dict()  # typed arrays too
+    menu = scale_menu(ranks)
+    assert [b["label"] for b in menu["buttons"]] == ["y: linear", "y: log"] and menu["active"] == 0
+    assert menu["buttons"][1]["args"] == [{"yaxis.type": "log", "yaxis2.type": "log"}]
+    ranks["layout"]["yaxis"] = {"type": "log"}
+    assert scale_menu(ranks)["active"] == 0  # one of its axes is linear
+    ranks["layout"]["yaxis2"] = {"type": "log"}
+    assert scale_menu(ranks)["active"] == 1
+    assert scale_menu(go.Figure(go.Scatter(y=[0.2, 0.9, 5.0])).to_dict()) is None  # under two decades
+    assert scale_menu(go.Figure(go.Scatter(y=[0, 1, 1000])).to_dict()) is None  # zero: no log axis
+    loss_and_top1 = go.Figure([go.Scatter(y=[6.0, 0.5, 0.04]), go.Scatter(y=[0.0, 0.5, 1.0], yaxis="y2")]).to_dict()
+    assert scale_menu(loss_and_top1)["buttons"][1]["args"] == [{"yaxis.type": "log"}]  # the loss's axis alone
+    assert scale_menu(go.Figure(go.Heatmap(z=[[1, 1000]])).to_dict()) is None
+
+
 def test_flow_revisions():
     names = tuple(NAMES)
     assert resolve_flow_revisions(None, names) == (NAMES[0], NAMES[2], NAMES[3])

@@ -208,6 +208,31 @@ def test_the_extractive_page_renders_and_its_menus_switch(browser_page, small_st
     assert problems == []
 
 
+def test_a_loss_spanning_decades_can_be_drawn_on_a_log_axis(browser_page, tmp_path):
+    """Issue #38 item 7: the training page's loss (6 down to 0.01) gets a linear/log menu for its axis alone."""
+    store = write_synthetic_store(tmp_path / "loss.duckdb")
+    with duckdb.connect(str(store)) as con:
+        model = con.execute("SELECT any_value(model) FROM analyses").fetchone()[0]
+        con.executemany("INSERT INTO training_loss VALUES (?, ?, ?)", [(model, step, 6.0 * 0.8**step) for step in range(1, 40)])
+    (page_path,) = [p for p in build_dashboards(store, tmp_path / "out", progress=False) if p.name == "training.html"]
+    problems = watch(browser_page)
+    browser_page.goto(page_path.as_uri())
+    browser_page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")
+    scaled = browser_page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(gd => (gd.layout.updatemenus || [])
+                   .some(m => m.buttons.some(b => b.label === 'y: log'))).map(gd => gd.id)"""
+    )
+    assert len(scaled) == 1, scaled  # the loss figure; no other figure of the page spans decades
+    types = f"() => {{ const l = document.getElementById('{scaled[0]}').layout; return [l.yaxis.type, l.yaxis2 && l.yaxis2.type]; }}"
+    before = browser_page.evaluate(types)
+    assert before[0] == "linear"
+    browser_page.locator(f"#{scaled[0]} .updatemenu-header").last.click()
+    browser_page.locator(f"#{scaled[0]} .updatemenu-dropdown-button", has_text="y: log").click()
+    browser_page.wait_for_timeout(200)
+    assert browser_page.evaluate(types) == ["log", before[1]]  # top-1's axis stays linear
+    assert problems == []
+
+
 def test_the_grafting_page_draws_the_stored_recoveries(browser_page, tmp_path):
     """The grafting page of the hand-made store: one line per position graft over the consecutive pairs
     with the literal recoveries (the chosen pair left out), the metric menu, the pair slider of the

@@ -20,7 +20,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from trajectory.dashboard.charts import CHARTS
-from trajectory.dashboard.controls import ChartContext
+from trajectory.dashboard.controls import ChartContext, scale_menu
 from trajectory.dashboard.findings import index_headlines
 from trajectory.dashboard.page import PLOTLY_FILE, page_links, render_index, render_page, write_atomically, write_plotly
 from trajectory.dashboard.routes_page import render_routes_page, routes_data
@@ -200,6 +200,8 @@ def build_figure(con: duckdb.DuckDBPyConnection, figure: FigureSpec, context: Ch
     built = chart.build(frame, context)
     fig = built.to_dict() if isinstance(built, go.Figure) else built
     fig["layout"].setdefault("title", {})["text"] = f"{figure.title} · {context.label}"
+    if scale := scale_menu(fig):  # values spanning decades: linear or log, the reader's choice
+        fig["layout"]["updatemenus"] = [*fig["layout"].get("updatemenus", ()), scale]
     unknown = _step_unknown(frame)
     if unknown and fig.get("data"):
         fig["layout"].setdefault("annotations", []).append(

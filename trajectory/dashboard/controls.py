@@ -6,10 +6,13 @@ works with no server.
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -89,6 +92,38 @@ def x_axis_menu(frames: list[pl.DataFrame], n_axes: int, x: float) -> dict | Non
         titles = {f"xaxis{'' if i == 1 else i}.title.text": axis_title for i in range(1, n_axes + 1)}
         buttons.append({"label": key, "method": "update", "args": [{"x": [series(f, column) for f in frames]}, titles]})
     return menu(buttons, x, "x")
+
+
+DECADES = 2  # values spanning this many powers of ten or more get a linear/log choice
+
+
+def _numbers(values: Any) -> np.ndarray:
+    """A trace's coordinates as float64 (plotly's typed arrays decoded; text and missing values left out)."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float).ravel()
+    numbers = [v for v in (values if isinstance(values, (list, tuple)) else []) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return np.asarray(numbers, dtype=float)
+
+
+def scale_menu(fig: dict) -> dict | None:
+    """A linear/log choice for the y axes whose line values are all positive and span two decades or more (ranks,
+    losses, shares), placed at the right; None where no axis does."""
+    values: dict[str, list[np.ndarray]] = {}
+    for trace in fig.get("data", []):
+        if trace.get("type", "scatter") == "scatter" and trace.get("fill") != "toself":  # interval bands follow their line
+            values.setdefault("yaxis" + trace.get("yaxis", "y")[1:], []).append(_numbers(trace.get("y")))
+    axes = []
+    for axis, parts in sorted(values.items()):
+        numbers = np.concatenate(parts)
+        numbers = numbers[np.isfinite(numbers)]
+        if numbers.size and numbers.min() > 0 and math.log10(numbers.max() / numbers.min()) >= DECADES:
+            axes.append(axis)
+    if not axes:
+        return None
+    layout = fig.get("layout", {})
+    log = all(layout.get(axis, {}).get("type") == "log" for axis in axes)
+    buttons = [{"label": kind, "method": "relayout", "args": [{f"{axis}.type": kind for axis in axes}]} for kind in ("linear", "log")]
+    return menu(buttons, 1.0, "y", active=int(log)) | {"xanchor": "right"}
 
 
 def relation_menu(relations: list[str], data_per_relation: Callable[[str], dict], x: float = 0.0) -> dict:
