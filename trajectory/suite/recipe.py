@@ -118,6 +118,9 @@ DESIGNS = {
     "silent-wd1-lasso8": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8", head_lasso=8.0),
     "silent-wd1-lasso24": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso24", head_lasso=24.0),
     "silent-wd1-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso4", head_lasso=4.0),
+    "silent-wd1-lasso2": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso2", head_lasso=2.0),
+    # The lasso with h4's 4 wide heads per layer (h4 alone made 3 heads cost a logit).
+    "silent-wd1-h4-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-h4-lasso4", head_lasso=4.0, num_heads=4),
     # The lasso slows learning (lasso8: 74 % top-1 at main after 1400 steps): the same trained longer.
     "silent-wd1-lasso8-s2000": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8-s2000", head_lasso=8.0, steps=2000),
     "silent-wd1-ffn128": replace(
