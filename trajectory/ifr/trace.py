@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
@@ -105,6 +106,13 @@ def trace(
     )[variant]
 
 
+def _observe(rows: torch.Tensor, on_output: Callable | None, on_parts: Callable | None, layer: int, parts: LayerParts) -> None:
+    if on_output is not None:
+        on_output(rows, layer, parts.output)
+    if on_parts is not None:
+        on_parts(rows, layer, parts)
+
+
 @torch.no_grad()
 def trace_variants(
     model: torch.nn.Module,
@@ -117,6 +125,7 @@ def trace_variants(
     max_chunk_elements: int = 1 << 26,
     decomposition_dtype: torch.dtype = torch.float32,
     on_layer_output: Callable[[torch.Tensor, int, torch.Tensor], None] | None = None,
+    on_layer_parts: Callable[[torch.Tensor, int, LayerParts], None] | None = None,
     route_roots: torch.Tensor | None = None,
 ) -> dict[Variant, IFRResult]:
     """:func:`trace` for several variants from one forward pass per chunk: the contributions do not
@@ -124,7 +133,8 @@ def trace_variants(
 
     ``on_layer_output(rows, layer, y)``, when given, sees every chunk's residual stream after each layer
     from the same pass (rows [b]: the chunk's prompt indices; y [b, T', d] float32, T' the chunk's length):
-    what the logit lens reads. ``route_roots`` [B] (a position per prompt, −1 for none): also keep the edges of
+    what the logit lens reads; ``on_layer_parts(rows, layer, parts)`` sees each layer's :class:`LayerParts` likewise
+    (what the node lens reads: the residual before, after attention, after the layer, and what each block writes). ``route_roots`` [B] (a position per prompt, −1 for none): also keep the edges of
     the circuit rooted there (``IFRResult.routes``), computed per chunk so that no full [B, L, T, T, H] map is kept.
     """
     architecture = architecture_of(model)
@@ -166,7 +176,7 @@ def trace_variants(
             picked = rows.to(device)
             chunk_len = int(attention_mask[picked].sum(1).max())  # trim shared padding
             ids, mask = input_ids[picked, :chunk_len], attention_mask[picked, :chunk_len]
-            observe = None if on_layer_output is None else (lambda layer, y, rows=rows: on_layer_output(rows, layer, y))
+            observe = None if on_layer_output is None and on_layer_parts is None else partial(_observe, rows, on_layer_output, on_layer_parts)
             roots = None if route_roots is None else route_roots[rows].to(device)
             chunks, chunk_ranks = _trace_chunk(model, architecture, ids, mask, variants, max_chunk_elements, decomposition_dtype, observe, roots)
             route_rows.append(rows)
@@ -218,7 +228,7 @@ def _trace_chunk(
 
     def on_layer(index: int, parts: LayerParts) -> None:
         if observe is not None:
-            observe(index, parts.output)
+            observe(index, parts)
         # The output bias, if any, joins the residual part.
         residual = parts.residual if parts.attn_bias is None else parts.residual + parts.attn_bias
         if architecture.parallel:

@@ -32,6 +32,7 @@ PARTITIONED = (
     "circuits",
     "logit_lens",
     "routes",
+    "node_lens",
     "extractive_scores",
     "ocr",
     "stage_runs",

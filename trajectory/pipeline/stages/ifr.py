@@ -18,6 +18,7 @@ from trajectory.hub.source import revision_step
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import TraceShape, memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
+from trajectory.lens.nodes import NodeLens, node_lens_frame, route_nodes
 from trajectory.models.architectures import architecture_of, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames, token_texts
 from trajectory.pipeline.stages.base import Stage, StageContext, StageWrite
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a finished revision.
-TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "revisions")
+TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "node_lens", "revisions")
 
 
 def ifr_revision(
@@ -72,7 +73,10 @@ def ifr_revision(
         bar.write(plan.describe(len(encoded.facts), encoded.input_ids.shape[1]))
     # The logit lens reads each layer's output from the same pass (METHOD: no second forward).
     lens = AnswerLens.of(encoded, shape.num_hidden_layers)
-    read = readout(model, architecture_of(model))
+    architecture = architecture_of(model)
+    read = readout(model, architecture)
+    # With the routes, what each of their nodes says under the same lens (the routes page shows it on a click).
+    nodes = NodeLens.of(len(encoded.facts), shape.num_hidden_layers, encoded.input_ids.shape[1]) if config.store.routes else None
     # Each fact's route graph at the position predicting its first answer token (the routes page).
     roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store.routes else None
     results = trace_variants(
@@ -84,11 +88,14 @@ def ifr_revision(
         batch_size=plan.batch_size,
         max_chunk_elements=plan.max_chunk_elements,
         on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read),
+        on_layer_parts=None if nodes is None else lambda rows, layer, parts: nodes.observe(rows, layer, parts, read, architecture.parallel),
         route_roots=roots,
     )
     del model
     read = None  # the readout holds the model's weights; on_layer_output is done with it
     bar.set_postfix_str(f"{revision.name}: roles")
+    prompt_of = {f.fact_id: row for row, f in enumerate(encoded.facts)}
+    decode = lambda ids: tokenizer.batch_decode([[i] for i in ids])  # noqa: E731 - each token alone
     frames, summaries = {}, []
     for analysis in analyses:
         tables, summary = revision_frames(
@@ -101,6 +108,11 @@ def ifr_revision(
             config.store.circuits,
         )
         tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
+        if nodes is not None and "routes" in tables:
+            on_routes = route_nodes(tables["routes"])
+            tables["node_lens"] = node_lens_frame(on_routes, nodes, prompt_of, decode).with_columns(
+                analysis_id=pl.lit(analysis.analysis_id), model=pl.lit(config.repo_id), revision=pl.lit(revision.name)
+            )
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
     seconds = time.perf_counter() - started
