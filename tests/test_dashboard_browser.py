@@ -524,6 +524,31 @@ def test_the_routes_page_draws_a_facts_stored_edges_at_any_revision_and_threshol
     assert [width for _, width in legend] == sorted(width for _, width in legend)
     n_revisions = run_sql(small_store, "SELECT count(*) AS n FROM revisions")["n"][0]
     assert browser_page.text_content("#embedded") == f"This file embeds the edges of all {n_revisions} revisions."
+    # A click on a node, then on an edge's middle: the panel lists that node's (that block's) stored top tokens.
+    browser_page.locator("#graph").scroll_into_view_if_needed()
+    for trace_name in ("nodes", "edges"):
+        x, y, key = browser_page.evaluate(
+            """(name) => { const gd = document.getElementById('graph'), t = gd.data.find(d => d.name === name),
+                         xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect(), i = t.x.length - 1;
+                         return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), t.customdata[i]]; }""",
+            trace_name,
+        )
+        browser_page.mouse.move(x, y)
+        browser_page.wait_for_timeout(100)
+        browser_page.mouse.click(x, y)
+        browser_page.wait_for_timeout(200)
+        node, layer, position = key.split("/")
+        stored = run_sql(
+            small_store,
+            f"SELECT tokens, probs FROM node_lens WHERE analysis_id = '{analysis_id}' AND fact_id = {fact} AND revision = "
+            f"'{shown['revision']}' AND node = '{node}' AND layer = {layer} AND position = {position}",
+        )
+        lens = browser_page.evaluate("() => window.lensShown")
+        assert lens["key"] == key and stored.height == 1, (trace_name, key)
+        assert lens["entry"][0] == stored["tokens"][0].to_list()
+        assert lens["entry"][1] == pytest.approx(stored["probs"][0].to_list(), abs=5e-4)
+        panel = browser_page.text_content("#node-lens")
+        assert "top tokens: " in panel and stored["tokens"][0][0] in panel, panel
     browser_page.screenshot(path=str(_artifacts() / "dashboard-routes.png"), full_page=True)
     assert problems == []
 

@@ -96,8 +96,9 @@ def test_the_routes_command_writes_graphml_and_says_what_is_wrong(small_store, t
 
 
 def test_serve_answers_any_revisions_edges_and_a_page_embeds_what_fits(small_store):
-    from trajectory.dashboard.routes_page import embedded_ordinals, encode_edges
+    from trajectory.dashboard.routes_page import embedded_ordinals, encode_edges, encode_lens, routes_data
     from trajectory.dashboard.serve import route_answer
+    from trajectory.store.db import reader
 
     analysis_id, _ = _analysis(small_store)
     status, body = route_answer(small_store, f"/api/routes/{analysis_id}/3/1")
@@ -106,10 +107,19 @@ def test_serve_answers_any_revisions_edges_and_a_page_embeds_what_fits(small_sto
         small_store,
         f"SELECT * FROM routes WHERE analysis_id = '{analysis_id}' AND fact_id = 3 AND revision = '{revision}' ORDER BY layer, kind, target, source",
     )
-    assert status == 200 and body == encode_edges(stored)
+    lens = run_sql(
+        small_store,
+        f"SELECT * FROM node_lens WHERE analysis_id = '{analysis_id}' AND fact_id = 3 AND revision = '{revision}' ORDER BY node, layer, position",
+    )
+    assert status == 200 and body == encode_edges(stored) | {"lens": encode_lens(lens)} and lens.height  # served with its node lens
     assert route_answer(small_store, f"/api/routes/{analysis_id}/3/99")[0] == 404
     assert route_answer(small_store, "/api/routes/x")[0] == 404
     assert embedded_ordinals([10] * 5, limit=100) == [0, 1, 2, 3, 4]
     picked = embedded_ordinals([10] * 41, limit=100)
     assert picked[0] == 0 and picked[-1] == 40 and sum(10 for _ in picked) <= 100 and len(picked) == 10
     assert embedded_ordinals([300] * 41, limit=500) == [40]  # not even two revisions fit: the final one
+    with reader(small_store) as con:  # a page with room for one revision's node lens embeds the last one's
+        data = routes_data(con, analysis_id, lens_limit=run_sql(small_store, "SELECT count(*) FROM node_lens WHERE revision = 'main'").item())
+    last = len(data["revisions"]) - 1
+    assert data["lens_embedded"] == [last] and data["embedded"] == list(range(last + 1))
+    assert {key.split("|")[1] for key, edges in data["edges"].items() if "lens" in edges} == {"main"}

@@ -23,6 +23,7 @@ from trajectory.paths import SQL_DIR
 from trajectory.roles.scores import ROLES
 
 EMBED_EDGES = 150_000  # edges a static page carries (about 7 MB of JSON); serve answers the rest
+EMBED_LENS = 60_000  # node-lens entries it carries (about 3 MB): at evenly spaced embedded revisions, the last included
 ASSET = Path(__file__).parent / "assets" / "routes.js"
 
 
@@ -61,17 +62,31 @@ def encode_edges(edges: pl.DataFrame) -> dict[str, list]:
     }
 
 
-def fact_edges(con: duckdb.DuckDBPyConnection, analysis_id: str, revisions: list[str]) -> dict[str, dict]:
-    """``"<fact>|<revision>"`` -> its encoded edges, for the given revisions."""
+def encode_lens(nodes: pl.DataFrame) -> dict[str, list]:
+    """One fact's node lens at one revision: ``"<node>/<layer>/<position>"`` -> [tokens, probabilities (3 decimals)]."""
+    keys = (nodes["node"] + "/" + nodes["layer"].cast(pl.String) + "/" + nodes["position"].cast(pl.String)).to_list()
+    probs = nodes["probs"].list.eval(pl.element().cast(pl.Float64).round(3)).to_list()
+    return {key: [tokens, p] for key, tokens, p in zip(keys, nodes["tokens"].to_list(), probs)}
+
+
+def fact_edges(con: duckdb.DuckDBPyConnection, analysis_id: str, revisions: list[str], lens_revisions: list[str] | None = None) -> dict[str, dict]:
+    """``"<fact>|<revision>"`` -> its encoded edges, for the given revisions; with its node lens (``"lens"``) at those
+    of ``lens_revisions`` (default: all of them) that stored one."""
     rows = _query(con, "page_edges", {"analysis": analysis_id, "revisions": revisions})
-    return {
+    edges = {
         f"{fact}|{revision}": encode_edges(part)
         for (fact, revision), part in rows.partition_by(["fact_id", "revision"], as_dict=True, maintain_order=True).items()
     }
+    lens = _query(con, "page_node_lens", {"analysis": analysis_id, "revisions": revisions if lens_revisions is None else lens_revisions})
+    for (fact, revision), part in lens.partition_by(["fact_id", "revision"], as_dict=True, maintain_order=True).items():
+        if f"{fact}|{revision}" in edges:
+            edges[f"{fact}|{revision}"]["lens"] = encode_lens(part)
+    return edges
 
 
-def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = EMBED_EDGES) -> dict | None:
-    """Everything the page draws for one analysis (None when it stored no routes)."""
+def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = EMBED_EDGES, lens_limit: int = EMBED_LENS) -> dict | None:
+    """Everything the page draws for one analysis (None when it stored no routes): ``limit`` edges and ``lens_limit``
+    node-lens entries embedded at most."""
     params = {"analysis": analysis_id}
     counts = dict(con.execute("SELECT revision, count(*) FROM routes WHERE analysis_id = ? GROUP BY 1", [analysis_id]).fetchall())
     if not counts:
@@ -79,6 +94,9 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
     axis = con.execute("SELECT revision, ordinal, x_step FROM revision_axis WHERE analysis_id = ? ORDER BY ordinal", [analysis_id]).fetchall()
     revisions = [r for r, _, _ in axis]
     embedded = embedded_ordinals([counts.get(r, 0) for r in revisions], limit)
+    lens_counts = dict(con.execute("SELECT revision, count(*) FROM node_lens WHERE analysis_id = ? GROUP BY 1", [analysis_id]).fetchall())
+    with_lens = embedded_ordinals([lens_counts.get(revisions[o], 0) for o in embedded], lens_limit)
+    lens_embedded = [embedded[i] for i in with_lens if lens_counts.get(revisions[embedded[i]])]
     ((tau, name),) = con.execute("SELECT tau, name FROM analyses WHERE analysis_id = ?", [analysis_id]).fetchall()
     facts = _query(con, "page_facts", params)
     over = _query(con, "page_facts_over_training", params)
@@ -129,7 +147,8 @@ def routes_data(con: duckdb.DuckDBPyConnection, analysis_id: str, limit: int = E
             }
             for r in facts.iter_rows(named=True)
         ],
-        "edges": fact_edges(con, analysis_id, [revisions[o] for o in embedded]),
+        "lens_embedded": lens_embedded,
+        "edges": fact_edges(con, analysis_id, [revisions[o] for o in embedded], [revisions[o] for o in lens_embedded]),
         "role_grid": {relation: {str(o): grid for o, grid in grids.items()} for relation, grids in role_grid.items()},
         "ordinal_of": ordinal_of,
     }
@@ -163,7 +182,7 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
         f"<header><h1>{html.escape(title)}</h1>"
         + "".join(f'<p class="meta">{inline_markup(line)}</p>' for line in meta)
         + f"<nav>{nav}</nav></header>{controls}"
-        + '<div id="graph" style="height:640px"></div>'
+        + '<div id="graph" style="height:640px"></div><p id="node-lens" class="meta"></p>'
         + '<div id="companions" style="display:grid;grid-template-columns:1fr 1fr 1fr;gap:8px">'
         '<div id="rank" style="height:320px"></div><div id="lens" style="height:320px"></div>'
         '<div id="roles" style="height:320px"></div></div>'
@@ -171,7 +190,8 @@ def render_routes_page(title: str, meta: list[str], nav: str, data: dict, plotly
         'per layer a row after attention and a row after the FFN. Edges: attention (blue, as wide as Σ of its heads\' '
         'contributions, the residual included where a token reads itself), FFN (orange) and the FFN\'s residual (grey), '
         'each as wide as its weight on one scale for every revision (the legend); '
-        'hover an edge\'s middle for its heads. Raising the threshold drops the edges at or below it and whatever then no '
+        'hover an edge\'s middle for its heads; click a node for the top tokens of the residual stream there, or an edge\'s '
+        'middle for what its block writes (the logit lens: read through the final norm and unembedding). Raising the threshold drops the edges at or below it and whatever then no '
         'longer reaches the answer; weights stay as renormalised at the analysis\'s τ. Beside it: the answer\'s rank over '
         'training (1 = top-1, as on every page) with the revision shown; the logit lens at that revision (the answer\'s rank after each '
         'layer at the last token, and its best rank over the subject\'s tokens); the role the fact\'s relation gives each '

@@ -84,6 +84,41 @@
     return kept;
   }
 
+  // What a click on an edge shows: the block it crosses at its target (the FFN's residual edge: the node it enters).
+  function blockKey(e) {
+    const block = e.kind === "attention" || e.kind === "block_attention" ? "attn" : e.kind === "ffn_residual" ? "I" : "ffn";
+    return `${block}/${e.layer}/${e.target}`;
+  }
+
+  // The node lens: a click on a node (the residual stream there) or an edge (what its block writes) lists the top
+  // tokens of that state read through the final norm and unembedding, as llm-transparency-tool does.
+  const lensPanel = document.getElementById("node-lens");
+  let shownLens = null;  // the drawn revision's node lens: "<node>/<layer>/<position>" -> [tokens, probabilities]
+  function describeKey(key, tokens) {
+    const [node, layer, pos] = key.split("/");
+    const what = { X: "the embedding", A: `the residual stream after layer ${layer}'s attention`, I: `the residual stream after layer ${layer}`,
+                   attn: `what layer ${layer}'s attention writes`, ffn: `what layer ${layer}'s FFN writes` }[node];
+    return `${what} at ${JSON.stringify(tokens[Number(pos)])} (position ${pos})`;
+  }
+  function showLens(key, tokens) {
+    const entry = shownLens && shownLens[key];
+    const said = own ? "the node lens is computed for the probe facts only" : !shownLens ? (served ? "no node lens stored for this revision (re-ingest with store.routes on)"
+      : "this file embeds the node lens of " + data.lens_embedded.length + " of the " + data.revisions.length +
+        " revisions; `trajectory serve` reaches every one") : !entry ? "not stored for this node" :
+      "top tokens: " + entry[0].map((t, i) => `${JSON.stringify(t)} ${(100 * entry[1][i]).toFixed(1)} %`).join(", ");
+    lensPanel.textContent = `${describeKey(key, tokens)}: ${said}`;
+    window.lensShown = { key, entry: entry || null };  // for tests and the console
+  }
+  function listenForClicks(tokens) {  // after every drawing: Plotly.purge (no fact matches a search) drops listeners
+    const graph = document.getElementById("graph");
+    graph.tokens = tokens;
+    graph.removeAllListeners("plotly_click");
+    graph.on("plotly_click", (event) => {
+      const point = event.points[0];
+      if (point && point.customdata && (point.data.name === "nodes" || point.data.name === "edges")) showLens(point.customdata, graph.tokens);
+    });
+  }
+
   const bandOf = (weight) => Math.min(5, Math.max(1, Math.ceil(5 * weight)));
   const widthOf = (band) => 0.8 + 1.6 * band;
 
@@ -98,7 +133,7 @@
     // One trace per (kind, width band): plotly draws a trace's lines at one width. The bands are absolute (a fifth of
     // the weight's range each), so that widths compare across revisions and facts; the legend gives them.
     const bands = new Map();
-    const hover = { x: [], y: [], text: [] };
+    const hover = { x: [], y: [], text: [], key: [] };
     for (const e of edges) {
       const [from, to] = edgeEnds(e);
       const offset = e.kind === "ffn" || e.kind === "block_ffn" ? 0.12 : e.kind === "ffn_residual" ? -0.12 : 0;
@@ -113,6 +148,7 @@
       hover.y.push((y0 + y1) / 2);
       const heads = e.heads ? "<br>heads (contribution): " + e.heads.split(" ").map((p) => { const [h, w] = p.split(":"); return `${h} (${w})`; }).join(", ") : "";
       const residual = e.residual > 0 ? ` (residual ${e.residual.toFixed(3)})` : "";
+      hover.key.push(blockKey(e));
       hover.text.push(`layer ${e.layer} ${e.kind.replace("_", " ")}: ${JSON.stringify(fact.tokens[e.source])} → ` +
                       `${JSON.stringify(fact.tokens[e.target])}<br>weight ${e.weight.toFixed(3)}${residual}${heads}`);
     }
@@ -120,7 +156,7 @@
       traces.push({ type: "scatter", mode: "lines", x: b.x, y: b.y, hoverinfo: "skip", showlegend: false,
                     line: { color: KIND_COLOUR[b.kind] || "#444", width: widthOf(b.band) }, opacity: 0.75 });
     }
-    traces.push({ type: "scatter", mode: "markers", x: hover.x, y: hover.y, text: hover.text, hoverinfo: "text",
+    traces.push({ type: "scatter", mode: "markers", x: hover.x, y: hover.y, text: hover.text, hoverinfo: "text", customdata: hover.key,
                   marker: { size: 9, color: "rgba(0,0,0,0)" }, showlegend: false, name: "edges" });
     for (let band = 1; band <= 5; band++) {  // the width legend: one entry per band
       traces.push({ type: "scatter", mode: "lines", x: [null], y: [null], hoverinfo: "skip", showlegend: true,
@@ -129,12 +165,12 @@
     // Nodes that the kept edges touch, and the answer above the root.
     const nodes = new Map();
     for (const e of edges) for (const end of edgeEnds(e)) nodes.set(end.join("/"), end);
-    const nx = [], ny = [], nt = [];
+    const nx = [], ny = [], nt = [], nk = [];
     for (const [kind, layer, pos] of nodes.values()) {
-      nx.push(pos); ny.push(nodeY(kind, layer));
+      nx.push(pos); ny.push(nodeY(kind, layer)); nk.push(`${kind}/${layer}/${pos}`);
       nt.push(`${kind === "X" ? "embedding" : kind === "A" ? `layer ${layer}, after attention` : `layer ${layer}, after the FFN`}: ${JSON.stringify(fact.tokens[pos])}`);
     }
-    traces.push({ type: "scatter", mode: "markers", x: nx, y: ny, text: nt, hoverinfo: "text", showlegend: false,
+    traces.push({ type: "scatter", mode: "markers", x: nx, y: ny, text: nt, customdata: nk, hoverinfo: "text", showlegend: false,
                   marker: { size: 8, color: "#ffffff", line: { color: "#333", width: 1.2 } }, name: "nodes" });
     const rank = fact.rank[ordinal];
     const top = nodeY("I", data.layers - 1);
@@ -223,6 +259,9 @@
     status.textContent = `${edges.length} of ${own.raw.layer.length} traced edges above ${cut.toFixed(3)} reach the last token`;
     window.routesShown = { fact: null, revision: data.revisions[own.ordinal], threshold: cut, edges };
     await Plotly.react("graph", fig.data, fig.layout, { displaylogo: false, responsive: true });
+    shownLens = null;  // not computed for a prompt of one's own
+    lensPanel.textContent = "";
+    listenForClicks(own.fact.tokens);
   }
 
   let drawing = 0;
@@ -254,6 +293,9 @@
     const figures = { graph: graphFigure(fact, edges, ordinal), rank: rankFigure(fact, ordinal), lens: lensFigure(fact, ordinal),
                       roles: rolesFigure(fact, ordinal) };
     await Promise.all(Object.entries(figures).map(([id, fig]) => Plotly.react(id, fig.data, fig.layout, config)));
+    shownLens = raw && raw.lens ? raw.lens : null;
+    lensPanel.textContent = "Click a node or an edge of the graph: what it says under the logit lens.";
+    listenForClicks(fact.tokens);
   }
 
   // Your own prompt (served pages only): the server traces it at the revision shown and answers with its graph.
