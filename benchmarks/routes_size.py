@@ -1,4 +1,4 @@
-"""Size of the stored route graphs (table routes) and of the routes page (not a test).
+"""Size of the stored route graphs (table routes), their nodes' logit lens (node_lens) and of the routes page (not a test).
 
 On a store of the full reference (the README's first command; --db), for its τ = 0.01 analysis: rows, edges per
 fact and revision, bytes per edge (the table alone, as zstd Parquet: about what DuckDB's compressed columns
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from trajectory.dashboard.routes_page import EMBED_EDGES, embedded_ordinals, render_routes_page, routes_data
+from trajectory.dashboard.routes_page import EMBED_EDGES, EMBED_LENS, embedded_ordinals, render_routes_page, routes_data
 from trajectory.store.db import reader, scope
 
 RESULT = Path(__file__).parent / "results" / "routes_size.json"
@@ -46,6 +46,10 @@ def main() -> None:
         parquet = Path(folder) / "routes.parquet"
         con.execute(f"COPY (SELECT * FROM routes WHERE analysis_id = '{analysis}') TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
         table_bytes = parquet.stat().st_size
+        lens_parquet = Path(folder) / "node_lens.parquet"
+        con.execute(f"COPY (SELECT * FROM node_lens WHERE analysis_id = '{analysis}') TO '{lens_parquet}' (FORMAT parquet, COMPRESSION zstd)")
+        lens_bytes = lens_parquet.stat().st_size
+    lens_rows = con.execute("SELECT count(*) FROM node_lens WHERE analysis_id = ?", [analysis]).fetchall()[0][0]
     con.close()
     started = time.perf_counter()
     with reader(args.db) as scoped:
@@ -74,6 +78,10 @@ def main() -> None:
             "page_revisions_embedded": len(data["embedded"]),
             "page_seconds": round(page_seconds, 2),
             "embed_limit_edges": EMBED_EDGES,
+            "node_lens_rows": lens_rows,
+            "node_lens_bytes_parquet_zstd": lens_bytes,
+            "page_lens_revisions_embedded": len(data["lens_embedded"]),
+            "embed_limit_lens": EMBED_LENS,
         },
         "olmo_7b_estimate": {
             **OLMO_7B,
