@@ -692,6 +692,35 @@ def _shown_components(page) -> list[list[str]]:
     )
 
 
+def test_the_component_page_draws_where_a_head_looks_from_the_answers_token(browser_page, small_store, tmp_path):
+    """Issue #38 item 1: the head's attention from each fact's root at the last revision, as stored (each row sums to
+    1), on the facts it serves most; an FFN's says there is none."""
+    from trajectory.store.query import run_sql
+
+    pages = build_dashboards(small_store, tmp_path / "out", progress=False)
+    (page,) = [p for p in pages if p.name == "components.html"]
+    problems = watch(browser_page)
+    browser_page.goto(page.as_uri() + "#view:component=L1H2")
+    browser_page.wait_for_function("window.viewRestored !== undefined")
+    browser_page.evaluate("() => window.viewRestored")
+    shown = browser_page.evaluate(
+        """() => { const t = document.getElementById('component-attention').data.find(d => d.visible !== false);
+                   return [t.meta.component, t.y, t.z, t.customdata.map(row => row[0][1])]; }"""
+    )
+    component, labels, z, facts = shown
+    assert component == "L1H2" and 0 < len(facts) <= 12
+    last = run_sql(small_store, "SELECT revision FROM revisions ORDER BY ordinal DESC LIMIT 1").item()
+    for fact, row in zip(facts, z):
+        stored = run_sql(small_store, f"SELECT weights FROM root_attention WHERE revision = '{last}' AND fact_id = {fact} AND layer = 1 AND head = 2")
+        weights = [w for w in row if w is not None]
+        assert weights == pytest.approx(stored["weights"][0].to_list(), abs=1e-6) and sum(weights) == pytest.approx(1, abs=1e-4)
+    browser_page.fill("#component-picker", "L0FFN")
+    browser_page.dispatch_event("#component-picker", "change")
+    browser_page.wait_for_function("location.hash.includes('component=L0FFN')")
+    assert "nothing stored for L0FFN here" in browser_page.text_content("#component-attention")
+    assert problems == []
+
+
 def test_the_component_page_shows_one_component_from_its_link_and_figures_lead_to_it(browser_page, tmp_path):
     """Issue #38 item 1: a page per head or FFN. A link names the component; the picker changes it (and the link), and
     says so when a name is unknown; a click on a fact opens its routes at that revision, a click on a component in the
@@ -707,17 +736,17 @@ def test_the_component_page_shows_one_component_from_its_link_and_figures_lead_t
     browser_page.goto(by_name["components.html"].as_uri() + "#view:component=L1H2")
     browser_page.wait_for_function("window.viewRestored !== undefined")
     browser_page.evaluate("() => window.viewRestored")
-    assert _shown_components(browser_page) == [["L1H2"], ["L1H2"], ["L1H2"]]
+    assert _shown_components(browser_page) == [["L1H2"], ["L1H2"], ["L1H2"], []]
     assert browser_page.input_value("#component-picker") == "L1H2"
 
     browser_page.fill("#component-picker", "L0FFN")
     browser_page.dispatch_event("#component-picker", "change")
     browser_page.wait_for_function("location.hash.includes('component=L0FFN')")
-    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"]]
+    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"], []]
     browser_page.fill("#component-picker", "L9H99")
     browser_page.dispatch_event("#component-picker", "change")
     assert "no component named L9H99" in browser_page.text_content("#component-said")
-    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"]] and "component=L0FFN" in browser_page.url
+    assert _shown_components(browser_page) == [["L0FFN"], ["L0FFN"], ["L0FFN"], []] and "component=L0FFN" in browser_page.url
 
     facts = browser_page.locator("#component-facts .nsewdrag").first
     facts.scroll_into_view_if_needed()

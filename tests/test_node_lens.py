@@ -5,6 +5,7 @@ unembedding and ranked token by token. And the route graph's nodes against route
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 import torch
@@ -12,6 +13,7 @@ from test_ifr_models import batch, tiny
 from test_ifr_neox import tiny_neox
 
 from trajectory.ifr import Variant, trace_variants
+from trajectory.lens.attention import RootAttention, root_attention_frame
 from trajectory.lens.nodes import NODE_KINDS, NodeLens, node_lens_frame, route_nodes
 from trajectory.models.architectures import architecture_of, decoder_layers, readout
 
@@ -120,3 +122,25 @@ def test_the_node_lens_frame_gives_each_node_its_tokens_as_text():
     nodes = pl.DataFrame({"fact_id": [40], "node": ["I"], "layer": [0], "position": [2]}, schema_overrides={"layer": pl.Int16, "position": pl.Int16})
     frame = node_lens_frame(nodes, lens, {40: 1}, lambda ids: [f"t{i}" for i in ids])
     assert frame.row(0) == (40, "I", 0, 2, ["t5", "t9"], [0.5, 0.25])
+
+
+@pytest.mark.parametrize("make", [lambda: tiny("olmo"), lambda: tiny_neox(True)])
+def test_root_attention_from_the_ifr_pass_equals_the_models_own_weights(make):
+    """Each head's weights from the root over 0..root against the model's own output_attentions, prompt by prompt."""
+    model = make()
+    ids, mask = batch()
+    roots = mask.sum(1) - 2  # a root before each prompt's last token
+    attention = RootAttention.of(roots, model.config.num_hidden_layers, model.config.num_attention_heads, ids.shape[1])
+    trace_variants(model, ids, mask, [Variant()], batch_size=2, on_layer_parts=lambda r, l, p: attention.observe(r, l, p))
+    model.set_attn_implementation("eager")
+    frame = root_attention_frame(attention, np.array([10, 11, 12]))
+    got = {(f, l, h): w for f, l, h, w in frame.iter_rows()}
+    for b in range(ids.shape[0]):
+        length, root = int(mask[b].sum()), int(roots[b])
+        with torch.no_grad():
+            weights = model(input_ids=ids[b : b + 1, :length], output_attentions=True).attentions  # per layer [1, H, T, T]
+        for layer, per_layer in enumerate(weights):
+            for head in range(per_layer.shape[1]):
+                literal = per_layer[0, head, root, : root + 1].tolist()
+                assert got[(10 + b, layer, head)] == pytest.approx(literal, abs=1e-6), (b, layer, head)
+    assert len(got) == ids.shape[0] * model.config.num_hidden_layers * model.config.num_attention_heads

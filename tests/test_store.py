@@ -121,7 +121,7 @@ def test_a_store_of_version_4_gets_the_stage_of_its_revisions(tmp_path):
         con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines")  # version 13
         con.execute("DROP TABLE role_tests")  # version 14
         con.execute("DROP TABLE training_loss")  # version 15
-        con.execute("DROP TABLE node_lens")  # version 16
+        con.execute("DROP TABLE node_lens; DROP TABLE root_attention")  # version 16
         con.execute("DELETE FROM schema_version WHERE version >= 5")
         for name in ("stage2-ingredient3-step11931-tokens50B", "step5000-tokens21B"):
             con.execute(
@@ -160,7 +160,7 @@ def test_the_ffn_mode_first_named_study_is_llm_tt_with_its_old_ids(tmp_path, cap
         )
         con.execute("DROP TABLE intervals; DROP TABLE comparisons; DROP TABLE routes; DROP TABLE template_roles")  # versions 9, 11, 12
         con.execute("DROP TABLE component_effects; DROP TABLE effect_baselines; DROP TABLE role_tests; DROP TABLE training_loss")  # 13-15
-        con.execute("DROP TABLE node_lens")  # 16
+        con.execute("DROP TABLE node_lens; DROP TABLE root_attention")  # 16
         con.execute("ALTER TABLE prompts DROP COLUMN tokens")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     with writer(db) as con:

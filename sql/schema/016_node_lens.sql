@@ -16,3 +16,16 @@ CREATE TABLE node_lens (
     tokens        VARCHAR[],
     probs         REAL[]
 );
+
+-- Where each head looks from the token that predicts a fact's first answer token (the route graph's root):
+-- its attention weights over positions 0..root, per revision, fact, layer and head (trajectory.lens.attention;
+-- with store.routes). The component page draws a head's on the facts it serves most.
+CREATE TABLE root_attention (
+    analysis_id   VARCHAR NOT NULL,
+    model         VARCHAR NOT NULL,
+    revision      VARCHAR NOT NULL,
+    fact_id       INTEGER NOT NULL,
+    layer         SMALLINT NOT NULL,
+    head          SMALLINT NOT NULL,
+    weights       REAL[]
+);

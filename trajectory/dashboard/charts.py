@@ -50,4 +50,5 @@ CHARTS: dict[str, Chart] = {
     "component_roles": Chart(components.component_roles),
     "component_lines": Chart(components.component_lines),
     "component_facts": Chart(components.component_facts),
+    "component_attention": Chart(components.component_attention),
 }

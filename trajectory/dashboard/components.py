@@ -200,3 +200,41 @@ def component_facts(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
     fig.update_xaxes(title_text="revision (with effects)", tickangle=-60, tickfont={"size": 9})
     fig.update_yaxes(autorange="reversed", tickfont={"size": 10})
     return base_layout(fig, height=560, margin={"l": 330, "b": 130})
+
+
+def component_attention(frame: pl.DataFrame, context: ChartContext) -> go.Figure:
+    """Where the head looks from the token that predicts the answer, at the last revision that stored it: its facts
+    (rows: those it serves most) × the prompt's positions → its attention weight; the hover names the token. An FFN
+    has no trace (the picker says so)."""
+    if frame.is_empty():
+        return empty_figure("no attention stored (store.routes off when this analysis was ingested)")
+    fig = go.Figure()
+    width = int(frame["weights"].list.len().max())
+    for index, (kind, layer, head) in enumerate(component_order(frame)):
+        key = component_key(kind, layer, head)
+        part = _of(frame, kind, layer, head).sort("place")
+        weights = [list(w) + [None] * (width - len(w)) for w in part["weights"].to_list()]
+        tokens = [list(t or []) + [""] * (width - len(t or [])) for t in part["tokens"].to_list()]
+        fig.add_trace(
+            go.Heatmap(
+                x=list(range(width)),
+                y=[f"{s} → {o} ({relation_label(r)}) #{f}" for f, s, r, o in part.select("fact_id", "subject", "relation", "object").rows()],
+                z=weights,
+                customdata=[[[token, f] for token in row] for row, f in zip(tokens, part["fact_id"].to_list())],
+                colorscale="Blues",
+                zmin=0,
+                zmax=1,
+                colorbar={"title": {"text": "weight"}},
+                xgap=1,
+                ygap=1,
+                visible=index == 0,
+                name=key,
+                meta={"component": key, "link": f"routes.html#view:fact={{c1}}&revision={part['revision'][0]}"},
+                hovertemplate="%{y}<br>from the answer's token to %{customdata[0]} (position %{x}): %{z:.3f}<br>"
+                "click: the fact's routes<extra>%{fullData.name}</extra>",
+            )
+        )
+    revision = frame["revision"][0]
+    fig.update_xaxes(title_text=f"prompt position (at {revision}; hover for the token)")
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 10})
+    return base_layout(fig, height=520, margin={"l": 330})

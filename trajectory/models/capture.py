@@ -44,7 +44,8 @@ class LayerParts:
     head_out [B, T, H, d] f^h_j (times any per-dimension branch weight); attn_bias [d] the output
     projection's bias (None without one), the part of the attention branch no source carries, so that
     Σ_{j,h} a f (+ attn_bias) = attn_branch; attn_branch [B, T, d] and ffn_branch [B, T, d] as added to the
-    residual; output [B, T, d] y as the model computed it (x + attn + ffn, sequential or parallel).
+    residual; output [B, T, d] y as the model computed it (x + attn + ffn, sequential or parallel); attention
+    [B, H, T, T] the attention weights themselves (what a head reads from where).
     """
 
     residual: torch.Tensor
@@ -54,6 +55,7 @@ class LayerParts:
     attn_branch: torch.Tensor
     ffn_branch: torch.Tensor
     output: torch.Tensor
+    attention: torch.Tensor
 
 
 class _Recorder:
@@ -108,7 +110,7 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
             module: torch.nn.Module, args: tuple[Any, ...], output: Any, index: int = index, layer: int = layer, o_proj: torch.nn.Linear = o_proj
         ) -> None:
             c = recorder.current
-            pattern = c["pattern"].float()
+            weights = pattern = c["pattern"].float()
             head_out = head_outputs(c["values"], o_proj.weight, n_heads)
             bias = o_proj.bias.detach().float() if o_proj.bias is not None else None
             if architecture.post_norm:
@@ -124,6 +126,7 @@ def capture_layers(model: torch.nn.Module, architecture: Architecture, on_layer:
                 attn_branch=c["attn_branch"].float(),
                 ffn_branch=c["ffn_branch"].float(),
                 output=y.float(),
+                attention=weights,
             )
             recorder.current = {}
             on_layer(index, parts)

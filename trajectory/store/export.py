@@ -33,6 +33,7 @@ PARTITIONED = (
     "logit_lens",
     "routes",
     "node_lens",
+    "root_attention",
     "extractive_scores",
     "ocr",
     "stage_runs",

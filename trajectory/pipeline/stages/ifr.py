@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 import torch
 
@@ -18,6 +19,7 @@ from trajectory.hub.source import revision_step
 from trajectory.ifr import Variant, trace_variants
 from trajectory.ifr.memory import TraceShape, memory_budget, plan_chunks
 from trajectory.lens.answer import AnswerLens
+from trajectory.lens.attention import RootAttention, root_attention_frame
 from trajectory.lens.nodes import NodeLens, node_lens_frame, route_nodes
 from trajectory.models.architectures import architecture_of, readout
 from trajectory.pipeline.frames import lens_frame, prompt_frame, revision_frames, token_texts
@@ -29,11 +31,12 @@ if TYPE_CHECKING:
     from tqdm.auto import tqdm
 
     from trajectory.config import PipelineConfig
+    from trajectory.models.capture import LayerParts
     from trajectory.pipeline.revision import LoadedModels
 
 log = logging.getLogger(__name__)
 # Keyed by (analysis_id, revision); ``revisions`` is written last, as the mark of a finished revision.
-TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "node_lens", "revisions")
+TABLES = ("accuracy", "component_scores", "roles", "circuits", "logit_lens", "routes", "node_lens", "root_attention", "revisions")
 
 
 def ifr_revision(
@@ -75,10 +78,17 @@ def ifr_revision(
     lens = AnswerLens.of(encoded, shape.num_hidden_layers)
     architecture = architecture_of(model)
     read = readout(model, architecture)
-    # With the routes, what each of their nodes says under the same lens (the routes page shows it on a click).
-    nodes = NodeLens.of(len(encoded.facts), shape.num_hidden_layers, encoded.input_ids.shape[1]) if config.store.routes else None
     # Each fact's route graph at the position predicting its first answer token (the routes page).
     roots = torch.tensor([a[0] - 1 for a in encoded.answer_positions]) if config.store.routes else None
+    # With the routes, what each of their nodes says under the same lens (the routes page shows it on a click).
+    nodes = NodeLens.of(len(encoded.facts), shape.num_hidden_layers, encoded.input_ids.shape[1]) if config.store.routes else None
+    # and where each head looks from that root (the component page).
+    attention = RootAttention.of(roots, shape.num_hidden_layers, shape.num_attention_heads, encoded.input_ids.shape[1]) if roots is not None else None
+
+    def observe_parts(rows: torch.Tensor, layer: int, parts: LayerParts) -> None:
+        nodes.observe(rows, layer, parts, read, architecture.parallel)
+        attention.observe(rows, layer, parts)
+
     results = trace_variants(
         model,
         encoded.input_ids,
@@ -88,13 +98,14 @@ def ifr_revision(
         batch_size=plan.batch_size,
         max_chunk_elements=plan.max_chunk_elements,
         on_layer_output=lambda rows, layer, y: lens.observe(rows, layer, y, read),
-        on_layer_parts=None if nodes is None else lambda rows, layer, parts: nodes.observe(rows, layer, parts, read, architecture.parallel),
+        on_layer_parts=None if roots is None else observe_parts,
         route_roots=roots,
     )
     del model
     read = None  # the readout holds the model's weights; on_layer_output is done with it
     bar.set_postfix_str(f"{revision.name}: roles")
     prompt_of = {f.fact_id: row for row, f in enumerate(encoded.facts)}
+    fact_ids = np.array([f.fact_id for f in encoded.facts])
     decode = lambda ids: tokenizer.batch_decode([[i] for i in ids])  # noqa: E731 - each token alone
     frames, summaries = {}, []
     for analysis in analyses:
@@ -110,9 +121,9 @@ def ifr_revision(
         tables["logit_lens"] = lens_frame(analysis.analysis_id, config.repo_id, revision.name, encoded, lens)
         if nodes is not None and "routes" in tables:
             on_routes = route_nodes(tables["routes"])
-            tables["node_lens"] = node_lens_frame(on_routes, nodes, prompt_of, decode).with_columns(
-                analysis_id=pl.lit(analysis.analysis_id), model=pl.lit(config.repo_id), revision=pl.lit(revision.name)
-            )
+            keys = {"analysis_id": pl.lit(analysis.analysis_id), "model": pl.lit(config.repo_id), "revision": pl.lit(revision.name)}
+            tables["node_lens"] = node_lens_frame(on_routes, nodes, prompt_of, decode).with_columns(**keys)
+            tables["root_attention"] = root_attention_frame(attention, fact_ids).with_columns(**keys)
         frames[analysis.analysis_id] = tables
         summaries.append(summary)
     seconds = time.perf_counter() - started
