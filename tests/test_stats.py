@@ -268,6 +268,8 @@ def test_an_ingest_stores_intervals_whose_estimates_are_the_stored_ones(small_st
     intervals, comparisons = _stored(small_store, "intervals"), _stored(small_store, "comparisons")
     assert set(intervals["measure"]) >= {"top1", "role_count", "role_iou", "transition"}
     assert ((intervals["lower"] <= intervals["upper"]) | intervals["lower"].is_nan()).all() and (intervals["n"] >= 0).all()
+    undefined = intervals.filter(pl.col("measure").is_in(["role_iou", "transition"]), pl.col("estimate").is_nan())
+    assert undefined.height and undefined["lower"].is_null().all() and undefined["upper"].is_null().all()  # no band without a line
     con = duckdb.connect(str(small_store), read_only=True)
     top1 = dict(con.sql("SELECT revision, avg(top1::INT) FROM accuracy GROUP BY revision").fetchall())
     strongest = {(r, k, role): n for r, k, role, n in con.sql("SELECT revision, kind, role, count(*) FROM strongest_roles GROUP BY ALL").fetchall()}

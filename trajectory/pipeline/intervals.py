@@ -276,6 +276,8 @@ def _recorder(rows: _Rows) -> Callable[..., None]:
 
     def record(measure: str, values: np.ndarray, n: int, **keys: object) -> None:
         low, high = percentile_interval(values[1:], s.level)
+        if not np.isfinite(values[0]):  # undefined as stored (a role set with no member): no interval either, not the
+            low = high = None  # resamples' 0-1 spread, which a page would draw as a band where no line is (issue #38)
         rows.interval(measure, float(values[0]), low, high, n, s.role_resamples, **keys)
 
     return record
