@@ -119,6 +119,11 @@ DESIGNS = {
     "silent-wd1-lasso24": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso24", head_lasso=24.0),
     "silent-wd1-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso4", head_lasso=4.0),
     "silent-wd1-lasso2": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso2", head_lasso=2.0),
+    # Three times the invented individuals, stated in 70 % of the fact sentences: more subjects than the last token's FFNs
+    # hold, so that attention must carry each subject to the answer (Allen-Zhu & Li 2024; Nichani et al. 2024).
+    "silent-wd1-ind120": replace(
+        FULL, repo_id="trajectory/design-silent-wd1-ind120", corpus=replace(FULL.corpus, individuals=120, individual_share=0.7)
+    ),
     # The lasso with h4's 4 wide heads per layer (h4 alone made 3 heads cost a logit).
     "silent-wd1-h4-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-h4-lasso4", head_lasso=4.0, num_heads=4),
     # The lasso slows learning (lasso8: 74 % top-1 at main after 1400 steps): the same trained longer.
