@@ -134,8 +134,8 @@ def trace_variants(
     ``on_layer_output(rows, layer, y)``, when given, sees every chunk's residual stream after each layer
     from the same pass (rows [b]: the chunk's prompt indices; y [b, T', d] float32, T' the chunk's length):
     what the logit lens reads; ``on_layer_parts(rows, layer, parts)`` sees each layer's :class:`LayerParts` likewise
-    (what the node lens reads: the residual before, after attention, after the layer, and what each block writes). ``route_roots`` [B] (a position per prompt, −1 for none): also keep the edges of
-    the circuit rooted there (``IFRResult.routes``), computed per chunk so that no full [B, L, T, T, H] map is kept.
+    (what the node lens and the root attention read). ``route_roots`` [B] (a position per prompt, −1 for none): also
+    keep the edges of the circuit rooted there (``IFRResult.routes``), computed per chunk so that no full [B, L, T, T, H] map is kept.
     """
     architecture = architecture_of(model)
     if architecture.parallel and any(v.ffn_renormalisation != "per_position" for v in variants):
