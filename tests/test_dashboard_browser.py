@@ -591,6 +591,19 @@ def test_serve_traces_your_own_prompt_and_draws_its_graph(browser_page, small_st
         routes = trace(model, ids, threshold=tau, route_roots=torch.tensor([ids.shape[1] - 1])).routes
         want = {(int(l), EDGE_KINDS[k], int(s), int(t)) for l, k, s, t in zip(routes.layer, routes.kind, routes.source, routes.target)}
         assert edges == want and edges
+        # The fact menu and the fact's panels are set aside; the slider re-traces the prompt at the revision it shows.
+        assert browser_page.locator("#fact").is_disabled()
+        assert browser_page.evaluate("() => ['rank', 'lens', 'roles'].map(id => (document.getElementById(id).data || []).length)") == [0, 0, 0]
+        browser_page.locator("#revision").press("Home")
+        browser_page.wait_for_function(f"window.routesShown.revision !== {shown['revision']!r} && window.routesShown.fact === null", timeout=60_000)
+        moved, moved_edges = _shown_edges(browser_page)
+        assert browser_page.locator("#revision-label").inner_text().startswith(moved["revision"])
+        model, _ = cache_source(load_pipeline("reference-small")).load(moved["revision"])
+        routes = trace(model, ids, threshold=tau, route_roots=torch.tensor([ids.shape[1] - 1])).routes
+        assert moved_edges == {(int(l), EDGE_KINDS[k], int(s), int(t)) for l, k, s, t in zip(routes.layer, routes.kind, routes.source, routes.target)}
+        browser_page.locator("#own-clear").click()
+        browser_page.wait_for_function("window.routesShown.fact !== null")
+        assert not browser_page.locator("#fact").is_disabled()
         browser_page.locator("#own-prompt").fill("word " * 80)  # too long: one line on the page, no stack trace
         browser_page.locator("#own button[type=submit]").click()
         browser_page.wait_for_function("document.getElementById('status').textContent.startsWith('error')")

@@ -266,7 +266,7 @@
 
   let drawing = 0;
   async function draw() {
-    if (own) return drawOwn();
+    if (own) return reachable[Number(revision.value)] === own.ordinal ? drawOwn() : traceOwn(own.prompt);
     const ticket = ++drawing;
     // An empty list (nothing matches the search) has the value "": no fact, not Number("") = fact 0.
     const fact = factSelect.value === "" ? undefined : byId.get(Number(factSelect.value));
@@ -302,22 +302,27 @@
   let own = null;  // {fact-like prompt, edges} while an own prompt is shown
   const ownForm = document.getElementById("own");
   if (served) ownForm.style.display = "block";
-  ownForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  // The prompt is traced at the revision the slider shows, again whenever the slider moves.
+  async function traceOwn(prompt) {
     const ordinal = reachable[Number(revision.value)];
+    document.getElementById("revision-label").textContent = `${data.revisions[ordinal]} (step ${data.steps[ordinal]})`;
     status.textContent = `tracing at ${data.revisions[ordinal]} …`;
     try {
       const response = await fetch("/api/trace", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ analysis: data.analysis_id, revision: data.revisions[ordinal], prompt: document.getElementById("own-prompt").value }) });
+        body: JSON.stringify({ analysis: data.analysis_id, revision: data.revisions[ordinal], prompt }) });
       const answer = await response.json();
       if (!response.ok) { status.textContent = `error: ${answer.error}`; return; }
-      const [best, p] = answer.top[0];
-      own = { fact: { id: -1, relation: "", subject: "your prompt", answer: best, root: answer.root, tokens: answer.tokens,
-                      rank: data.revisions.map((_, i) => (i === ordinal ? 0 : null)) }, raw: answer.edges, ordinal, top: answer.top };
+      const [best] = answer.top[0];
+      own = { prompt, fact: { id: -1, relation: "", subject: "your prompt", answer: best, root: answer.root, tokens: answer.tokens,
+                              rank: data.revisions.map((_, i) => (i === ordinal ? 0 : null)) }, raw: answer.edges, ordinal, top: answer.top };
+      // The fact menu and the panels beside the graph describe probe facts: set aside while the prompt is shown.
+      factSelect.disabled = true;
+      for (const id of ["rank", "lens", "roles"]) Plotly.purge(id);
       draw();
     } catch (err) { status.textContent = `error: ${err.message}`; }
-  });
-  document.getElementById("own-clear").addEventListener("click", () => { own = null; draw(); });
+  }
+  ownForm.addEventListener("submit", (event) => { event.preventDefault(); traceOwn(document.getElementById("own-prompt").value); });
+  document.getElementById("own-clear").addEventListener("click", () => { own = null; factSelect.disabled = false; draw(); });
 
   fillFacts("");
   revision.max = String(reachable.length - 1);
