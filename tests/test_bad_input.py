@@ -556,6 +556,7 @@ def test_no_command_replaces_an_existing_file_unless_forced(tmp_path, capsys, ar
         (["query", "final_roles", "--timeout", "-1"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got -1"),
         (["query", "final_roles", "--timeout", "nan"], "argument --timeout: must be in [0, 3.1536e+07] seconds (0: no limit), got nan"),
         (["ingest", "--watch", "--poll", "nan"], "argument --poll: must be in (0, 86400] seconds (a day at most), got nan"),
+        (["serve", "--request-timeout", "0"], "argument --request-timeout: must be in (0, 3600] seconds (an hour at most), got 0"),
         (["ingest", "--watch", "--poll", "1e308"], "argument --poll: must be in (0, 86400] seconds (a day at most), got 1e308"),
         (["ingest", "--watch", "--idle-timeout", "nan"], "argument --idle-timeout: must be in (0, 3.1536e+07] seconds (a year at most)"),
         (["ingest", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),

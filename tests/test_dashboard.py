@@ -391,7 +391,10 @@ def test_serve_survives_disconnects_malformed_requests_and_other_sites(store, tm
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "trajectory", "serve", "--db", str(store), "--port", "0", "--request-timeout", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
@@ -433,7 +436,8 @@ def test_serve_survives_disconnects_malformed_requests_and_other_sites(store, tm
         started = time.monotonic()
         assert get("/")[0] == 200
         slow.settimeout(30)
-        assert b" 408 " in slow.recv(65536) and time.monotonic() - started < 25
+        answer = slow.recv(65536)
+        assert b" 408 " in answer and b"did not arrive within 2 s" in answer and 1.5 < time.monotonic() - started < 25
         slow.close()
         for _ in range(3):  # clients that leave before the answer (plotly.js: megabytes) are the clients' business
             leaving = socket.create_connection(("127.0.0.1", port))

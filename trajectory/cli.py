@@ -18,6 +18,7 @@ from trajectory.config import SUITE_ARCHITECTURES, check_device_name, optional_s
 from trajectory.errors import TrajectoryError, describe_failure
 
 DEFAULT_QUERY_TIMEOUT_S = 300.0
+DEFAULT_REQUEST_TIMEOUT_S = 10.0  # serve: a client that sends less than it announced, or nothing, is dropped after this long
 
 
 class _Parser(argparse.ArgumentParser):
@@ -279,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=_port, default=8050, help="0 picks a free port (default: 8050)")
     serve.add_argument("--allow-remote", action="store_true", help="let --host name an address other machines reach (they can read the store)")
+    serve.add_argument(
+        "--request-timeout",
+        type=_number(0, 3600, low_open=True, what=" seconds (an hour at most)"),
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"drop a client whose request has not arrived whole after this long (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
+    )
     _analysis_arg(serve, "the analyses drawn")
     _flows_arg(serve)
 

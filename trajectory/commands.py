@@ -139,5 +139,5 @@ def routes(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     from trajectory.dashboard.serve import serve as serve_pages
 
-    serve_pages(Path(args.db), args.host, args.port, args.analysis, args.flows, allow_remote=args.allow_remote)
+    serve_pages(Path(args.db), args.host, args.port, args.analysis, args.flows, allow_remote=args.allow_remote, request_timeout=args.request_timeout)
     return 0

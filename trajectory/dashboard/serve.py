@@ -72,7 +72,6 @@ def route_answer(db: Path, path: str) -> tuple[int, dict | str]:
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-REQUEST_TIMEOUT_S = 10  # a client that sends less than it announced, or nothing, is dropped after this long
 
 
 def check_host(host: str, allow_remote: bool) -> None:
@@ -98,7 +97,16 @@ class _Server(http.server.ThreadingHTTPServer):
         print(f"warning: a request failed: {describe_failure(error)}", file=sys.stderr, flush=True)
 
 
-def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str] | None, allow_remote: bool = False) -> None:
+def serve(
+    db: Path,
+    host: str,
+    port: int,
+    analysis: str | None,
+    flows: list[str] | None,
+    allow_remote: bool = False,
+    *,
+    request_timeout: float,
+) -> None:
     from trajectory.dashboard.own_prompt import PromptTracer
 
     check_host(host, allow_remote)
@@ -112,7 +120,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
         tracer = PromptTracer(_stored_analyses(Path(db)))
 
         class Handler(http.server.SimpleHTTPRequestHandler):
-            timeout = REQUEST_TIMEOUT_S
+            timeout = request_timeout
 
             def _ours(self) -> bool:
                 """A request from this server's own pages: its Host names this server (not a name rebound to it), and a
@@ -146,7 +154,7 @@ def serve(db: Path, host: str, port: int, analysis: str | None, flows: list[str]
                         raise TrajectoryError("analysis, revision and prompt must be text")
                     self._json(200, tracer.trace(*fields))
                 except TimeoutError:
-                    self._json(408, f"the request's body did not arrive within {REQUEST_TIMEOUT_S} s")
+                    self._json(408, f"the request's body did not arrive within {request_timeout:g} s")
                 except TrajectoryError as err:
                     self._json(400, str(err))
                 except Exception as err:  # noqa: BLE001 - the page shows one line, never a stack trace
