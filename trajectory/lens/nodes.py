@@ -92,10 +92,14 @@ def route_nodes(routes: pl.DataFrame) -> pl.DataFrame:
 def node_lens_frame(nodes: pl.DataFrame, lens: NodeLens, prompt_of: dict[int, int], decode: Callable[[list[int]], list[str]]) -> pl.DataFrame:
     """Table ``node_lens`` (without its keys): each node's top tokens (as text) and probabilities, best first.
     ``prompt_of``: fact id -> its row in the lens; ``decode``: token ids -> their texts, one each."""
-    prompt = torch.tensor([prompt_of[f] for f in nodes["fact_id"].to_list()], dtype=torch.long)
-    kind = torch.tensor([NODE_KINDS.index(n) for n in nodes["node"].to_list()], dtype=torch.long)
-    layer = torch.tensor(nodes["layer"].to_list(), dtype=torch.long).clamp(min=0)  # X lives at index 0
-    position = torch.tensor(nodes["position"].to_list(), dtype=torch.long)
+
+    def index(column: str, mapping: dict | None = None) -> torch.Tensor:
+        """The column as int64 indices (through ``mapping`` where given)."""
+        values = nodes[column] if mapping is None else nodes[column].replace_strict(mapping, return_dtype=pl.Int64)
+        return torch.from_numpy(values.cast(pl.Int64).to_numpy(writable=True))
+
+    prompt, kind = index("fact_id", prompt_of), index("node", {name: i for i, name in enumerate(NODE_KINDS)})
+    layer, position = index("layer").clamp(min=0), index("position")  # X lives at index 0
     ids, probs = lens.ids[prompt, kind, layer, position], lens.probs[prompt, kind, layer, position]  # [N, k]
     k = lens.ids.shape[-1]
     flat = pl.DataFrame(
