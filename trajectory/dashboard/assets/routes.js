@@ -303,7 +303,9 @@
   const ownForm = document.getElementById("own");
   if (served) ownForm.style.display = "block";
   // The prompt is traced at the revision the slider shows, again whenever the slider moves.
+  let tracing = 0;
   async function traceOwn(prompt) {
+    const ticket = ++tracing;  // while the slider is dragged, only the last position's trace is drawn
     const ordinal = reachable[Number(revision.value)];
     document.getElementById("revision-label").textContent = `${data.revisions[ordinal]} (step ${data.steps[ordinal]})`;
     status.textContent = `tracing at ${data.revisions[ordinal]} …`;
@@ -311,6 +313,7 @@
       const response = await fetch("/api/trace", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ analysis: data.analysis_id, revision: data.revisions[ordinal], prompt }) });
       const answer = await response.json();
+      if (ticket !== tracing) return;  // a later position was asked for meanwhile
       if (!response.ok) { status.textContent = `error: ${answer.error}`; return; }
       const [best] = answer.top[0];
       own = { prompt, fact: { id: -1, relation: "", subject: "your prompt", answer: best, root: answer.root, tokens: answer.tokens,
@@ -322,7 +325,7 @@
     } catch (err) { status.textContent = `error: ${err.message}`; }
   }
   ownForm.addEventListener("submit", (event) => { event.preventDefault(); traceOwn(document.getElementById("own-prompt").value); });
-  document.getElementById("own-clear").addEventListener("click", () => { own = null; factSelect.disabled = false; draw(); });
+  document.getElementById("own-clear").addEventListener("click", () => { tracing++; own = null; factSelect.disabled = false; draw(); });
 
   fillFacts("");
   revision.max = String(reachable.length - 1);
