@@ -118,6 +118,7 @@ DESIGNS = {
     "silent-wd1-lasso8": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8", head_lasso=8.0),
     "silent-wd1-lasso24": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso24", head_lasso=24.0),
     "silent-wd1-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso4", head_lasso=4.0),
+    "silent-wd1-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso1", head_lasso=1.0),
     "silent-wd1-lasso2": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso2", head_lasso=2.0),
     # Three times the invented individuals, stated in 70 % of the fact sentences: more subjects than the last token's FFNs
     # hold, so that attention must carry each subject to the answer (Allen-Zhu & Li 2024; Nichani et al. 2024).
