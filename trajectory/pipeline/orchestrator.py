@@ -21,7 +21,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,7 +161,7 @@ def ingest(
     """Ingest the pipeline's revisions into its analyses (found or created in the store). Resume and
     ``force`` act within these analyses only; a revision is traced once for all of them. With
     ``graft_pair`` (recipient, donor), only the grafting stage runs, for that pair. With ``watch``, keep
-    ingesting new checkpoints as they complete (:func:`_watch_locked`)."""
+    ingesting new checkpoints as they complete (:func:`_watch_loop`)."""
     if watch is not None and (graft_pair is not None or config.executor.kind == "ray"):
         raise TrajectoryError("--watch runs in this process, over consecutive revisions: not with --graft-pair or the Ray executor")
     probes = load_probe_set(config.probe.facts)
@@ -179,7 +181,8 @@ def ingest(
         with writer(db) as con, transaction(con):
             names = register(con, probes, config.probe.name or probes.name, analyses)
         if watch is not None:
-            return _watch_locked(config, db, source, spec, probes, analyses, names, force, progress, watch)
+            with _finish_signal() as finishing:
+                return _watch_loop(config, db, source, spec, probes, analyses, names, force, progress, watch, finishing)
         _store_published(config, db, source, probes)
         if graft_pair is not None:
             return _graft_pair_locked(config, db, source, recipient, donor, probes, analyses, force, progress)
@@ -201,29 +204,16 @@ def _store_published(config: PipelineConfig, db: Path, source: Source, probes: P
 FINISH_SIGNAL = getattr(signal, "SIGUSR1", None)  # a watch told to finish: what is complete now is the last (no Windows)
 
 
-def _watch_locked(
-    config: PipelineConfig,
-    db: Path,
-    source: Source,
-    spec: str | None,
-    probes: ProbeSet,
-    analyses: list[Analysis],
-    names: dict[str, str],
-    force: bool,
-    progress: bool,
-    watch: Watch,
-) -> int:
-    """Ingest the complete checkpoints, then each new one as it completes. The pair stages of the newest
-    revision wait for its successor (or for the end at ``until``), so that they are computed once, with
-    it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current).
-    :data:`FINISH_SIGNAL` (sent by trajectory.integrations.trainer when training ends) ends the watch as ``until``
-    the newest complete checkpoint would: the checkpoints complete by then, their pair stages, the intervals."""
+@contextmanager
+def _finish_signal() -> Iterator[threading.Event]:
+    """An event set by :data:`FINISH_SIGNAL` (sent by trajectory.integrations.trainer when training ends) while the
+    watch runs, the previous handler restored after (only the main thread may install one)."""
     finishing = threading.Event()
     previous = None
     if FINISH_SIGNAL is not None and threading.current_thread() is threading.main_thread():
         previous = signal.signal(FINISH_SIGNAL, lambda signum, frame: finishing.set())
     try:
-        return _watch_loop(config, db, source, spec, probes, analyses, names, force, progress, watch, finishing)
+        yield finishing
     finally:
         if previous is not None:
             signal.signal(FINISH_SIGNAL, previous)
@@ -242,6 +232,11 @@ def _watch_loop(
     watch: Watch,
     finishing: threading.Event,
 ) -> int:
+    """Ingest the complete checkpoints, then each new one as it completes. The pair stages of the newest
+    revision wait for its successor (or for the end at ``until``), so that they are computed once, with
+    it. The store is opened only to write a stage, so it stays queryable (and ``serve`` current).
+    ``finishing`` (:func:`_finish_signal`) or the watch's finish file ends it as ``until`` the newest complete
+    checkpoint would: the checkpoints complete by then, their pair stages, the intervals."""
     ingested: list[str] = []
     failed, waiting_for, last_new = 0, None, time.monotonic()
     run = run_frame(config, config.resolved_device(), [a.analysis_id for a in analyses])
