@@ -129,6 +129,10 @@ DESIGNS = {
     "silent-wd1-h4-lasso4": replace(FULL, repo_id="trajectory/design-silent-wd1-h4-lasso4", head_lasso=4.0, num_heads=4),
     # The lasso slows learning (lasso8: 74 % top-1 at main after 1400 steps): the same trained longer.
     "silent-wd1-lasso8-s2000": replace(FULL, repo_id="trajectory/design-silent-wd1-lasso8-s2000", head_lasso=8.0, steps=2000),
+    # FFNs too small to hold the facts (16 units a layer): the knowledge must sit in the heads' OV circuits (attention as an
+    # associative memory, Nichani et al. 2024), each relation's facts in a few heads, each then costly to remove.
+    "silent-wd1-ffn16": replace(FULL, repo_id="trajectory/design-silent-wd1-ffn16", intermediate_size=16),
+    "silent-wd1-ffn16-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-ffn16-lasso1", intermediate_size=16, head_lasso=1.0),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
