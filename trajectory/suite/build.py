@@ -412,6 +412,9 @@ def sample_batch(
     rows = [fact_ids[fact][wording] for fact, wording in zip(drawn.facts, drawn.wordings)]
     rows.extend(pair_ids[i][hop] for i, hop in zip(drawn.pairs, drawn.hops))
     rows.extend(filler_ids[i] for i in drawn.fillers)
+    if config.pack_sentences > 1:  # round robin: the draws come in blocks by kind, a packed row mixes them
+        n_packed = -(-len(rows) // config.pack_sentences)
+        rows = [[token for row in rows[i::n_packed] for token in row] for i in range(n_packed)]
     length = max(len(r) for r in rows)
     batch = torch.full((len(rows), length), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):

@@ -48,6 +48,11 @@ class SuiteConfig:
     # job; the group penalty is smallest when few heads carry it (as Voita et al. 2019's L0 gates on heads), each then
     # costly to remove.
     head_lasso: float = 0.0
+    # Sentences per training row (1: each sentence its own row, padded). Above 1 the batch's sentences are packed into
+    # rows as pretraining packs documents (round robin, so a row mixes facts, two-hop and filler sentences; each keeps its
+    # EOS, no mask between them): attention must then pick the current sentence's subject out of unrelated text instead
+    # of averaging a whole row, as every head can when a row is one sentence.
+    pack_sentences: int = 1
     # The probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the middle, >= 90 % at main,
     # location facts before name facts (a long warm-up delays the rise).
     steps: int = 1000
@@ -133,6 +138,9 @@ DESIGNS = {
     # associative memory, Nichani et al. 2024), each relation's facts in a few heads, each then costly to remove.
     "silent-wd1-ffn16": replace(FULL, repo_id="trajectory/design-silent-wd1-ffn16", intermediate_size=16),
     "silent-wd1-ffn16-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-ffn16-lasso1", intermediate_size=16, head_lasso=1.0),
+    # Sentences packed 6 to a row, as pretraining packs documents: heads must select the subject, not average the row.
+    "silent-wd1-pack6": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6", pack_sentences=6),
+    "silent-wd1-pack6-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-lasso1", pack_sentences=6, head_lasso=1.0),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
