@@ -14,6 +14,7 @@ From a store of the reference pipeline (the README's first command's), or from d
     python benchmarks/reference_phenomena.py --db STORE            # the default reference's store -> results file
     python benchmarks/reference_phenomena.py --design NAME [...]   # build a design, ingest a few revisions, measure
     python benchmarks/reference_phenomena.py --list                # the designs
+    python benchmarks/reference_phenomena.py --table               # the designs measured, as docs/method.md's table
 
 Designs are written to benchmarks/results/reference_designs.json (one entry per design, replaced when rerun);
 a store's figures to benchmarks/results/reference_phenomena.json.
@@ -142,6 +143,46 @@ def measure_design(name: str, revisions: str | None, keep: Path | None, test_dra
     return result
 
 
+def _differences(name: str) -> str:
+    """What a design changes against the default reference (v3), field by field (the corpus's fields by name)."""
+    from dataclasses import fields
+
+    from trajectory.suite.recipe import DESIGNS, FULL
+
+    design = DESIGNS[name]
+    changed = []
+    for spec in fields(FULL):
+        ours, theirs = getattr(design, spec.name), getattr(FULL, spec.name)
+        if spec.name == "repo_id" or ours == theirs:
+            continue
+        if spec.name == "corpus":
+            changed += [f"{f.name}={getattr(ours, f.name)}" for f in fields(ours) if getattr(ours, f.name) != getattr(theirs, f.name)]
+        else:
+            changed.append(f"{spec.name}={ours}")
+    return ", ".join(changed) or "(the default)"
+
+
+def design_table(table: dict) -> str:
+    """The designs measured, as a Markdown table (docs/method.md quotes it; tests/test_docs.py checks the quote)."""
+
+    def share(value: float | None) -> str:
+        return "–" if value is None else f"{round(100 * value)} %"
+
+    lines = [
+        "| design | changes against v3 | top-1 first / middle / main | F_x at main | top-k share for 80 % | active heads (×) | heads ≥ 1 logit | relations causal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in table.items():
+        top1, active = row["top1"], row["active_heads"]
+        causal = "–" if row["relations_with_causal_role_main"] is None else f"{row['relations_with_causal_role_main']} of {row['relations']}"
+        lines.append(
+            f"| {name} | {_differences(name)} | {share(top1['first'])} / {share(top1['middle'])} / {share(top1['main'])} "
+            f"| {share(row['fact_circuit_head_share_main'])} | {share(row['topk_share80_main'])} "
+            f"| {active['there']} → {active['main']} (×{active['ratio']}) | {row['heads_costing_1_logit_main']} of {row['heads']} | {causal} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, help="a store of the reference pipeline: measure it")
@@ -150,12 +191,16 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="designs: keep the build and the store in this folder")
     parser.add_argument("--test-draws", type=int, default=199, help="designs: random draws of the role-causality test (default 199)")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--table", action="store_true", help="print the designs measured as a Markdown table (docs/method.md)")
     args = parser.parse_args()
     if args.list:
         from trajectory.suite.recipe import DESIGNS
 
         for name, design in DESIGNS.items():
             print(name, design)
+        return
+    if args.table:
+        print(design_table(json.loads((RESULTS / "reference_designs.json").read_text())), end="")
         return
     if args.db:
         result = figures(args.db)

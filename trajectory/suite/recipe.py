@@ -141,6 +141,9 @@ DESIGNS = {
     # Sentences packed 6 to a row, as pretraining packs documents: heads must select the subject, not average the row.
     "silent-wd1-pack6": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6", pack_sentences=6),
     "silent-wd1-pack6-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-lasso1", pack_sentences=6, head_lasso=1.0),
+    # Packed rows with 8 heads of width 16 (heads that each carry more), and with 12 sentences a row (more to ignore).
+    "silent-wd1-pack6-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8", pack_sentences=6, num_heads=8),
+    "silent-wd1-pack12": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12", pack_sentences=12),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
