@@ -79,3 +79,58 @@ def test_main_has_a_step_from_what_it_publishes(small_suite, small_store):
     assert revision_step(pythia, Revision("main")) == 20
     assert revision_step(fake({"step10": "a", "step20": "b", "main": "c"}, {}), Revision("main")) is None
     assert revision_step(pythia, parse_revision("step10")) == 10
+
+
+def test_packed_rows_hold_the_same_sentences_and_draw_the_same_batches():
+    """pack_sentences > 1 concatenates the batch's sentences round robin (row i: sentences i, i + n, ...), consuming the
+    generator exactly as unpacked rows do (trajectory.suite.frequency replays the draws without packing)."""
+    from dataclasses import replace
+
+    import torch
+
+    from trajectory.suite.build import sample_batch
+
+    pad = 0
+    facts = [[[10 + f, 11, 1]] * 2 for f in range(6)]  # [fact][wording]: token ids ending in an EOS (1)
+    fillers = [[30 + i, 31, 32, 1] for i in range(5)]
+    pairs = [([50 + i, 1], [60 + i, 61, 1]) for i in range(3)]
+    weights = torch.ones(len(facts))
+    one, packed = replace(SMALL, pack_sentences=1), replace(SMALL, pack_sentences=3)
+    rows_gen, packed_gen = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    for _ in range(3):
+        rows = sample_batch(one, facts, fillers, pairs, True, weights, rows_gen, pad)
+        together = sample_batch(packed, facts, fillers, pairs, True, weights, packed_gen, pad)
+        sentences = [[t for t in row.tolist() if t != pad] for row in rows]
+        n = -(-len(sentences) // 3)
+        expected = [sum(sentences[i::n], []) for i in range(n)]
+        assert [[t for t in row.tolist() if t != pad] for row in together] == expected
+        assert together.shape[0] == n and all(len(sum(sentences[i::n], [])) <= together.shape[1] for i in range(n))
+    assert torch.equal(rows_gen.get_state(), packed_gen.get_state())
+
+
+def test_the_head_lasso_shrinks_each_heads_output_columns_by_their_norm():
+    """_shrink_heads against a literal loop over the heads of a tiny OLMo's o_proj."""
+    from dataclasses import replace
+
+    import torch
+    from transformers import OlmoConfig, OlmoForCausalLM
+
+    from trajectory.suite.build import _shrink_heads
+
+    config = replace(SMALL, hidden_size=16, num_heads=4, num_layers=2)
+    torch.manual_seed(0)
+    model = OlmoForCausalLM(OlmoConfig(vocab_size=20, hidden_size=16, intermediate_size=8, num_hidden_layers=2, num_attention_heads=4))
+    for layer in model.model.layers:  # one head small enough to be silenced
+        layer.self_attn.o_proj.weight.data[:, 4:8] *= 0.01
+    before = [layer.self_attn.o_proj.weight.detach().clone() for layer in model.model.layers]
+    amount = 0.3
+    with torch.no_grad():
+        _shrink_heads(model, config, amount)
+    for layer, weight in zip(model.model.layers, before):
+        expected = weight.clone()
+        for h in range(4):
+            columns = weight[:, 4 * h : 4 * h + 4]
+            norm = float(columns.pow(2).sum().sqrt())
+            expected[:, 4 * h : 4 * h + 4] = columns * max(0.0, 1 - amount / norm)
+        assert torch.allclose(layer.self_attn.o_proj.weight, expected, atol=1e-6)
+        assert not layer.self_attn.o_proj.weight[:, 4:8].any()
