@@ -177,3 +177,17 @@ def test_a_quoted_output_is_cut_where_the_doc_cuts_it():
     text = "Intro\n\n    trajectory query \"SELECT 1 AS x\n                      FROM t\"   # a comment\n    trajectory ingest --tau 0.05\n\n```\nx\n1\n```\n"
     (block,) = render.output_blocks(text)
     assert block.commands == [["query", "SELECT 1 AS x FROM t"]] and block.segments == [["x", "1"]]
+
+
+def test_the_designs_table_is_the_one_the_benchmark_writes():
+    """docs/method.md quotes `python benchmarks/reference_phenomena.py --table` (from the committed results file)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reference_phenomena", ROOT / "benchmarks" / "reference_phenomena.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = json.loads((ROOT / "benchmarks" / "results" / "reference_designs.json").read_text())
+    method = (ROOT / "docs" / "method.md").read_text()
+    quoted = method.split("<!-- designs: python benchmarks/reference_phenomena.py --table -->\n", 1)[1].split("<!-- /designs -->", 1)[0]
+    assert quoted == module.design_table(table)
+    assert "silent-wd1" in table and "| silent-wd1 | (the default) |" in quoted

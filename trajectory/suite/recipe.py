@@ -144,6 +144,9 @@ DESIGNS = {
     # Packed rows with 8 heads of width 16 (heads that each carry more), and with 12 sentences a row (more to ignore).
     "silent-wd1-pack6-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8", pack_sentences=6, num_heads=8),
     "silent-wd1-pack12": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12", pack_sentences=12),
+    # pack6-h8 made 5 of 32 heads cost a logit: fewer, wider heads still (4 of width 32), or h8 with the lasso for sparser circuits.
+    "silent-wd1-pack6-h4": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h4", pack_sentences=6, num_heads=4),
+    "silent-wd1-pack6-h8-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-lasso1", pack_sentences=6, num_heads=8, head_lasso=1.0),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
