@@ -147,6 +147,9 @@ DESIGNS = {
     # pack6-h8 made 5 of 32 heads cost a logit: fewer, wider heads still (4 of width 32), or h8 with the lasso for sparser circuits.
     "silent-wd1-pack6-h4": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h4", pack_sentences=6, num_heads=4),
     "silent-wd1-pack6-h8-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-lasso1", pack_sentences=6, num_heads=8, head_lasso=1.0),
+    # More packing made more heads costly (pack6: 1, pack12: 4 of 64): packing and wider heads together, and 24 a row.
+    "silent-wd1-pack12-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12-h8", pack_sentences=12, num_heads=8),
+    "silent-wd1-pack24-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack24-h8", pack_sentences=24, num_heads=8),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
