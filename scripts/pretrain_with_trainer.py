@@ -22,7 +22,7 @@ from transformers import Trainer, TrainingArguments
 
 from trajectory.integrations import TrajectoryCallback
 from trajectory.suite.build import new_model, reference_corpus, sample_batch
-from trajectory.suite.recipe import PRESETS
+from trajectory.suite.recipe import PRESETS, phase
 
 if TYPE_CHECKING:
     from trajectory.suite.recipe import SuiteConfig
@@ -37,8 +37,7 @@ class ReferenceBatches(torch.utils.data.Dataset):
         pad = self.tokenizer.pad_token_id
         self.rows: list[list[int]] = []
         for step in range(1, steps + 1):
-            implications = step > config.corpus.implications_from * steps
-            batch = sample_batch(config, fact_ids, filler_ids, pair_ids, implications, weights, generator, pad)
+            batch = sample_batch(config, fact_ids, filler_ids, pair_ids, phase(config, step, steps), weights, generator, pad)
             self.rows.extend([t for t in row.tolist() if t != pad] for row in batch)
 
     def __len__(self) -> int:

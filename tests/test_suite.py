@@ -89,6 +89,7 @@ def test_packed_rows_hold_the_same_sentences_and_draw_the_same_batches():
     import torch
 
     from trajectory.suite.build import sample_batch
+    from trajectory.suite.recipe import Phase, phase
 
     pad = 0
     facts = [[[10 + f, 11, 1]] * 2 for f in range(6)]  # [fact][wording]: token ids ending in an EOS (1)
@@ -98,14 +99,18 @@ def test_packed_rows_hold_the_same_sentences_and_draw_the_same_batches():
     one, packed = replace(SMALL, pack_sentences=1), replace(SMALL, pack_sentences=3)
     rows_gen, packed_gen = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     for _ in range(3):
-        rows = sample_batch(one, facts, fillers, pairs, True, weights, rows_gen, pad)
-        together = sample_batch(packed, facts, fillers, pairs, True, weights, packed_gen, pad)
+        rows = sample_batch(one, facts, fillers, pairs, Phase(implications=True, packed=False), weights, rows_gen, pad)
+        together = sample_batch(packed, facts, fillers, pairs, Phase(implications=True, packed=True), weights, packed_gen, pad)
         sentences = [[t for t in row.tolist() if t != pad] for row in rows]
         n = -(-len(sentences) // 3)
         expected = [sum(sentences[i::n], []) for i in range(n)]
         assert [[t for t in row.tolist() if t != pad] for row in together] == expected
         assert together.shape[0] == n and all(len(sum(sentences[i::n], [])) <= together.shape[1] for i in range(n))
     assert torch.equal(rows_gen.get_state(), packed_gen.get_state())
+    # pack_from: one sentence a row up to that fraction of the steps, packed after it; never packed at pack_sentences 1.
+    later = replace(packed, pack_from=0.5, steps=10)
+    assert [phase(later, step).packed for step in range(1, 11)] == [False] * 5 + [True] * 5
+    assert not any(phase(replace(one, steps=10), step).packed for step in range(1, 11))
 
 
 def test_the_head_lasso_shrinks_each_heads_output_columns_by_their_norm():

@@ -40,7 +40,7 @@ from trajectory.paths import reference_hub_cache
 from trajectory.prompts import encode_probe_set, first_answer_ranks, next_token_ranks
 from trajectory.suite.corpus import CorpusConfig, fact_sentences, filler_sentences, training_facts, two_hop_pairs
 from trajectory.suite.frequency import corpus_counts, frequency_table
-from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, PUBLISHED_WITH, SMALL, SuiteConfig, checkpoint_steps, preset, sample_rows  # noqa: F401 - the suite's names
+from trajectory.suite.recipe import FULL, PUBLISHED_DIGESTS, PUBLISHED_WITH, SMALL, Phase, SuiteConfig, checkpoint_steps, phase, preset, sample_rows  # noqa: F401 - the suite's names
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
@@ -160,8 +160,7 @@ def build_suite(
 
     bar = tqdm(total=config.steps, desc=f"suite build {config.repo_id}", unit="step", disable=not progress)
     for step in range(1, config.steps + 1):
-        implications = step > config.corpus.implications_from * config.steps
-        batch = sample_batch(config, fact_ids, filler_ids, pair_ids, implications, weights, generator, tokenizer.pad_token_id)
+        batch = sample_batch(config, fact_ids, filler_ids, pair_ids, phase(config, step), weights, generator, tokenizer.pad_token_id)
         tokens_seen += int((batch != tokenizer.pad_token_id).sum())
         model.train()
         loss = model(input_ids=batch, labels=batch.masked_fill(batch == tokenizer.pad_token_id, -100)).loss
@@ -403,16 +402,16 @@ def sample_batch(
     fact_ids: list[list[list[int]]],
     filler_ids: list[list[int]],
     pair_ids: list[tuple[list[int], list[int]]],
-    implications: bool,
+    at: Phase,
     weights: torch.Tensor,
     generator: torch.Generator,
     pad_id: int,
 ) -> torch.Tensor:
-    drawn = sample_rows(config, [len(options) for options in fact_ids], len(pair_ids), len(filler_ids), implications, weights, generator)
+    drawn = sample_rows(config, [len(options) for options in fact_ids], len(pair_ids), len(filler_ids), at.implications, weights, generator)
     rows = [fact_ids[fact][wording] for fact, wording in zip(drawn.facts, drawn.wordings)]
     rows.extend(pair_ids[i][hop] for i, hop in zip(drawn.pairs, drawn.hops))
     rows.extend(filler_ids[i] for i in drawn.fillers)
-    if config.pack_sentences > 1:  # round robin: the draws come in blocks by kind, a packed row mixes them
+    if at.packed:  # round robin: the draws come in blocks by kind, a packed row mixes them
         n_packed = -(-len(rows) // config.pack_sentences)
         rows = [[token for row in rows[i::n_packed] for token in row] for i in range(n_packed)]
     length = max(len(r) for r in rows)

@@ -16,7 +16,7 @@ import numpy as np
 
 from trajectory.facts import Fact, load_builtin
 from trajectory.suite.corpus import fact_sentences, filler_sentences, training_facts, two_hop_pairs
-from trajectory.suite.recipe import SuiteConfig, checkpoint_steps, sample_rows
+from trajectory.suite.recipe import SuiteConfig, checkpoint_steps, phase, sample_rows
 
 
 def occurrences(sentences: list[str], subjects: list[str]) -> np.ndarray:
@@ -55,7 +55,7 @@ def corpus_counts(config: SuiteConfig) -> dict[int, tuple[np.ndarray, np.ndarray
     counts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     n_wordings = [len(v) for v in variants]
     for step in range(1, config.steps + 1):
-        implications = step > config.corpus.implications_from * config.steps
+        implications = phase(config, step).implications
         rows = sample_rows(config, n_wordings, len(pairs), len(fillers), implications, weights, generator)
         drawn = np.concatenate(
             [

@@ -53,6 +53,7 @@ class SuiteConfig:
     # EOS, no mask between them): attention must then pick the current sentence's subject out of unrelated text instead
     # of averaging a whole row, as every head can when a row is one sentence.
     pack_sentences: int = 1
+    pack_from: float = 0.0  # the fraction of the steps after which rows are packed (before it: one sentence a row)
     # The probe accuracy has the study's shape: ~0 at the first checkpoint, partial in the middle, >= 90 % at main,
     # location facts before name facts (a long warm-up delays the rise).
     steps: int = 1000
@@ -146,10 +147,16 @@ DESIGNS = {
     "silent-wd1-pack12": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12", pack_sentences=12),
     # pack6-h8 made 5 of 32 heads cost a logit: fewer, wider heads still (4 of width 32), or h8 with the lasso for sparser circuits.
     "silent-wd1-pack6-h4": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h4", pack_sentences=6, num_heads=4),
-    "silent-wd1-pack6-h8-lasso1": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-lasso1", pack_sentences=6, num_heads=8, head_lasso=1.0),
+    "silent-wd1-pack6-h8-lasso1": replace(
+        FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-lasso1", pack_sentences=6, num_heads=8, head_lasso=1.0
+    ),
     # More packing made more heads costly (pack6: 1, pack12: 4 of 64): packing and wider heads together, and 24 a row.
     "silent-wd1-pack12-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12-h8", pack_sentences=12, num_heads=8),
     "silent-wd1-pack24-h8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack24-h8", pack_sentences=24, num_heads=8),
+    # Rows packed only after 40 % of the steps: heads recruited as the facts are learned (v3's growth), then made
+    # selective by the packed rows (pack6's and pack12's costly heads).
+    "silent-wd1-pack6-from40": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-from40", pack_sentences=6, pack_from=0.4),
+    "silent-wd1-pack12-from40": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12-from40", pack_sentences=12, pack_from=0.4),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
@@ -186,6 +193,20 @@ def preset(size: str, architecture: str = "olmo") -> SuiteConfig:
 def checkpoint_steps(config: SuiteConfig) -> set[int]:
     """n checkpoints evenly spaced strictly before the end; ``main`` is the final state."""
     return {round(config.steps * k / (config.n_checkpoints + 1)) for k in range(1, config.n_checkpoints + 1)}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What a step's batch holds: two-hop implications (after ``implications_from``), packed rows (after ``pack_from``)."""
+
+    implications: bool
+    packed: bool
+
+
+def phase(config: SuiteConfig, step: int, steps: int | None = None) -> Phase:
+    """The phase of ``step`` (1-based) in a run of ``steps`` (default: the recipe's)."""
+    steps = steps or config.steps
+    return Phase(step > config.corpus.implications_from * steps, config.pack_sentences > 1 and step > config.pack_from * steps)
 
 
 @dataclass
