@@ -157,6 +157,11 @@ DESIGNS = {
     # selective by the packed rows (pack6's and pack12's costly heads).
     "silent-wd1-pack6-from40": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-from40", pack_sentences=6, pack_from=0.4),
     "silent-wd1-pack12-from40": replace(FULL, repo_id="trajectory/design-silent-wd1-pack12-from40", pack_sentences=12, pack_from=0.4),
+    # pack6-from40 (growth ×1.47, top-k 40 %) with 8 wider heads (pack6-h8: 5 costly heads) or with the lasso (sparser).
+    "silent-wd1-pack6-h8-from40": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-from40", pack_sentences=6, pack_from=0.4, num_heads=8),
+    "silent-wd1-pack6-from40-lasso1": replace(
+        FULL, repo_id="trajectory/design-silent-wd1-pack6-from40-lasso1", pack_sentences=6, pack_from=0.4, head_lasso=1.0
+    ),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
