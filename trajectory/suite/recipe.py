@@ -162,6 +162,9 @@ DESIGNS = {
     "silent-wd1-pack6-from40-lasso1": replace(
         FULL, repo_id="trajectory/design-silent-wd1-pack6-from40-lasso1", pack_sentences=6, pack_from=0.4, head_lasso=1.0
     ),
+    # Packed rows over 8 layers: more places for a relation's own extraction heads (pack6-h8: 5 costly heads in 4 layers).
+    "silent-wd1-pack6-h8-l8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-h8-l8", pack_sentences=6, num_heads=8, num_layers=8),
+    "silent-wd1-pack6-l8": replace(FULL, repo_id="trajectory/design-silent-wd1-pack6-l8", pack_sentences=6, num_layers=8),
     "silent-wd1-ffn128": replace(
         V2, repo_id="trajectory/design-silent-wd1-ffn128", output_init_std=0.0, learning_rate=1e-3, weight_decay=1.0, intermediate_size=128
     ),
